@@ -1,0 +1,1 @@
+"""Conversation: LLM backends, the offline planner, grounding checks."""

@@ -1,0 +1,69 @@
+"""Errors a user can cause. Each message says what to fix."""
+
+from __future__ import annotations
+
+
+class JourneyError(Exception):
+    """Base class: anything the user can fix (bad file, wrong name, busy store)."""
+
+
+class InputFileError(JourneyError):
+    """A file to ingest cannot be used as it is.
+
+    Carries the file and, where it applies, the row (1-based data row, header excluded),
+    the column and the offending value, so the message can point at the exact cell.
+    """
+
+    def __init__(
+        self,
+        file: str,
+        problem: str,
+        *,
+        row: int | None = None,
+        line: int | None = None,
+        column: str | None = None,
+        value: object = None,
+        hint: str | None = None,
+    ) -> None:
+        self.file = file
+        self.problem = problem
+        self.row = row
+        self.line = line
+        self.column = column
+        self.value = value
+        self.hint = hint
+        where = [f"{file}"]
+        if row is not None:
+            where.append(f"row {row}" + (f" (line {line})" if line is not None else ""))
+        elif line is not None:
+            where.append(f"line {line}")
+        if column is not None:
+            where.append(f"column '{column}'")
+        message = f"{', '.join(where)}: {problem}"
+        if value is not None:
+            shown = str(value)
+            if len(shown) > 80:
+                shown = shown[:77] + "..."
+            message += f" (value: {shown!r})"
+        if hint:
+            message += f". {hint}"
+        super().__init__(message)
+
+
+class StoreBusyError(JourneyError):
+    """Another process holds the store for writing."""
+
+
+class StoreError(JourneyError):
+    """The store cannot be opened or is not what we expect."""
+
+
+class UnknownNameError(JourneyError):
+    """A stage, event or attribute name that the store does not know."""
+
+    def __init__(self, kind: str, name: str, suggestions: list[str]) -> None:
+        self.kind = kind
+        self.name = name
+        self.suggestions = suggestions
+        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"Unknown {kind} '{name}'.{hint}")

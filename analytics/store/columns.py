@@ -1,0 +1,168 @@
+"""Which column of a user's file feeds which field of the store.
+
+Exports from Segment, Mixpanel, Amplitude, GA4 (flattened) and CRMs name the same things
+differently; we recognise the common names, and `--map source=field` settles the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from analytics.errors import JourneyError
+
+Kind = Literal["events", "customers", "feedback"]
+KINDS: tuple[Kind, ...] = ("events", "customers", "feedback")
+
+# field -> recognised source names, best first. Matching ignores case and punctuation, so
+# 'anonymousId', 'anonymous_id' and 'Anonymous ID' are the same name.
+ALIASES: dict[Kind, dict[str, list[str]]] = {
+    "events": {
+        "event_id": ["event_id", "message_id", "messageId", "$insert_id", "insert_id", "event_uuid",
+                     "uuid", "id"],
+        "customer_id": ["customer_id", "user_id", "userId", "$user_id", "distinct_id", "account_id",
+                        "contact_id"],
+        "anonymous_id": ["anonymous_id", "anonymousId", "device_id", "$device_id", "user_pseudo_id",
+                         "client_id", "visitor_id", "cookie_id"],
+        "timestamp": ["timestamp", "event_time", "event_timestamp", "time", "ts",
+                      "originalTimestamp", "occurred_at", "created_at", "datetime", "date",
+                      "sent_at", "received_at"],
+        "event_name": ["event_name", "event", "event_type", "action", "name"],
+        "channel": ["channel", "utm_source", "source", "traffic_source_source",
+                    "traffic_source.source", "context_campaign_source", "medium", "utm_medium"],
+        "device": ["device", "device_type", "device_category", "device.category",
+                   "context_device_type", "platform"],
+        "properties": ["properties", "event_properties", "event_params", "params"],
+    },
+    "customers": {
+        "customer_id": ["customer_id", "user_id", "userId", "distinct_id", "$distinct_id",
+                        "account_id", "contact_id", "id"],
+        "signup_at": ["signup_at", "signup_time", "signup_date", "signed_up_at", "created_at",
+                      "createdAt", "created", "$created", "first_seen"],
+        "plan": ["plan", "plan_name", "tier", "subscription_plan", "pricing_plan"],
+        "country": ["country", "country_code", "$country_code", "geo_country", "geo.country"],
+        "revenue": ["revenue", "total_revenue", "lifetime_value", "ltv", "mrr", "amount"],
+        "churned": ["churned", "is_churned", "churn", "has_churned"],
+        "opted_out": ["opted_out", "opt_out", "unsubscribed", "do_not_contact", "do_not_track"],
+        # Consent is the opposite of an opt-out; ingest inverts it.
+        "consent": ["consent", "marketing_consent", "opted_in", "opt_in", "email_consent"],
+    },
+    "feedback": {
+        "feedback_id": ["feedback_id", "response_id", "ticket_id", "review_id", "comment_id", "id"],
+        "customer_id": ["customer_id", "user_id", "userId", "distinct_id", "account_id",
+                        "contact_id"],
+        "anonymous_id": ["anonymous_id", "anonymousId", "device_id", "visitor_id"],
+        "timestamp": ["timestamp", "created_at", "submitted_at", "date", "time", "ts",
+                      "createdAt"],
+        "source": ["source", "feedback_source", "feedback_type", "type", "channel"],
+        "rating": ["rating", "score", "stars", "nps", "nps_score", "csat"],
+        "text": ["text", "comment", "body", "review", "message", "feedback", "content",
+                 "description", "verbatim"],
+    },
+}
+
+REQUIRED: dict[Kind, list[str]] = {
+    "events": ["timestamp", "event_name"],
+    "customers": ["customer_id"],
+    "feedback": ["timestamp", "text"],
+}
+
+# At least one of these must be present.
+ONE_OF_REQUIRED: dict[Kind, list[str]] = {
+    "events": ["customer_id", "anonymous_id"],
+    "customers": [],
+    "feedback": [],
+}
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+@dataclass
+class ColumnPlan:
+    """The outcome of matching a file's columns: field -> source column, and the leftovers."""
+
+    kind: Kind
+    fields: dict[str, str]
+    extras: list[str] = field(default_factory=list)
+    recognised: dict[str, str] = field(default_factory=dict)  # field -> alias used (for the report)
+
+
+def parse_mapping(text: str | None) -> dict[str, str]:
+    """`user_id=customer_id,event_time=timestamp` -> {'user_id': 'customer_id', ...}."""
+    if not text:
+        return {}
+    mapping: dict[str, str] = {}
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "=" not in part:
+            raise JourneyError(
+                f"--map entry '{part}' is not SOURCE=FIELD (for example user_id=customer_id)"
+            )
+        source, target = (s.strip() for s in part.split("=", 1))
+        if not source or not target:
+            raise JourneyError(f"--map entry '{part}' has an empty side; write SOURCE=FIELD")
+        mapping[source] = target
+    return mapping
+
+
+def plan_columns(kind: Kind, file: str, columns: list[str], mapping: dict[str, str]) -> ColumnPlan:
+    """Match `columns` to the store's fields for `kind`, honouring the explicit `mapping` first."""
+    from analytics.errors import InputFileError
+
+    known_fields = list(ALIASES[kind])
+    by_norm = {normalise(c): c for c in reversed(columns)}  # first occurrence wins
+    fields: dict[str, str] = {}
+    recognised: dict[str, str] = {}
+    for source, target in mapping.items():
+        if target not in known_fields:
+            raise JourneyError(
+                f"--map {source}={target}: '{target}' is not a field of {kind}. "
+                f"Fields: {', '.join(known_fields)}"
+            )
+        actual = source if source in columns else by_norm.get(normalise(source))
+        if actual is None:
+            raise InputFileError(
+                file, f"--map names column '{source}', which the file does not have",
+                hint=f"Columns in the file: {', '.join(columns[:30])}",
+            )
+        fields[target] = actual
+    used = set(fields.values())
+    for target in known_fields:
+        if target in fields:
+            continue
+        for alias in ALIASES[kind][target]:
+            actual = by_norm.get(normalise(alias))
+            if actual is not None and actual not in used:
+                fields[target] = actual
+                recognised[target] = actual
+                used.add(actual)
+                break
+    missing = [f for f in REQUIRED[kind] if f not in fields]
+    if missing:
+        wanted = missing[0]
+        raise InputFileError(
+            file,
+            f"missing required column for '{wanted}'",
+            hint=(
+                f"Columns found: {', '.join(columns[:30])}. Rename one, or map it with "
+                f"--map YOUR_COLUMN={wanted} (names we recognise: "
+                f"{', '.join(ALIASES[kind][wanted][:6])})"
+            ),
+        )
+    one_of = ONE_OF_REQUIRED[kind]
+    if one_of and not any(f in fields for f in one_of):
+        raise InputFileError(
+            file,
+            f"missing a column identifying the person ({' or '.join(one_of)})",
+            hint=(
+                f"Columns found: {', '.join(columns[:30])}. Map one with --map "
+                f"YOUR_COLUMN=customer_id"
+            ),
+        )
+    extras = [c for c in columns if c not in used]
+    return ColumnPlan(kind=kind, fields=fields, extras=extras, recognised=recognised)

@@ -1,0 +1,108 @@
+"""Opening the store: where it lives, read-only versus writing, and a clear 'busy' message."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from analytics.errors import StoreBusyError, StoreError
+from analytics.store.schema import DEFAULT_STAGES, SCHEMA_VERSION, TABLES_DDL, VIEWS_DDL
+
+STORE_FILENAME = "journey.duckdb"
+
+
+def data_home(home: str | os.PathLike[str] | None = None) -> Path:
+    """The data directory: an explicit `home`, else $JOURNEY_HOME, else ./.journey."""
+    if home:
+        return Path(home).expanduser().absolute()
+    env = os.environ.get("JOURNEY_HOME")
+    if env:
+        return Path(env).expanduser().absolute()
+    return Path.cwd() / ".journey"
+
+
+def store_path(home: str | os.PathLike[str] | None = None) -> Path:
+    return data_home(home) / STORE_FILENAME
+
+
+def _configure(con: duckdb.DuckDBPyConnection) -> None:
+    # Naive timestamps in user files mean UTC; results come back in UTC too.
+    con.execute("SET TimeZone = 'UTC'")
+    # Nothing is ever fetched at run time (extensions are statically linked in the wheel).
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise StoreBusyError(
+                f"The store {path} is busy: another journey command is writing to it. "
+                "Wait for it to finish and try again."
+            ) from exc
+        raise StoreError(f"Cannot open the store {path}: {text}") from exc
+    except duckdb.Error as exc:
+        raise StoreError(
+            f"Cannot open the store {path}: {exc}. If the file is damaged, move it away and "
+            "load your data again."
+        ) from exc
+    _configure(con)
+    return con
+
+
+def initialise_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create tables and views if missing and seed the default stages (idempotent)."""
+    con.execute(TABLES_DDL)
+    con.execute(VIEWS_DDL)
+    if con.execute("SELECT count(*) FROM stages").fetchone()[0] == 0:
+        con.executemany(
+            "INSERT INTO stages VALUES (?, ?)",
+            [(stage, position) for position, stage in enumerate(DEFAULT_STAGES, start=1)],
+        )
+    if con.execute("SELECT count(*) FROM meta WHERE key = 'schema_version'").fetchone()[0] == 0:
+        con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+
+
+class EventStore:
+    """The DuckDB file under the data directory.
+
+    Analytics read through `reader()` (read-only, so a question can never change data); ingest
+    and edits go through `writer()`, which creates the store on first use.
+    """
+
+    def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
+        self.home = data_home(home)
+        self.path = self.home / STORE_FILENAME
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    @contextmanager
+    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        con = _open(self.path, read_only=False)
+        try:
+            initialise_schema(con)
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if not self.path.exists():
+            raise StoreError(
+                f"No data yet in {self.home}. Load your files with `journey ingest` or try the "
+                "demo with `journey demo-data`."
+            )
+        con = _open(self.path, read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()

@@ -1,0 +1,220 @@
+"""Per kind of file: how each store column is computed from the user's columns, and which cells
+are rejected (with the reason shown to the user)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analytics.store import cells
+from analytics.store.columns import ColumnPlan, Kind
+
+FEEDBACK_SOURCES = ("review", "nps", "ticket", "chat", "survey")
+
+_SOURCE_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "review": ("review", "reviews", "g2", "capterra", "trustpilot", "app_store", "appstore",
+               "play_store", "google_play"),
+    "nps": ("nps", "nps_survey", "net_promoter"),
+    "ticket": ("ticket", "tickets", "support", "zendesk", "freshdesk", "helpdesk", "email",
+               "support_ticket"),
+    "chat": ("chat", "live_chat", "livechat", "intercom", "drift", "chatbot"),
+    "survey": ("survey", "exit_survey", "typeform", "csat", "poll", "in_app_survey",
+               "onsite_survey"),
+}
+
+ID_COLUMN: dict[Kind, str] = {"events": "event_id", "customers": "customer_id",
+                              "feedback": "feedback_id"}
+ID_PREFIX: dict[Kind, str] = {"events": "ev_", "customers": "cu_", "feedback": "fb_"}
+
+STORE_COLUMNS: dict[Kind, list[str]] = {
+    "events": ["event_id", "customer_id", "anonymous_id", "ts", "event_name", "channel", "device",
+               "properties"],
+    "customers": ["customer_id", "signup_at", "plan", "country", "revenue", "churned", "opted_out",
+                  "attributes"],
+    "feedback": ["feedback_id", "customer_id", "anonymous_id", "ts", "source", "rating", "text"],
+}
+
+
+@dataclass(frozen=True)
+class CellCheck:
+    """Rows where `condition` holds are rejected; `field` names the user's column to report."""
+
+    field: str
+    condition: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TypedSelect:
+    expressions: dict[str, str]  # store column -> SQL over the raw table
+    raw_texts: dict[str, str]  # field -> raw text SQL (kept to report bad values)
+    checks: list[CellCheck]
+
+
+def _text(plan: ColumnPlan, types: dict[str, str], field: str, lower: bool = False) -> str:
+    column = plan.fields.get(field)
+    if column is None:
+        return "CAST(NULL AS VARCHAR)"
+    expr = cells.raw_text(column, types[column])
+    return f"lower({expr})" if lower else expr
+
+
+def _raw(plan: ColumnPlan, types: dict[str, str], fields: list[str]) -> dict[str, str]:
+    return {f: cells.raw_text(plan.fields[f], types[plan.fields[f]])
+            for f in fields if f in plan.fields}
+
+
+def _timestamp_checks(plan: ColumnPlan, field: str, required: bool, target: str) -> list[CellCheck]:
+    checks = []
+    if required:
+        checks.append(CellCheck(field, f"_raw_{field} IS NULL", f"missing {field}"))
+    if field in plan.fields:
+        checks.append(CellCheck(
+            field, f"_raw_{field} IS NOT NULL AND {target} IS NULL",
+            "unparseable timestamp; use ISO 8601 like 2024-01-31T13:45:00Z, epoch seconds or "
+            "milliseconds, or give --time-format",
+        ))
+    return checks
+
+
+def _merge_json(parts: list[str]) -> str:
+    if not parts:
+        return "CAST(NULL AS JSON)"
+    if len(parts) == 1:
+        return f"CAST({parts[0]} AS JSON)"
+    return f"CAST(json_merge_patch({parts[0]}, {parts[1]}) AS JSON)"
+
+
+def events_select(plan: ColumnPlan, types: dict[str, str], time_format: str | None) -> TypedSelect:
+    f = plan.fields
+    ts = cells.timestamp(f["timestamp"], types[f["timestamp"]], time_format)
+    props = []
+    if "properties" in f:
+        props.append(cells.json_value(f["properties"], types[f["properties"]]))
+    extras = cells.json_object_of(plan.extras)
+    if extras:
+        props.append(extras)
+    expressions = {
+        "event_id": _text(plan, types, "event_id"),
+        "customer_id": _text(plan, types, "customer_id"),
+        "anonymous_id": _text(plan, types, "anonymous_id"),
+        "ts": ts,
+        "event_name": _text(plan, types, "event_name"),
+        "channel": _text(plan, types, "channel", lower=True),
+        "device": _text(plan, types, "device", lower=True),
+        "properties": _merge_json(props),
+    }
+    checks = _timestamp_checks(plan, "timestamp", True, "ts")
+    checks.append(CellCheck("event_name", "event_name IS NULL", "missing event name"))
+    checks.append(CellCheck(
+        "customer_id" if "customer_id" in f else "anonymous_id",
+        "customer_id IS NULL AND anonymous_id IS NULL",
+        "no customer_id or anonymous_id: the event belongs to nobody",
+    ))
+    if "properties" in f and cells.is_text_type(types[f["properties"]]):
+        checks.append(CellCheck(
+            "properties", "_raw_properties IS NOT NULL AND json_valid(_raw_properties) = FALSE",
+            "properties is not valid JSON",
+        ))
+    raw = _raw(plan, types, ["timestamp", "event_name", "customer_id", "anonymous_id",
+                             "properties", "event_id"])
+    return TypedSelect(expressions, raw, checks)
+
+
+def customers_select(plan: ColumnPlan, types: dict[str, str], time_format: str | None
+                     ) -> TypedSelect:
+    f = plan.fields
+
+    def typed(field: str, parser) -> str:
+        return parser(f[field], types[f[field]]) if field in f else "NULL"
+
+    opted_out_parts = []
+    if "opted_out" in f:
+        opted_out_parts.append(cells.boolean(f["opted_out"], types[f["opted_out"]]))
+    if "consent" in f:
+        opted_out_parts.append(f"NOT {cells.boolean(f['consent'], types[f['consent']])}")
+    opted_out_parts.append("FALSE")
+    signup = (cells.timestamp(f["signup_at"], types[f["signup_at"]], time_format)
+              if "signup_at" in f else "CAST(NULL AS TIMESTAMPTZ)")
+    attributes = cells.json_object_of(plan.extras)
+    expressions = {
+        "customer_id": _text(plan, types, "customer_id"),
+        "signup_at": signup,
+        "plan": _text(plan, types, "plan", lower=True),
+        "country": _text(plan, types, "country"),
+        "revenue": f"CAST({typed('revenue', cells.number)} AS DOUBLE)",
+        "churned": f"CAST({typed('churned', cells.boolean)} AS BOOLEAN)",
+        "opted_out": f"COALESCE({', '.join(opted_out_parts)})",
+        "attributes": f"CAST({attributes} AS JSON)" if attributes else "CAST(NULL AS JSON)",
+        # Kept only to report cells that could not be read.
+        "_consent": f"CAST({typed('consent', cells.boolean)} AS BOOLEAN)",
+        "_opted_out": f"CAST({typed('opted_out', cells.boolean)} AS BOOLEAN)",
+    }
+    checks = [CellCheck("customer_id", "customer_id IS NULL", "missing customer id")]
+    checks += _timestamp_checks(plan, "signup_at", False, "signup_at")
+    yes_no = "expected yes/no, true/false or 1/0"
+    for field, target, reason in [
+        ("revenue", "revenue", "not a number"),
+        ("churned", "churned", yes_no),
+        ("opted_out", "_opted_out", yes_no),
+        ("consent", "_consent", yes_no),
+    ]:
+        if field in f:
+            checks.append(CellCheck(field, f"_raw_{field} IS NOT NULL AND {target} IS NULL",
+                                    reason))
+    raw = _raw(plan, types, ["customer_id", "signup_at", "revenue", "churned", "opted_out",
+                             "consent"])
+    return TypedSelect(expressions, raw, checks)
+
+
+def _source_expr(text: str, default: str | None) -> str:
+    whens = " ".join(
+        f"WHEN {text} IN ({', '.join(cells.quote_literal(s) for s in synonyms)}) "
+        f"THEN {cells.quote_literal(source)}"
+        for source, synonyms in _SOURCE_SYNONYMS.items()
+    )
+    fallback = cells.quote_literal(default) if default else "NULL"
+    return f"CASE WHEN {text} IS NULL THEN {fallback} {whens} END"
+
+
+def feedback_select(plan: ColumnPlan, types: dict[str, str], time_format: str | None,
+                    default_source: str | None = None) -> TypedSelect:
+    f = plan.fields
+    source_text = (f"replace(lower({cells.raw_text(f['source'], types[f['source']])}), ' ', '_')"
+                   if "source" in f else "CAST(NULL AS VARCHAR)")
+    expressions = {
+        "feedback_id": _text(plan, types, "feedback_id"),
+        "customer_id": _text(plan, types, "customer_id"),
+        "anonymous_id": _text(plan, types, "anonymous_id"),
+        "ts": cells.timestamp(f["timestamp"], types[f["timestamp"]], time_format),
+        "source": _source_expr(source_text, default_source),
+        "rating": (cells.number(f["rating"], types[f["rating"]]) if "rating" in f
+                   else "CAST(NULL AS DOUBLE)"),
+        "text": _text(plan, types, "text"),
+    }
+    checks = _timestamp_checks(plan, "timestamp", True, "ts")
+    checks.append(CellCheck("text", "text IS NULL", "empty feedback text"))
+    checks.append(CellCheck(
+        "source", "_raw_source IS NULL AND source IS NULL" if "source" in f else "source IS NULL",
+        "missing source; give a source column or --source review|nps|ticket|chat|survey",
+    ))
+    if "source" in f:
+        checks.append(CellCheck(
+            "source", "_raw_source IS NOT NULL AND source IS NULL",
+            f"unknown source; use one of {', '.join(FEEDBACK_SOURCES)}",
+        ))
+    if "rating" in f:
+        checks.append(CellCheck("rating", "_raw_rating IS NOT NULL AND rating IS NULL",
+                                "rating is not a number"))
+        checks.append(CellCheck("rating", "rating < 0 OR rating > 10",
+                                "rating must be between 0 and 10"))
+    raw = _raw(plan, types, ["timestamp", "text", "source", "rating", "feedback_id"])
+    return TypedSelect(expressions, raw, checks)
+
+
+def typed_select(kind: Kind, plan: ColumnPlan, types: dict[str, str], time_format: str | None,
+                 default_source: str | None) -> TypedSelect:
+    if kind == "events":
+        return events_select(plan, types, time_format)
+    if kind == "customers":
+        return customers_select(plan, types, time_format)
+    return feedback_select(plan, types, time_format, default_source)

@@ -1,0 +1,450 @@
+"""Loading user files into the store: atomic, idempotent, and explicit about every row it skips.
+
+All files of one call load in one transaction: if anything fails, the store is exactly as it was
+(DuckDB's write-ahead log discards an uncommitted transaction even when the process is killed).
+Each file goes raw table -> typed table -> checks -> de-duplication -> insert, all as SQL inside
+DuckDB, so a million rows never pass through Python.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal
+
+import duckdb
+
+from analytics.errors import InputFileError, JourneyError
+from analytics.store import cells
+from analytics.store.columns import KINDS, Kind, plan_columns
+from analytics.store.connection import EventStore
+from analytics.store.fields import ID_COLUMN, ID_PREFIX, STORE_COLUMNS, typed_select
+from analytics.store.files import MAX_LINE_BYTES, reader_sql, sniff
+from analytics.store.schema import guess_stage
+
+OnError = Literal["fail", "skip"]
+# (phase description, rows done, rows in total) -> None; rows in total is 0 while unknown.
+Progress = Callable[[str, int, int], None]
+
+WRITE_BATCH_ROWS = 500_000
+
+
+@dataclass
+class FileLoadReport:
+    file: str
+    kind: Kind
+    format: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_already_loaded: int = 0  # same id and same content already in the store
+    rows_duplicate_in_file: int = 0  # exact repeats inside this file
+    rows_replaced: int = 0  # stored rows replaced because of --replace
+    rows_rejected: int = 0
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    rejects_file: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # store field -> the file's column
+    extra_columns: list[str] = field(default_factory=list)
+
+    @property
+    def rows_skipped(self) -> int:
+        return self.rows_already_loaded + self.rows_duplicate_in_file + self.rows_rejected
+
+
+@dataclass
+class IngestReport:
+    kind: Kind
+    files: list[FileLoadReport]
+    new_event_names: list[str] = field(default_factory=list)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_skipped(self) -> int:
+        return sum(f.rows_skipped for f in self.files)
+
+
+def _no_progress(description: str, done: int, total: int) -> None:
+    return None
+
+
+def _read_error(file: str, fmt: str, exc: duckdb.Error) -> InputFileError:
+    """Turn a DuckDB reader error into one line a user can act on."""
+    text = str(exc)
+    line_match = re.search(r"[Ll]ine:? (\d+)", text)
+    line = int(line_match.group(1)) if line_match else None
+    if "maximum line size" in text.lower() or "max_line_size" in text.lower():
+        return InputFileError(file, f"a line is longer than {MAX_LINE_BYTES // 1024} KiB",
+                              line=line, hint="This does not look like a line-per-row export")
+    fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if fields:
+        return InputFileError(
+            file, f"this line has {fields.group(2)} fields but the header has {fields.group(1)}",
+            line=line, hint="Check quoting and delimiters on that line, or load the other rows "
+                            "with --on-error skip")
+    if fmt == "jsonl":
+        bad = _first_bad_json_line(file)
+        if bad is not None:
+            return InputFileError(file, f"is not valid JSON on this line ({bad[1]})", line=bad[0],
+                                  hint="Each line must be one complete JSON object")
+    original = re.search(r"Original Line: (.*)", text)
+    first = text.splitlines()[0] if text else "unknown error"
+    first = re.sub(r"^[A-Za-z ]*Error: ", "", first)
+    return InputFileError(file, f"could not be read as {fmt.upper()}: {first}", line=line,
+                          value=original.group(1) if original else None)
+
+
+def _first_bad_json_line(file: str) -> tuple[int, str] | None:
+    # DuckDB's JSON errors do not always name the line; find it ourselves (error path only).
+    import json
+
+    with open(file, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                json.loads(raw)
+            except ValueError as exc:
+                return number, str(exc).split(":")[0]
+    return None
+
+
+class _FileLoader:
+    """Loads one file inside the caller's open transaction."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, kind: Kind, path: Path, *, mapping,
+                 on_error: OnError, replace: bool, time_format, default_source, progress: Progress,
+                 load_id: int, max_line_bytes: int) -> None:
+        self.con = con
+        self.kind = kind
+        self.path = path
+        self.name = str(path)
+        self.mapping = mapping
+        self.on_error = on_error
+        self.replace = replace
+        self.time_format = time_format
+        self.default_source = default_source
+        self.progress = progress
+        self.load_id = load_id
+        self.max_line_bytes = max_line_bytes
+        self.id_col = ID_COLUMN[kind]
+
+    def _sql(self, query: str, params: list | None = None):
+        return self.con.execute(query, params or [])
+
+    def load(self) -> FileLoadReport:
+        sniffed = sniff(self.path, self.max_line_bytes)
+        report = FileLoadReport(file=self.name, kind=self.kind, format=sniffed.format)
+        self.progress(f"Reading {self.path.name}", 0, 0)
+        skip_lines = sniffed.format == "csv" and self.on_error == "skip"
+        try:
+            if skip_lines:
+                self._sql("DROP TABLE IF EXISTS _csv_rejects")
+                self._sql("DROP TABLE IF EXISTS _csv_scans")
+            self._sql("CREATE OR REPLACE TEMP TABLE _raw AS SELECT * FROM "
+                      + reader_sql(sniffed, self.max_line_bytes, skip_lines))
+        except duckdb.Error as exc:
+            raise _read_error(self.name, sniffed.format, exc) from None
+        described = self._sql("DESCRIBE _raw").fetchall()
+        types = {row[0]: row[1] for row in described}
+        report.rows_read = self._sql("SELECT count(*) FROM _raw").fetchone()[0]
+        self.rowid_base = self._sql("SELECT min(rowid) FROM _raw").fetchone()[0]
+        self.bad_lines = self._stash_bad_lines() if skip_lines else 0
+        report.rows_read += self.bad_lines
+        if report.rows_read == 0:
+            raise InputFileError(self.name, "has column names but no data rows",
+                                 hint="Export it again with its rows")
+        plan = plan_columns(self.kind, self.name, list(types), self.mapping)
+        self.id_source = plan.fields.get(self.id_col, self.id_col)
+        report.columns = dict(plan.fields)
+        report.extra_columns = list(plan.extras)
+        self.csv_lines = sniffed.format == "csv"
+
+        self.progress(f"Checking {self.path.name}", 0, report.rows_read)
+        select = typed_select(self.kind, plan, types, self.time_format, self.default_source)
+        exprs = [f"{sql} AS {cells.quote_ident(name)}" for name, sql in select.expressions.items()]
+        exprs += [f"{sql} AS {cells.quote_ident('_raw_' + f)}" for f, sql in select.raw_texts.items()]
+        # rowid follows file order (insertion order is preserved) but starts at an arbitrary
+        # base inside a transaction; counting from the smallest gives the 1-based data row.
+        self._sql(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT rowid - {self.rowid_base} + 1 "
+                  f"AS _row, {', '.join(exprs)} FROM _raw")
+
+        self._collect_cell_rejects(select, plan.fields)
+        self._key_and_hash()
+        self._collect_conflicting_ids()
+        self._fail_on_rejects(report)
+        self._dedupe_and_insert(report)
+        self._stash_rejects(report)
+        return report
+
+    def _stash_bad_lines(self) -> int:
+        """Lines DuckDB could not parse (wrong field count, bad quoting), kept for the report."""
+        return self._sql(f"""
+            INSERT INTO _all_rejects
+            SELECT {cells.quote_literal(self.name)}, NULL, column_name, csv_line,
+                   'line ' || CAST(line AS VARCHAR) || ': ' || error_message, NULL
+            FROM _csv_rejects
+        """).fetchone()[0]
+
+    # -- checks ------------------------------------------------------------------------------
+
+    def _collect_cell_rejects(self, select, fields: dict[str, str]) -> None:
+        parts = []
+        for check in select.checks:
+            column = fields.get(check.field, check.field)
+            value = f"_raw_{check.field}" if check.field in select.raw_texts else "NULL"
+            parts.append(
+                f"SELECT _row, {cells.quote_literal(column)} AS column_name, "
+                f"CAST({value} AS VARCHAR) AS value, {cells.quote_literal(check.reason)} AS reason "
+                f"FROM _typed WHERE {check.condition}"
+            )
+        union = " UNION ALL ".join(parts) if parts else (
+            "SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS column_name, NULL::VARCHAR AS value, "
+            "NULL::VARCHAR AS reason WHERE FALSE")
+        self._sql(f"CREATE OR REPLACE TEMP TABLE _rejects AS {union}")
+
+    def _key_and_hash(self) -> None:
+        """Hash each good row's content and give id-less rows a deterministic id.
+
+        The id of an id-less row is the hash of its content plus its occurrence number among
+        identical rows of the file, so loading the same file again produces the same ids
+        (and adds nothing), while two genuinely repeated events both count.
+        """
+        content = [c for c in STORE_COLUMNS[self.kind] if c != self.id_col]
+        hashed = " || chr(31) || ".join(
+            f"COALESCE(CAST({cells.quote_ident(c)} AS VARCHAR), chr(30))" for c in content)
+        prefix = cells.quote_literal(ID_PREFIX[self.kind])
+        self._sql(f"""
+            CREATE OR REPLACE TEMP TABLE _hashed AS
+            SELECT t.*, md5({hashed}) AS content_hash
+            FROM _typed AS t
+            WHERE NOT EXISTS (SELECT 1 FROM _rejects AS r WHERE r._row = t._row)
+        """)
+        self._sql(f"""
+            CREATE OR REPLACE TEMP TABLE _keyed AS
+            SELECT * REPLACE (
+                COALESCE({self.id_col}, {prefix} || substr(md5(content_hash || ':' || CAST(
+                    row_number() OVER (PARTITION BY content_hash, {self.id_col} IS NULL
+                                       ORDER BY _row) AS VARCHAR)), 1, 24)) AS {self.id_col}
+            )
+            FROM _hashed
+        """)
+
+    def _collect_conflicting_ids(self) -> None:
+        id_column = cells.quote_literal(self.id_source)
+        self._sql(f"""
+            INSERT INTO _rejects
+            SELECT k._row, {id_column}, k.{self.id_col},
+                   'id appears more than once in this file with different content (rows '
+                   || c.rows_list || ')'
+            FROM _keyed AS k
+            JOIN (
+                SELECT {self.id_col} AS id,
+                       string_agg(CAST(_row AS VARCHAR), ', ' ORDER BY _row) AS rows_list
+                FROM _keyed GROUP BY {self.id_col}
+                HAVING count(DISTINCT content_hash) > 1
+            ) AS c ON c.id = k.{self.id_col}
+        """)
+        # Conflicts with what the store already holds (unless --replace).
+        if not self.replace:
+            self._sql(f"""
+                INSERT INTO _rejects
+                SELECT k._row, {id_column}, k.{self.id_col},
+                       'id is already in the store with different content (use --replace to '
+                       || 'overwrite it)'
+                FROM _keyed AS k
+                JOIN {self.kind} AS s ON s.{self.id_col} = k.{self.id_col}
+                WHERE s.content_hash <> k.content_hash
+                  AND NOT EXISTS (SELECT 1 FROM _rejects AS r WHERE r._row = k._row)
+            """)
+
+    def _fail_on_rejects(self, report: FileLoadReport) -> None:
+        rows = self._sql("""
+            SELECT _row, column_name, value, reason, count(*) OVER () AS n_problems,
+                   count(DISTINCT _row) OVER () AS n_rows
+            FROM _rejects ORDER BY _row, column_name LIMIT 1
+        """).fetchall()
+        if not rows:
+            return
+        row, column, value, reason, _, _ = rows[0]
+        n_rows = self._sql("SELECT count(DISTINCT _row) FROM _rejects").fetchone()[0]
+        if self.on_error == "fail":
+            more = f"; {n_rows - 1:,} more row(s) have problems too" if n_rows > 1 else ""
+            raise InputFileError(
+                self.name, reason, row=row, line=row + 1 if self.csv_lines else None,
+                column=column, value=value,
+                hint=f"Nothing was loaded{more}. Fix the file, or load the good rows with "
+                     "--on-error skip (the rejected rows go to a file with their reasons)",
+            )
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _dedupe_and_insert(self, report: FileLoadReport) -> None:
+        idc = self.id_col
+        self._sql(f"""
+            CREATE OR REPLACE TEMP TABLE _ready AS
+            SELECT * FROM (
+                SELECT k.*, row_number() OVER (PARTITION BY k.{idc} ORDER BY k._row) AS _nth
+                FROM _keyed AS k
+                WHERE NOT EXISTS (SELECT 1 FROM _rejects AS r WHERE r._row = k._row)
+            ) WHERE _nth = 1
+        """)
+        good = self._sql("SELECT count(*) FROM _keyed AS k WHERE NOT EXISTS "
+                         "(SELECT 1 FROM _rejects AS r WHERE r._row = k._row)").fetchone()[0]
+        ready = self._sql("SELECT count(*) FROM _ready").fetchone()[0]
+        report.rows_duplicate_in_file = good - ready
+        report.rows_already_loaded = self._sql(f"""
+            SELECT count(*) FROM _ready AS r JOIN {self.kind} AS s
+              ON s.{idc} = r.{idc} AND s.content_hash = r.content_hash
+        """).fetchone()[0]
+        if self.replace:
+            report.rows_replaced = self._sql(f"""
+                DELETE FROM {self.kind} AS s USING _ready AS r
+                WHERE s.{idc} = r.{idc} AND s.content_hash <> r.content_hash
+            """).fetchone()[0]
+        self._sql(f"""
+            CREATE OR REPLACE TEMP TABLE _new AS
+            SELECT r.* FROM _ready AS r
+            WHERE NOT EXISTS (SELECT 1 FROM {self.kind} AS s WHERE s.{idc} = r.{idc})
+        """)
+        total = self._sql("SELECT count(*) FROM _new").fetchone()[0]
+        columns = STORE_COLUMNS[self.kind] + ["content_hash"]
+        column_list = ", ".join(columns)
+        # Written in batches only so that a long load can show how far it has got.
+        done = 0
+        self.progress(f"Writing {self.path.name}", 0, total)
+        if total:
+            bounds = self._sql("SELECT min(_row), max(_row) FROM _new").fetchone()
+            start = bounds[0]
+            while start <= bounds[1]:
+                end = start + WRITE_BATCH_ROWS
+                inserted = self._sql(f"""
+                    INSERT INTO {self.kind} ({column_list}, load_id)
+                    SELECT {column_list}, {self.load_id} FROM _new
+                    WHERE _row >= {start} AND _row < {end}
+                """).fetchone()[0]
+                done += inserted
+                self.progress(f"Writing {self.path.name}", done, total)
+                start = end
+        report.rows_loaded = done
+        if self.kind == "events":
+            self._learn_identities()
+
+    def _learn_identities(self) -> None:
+        # The first customer an anonymous id was seen with wins; later pairings are ignored so a
+        # shared device cannot merge two customers' journeys.
+        self._sql("""
+            INSERT INTO identity_map
+            SELECT anonymous_id, arg_min(customer_id, CAST(ts AS VARCHAR) || customer_id), min(ts)
+            FROM _new
+            WHERE anonymous_id IS NOT NULL AND customer_id IS NOT NULL
+              AND anonymous_id NOT IN (SELECT anonymous_id FROM identity_map)
+            GROUP BY anonymous_id
+        """)
+
+    def _stash_rejects(self, report: FileLoadReport) -> None:
+        rows = self._sql("""
+            SELECT reason, count(DISTINCT _row) FROM _rejects GROUP BY reason ORDER BY 2 DESC
+        """).fetchall()
+        report.reject_reasons = {reason: n for reason, n in rows}
+        if self.bad_lines:
+            report.reject_reasons["line could not be read as CSV (see the rejects file)"] = (
+                self.bad_lines)
+        report.rows_rejected = self.bad_lines + self._sql(
+            "SELECT count(DISTINCT _row) FROM _rejects").fetchone()[0]
+        if report.rows_rejected > self.bad_lines:
+            self._sql(f"""
+                INSERT INTO _all_rejects
+                SELECT {cells.quote_literal(self.name)}, r._row, r.column_name, r.value, r.reason,
+                       w.record
+                FROM _rejects AS r
+                JOIN (SELECT rowid - {self.rowid_base} + 1 AS _row,
+                             CAST(to_json(raw_row) AS VARCHAR) AS record
+                      FROM _raw AS raw_row) AS w USING (_row)
+            """)
+
+
+def _next_load_id(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT COALESCE(max(load_id), 0) + 1 FROM loads").fetchone()[0]
+
+
+def _map_new_event_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    names = [r[0] for r in con.execute("""
+        SELECT DISTINCT event_name FROM events
+        WHERE event_name NOT IN (SELECT event_name FROM stage_map) ORDER BY event_name
+    """).fetchall()]
+    if names:
+        con.executemany("INSERT INTO stage_map VALUES (?, ?, 'rule')",
+                        [(n, guess_stage(n)) for n in names])
+    return names
+
+
+def _write_rejects(con: duckdb.DuckDBPyConnection, reports: list[FileLoadReport],
+                   rejects_dir: Path) -> None:
+    for report in reports:
+        if not report.rows_rejected:
+            continue
+        rejects_dir.mkdir(parents=True, exist_ok=True)
+        target = rejects_dir / f"{Path(report.file).name}.rejected.csv"
+        rows = con.execute("""
+            SELECT row_number, column_name, value, reason, record FROM _all_rejects
+            WHERE file = ? ORDER BY row_number, column_name
+        """, [report.file]).fetchall()
+        with target.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["row", "column", "value", "reason", "original_row_json"])
+            writer.writerows(rows)
+        report.rejects_file = str(target)
+
+
+def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
+                 mapping: dict[str, str] | None = None, on_error: OnError = "fail",
+                 replace: bool = False, time_format: str | None = None,
+                 default_source: str | None = None, rejects_dir: str | Path | None = None,
+                 progress: Progress | None = None,
+                 max_line_bytes: int = MAX_LINE_BYTES) -> IngestReport:
+    """Load `paths` as `kind` in one transaction; raise a JourneyError naming what to fix."""
+    if kind not in KINDS:
+        raise JourneyError(f"Unknown kind '{kind}'; use one of {', '.join(KINDS)}")
+    if not paths:
+        raise JourneyError("Name at least one file to load")
+    if on_error not in ("fail", "skip"):
+        raise JourneyError("--on-error must be 'fail' or 'skip'")
+    if default_source is not None and default_source not in (
+            "review", "nps", "ticket", "chat", "survey"):
+        raise JourneyError(f"--source '{default_source}' is not one of review, nps, ticket, "
+                           "chat, survey")
+    progress = progress or _no_progress
+    reports: list[FileLoadReport] = []
+    with store.writer() as con:
+        con.execute("""CREATE OR REPLACE TEMP TABLE _all_rejects (
+            file VARCHAR, row_number BIGINT, column_name VARCHAR, value VARCHAR, reason VARCHAR,
+            record VARCHAR)""")
+        con.execute("BEGIN TRANSACTION")
+        try:
+            new_names: list[str] = []
+            for path in paths:
+                load_id = _next_load_id(con)
+                loader = _FileLoader(
+                    con, kind, Path(path), mapping=mapping or {}, on_error=on_error,
+                    replace=replace, time_format=time_format, default_source=default_source,
+                    progress=progress, load_id=load_id, max_line_bytes=max_line_bytes)
+                report = loader.load()
+                con.execute(
+                    "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, now())",
+                    [load_id, kind, str(Path(path).resolve()), report.rows_read,
+                     report.rows_loaded, report.rows_skipped])
+                reports.append(report)
+            if kind == "events":
+                new_names = _map_new_event_names(con)
+            con.execute("COMMIT")
+        except BaseException:
+            # KeyboardInterrupt included: nothing of this call may stay in the store.
+            con.execute("ROLLBACK")
+            raise
+        _write_rejects(con, reports, Path(rejects_dir) if rejects_dir else store.home / "rejects")
+    return IngestReport(kind=kind, files=reports, new_event_names=new_names)

@@ -1,0 +1,1 @@
+"""Prompt and narrative templates, as text files versioned with the code."""

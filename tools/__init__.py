@@ -1,0 +1,1 @@
+"""The agent's tools: typed wrappers over `analytics` (one tool = one question)."""

@@ -1,0 +1,67 @@
+"""The `journey` command line: the same store and analytics a marketer uses in the app.
+
+Every command takes --home (or JOURNEY_HOME) to choose the data folder, and most take --json
+so analysts can script them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import typer
+
+from analytics.errors import JourneyError
+from ui.cli_output import err_console
+
+app = typer.Typer(
+    name="journey",
+    help=(
+        "Journey Agent: see where customers drop off, which paths convert, who churns and why, "
+        "from your own event, CRM and feedback exports.\n\n"
+        "Start with `journey demo-data` to explore sample data, or load yours with "
+        "`journey ingest events my_events.csv`."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    home: Optional[str] = typer.Option(
+        None, "--home", metavar="DIR",
+        help="Folder that holds your data (default: ./.journey, or $JOURNEY_HOME).",
+    ),
+) -> None:
+    ctx.obj = {"home": home or os.environ.get("JOURNEY_HOME")}
+
+
+def run() -> None:
+    """Console entry point: turn our own errors into a clear message and a non-zero exit."""
+    try:
+        app(standalone_mode=False)
+    except JourneyError as exc:
+        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
+    except typer.Abort:
+        err_console.print("Aborted.")
+        raise SystemExit(130) from None
+    except KeyboardInterrupt:
+        err_console.print("Interrupted: nothing was changed by the unfinished command.")
+        raise SystemExit(130) from None
+    except Exception as exc:  # click usage errors come through here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            raise SystemExit(exc.exit_code) from None
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        raise
+
+
+# Command modules register themselves on `app`.
+from ui import cli_store  # noqa: E402,F401
