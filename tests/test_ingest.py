@@ -42,13 +42,13 @@ def test_common_export_names_are_recognised_and_cells_typed(store, write):
                          "device": "device_type"}
     assert f.extra_columns == ["plan"]
     got = rows(store, "SELECT customer_id, ts, event_name, channel, device, properties "
-                      "FROM events ORDER BY ts")
-    assert got[0][1] == datetime(2024, 1, 1, 9, 30, tzinfo=UTC)
-    assert got[1][1] == datetime(2024, 1, 1, 10, 0, tzinfo=UTC)  # 12:00+02:00
-    assert got[2][:5] == ("u1", datetime(2024, 1, 1, 10, 0, tzinfo=UTC), "Pricing View",
-                          "google", "mobile")
-    assert got[3][1] == datetime(2024, 1, 1, 10, 1, tzinfo=UTC)  # from milliseconds
-    assert json.loads(got[2][5]) == {"plan": "free"}
+                      "FROM events ORDER BY ts, customer_id")
+    assert got[0][:2] == ("u3", datetime(2024, 1, 1, 9, 30, tzinfo=UTC))  # naive = UTC
+    assert got[1][:5] == ("u1", datetime(2024, 1, 1, 10, 0, tzinfo=UTC), "Pricing View",
+                          "google", "mobile")  # from epoch seconds; lower-cased
+    assert got[2][:2] == ("u2", datetime(2024, 1, 1, 10, 0, tzinfo=UTC))  # 12:00+02:00
+    assert got[3][:2] == ("u1", datetime(2024, 1, 1, 10, 1, tzinfo=UTC))  # from milliseconds
+    assert json.loads(got[1][5]) == {"plan": "free"}
     assert report.new_event_names == ["Pricing View", "Signup"]
     assert rows(store, "SELECT event_name, stage FROM stage_map ORDER BY 1") == [
         ("Pricing View", "consideration"), ("Signup", "evaluation")]
