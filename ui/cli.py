@@ -40,27 +40,16 @@ def main(
 
 
 def run() -> None:
-    """Console entry point: turn our own errors into a clear message and a non-zero exit."""
+    """Console entry point: turn our own errors into a clear message and a non-zero exit.
+
+    Typer keeps handling usage errors (exit 2) and Ctrl-C itself; only JourneyError, which
+    carries a message written for the user, is caught here instead of showing a traceback.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except JourneyError as exc:
         err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
-    except typer.Abort:
-        err_console.print("Aborted.")
-        raise SystemExit(130) from None
-    except KeyboardInterrupt:
-        err_console.print("Interrupted: nothing was changed by the unfinished command.")
-        raise SystemExit(130) from None
-    except Exception as exc:  # click usage errors come through here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            raise SystemExit(exc.exit_code) from None
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        raise
 
 
 # Command modules register themselves on `app`.
