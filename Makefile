@@ -25,7 +25,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/ingest_benchmark.py
+	$(BIN)/python benchmarks/ingest_benchmark.py --write
 
 clean:
 	rm -rf $(VENV) .journey

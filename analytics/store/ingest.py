@@ -29,7 +29,7 @@ OnError = Literal["fail", "skip"]
 # (phase description, rows done, rows in total) -> None; rows in total is 0 while unknown.
 Progress = Callable[[str, int, int], None]
 
-WRITE_BATCH_ROWS = 500_000
+WRITE_BATCH_ROWS = 1_000_000
 
 
 @dataclass
@@ -173,9 +173,12 @@ class _FileLoader:
         self._sql(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT rowid - {self.rowid_base} + 1 "
                   f"AS _row, {', '.join(exprs)} FROM _raw")
 
+        self.store_empty = self._sql(
+            f"SELECT count(*) = 0 FROM (SELECT 1 FROM {self.kind} LIMIT 1)").fetchone()[0]
         self._collect_cell_rejects(select, plan.fields)
         self._key_and_hash()
         self._collect_conflicting_ids()
+        self._collect_store_conflicts()
         self._fail_on_rejects(report)
         self._dedupe_and_insert(report)
         self._stash_rejects(report)
@@ -207,70 +210,115 @@ class _FileLoader:
             "NULL::VARCHAR AS reason WHERE FALSE")
         self._sql(f"CREATE OR REPLACE TEMP TABLE _rejects AS {union}")
 
+    def _content_hash(self, alias: str = "") -> str:
+        content = [c for c in STORE_COLUMNS[self.kind] if c != self.id_col]
+        prefix = f"{alias}." if alias else ""
+        joined = " || chr(31) || ".join(
+            f"COALESCE(CAST({prefix}{cells.quote_ident(c)} AS VARCHAR), chr(30))" for c in content)
+        return f"md5({joined})"
+
+    def _differs(self, left: str, right: str) -> str:
+        """SQL that is true when two rows with the same id differ in any stored column."""
+        return "(" + " OR ".join(
+            f"CAST({left}.{c} AS VARCHAR) IS DISTINCT FROM CAST({right}.{c} AS VARCHAR)"
+            for c in STORE_COLUMNS[self.kind] if c != self.id_col) + ")"
+
+    def _good_rows(self) -> str:
+        """The rows still in the running: not rejected and not a repeat within the file."""
+        if self.no_rejects and self.no_repeats:
+            return "SELECT * FROM _keyed"
+        return ("SELECT * FROM _keyed AS k WHERE NOT EXISTS "
+                "(SELECT 1 FROM _rejects AS r WHERE r._row = k._row) "
+                "AND NOT EXISTS (SELECT 1 FROM _repeats AS p WHERE p._row = k._row)")
+
     def _key_and_hash(self) -> None:
-        """Hash each good row's content and give id-less rows a deterministic id.
+        """Give id-less rows a deterministic id.
 
         The id of an id-less row is the hash of its content plus its occurrence number among
         identical rows of the file, so loading the same file again produces the same ids
-        (and adds nothing), while two genuinely repeated events both count.
+        (and adds nothing), while two genuinely repeated events both count. Files that carry
+        their own ids (most exports) skip the hashing, which is most of the cost of a load.
         """
-        content = [c for c in STORE_COLUMNS[self.kind] if c != self.id_col]
-        hashed = " || chr(31) || ".join(
-            f"COALESCE(CAST({cells.quote_ident(c)} AS VARCHAR), chr(30))" for c in content)
+        idc = self.id_col
+        missing = self._sql(f"SELECT count(*) FROM _typed WHERE {idc} IS NULL").fetchone()[0]
+        if not missing:
+            self._sql("CREATE OR REPLACE TEMP VIEW _keyed AS SELECT * FROM _typed")
+            return
         prefix = cells.quote_literal(ID_PREFIX[self.kind])
         self._sql(f"""
-            CREATE OR REPLACE TEMP TABLE _hashed AS
-            SELECT t.*, md5({hashed}) AS content_hash
-            FROM _typed AS t
-            WHERE NOT EXISTS (SELECT 1 FROM _rejects AS r WHERE r._row = t._row)
-        """)
-        self._sql(f"""
             CREATE OR REPLACE TEMP TABLE _keyed AS
-            SELECT * REPLACE (
-                COALESCE({self.id_col}, {prefix} || substr(md5(content_hash || ':' || CAST(
-                    row_number() OVER (PARTITION BY content_hash, {self.id_col} IS NULL
-                                       ORDER BY _row) AS VARCHAR)), 1, 24)) AS {self.id_col}
-            )
-            FROM _hashed
+            SELECT * EXCLUDE (_h) REPLACE (
+                COALESCE({idc}, {prefix} || substr(md5(_h || ':' || CAST(
+                    row_number() OVER (PARTITION BY _h, {idc} IS NULL ORDER BY _row)
+                    AS VARCHAR)), 1, 24)) AS {idc})
+            FROM (SELECT *, {self._content_hash()} AS _h FROM _typed)
         """)
 
     def _collect_conflicting_ids(self) -> None:
+        """Repeated ids inside the file: identical repeats are dropped, differing ones rejected."""
+        idc = self.id_col
         id_column = cells.quote_literal(self.id_source)
+        self._sql("CREATE OR REPLACE TEMP TABLE _repeats (_row BIGINT)")
+        self.no_rejects = self._sql("SELECT count(*) FROM _rejects").fetchone()[0] == 0
+        self.no_repeats = True
+        total, distinct = self._sql(
+            f"SELECT count(*), count(DISTINCT {idc}) FROM _keyed").fetchone()
+        if total == distinct:
+            return
+        self._sql(f"""
+            CREATE OR REPLACE TEMP TABLE _dups AS
+            SELECT k.*, {self._content_hash("k")} AS _h FROM _keyed AS k
+            WHERE k.{idc} IN (SELECT {idc} FROM _keyed GROUP BY {idc} HAVING count(*) > 1)
+        """)
         self._sql(f"""
             INSERT INTO _rejects
-            SELECT k._row, {id_column}, k.{self.id_col},
+            SELECT d._row, {id_column}, d.{idc},
                    'id appears more than once in this file with different content (rows '
                    || c.rows_list || ')'
-            FROM _keyed AS k
+            FROM _dups AS d
             JOIN (
-                SELECT {self.id_col} AS id,
+                SELECT {idc} AS id,
                        string_agg(CAST(_row AS VARCHAR), ', ' ORDER BY _row) AS rows_list
-                FROM _keyed GROUP BY {self.id_col}
-                HAVING count(DISTINCT content_hash) > 1
-            ) AS c ON c.id = k.{self.id_col}
+                FROM _dups GROUP BY {idc}
+                HAVING count(DISTINCT _h) > 1
+            ) AS c ON c.id = d.{idc}
         """)
-        # Conflicts with what the store already holds (unless --replace).
-        if not self.replace:
-            self._sql(f"""
-                INSERT INTO _rejects
-                SELECT k._row, {id_column}, k.{self.id_col},
-                       'id is already in the store with different content (use --replace to '
-                       || 'overwrite it)'
-                FROM _keyed AS k
-                JOIN {self.kind} AS s ON s.{self.id_col} = k.{self.id_col}
-                WHERE s.content_hash <> k.content_hash
-                  AND NOT EXISTS (SELECT 1 FROM _rejects AS r WHERE r._row = k._row)
-            """)
+        self._sql(f"""
+            INSERT INTO _repeats
+            SELECT _row FROM (
+                SELECT _row, row_number() OVER (PARTITION BY {idc} ORDER BY _row) AS nth
+                FROM _dups
+                WHERE {idc} NOT IN (SELECT {idc} FROM _dups GROUP BY {idc}
+                                    HAVING count(DISTINCT _h) > 1)
+            ) WHERE nth > 1
+        """)
+        self.no_rejects = self._sql("SELECT count(*) FROM _rejects").fetchone()[0] == 0
+        self.no_repeats = self._sql("SELECT count(*) FROM _repeats").fetchone()[0] == 0
+
+    def _collect_store_conflicts(self) -> None:
+        """Rows whose id is already stored with different content (unless --replace)."""
+        if self.store_empty or self.replace:
+            return
+        idc = self.id_col
+        self._sql(f"""
+            INSERT INTO _rejects
+            SELECT k._row, {cells.quote_literal(self.id_source)}, k.{idc},
+                   'id is already in the store with different content (use --replace to '
+                   || 'overwrite it)'
+            FROM ({self._good_rows()}) AS k
+            JOIN {self.kind} AS s ON s.{idc} = k.{idc}
+            WHERE {self._differs("s", "k")}
+        """)
+        self.no_rejects = self._sql("SELECT count(*) FROM _rejects").fetchone()[0] == 0
 
     def _fail_on_rejects(self, report: FileLoadReport) -> None:
         rows = self._sql("""
-            SELECT _row, column_name, value, reason, count(*) OVER () AS n_problems,
-                   count(DISTINCT _row) OVER () AS n_rows
-            FROM _rejects ORDER BY _row, column_name LIMIT 1
+            SELECT _row, column_name, value, reason FROM _rejects
+            ORDER BY _row, column_name LIMIT 1
         """).fetchall()
         if not rows:
             return
-        row, column, value, reason, _, _ = rows[0]
+        row, column, value, reason = rows[0]
         n_rows = self._sql("SELECT count(DISTINCT _row) FROM _rejects").fetchone()[0]
         if self.on_error == "fail":
             more = f"; {n_rows - 1:,} more row(s) have problems too" if n_rows > 1 else ""
@@ -285,46 +333,39 @@ class _FileLoader:
 
     def _dedupe_and_insert(self, report: FileLoadReport) -> None:
         idc = self.id_col
-        self._sql(f"""
-            CREATE OR REPLACE TEMP TABLE _ready AS
-            SELECT * FROM (
-                SELECT k.*, row_number() OVER (PARTITION BY k.{idc} ORDER BY k._row) AS _nth
-                FROM _keyed AS k
-                WHERE NOT EXISTS (SELECT 1 FROM _rejects AS r WHERE r._row = k._row)
-            ) WHERE _nth = 1
-        """)
-        good = self._sql("SELECT count(*) FROM _keyed AS k WHERE NOT EXISTS "
-                         "(SELECT 1 FROM _rejects AS r WHERE r._row = k._row)").fetchone()[0]
-        ready = self._sql("SELECT count(*) FROM _ready").fetchone()[0]
-        report.rows_duplicate_in_file = good - ready
-        report.rows_already_loaded = self._sql(f"""
-            SELECT count(*) FROM _ready AS r JOIN {self.kind} AS s
-              ON s.{idc} = r.{idc} AND s.content_hash = r.content_hash
-        """).fetchone()[0]
-        if self.replace:
-            report.rows_replaced = self._sql(f"""
-                DELETE FROM {self.kind} AS s USING _ready AS r
-                WHERE s.{idc} = r.{idc} AND s.content_hash <> r.content_hash
+        report.rows_duplicate_in_file = self._sql("SELECT count(*) FROM _repeats").fetchone()[0]
+        good = f"({self._good_rows()})"
+        if not self.store_empty:
+            report.rows_already_loaded = self._sql(f"""
+                SELECT count(*) FROM {good} AS k JOIN {self.kind} AS s ON s.{idc} = k.{idc}
+                WHERE NOT {self._differs("s", "k")}
             """).fetchone()[0]
-        self._sql(f"""
-            CREATE OR REPLACE TEMP TABLE _new AS
-            SELECT r.* FROM _ready AS r
-            WHERE NOT EXISTS (SELECT 1 FROM {self.kind} AS s WHERE s.{idc} = r.{idc})
-        """)
-        total = self._sql("SELECT count(*) FROM _new").fetchone()[0]
-        columns = STORE_COLUMNS[self.kind] + ["content_hash"]
-        column_list = ", ".join(columns)
+            if self.replace:
+                report.rows_replaced = self._sql(f"""
+                    DELETE FROM {self.kind} AS s USING {good} AS k
+                    WHERE s.{idc} = k.{idc} AND {self._differs("s", "k")}
+                """).fetchone()[0]
+            self._sql(f"""
+                CREATE OR REPLACE TEMP TABLE _new AS
+                SELECT k.* FROM {good} AS k
+                WHERE NOT EXISTS (SELECT 1 FROM {self.kind} AS s WHERE s.{idc} = k.{idc})
+            """)
+            source = "_new"
+        else:
+            source = good
+        total = self._sql(f"SELECT count(*) FROM {source} AS n").fetchone()[0]
+        column_list = ", ".join(STORE_COLUMNS[self.kind])
         # Written in batches only so that a long load can show how far it has got.
         done = 0
         self.progress(f"Writing {self.path.name}", 0, total)
         if total:
-            bounds = self._sql("SELECT min(_row), max(_row) FROM _new").fetchone()
-            start = bounds[0]
-            while start <= bounds[1]:
+            low, high = self._sql(f"SELECT min(_row), max(_row) FROM {source} AS n").fetchone()
+            start = low
+            while start <= high:
                 end = start + WRITE_BATCH_ROWS
                 inserted = self._sql(f"""
                     INSERT INTO {self.kind} ({column_list}, load_id)
-                    SELECT {column_list}, {self.load_id} FROM _new
+                    SELECT {column_list}, {self.load_id} FROM {source} AS n
                     WHERE _row >= {start} AND _row < {end}
                 """).fetchone()[0]
                 done += inserted
@@ -340,11 +381,11 @@ class _FileLoader:
         self._sql("""
             INSERT INTO identity_map
             SELECT anonymous_id, arg_min(customer_id, CAST(ts AS VARCHAR) || customer_id), min(ts)
-            FROM _new
-            WHERE anonymous_id IS NOT NULL AND customer_id IS NOT NULL
+            FROM events
+            WHERE load_id = ? AND anonymous_id IS NOT NULL AND customer_id IS NOT NULL
               AND anonymous_id NOT IN (SELECT anonymous_id FROM identity_map)
             GROUP BY anonymous_id
-        """)
+        """, [self.load_id])
 
     def _stash_rejects(self, report: FileLoadReport) -> None:
         rows = self._sql("""

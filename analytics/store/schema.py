@@ -24,7 +24,6 @@ CREATE TABLE IF NOT EXISTS events (
     channel VARCHAR,
     device VARCHAR,
     properties JSON,
-    content_hash VARCHAR NOT NULL,
     load_id INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS customers (
@@ -36,7 +35,6 @@ CREATE TABLE IF NOT EXISTS customers (
     churned BOOLEAN,
     opted_out BOOLEAN NOT NULL DEFAULT FALSE,
     attributes JSON,
-    content_hash VARCHAR NOT NULL,
     load_id INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS feedback (
@@ -47,7 +45,6 @@ CREATE TABLE IF NOT EXISTS feedback (
     source VARCHAR NOT NULL,
     rating DOUBLE,
     text VARCHAR NOT NULL,
-    content_hash VARCHAR NOT NULL,
     load_id INTEGER NOT NULL
 );
 -- anonymous id -> customer id, learned from events that carry both (the first pairing wins).
