@@ -7,7 +7,6 @@ BIN    := $(VENV)/bin
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # The stamp files re-run the install only when pyproject.toml changes.
 $(VENV)/.installed-app: pyproject.toml | $(BIN)/python
