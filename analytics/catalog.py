@@ -1,0 +1,87 @@
+"""The names the store knows: events, stages, channels, devices, customer attributes.
+
+Every analytic checks the names it is given against this catalog before any SQL runs, and a
+wrong name comes back with the closest valid ones.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+import duckdb
+
+from analytics.errors import UnknownNameError
+
+# Person-level attributes computed from events, and the customers table's own columns.
+DERIVED_ATTRIBUTES = ("device", "channel")
+CUSTOMER_COLUMNS = ("plan", "country", "churned", "opted_out")
+
+
+@dataclass
+class Catalog:
+    events: list[str] = field(default_factory=list)
+    stages: list[str] = field(default_factory=list)
+    event_stage: dict[str, str] = field(default_factory=dict)
+    channels: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+    customer_attributes: list[str] = field(default_factory=list)  # keys in customers.attributes
+
+    @property
+    def attributes(self) -> list[str]:
+        return list(DERIVED_ATTRIBUTES) + list(CUSTOMER_COLUMNS) + self.customer_attributes
+
+    def check_event(self, name: str) -> str:
+        if name in self.events:
+            return name
+        raise UnknownNameError("event", name, closest(name, self.events))
+
+    def check_stage(self, name: str) -> str:
+        if name in self.stages:
+            return name
+        raise UnknownNameError("stage", name, closest(name, self.stages))
+
+    def check_attribute(self, name: str) -> str:
+        if name in self.attributes:
+            return name
+        raise UnknownNameError("attribute", name, closest(name, self.attributes))
+
+    def check_value(self, attribute: str, value: str) -> str:
+        known = {"channel": self.channels, "device": self.devices}.get(attribute)
+        if known is not None and value not in known:
+            raise UnknownNameError(attribute, value, closest(value, known) or known[:8])
+        return value
+
+
+def closest(name: str, options: list[str], n: int = 5) -> list[str]:
+    lowered = {o.lower(): o for o in options}
+    hits = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.5)
+    substring = [o for o in options if name.lower() in o.lower() and o.lower() not in hits]
+    return ([lowered[h] for h in hits] + substring)[:n]
+
+
+def load_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
+    stage_rows = con.execute("SELECT stage FROM stages ORDER BY position, stage").fetchall()
+    event_rows = con.execute("""
+        SELECT e.event_name AS event_name, COALESCE(m.stage, 'unmapped') AS stage
+        FROM (SELECT DISTINCT event_name FROM events) AS e
+        LEFT JOIN stage_map AS m ON m.event_name = e.event_name
+        ORDER BY e.event_name
+    """).fetchall()
+    channels = con.execute("SELECT DISTINCT channel FROM events WHERE channel IS NOT NULL "
+                           "ORDER BY channel").fetchall()
+    devices = con.execute("SELECT DISTINCT device FROM events WHERE device IS NOT NULL "
+                          "ORDER BY device").fetchall()
+    keys = con.execute("""
+        SELECT DISTINCT unnest(json_keys(attributes)) AS key
+        FROM (SELECT attributes FROM customers WHERE attributes IS NOT NULL LIMIT 10000)
+        ORDER BY key
+    """).fetchall()
+    return Catalog(
+        events=[r[0] for r in event_rows],
+        stages=[r[0] for r in stage_rows],
+        event_stage={r[0]: r[1] for r in event_rows},
+        channels=[r[0] for r in channels],
+        devices=[r[0] for r in devices],
+        customer_attributes=[r[0] for r in keys if r[0] not in CUSTOMER_COLUMNS],
+    )

@@ -1,0 +1,174 @@
+"""Filters shared by every analytic: date range, channel, device, segment, customer attributes.
+
+A filter compiles to one SQL common table expression, `ev`, holding the events in scope, so
+each analytic writes `WITH <scope> SELECT ... FROM ev` and the work stays inside DuckDB.
+Person-level attributes are defined once here: `device` and `channel` are those of the person's
+first event that has one (first touch), the rest come from the customers table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+from analytics.catalog import CUSTOMER_COLUMNS, Catalog
+from analytics.errors import JourneyError
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: date | None = None  # first day included
+    end: date | None = None  # last day included
+    channel: tuple[str, ...] = ()
+    device: tuple[str, ...] = ()
+    attributes: tuple[tuple[str, str], ...] = ()  # (attribute, value) pairs, all must hold
+    segment_people: tuple[str, ...] | None = None  # set by the segment filter (person ids)
+    segment: str | None = None
+
+    def describe(self) -> dict:
+        out: dict = {}
+        if self.start or self.end:
+            out["date_range"] = f"{self.start or 'start'} to {self.end or 'end'} (UTC, inclusive)"
+        if self.channel:
+            out["channel"] = list(self.channel)
+        if self.device:
+            out["device"] = list(self.device)
+        for key, value in self.attributes:
+            out[key] = value
+        if self.segment:
+            out["segment"] = self.segment
+        return out
+
+    @property
+    def needs_profile(self) -> bool:
+        return bool(self.channel or self.device or self.attributes)
+
+
+def parse_filters(start: str | None = None, end: str | None = None,
+                  channel: list[str] | None = None, device: list[str] | None = None,
+                  where: list[str] | None = None) -> Filters:
+    """From command-line text: dates as YYYY-MM-DD, where as ATTRIBUTE=VALUE."""
+    def day(text: str | None, name: str) -> date | None:
+        if not text:
+            return None
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise JourneyError(f"--{name} '{text}' is not a date; write YYYY-MM-DD") from None
+
+    pairs = []
+    for item in where or []:
+        if "=" not in item:
+            raise JourneyError(f"--where '{item}' must be ATTRIBUTE=VALUE, e.g. plan=starter")
+        key, value = (p.strip() for p in item.split("=", 1))
+        pairs.append((key, value))
+    filters = Filters(start=day(start, "since"), end=day(end, "until"),
+                      channel=tuple(channel or ()), device=tuple(device or ()),
+                      attributes=tuple(pairs))
+    if filters.start and filters.end and filters.start > filters.end:
+        raise JourneyError(f"--since {filters.start} is after --until {filters.end}")
+    return filters
+
+
+def check_filters(filters: Filters, catalog: Catalog) -> None:
+    for value in filters.channel:
+        catalog.check_value("channel", value)
+    for value in filters.device:
+        catalog.check_value("device", value)
+    for key, _ in filters.attributes:
+        catalog.check_attribute(key)
+
+
+def attribute_sql(attribute: str, profile: str = "p", customer: str = "c") -> str:
+    """The SQL expression of a person-level attribute (as text, for grouping)."""
+    if attribute in ("device", "channel"):
+        return f"{profile}.{attribute}"
+    if attribute in CUSTOMER_COLUMNS:
+        return f"CAST({customer}.{attribute} AS VARCHAR)"
+    key = attribute.replace("'", "''")
+    return f"({customer}.attributes->>'{key}')"
+
+
+def _utc(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+
+
+PROFILE_SQL = """
+profile AS (
+    SELECT person_id,
+           arg_min(device, {'ts': ts, 'id': event_id}) FILTER (WHERE device IS NOT NULL)
+               AS device,
+           arg_min(channel, {'ts': ts, 'id': event_id}) FILTER (WHERE channel IS NOT NULL)
+               AS channel,
+           max(customer_id) AS customer_id
+    FROM journey_events
+    GROUP BY person_id
+)"""
+
+
+@dataclass
+class Scope:
+    """Compiled filters: `ctes` defines `ev` (events in scope) and, when asked, `people`."""
+
+    ctes: str
+    params: list = field(default_factory=list)
+
+
+def scope_sql(filters: Filters, *, group_by: str | None = None, date_range: bool = True,
+              events_table: str = "journey_events") -> Scope:
+    """CTEs `ev` (filtered events, with a `grp` column when grouping) for an analytic.
+
+    With `date_range=False` the date range is left to the analytic (the funnel applies it to
+    the first step only).
+    """
+    params: list = []
+    ctes: list[str] = []
+    person_conditions: list[str] = []
+    need_profile = filters.needs_profile or group_by is not None
+    if need_profile:
+        ctes.append(PROFILE_SQL)
+        person_filter = ["TRUE"]
+        for value_list, column in ((filters.channel, "p.channel"), (filters.device, "p.device")):
+            if value_list:
+                person_filter.append(f"{column} IN ({', '.join('?' for _ in value_list)})")
+                params.extend(value_list)
+        for key, value in filters.attributes:
+            person_filter.append(f"{attribute_sql(key)} = ?")
+            params.append(value)
+        grp = attribute_sql(group_by) if group_by else "NULL"
+        ctes.append(f"""
+people AS (
+    SELECT p.person_id AS person_id, COALESCE({grp}, '(none)') AS grp
+    FROM profile AS p LEFT JOIN customers AS c ON c.customer_id = p.customer_id
+    WHERE {' AND '.join(person_filter)}
+)""")
+        person_conditions.append("e.person_id IN (SELECT person_id FROM people)")
+    if filters.segment_people is not None:
+        ctes.append("segment_people AS (SELECT unnest(?::VARCHAR[]) AS person_id)")
+        params.append(list(filters.segment_people))
+        person_conditions.append("e.person_id IN (SELECT person_id FROM segment_people)")
+    conditions = list(person_conditions)
+    if date_range and filters.start:
+        conditions.append("e.ts >= ?")
+        params.append(_utc(filters.start))
+    if date_range and filters.end:
+        conditions.append("e.ts < ?")
+        params.append(_utc(filters.end + timedelta(days=1)))
+    where = " AND ".join(conditions) if conditions else "TRUE"
+    grp_col = ", g.grp AS grp" if group_by else ""
+    join = "JOIN people AS g ON g.person_id = e.person_id" if group_by else ""
+    ctes.append(f"""
+ev AS (
+    SELECT e.event_id AS event_id, e.person_id AS person_id, e.customer_id AS customer_id,
+           e.ts AS ts, e.event_name AS event_name, e.stage AS stage,
+           e.stage_position AS stage_position, e.channel AS channel, e.device AS device{grp_col}
+    FROM {events_table} AS e {join}
+    WHERE {where}
+)""")
+    return Scope(ctes="WITH " + ",\n".join(c.strip() for c in ctes), params=params)
+
+
+def date_bounds(filters: Filters) -> tuple[datetime | None, datetime | None]:
+    start = _utc(filters.start) if filters.start else None
+    end = _utc(filters.end + timedelta(days=1)) if filters.end else None
+    return start, end

@@ -1,0 +1,395 @@
+"""Paths people take: the most common journeys, the Markov transition matrix, and what comes next.
+
+All three read the same per-person sequence, built in SQL: events ordered by time (ties broken by
+event id), optionally starting at the first `from` event, optionally with consecutive repeats
+collapsed (login > login > login becomes login), and, for paths, cut at the first `to` event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from analytics.catalog import Catalog, load_catalog
+from analytics.errors import JourneyError
+from analytics.filters import Filters, check_filters, scope_sql
+from analytics.results import AnalyticResult, pct, rate
+
+START, END = "(start)", "(end)"
+OTHER = "(other paths)"
+
+
+def sequence_sql(from_event: str | None, collapse_repeats: bool) -> tuple[str, list]:
+    """CTEs after `ev`: `numbered` (person_id, event_name, rn) from the first `from_event`."""
+    params: list = []
+    ctes = ["ordered AS (SELECT person_id, event_name, row_number() OVER "
+            "(PARTITION BY person_id ORDER BY ts, event_id) AS rn0 FROM ev)"]
+    source = "ordered"
+    if from_event:
+        ctes.append("starts AS (SELECT person_id, min(rn0) AS rn_start FROM ordered "
+                    "WHERE event_name = ? GROUP BY person_id)")
+        params.append(from_event)
+        ctes.append("from_start AS (SELECT o.person_id, o.event_name, o.rn0 FROM ordered AS o "
+                    "JOIN starts AS s ON s.person_id = o.person_id WHERE o.rn0 >= s.rn_start)")
+        source = "from_start"
+    if collapse_repeats:
+        ctes.append(f"with_prev AS (SELECT person_id, event_name, rn0, lag(event_name) OVER "
+                    f"(PARTITION BY person_id ORDER BY rn0) AS prev FROM {source})")
+        ctes.append("collapsed AS (SELECT person_id, event_name, rn0 FROM with_prev "
+                    "WHERE prev IS NULL OR prev <> event_name)")
+        source = "collapsed"
+    ctes.append(f"numbered AS (SELECT person_id, event_name, row_number() OVER "
+                f"(PARTITION BY person_id ORDER BY rn0) AS rn FROM {source})")
+    return ",\n".join(ctes), params
+
+
+@dataclass
+class PathRow:
+    path: str
+    steps: int
+    customers: int
+    share: float | None
+    converted: int
+    conversion_rate: float | None
+
+
+@dataclass
+class SankeyLink:
+    step: int
+    source: str
+    target: str
+    customers: int
+
+
+@dataclass
+class PathsResult(AnalyticResult):
+    paths: list[PathRow] = field(default_factory=list)
+    total_customers: int = 0
+    conversion_event: str | None = None
+    from_event: str | None = None
+    to_event: str | None = None
+    max_steps: int = 6
+    collapse_repeats: bool = False
+    flows: list[SankeyLink] = field(default_factory=list)
+
+    kind = "paths"
+
+    def figure(self):
+        return sankey_figure(self.flows, "Step-by-step flows")
+
+
+def sankey_figure(flows: list[SankeyLink], title: str):
+    import plotly.graph_objects as go
+
+    labels: list[str] = []
+    index: dict[tuple[int, str], int] = {}
+
+    def node(step: int, name: str) -> int:
+        key = (step, name)
+        if key not in index:
+            index[key] = len(labels)
+            labels.append(f"{step}. {name}")
+        return index[key]
+
+    sources = [node(f.step, f.source) for f in flows]
+    targets = [node(f.step + 1, f.target) for f in flows]
+    fig = go.Figure(go.Sankey(node={"label": labels, "pad": 12},
+                              link={"source": sources, "target": targets,
+                                    "value": [f.customers for f in flows]}))
+    fig.update_layout(title=title)
+    return fig
+
+
+def _prepare(con, catalog, filters, events: list[str | None]) -> Catalog:
+    catalog = catalog or load_catalog(con)
+    check_filters(filters, catalog)
+    for name in events:
+        if name:
+            catalog.check_event(name)
+    return catalog
+
+
+def default_conversion_event(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The purchase-stage event that most often closes a person's purchase-stage activity."""
+    row = con.execute("""
+        WITH p AS (
+            SELECT person_id, event_name,
+                   row_number() OVER (PARTITION BY person_id ORDER BY ts DESC, event_id DESC)
+                       AS rn
+            FROM journey_events WHERE stage = 'purchase'
+        )
+        SELECT event_name FROM p WHERE rn = 1
+        GROUP BY event_name ORDER BY count(*) DESC, event_name LIMIT 1
+    """).fetchone()
+    return row[0] if row else None
+
+
+def top_paths(con: duckdb.DuckDBPyConnection, *, top: int = 10, from_event: str | None = None,
+              to_event: str | None = None, max_steps: int = 6, collapse_repeats: bool = False,
+              conversion_event: str | None = None, filters: Filters = Filters(),
+              catalog: Catalog | None = None, sankey_steps: int = 5) -> PathsResult:
+    if top < 1 or max_steps < 1:
+        raise JourneyError("--top and --max-steps must be at least 1")
+    conversion_event = conversion_event or default_conversion_event(con)
+    catalog = _prepare(con, catalog, filters, [from_event, to_event, conversion_event])
+    scope = scope_sql(filters)
+    seq, seq_params = sequence_sql(from_event, collapse_repeats)
+    params = scope.params + seq_params
+    cut = "numbered"
+    extra = ""
+    if to_event:
+        extra = (",\nends AS (SELECT person_id, min(rn) AS rn_end FROM numbered "
+                 "WHERE event_name = ? GROUP BY person_id),\n"
+                 "cut AS (SELECT n.* FROM numbered AS n JOIN ends AS e "
+                 "ON e.person_id = n.person_id WHERE n.rn <= e.rn_end)")
+        params.append(to_event)
+        cut = "cut"
+    conv = "SELECT NULL::VARCHAR AS person_id WHERE FALSE"
+    if conversion_event:
+        conv = "SELECT DISTINCT person_id FROM ev WHERE event_name = ?"
+    body = f"""
+{scope.ctes},
+{seq}{extra},
+per_person AS (
+    SELECT person_id,
+           string_agg(event_name, ' > ' ORDER BY rn) FILTER (WHERE rn <= {int(max_steps)})
+               || CASE WHEN max(rn) > {int(max_steps)} THEN ' > ...' ELSE '' END AS path,
+           least(max(rn), {int(max_steps)}) AS steps
+    FROM {cut} GROUP BY person_id
+),
+conv AS ({conv}),
+counted AS (
+    SELECT p.path AS path, any_value(p.steps) AS steps, count(*) AS people,
+           count(c.person_id) AS converted
+    FROM per_person AS p LEFT JOIN conv AS c ON c.person_id = p.person_id
+    GROUP BY p.path
+)
+"""
+    if conversion_event:
+        params.append(conversion_event)
+    rows = con.execute(body + "SELECT path, steps, people, converted FROM counted "
+                              "ORDER BY people DESC, path LIMIT ?", params + [top]).fetchall()
+    total, total_converted = con.execute(
+        body + "SELECT COALESCE(sum(people), 0), COALESCE(sum(converted), 0) FROM counted",
+        params).fetchone()
+    paths = [PathRow(path, steps, people, rate(people, total), converted,
+                     rate(converted, people)) for path, steps, people, converted in rows]
+    shown = sum(p.customers for p in paths)
+    if total > shown:
+        # Never hide the rest: the shares of all rows add up to 100%.
+        other_conv = total_converted - sum(p.converted for p in paths)
+        paths.append(PathRow(OTHER, 0, total - shown, rate(total - shown, total), other_conv,
+                             rate(other_conv, total - shown)))
+    flows = _flows(con, scope, seq, seq_params, sankey_steps)
+    result = PathsResult(
+        paths=paths, total_customers=total, conversion_event=conversion_event,
+        from_event=from_event, to_event=to_event, max_steps=max_steps,
+        collapse_repeats=collapse_repeats, flows=flows, filters=filters.describe(),
+        definitions={
+            "path": f"a person's events in time order (ties by event id), the first {max_steps} "
+                    "shown, '...' when longer" + (f", from their first {from_event}"
+                                                  if from_event else "")
+                    + (f", up to their first {to_event} (only people who reached it)"
+                       if to_event else ""),
+            "share": "customers on the path / all customers with a path in scope; "
+                     f"'{OTHER}' holds the rest so shares add up to 100%",
+            "conversion_rate": f"customers on the path who ever did {conversion_event} / "
+                               "customers on the path",
+        })
+    if paths:
+        best = paths[0]
+        result.summary = (f"{total:,} customers in scope. The most common path ({best.path}) is "
+                          f"taken by {best.customers:,} ({pct(best.share)}); "
+                          f"{pct(best.conversion_rate)} of them converted.")
+    else:
+        result.summary = "No journeys in this scope."
+    return result
+
+
+def _flows(con, scope, seq, seq_params, steps: int, per_step: int = 6) -> list[SankeyLink]:
+    rows = con.execute(f"""
+{scope.ctes},
+{seq},
+links AS (
+    SELECT rn AS step, event_name AS source,
+           COALESCE(lead(event_name) OVER (PARTITION BY person_id ORDER BY rn), '{END}')
+               AS target
+    FROM numbered WHERE rn <= {int(steps)}
+)
+SELECT step, source, target, count(*) AS people FROM links
+WHERE step < {int(steps)} OR target = '{END}'
+GROUP BY step, source, target ORDER BY step, people DESC, source, target
+""", scope.params + seq_params).fetchall()
+    # Keep the busiest events at each step; fold the rest into 'other' so the chart stays legible.
+    volume: dict[tuple[int, str], int] = {}
+    for step, source, _, people in rows:
+        volume[(step, source)] = volume.get((step, source), 0) + people
+    keep = {}
+    for (step, name), people in sorted(volume.items(), key=lambda kv: (kv[0][0], -kv[1])):
+        keep.setdefault(step, [])
+        if len(keep[step]) < per_step:
+            keep[step].append(name)
+    merged: dict[tuple[int, str, str], int] = {}
+    for step, source, target, people in rows:
+        src = source if source in keep.get(step, []) else "other"
+        tgt = target if target == END or target in keep.get(step + 1, []) else "other"
+        merged[(step, src, tgt)] = merged.get((step, src, tgt), 0) + people
+    return [SankeyLink(s, a, b, n) for (s, a, b), n in merged.items()]
+
+
+@dataclass
+class Transition:
+    source: str
+    target: str
+    transitions: int
+    customers: int
+    probability: float
+
+
+@dataclass
+class TransitionsResult(AnalyticResult):
+    transitions: list[Transition] = field(default_factory=list)
+    states: list[str] = field(default_factory=list)
+    collapse_repeats: bool = False
+
+    kind = "transitions"
+
+    def matrix(self) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for t in self.transitions:
+            out.setdefault(t.source, {})[t.target] = t.probability
+        return out
+
+    def figure(self):
+        import plotly.graph_objects as go
+
+        sources = [s for s in self.states if s != END]
+        targets = [s for s in self.states if s != START]
+        m = self.matrix()
+        z = [[m.get(s, {}).get(t, 0.0) for t in targets] for s in sources]
+        fig = go.Figure(go.Heatmap(z=z, x=targets, y=sources, colorscale="Blues",
+                                   colorbar={"title": "P(next)"}))
+        fig.update_layout(title="Transition probabilities (row: from, column: to)")
+        return fig
+
+
+def transitions(con: duckdb.DuckDBPyConnection, *, collapse_repeats: bool = False,
+                filters: Filters = Filters(), catalog: Catalog | None = None
+                ) -> TransitionsResult:
+    _prepare(con, catalog, filters, [])
+    scope = scope_sql(filters)
+    seq, seq_params = sequence_sql(None, collapse_repeats)
+    rows = con.execute(f"""
+{scope.ctes},
+{seq},
+edges AS (
+    SELECT person_id, event_name AS source,
+           COALESCE(lead(event_name) OVER (PARTITION BY person_id ORDER BY rn), '{END}')
+               AS target
+    FROM numbered
+    UNION ALL
+    SELECT person_id, '{START}' AS source, event_name AS target FROM numbered WHERE rn = 1
+),
+counted AS (
+    SELECT source, target, count(*) AS n, count(DISTINCT person_id) AS people
+    FROM edges GROUP BY source, target
+)
+SELECT source, target, n, people, n / sum(n) OVER (PARTITION BY source) AS probability
+FROM counted ORDER BY source, n DESC, target
+""", scope.params + seq_params).fetchall()
+    items = [Transition(*r) for r in rows]
+    states = sorted({t.source for t in items} | {t.target for t in items},
+                    key=lambda s: (s != START, s == END, s))
+    result = TransitionsResult(
+        transitions=items, states=states, collapse_repeats=collapse_repeats,
+        filters=filters.describe(), definitions={
+            "transitions": "times a person's event was directly followed by the target "
+                           f"({START} before the first event, {END} after the last)",
+            "customers": "distinct people who made that move at least once",
+            "probability": "transitions from source to target / all transitions out of source "
+                           "(each row sums to 1)",
+        })
+    top = [t for t in items if t.source != START]
+    if top:
+        strongest = max(top, key=lambda t: t.transitions)
+        result.summary = (f"{len(states) - 2} events, {sum(t.transitions for t in items):,} "
+                          f"transitions. The most frequent move is {strongest.source} -> "
+                          f"{strongest.target} ({strongest.transitions:,} times, "
+                          f"{pct(strongest.probability)} of moves out of {strongest.source}).")
+    else:
+        result.summary = "No journeys in this scope."
+    return result
+
+
+@dataclass
+class NextStep:
+    event: str
+    occurrences: int
+    customers: int
+    probability: float
+
+
+@dataclass
+class NextStepsResult(AnalyticResult):
+    after: list[str] = field(default_factory=list)
+    matches: int = 0
+    next_steps: list[NextStep] = field(default_factory=list)
+
+    kind = "next_steps"
+
+    def figure(self):
+        import plotly.graph_objects as go
+
+        fig = go.Figure(go.Bar(x=[n.probability for n in self.next_steps],
+                               y=[n.event for n in self.next_steps], orientation="h"))
+        fig.update_layout(title="After " + " > ".join(self.after),
+                          yaxis={"autorange": "reversed"}, xaxis={"tickformat": ".0%"})
+        return fig
+
+
+def next_steps(con: duckdb.DuckDBPyConnection, after: list[str], *, top: int = 10,
+               collapse_repeats: bool = False, filters: Filters = Filters(),
+               catalog: Catalog | None = None) -> NextStepsResult:
+    if not after:
+        raise JourneyError("Give at least one event, e.g. `journey next pricing_view`")
+    _prepare(con, catalog, filters, list(after))
+    scope = scope_sql(filters)
+    seq, seq_params = sequence_sql(None, collapse_repeats)
+    k = len(after)
+    lags = ",\n           ".join(
+        f"lag(event_name, {j}) OVER (PARTITION BY person_id ORDER BY rn) AS back{j}"
+        for j in range(1, k))
+    lag_select = (",\n           " + lags) if lags else ""
+    conditions = ["event_name = ?"] + [f"back{j} = ?" for j in range(1, k)]
+    match_params = [after[-1]] + [after[-1 - j] for j in range(1, k)]
+    rows = con.execute(f"""
+{scope.ctes},
+{seq},
+windowed AS (
+    SELECT person_id, event_name,
+           COALESCE(lead(event_name) OVER (PARTITION BY person_id ORDER BY rn), '{END}')
+               AS next_event{lag_select}
+    FROM numbered
+),
+matched AS (SELECT person_id, next_event FROM windowed WHERE {' AND '.join(conditions)})
+SELECT next_event, count(*) AS n, count(DISTINCT person_id) AS people,
+       count(*) / sum(count(*)) OVER () AS probability
+FROM matched GROUP BY next_event ORDER BY n DESC, next_event
+""", scope.params + seq_params + match_params).fetchall()
+    matches = sum(r[1] for r in rows)
+    result = NextStepsResult(
+        after=list(after), matches=matches,
+        next_steps=[NextStep(*r) for r in rows[:top]], filters=filters.describe(),
+        definitions={
+            "occurrences": "times the partial path was directly followed by the event "
+                           f"({END}: the journey stopped there)",
+            "probability": "occurrences / all occurrences of the partial path",
+        })
+    if rows:
+        best = result.next_steps[0]
+        result.summary = (f"The path {' > '.join(after)} occurs {matches:,} times; next comes "
+                          f"{best.event} {pct(best.probability)} of the time.")
+    else:
+        result.summary = f"No one in scope did {' > '.join(after)} in that order."
+    return result
