@@ -1,0 +1,159 @@
+"""The living map: weekly values of the key funnel rates, with unusual weeks flagged.
+
+For each pair of consecutive key steps (A -> B), a week's rate is: of the people whose first A
+fell in that week, the share who did B within the window after it. A week is flagged when its
+rate sits more than `threshold` robust standard deviations (1.4826 x median absolute deviation)
+from the median of the previous `baseline_weeks` weeks, and enough people are behind it. Weeks
+whose window has not fully elapsed by the end of the data are reported but never flagged.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import duckdb
+
+from analytics.catalog import Catalog, load_catalog
+from analytics.errors import JourneyError
+from analytics.filters import Filters, check_filters, scope_sql
+from analytics.results import AnalyticResult, pct
+
+NOT_PROGRESS = ("error", "fail", "cancel", "expire", "churn")
+
+
+@dataclass
+class WeekValue:
+    week: datetime
+    people: int
+    converted: int
+    rate: float | None
+    baseline: float | None = None
+    z: float | None = None
+    complete: bool = True
+    flagged: bool = False
+
+
+@dataclass
+class MetricSeries:
+    metric: str  # "A -> B"
+    weeks: list[WeekValue]
+    last_week_change: float | None = None  # last complete week minus the week before
+
+
+@dataclass
+class AnomaliesResult(AnalyticResult):
+    steps: list[str] = field(default_factory=list)
+    window_days: int = 7
+    series: list[MetricSeries] = field(default_factory=list)
+    flagged: list[dict] = field(default_factory=list)
+
+    kind = "anomalies"
+
+    def figure(self):
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        for s in self.series:
+            fig.add_trace(go.Scatter(x=[w.week for w in s.weeks], y=[w.rate for w in s.weeks],
+                                     mode="lines", name=s.metric))
+            flagged = [w for w in s.weeks if w.flagged]
+            fig.add_trace(go.Scatter(x=[w.week for w in flagged], y=[w.rate for w in flagged],
+                                     mode="markers", marker={"size": 12, "symbol": "x"},
+                                     name=f"unusual: {s.metric}"))
+        fig.update_layout(title="Weekly conversion between key steps", yaxis={"tickformat": ".0%"})
+        return fig
+
+
+def key_steps(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Per stage in order, the event most people do (errors, cancellations and expiries aside)."""
+    rows = con.execute("""
+        SELECT stage, event_name, count(DISTINCT person_id) AS people, min(stage_position) AS pos
+        FROM journey_events WHERE stage <> 'unmapped'
+        GROUP BY stage, event_name ORDER BY pos, people DESC, event_name
+    """).fetchall()
+    chosen: dict[str, str] = {}
+    for stage, event, _, _ in rows:
+        if stage not in chosen and not any(w in event.lower() for w in NOT_PROGRESS):
+            chosen[stage] = event
+    return list(chosen.values())
+
+
+def anomalies(con: duckdb.DuckDBPyConnection, *, steps: list[str] | None = None,
+              window_days: int = 7, baseline_weeks: int = 8, threshold: float = 3.0,
+              min_people: int = 20, filters: Filters = Filters(),
+              catalog: Catalog | None = None) -> AnomaliesResult:
+    catalog = catalog or load_catalog(con)
+    check_filters(filters, catalog)
+    steps = steps or key_steps(con)
+    for s in steps:
+        catalog.check_event(s)
+    if len(steps) < 2:
+        raise JourneyError("Anomalies need at least two key steps")
+    scope = scope_sql(filters)
+    data_end = con.execute("SELECT max(ts) FROM events").fetchone()[0]
+    series: list[MetricSeries] = []
+    for a, b in zip(steps, steps[1:]):
+        rows = con.execute(f"""
+{scope.ctes},
+firsts AS (SELECT person_id, min(ts) AS t FROM ev WHERE event_name = ? GROUP BY person_id),
+reached AS (
+    SELECT f.person_id, max(CASE WHEN e.person_id IS NULL THEN 0 ELSE 1 END) AS did
+    FROM firsts AS f LEFT JOIN ev AS e
+      ON e.person_id = f.person_id AND e.event_name = ? AND e.ts >= f.t
+     AND e.ts <= f.t + INTERVAL {int(window_days)} DAY
+    GROUP BY f.person_id
+)
+SELECT date_trunc('week', f.t) AS week, count(*) AS people, sum(r.did) AS converted
+FROM firsts AS f JOIN reached AS r ON r.person_id = f.person_id
+GROUP BY week ORDER BY week
+""", scope.params + [a, b]).fetchall()
+        weeks = [WeekValue(w, n, int(c), c / n if n else None) for w, n, c in rows]
+        for i, w in enumerate(weeks):
+            w.complete = w.week + timedelta(days=7 + window_days) <= data_end
+            history = [x.rate for x in weeks[max(0, i - baseline_weeks):i]
+                       if x.complete and x.rate is not None and x.people >= min_people]
+            if len(history) >= 4 and w.rate is not None:
+                median = statistics.median(history)
+                mad = statistics.median(abs(h - median) for h in history) * 1.4826
+                w.baseline = median
+                # The week's own sampling error is a floor on the spread, so a small week or a
+                # steady history cannot flag ordinary binomial noise.
+                sampling = (median * (1 - median) / w.people) ** 0.5 if w.people else 0.0
+                spread = max(mad, sampling, 0.005)
+                w.z = (w.rate - median) / spread
+                w.flagged = (w.complete and w.people >= min_people and abs(w.z) >= threshold)
+        complete = [w for w in weeks if w.complete and w.rate is not None
+                    and w.people >= min_people]
+        change = (complete[-1].rate - complete[-2].rate) if len(complete) >= 2 else None
+        series.append(MetricSeries(f"{a} -> {b}", weeks, change))
+    flagged = [{"metric": s.metric, "week": w.week, "rate": w.rate, "baseline": w.baseline,
+                "z": w.z, "people": w.people} for s in series for w in s.weeks if w.flagged]
+    flagged.sort(key=lambda f: -abs(f["z"]))
+    result = AnomaliesResult(
+        steps=steps, window_days=window_days, series=series, flagged=flagged,
+        filters=filters.describe(), definitions={
+            "weekly rate": f"of people whose first A fell in the week (Monday, UTC), the share who "
+                           f"did B within {window_days} days",
+            "baseline": f"median of the previous {baseline_weeks} complete weeks",
+            "flag": f"|rate - baseline| >= {threshold} x spread, the spread being the larger of "
+                    "1.4826 x MAD of the baseline weeks and the week's own binomial standard "
+                    f"error; needs >= {min_people} people; incomplete weeks are never flagged",
+            "last_week_change": "last complete week's rate minus the week before",
+        })
+    parts = []
+    if flagged:
+        f = flagged[0]
+        parts.append(f"{len(flagged)} unusual week(s). Largest: {f['metric']} in the week of "
+                     f"{f['week']:%Y-%m-%d} at {pct(f['rate'])} against a usual "
+                     f"{pct(f['baseline'])}.")
+    else:
+        parts.append("No unusual weeks.")
+    changes = [s for s in series if s.last_week_change is not None]
+    if changes:
+        biggest = max(changes, key=lambda s: abs(s.last_week_change))
+        parts.append(f"Since the week before, {biggest.metric} moved most "
+                     f"({biggest.last_week_change * 100:+.1f} points).")
+    result.summary = " ".join(parts)
+    return result
