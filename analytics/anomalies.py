@@ -2,14 +2,13 @@
 
 For each pair of consecutive key steps (A -> B), a week's rate is: of the people whose first A
 fell in that week, the share who did B within the window after it. A week is flagged when its
-rate sits more than `threshold` robust standard deviations (1.4826 x median absolute deviation)
-from the median of the previous `baseline_weeks` weeks, and enough people are behind it. Weeks
+two-proportion z-score against the pooled rate of the previous `baseline_weeks` complete,
+unflagged weeks reaches `threshold`, with enough people behind it. Weeks
 whose window has not fully elapsed by the end of the data are reported but never flagged.
 """
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -81,7 +80,7 @@ def key_steps(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def anomalies(con: duckdb.DuckDBPyConnection, *, steps: list[str] | None = None,
-              window_days: int = 7, baseline_weeks: int = 8, threshold: float = 3.0,
+              window_days: int = 7, baseline_weeks: int = 8, threshold: float = 3.5,
               min_people: int = 20, filters: Filters = Filters(),
               catalog: Catalog | None = None) -> AnomaliesResult:
     catalog = catalog or load_catalog(con)
@@ -112,17 +111,15 @@ GROUP BY week ORDER BY week
         weeks = [WeekValue(w, n, int(c), c / n if n else None) for w, n, c in rows]
         for i, w in enumerate(weeks):
             w.complete = w.week + timedelta(days=7 + window_days) <= data_end
-            history = [x.rate for x in weeks[max(0, i - baseline_weeks):i]
-                       if x.complete and x.rate is not None and x.people >= min_people]
+            history = [x for x in weeks[:i] if x.complete and x.people >= min_people
+                       and not x.flagged][-baseline_weeks:]
             if len(history) >= 4 and w.rate is not None:
-                median = statistics.median(history)
-                mad = statistics.median(abs(h - median) for h in history) * 1.4826
-                w.baseline = median
-                # The week's own sampling error is a floor on the spread, so a small week or a
-                # steady history cannot flag ordinary binomial noise.
-                sampling = (median * (1 - median) / w.people) ** 0.5 if w.people else 0.0
-                spread = max(mad, sampling, 0.005)
-                w.z = (w.rate - median) / spread
+                base_people = sum(x.people for x in history)
+                baseline = sum(x.converted for x in history) / base_people
+                w.baseline = baseline
+                # Two-proportion z: the week against its pooled baseline weeks.
+                variance = baseline * (1 - baseline) * (1 / w.people + 1 / base_people)
+                w.z = (w.rate - baseline) / max(variance ** 0.5, 1e-9)
                 w.flagged = (w.complete and w.people >= min_people and abs(w.z) >= threshold)
         complete = [w for w in weeks if w.complete and w.rate is not None
                     and w.people >= min_people]
@@ -136,10 +133,9 @@ GROUP BY week ORDER BY week
         filters=filters.describe(), definitions={
             "weekly rate": f"of people whose first A fell in the week (Monday, UTC), the share who "
                            f"did B within {window_days} days",
-            "baseline": f"median of the previous {baseline_weeks} complete weeks",
-            "flag": f"|rate - baseline| >= {threshold} x spread, the spread being the larger of "
-                    "1.4826 x MAD of the baseline weeks and the week's own binomial standard "
-                    f"error; needs >= {min_people} people; incomplete weeks are never flagged",
+            "baseline": f"pooled rate of the previous {baseline_weeks} complete, unflagged weeks",
+            "flag": f"two-proportion z-score of the week against its baseline, |z| >= {threshold}, "
+                    f"with >= {min_people} people; incomplete weeks are never flagged",
             "last_week_change": "last complete week's rate minus the week before",
         })
     parts = []

@@ -165,12 +165,12 @@ def funnel(con: duckdb.DuckDBPyConnection, steps: list[str], *, order: Order = "
         overall = build(counts["all"])
         groups: list[FunnelGroup] = []
     else:
-        # The overall funnel is the sum of the groups: every person is in exactly one group.
         groups = sorted((FunnelGroup(g, build(c)) for g, c in counts.items()),
                         key=lambda g: -g.steps[0].customers)
-        totals = {k: (sum(g.steps[k - 1].customers for g in groups), None, None)
-                  for k in range(1, len(parsed) + 1)}
-        overall = build(totals)
+        # The overall funnel (with its own time statistics) comes from an ungrouped run; its
+        # counts equal the groups' sums because every person is in exactly one group.
+        overall = funnel(con, steps, order=order, window=window, filters=filters,
+                         catalog=catalog).steps
     biggest = max(overall[1:], key=lambda s: s.dropped) if overall[0].customers else None
     result = FunnelResult(
         steps=overall, order=order, window_seconds=window, by=by, groups=groups,

@@ -61,7 +61,7 @@ RETENTION_90D = {"invited_week_one": 0.84, "not_invited": 0.42, "billing_trouble
 # After the first 90 days customers churn slowly (mean remaining lifetime in days).
 LATE_LIFETIME_DAYS = 700.0
 CHECKOUT_SUCCESS = 0.93
-SIGNUP_FORM_FAILURE_IN_OUTAGE = 0.7
+SIGNUP_FORM_FAILURE_IN_OUTAGE = 0.9
 
 
 @dataclass
