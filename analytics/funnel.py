@@ -86,6 +86,8 @@ def _step_sql(steps: list[list[str]], order: Order, window: int | None,
     params: list = []
     ctes = []
     grp = ", any_value(grp) AS grp" if grouped else ""
+    names = ", ".join("?" for _ in steps[0])
+    params.extend(steps[0])
     first_cond = []
     if start is not None:
         first_cond.append("ts >= ?")
@@ -93,8 +95,6 @@ def _step_sql(steps: list[list[str]], order: Order, window: int | None,
     if end is not None:
         first_cond.append("ts < ?")
         params.append(end)
-    names = ", ".join("?" for _ in steps[0])
-    params.extend(steps[0])
     where = " AND ".join([f"event_name IN ({names})"] + first_cond)
     ctes.append(f"s1 AS (SELECT person_id, min(ts) AS t, min(ts) AS t1{grp} FROM ev "
                 f"WHERE {where} GROUP BY person_id)")

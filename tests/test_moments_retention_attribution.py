@@ -1,0 +1,126 @@
+"""Moments, retention, attribution and anomalies: hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from scipy import stats
+
+from analytics.anomalies import anomalies
+from analytics.attribution import attribution, markov_removal_effects
+from analytics.moments import _benjamini_hochberg, _compare, moments
+from analytics.retention import retention
+from analytics.store import EventStore, ingest_files
+from tests.analytics_fixtures import attribution_store, tiny_store
+
+UTC = timezone.utc
+
+
+def test_two_group_comparison_by_hand():
+    m = _compare("x", "event", did=100, did_out=30, population=300, outcomes=50)
+    assert (m.outcome_rate_did, m.outcome_rate_did_not) == (0.3, 0.1)
+    assert m.lift == pytest.approx(3.0) and m.difference == pytest.approx(0.2)
+    se = math.sqrt(0.3 * 0.7 / 100 + 0.1 * 0.9 / 200)
+    assert (m.ci_low, m.ci_high) == (pytest.approx(0.2 - 1.96 * se), pytest.approx(0.2 + 1.96 * se))
+    pooled = 50 / 300
+    z = 0.2 / math.sqrt(pooled * (1 - pooled) * (1 / 100 + 1 / 200))
+    assert m.p_value == pytest.approx(2 * stats.norm.sf(z))
+    everyone = _compare("y", "event", did=300, did_out=50, population=300, outcomes=50)
+    assert everyone.lift is None and everyone.p_value is None
+
+
+def test_benjamini_hochberg_by_hand():
+    ms = [_compare(str(i), "event", 10, 1, 100, 10) for i in range(3)]
+    for m, p in zip(ms, [0.01, 0.04, 0.03]):
+        m.p_value = p
+    _benjamini_hochberg(ms)
+    assert [m.q_value for m in ms] == [pytest.approx(0.03), pytest.approx(0.04),
+                                       pytest.approx(0.04)]
+
+
+def test_moments_on_the_tiny_log(tmp_path):
+    store = tiny_store(tmp_path)
+    with store.reader() as con:
+        r = moments(con, "paid", min_support=1)
+    assert (r.population, r.outcomes) == (7, 2)
+    # Both payers viewed and signed up first: steps on the way, not moments.
+    assert r.prerequisites == ["signup", "view"]
+    assert r.tested == 1  # pricing (pairs need two candidate events)
+    assert r.positive == [] and r.negative == []  # 7 people prove nothing (q >= 0.05)
+    assert "Correlation, not cause" in r.summary
+
+
+def test_retention_cohorts_by_hand(tmp_path):
+    customers = tmp_path / "c.csv"
+    customers.write_text("customer_id,signup_at\nc1,2024-01-01\nc2,2024-01-03\nc3,2024-01-08\n")
+    events = tmp_path / "e.csv"
+    events.write_text("customer_id,timestamp,event\n"
+                      "c1,2024-01-01,use\nc1,2024-01-09,use\nc1,2024-01-10,use\nc1,2024-01-23,use\n"
+                      "c2,2024-01-04,use\n"
+                      "c3,2024-01-08,use\nc3,2024-01-16,use\n"
+                      "c2,2024-01-29,other\n")
+    store = EventStore(tmp_path / "h")
+    ingest_files(store, "customers", [customers])
+    ingest_files(store, "events", [events])
+    with store.reader() as con:
+        r = retention(con, period="week", return_event="use")
+    assert [c.cohort.date().isoformat() for c in r.cohorts] == ["2024-01-01", "2024-01-08"]
+    assert r.cohorts[0].retained == [2, 1, 0, 1, 0]
+    assert r.cohorts[1].retained == [1, 1, 0, 0, None]  # week 4 not observable yet
+    assert r.curve == [pytest.approx(1.0), pytest.approx(2 / 3), 0.0, pytest.approx(1 / 3), 0.0]
+    assert r.curve_people == [3, 3, 3, 3, 2]
+
+
+def test_markov_removal_effect_by_hand():
+    # start -> a (1/2), start -> b (1/2); a -> conversion (1/2) or null; b -> a (1/2) or null.
+    p, effects = markov_removal_effects({("start", "a"): 2, ("start", "b"): 2,
+                                         ("a", "conversion"): 1, ("a", "null"): 1,
+                                         ("b", "a"): 1, ("b", "null"): 1})
+    assert p == pytest.approx(0.375)
+    assert effects == {"a": pytest.approx(1.0), "b": pytest.approx(1 / 3)}
+
+
+def test_attribution_models_by_hand(tmp_path):
+    store = attribution_store(tmp_path)
+    with store.reader() as con:
+        r = attribution(con, "purchase", model="markov")
+    by = {c.channel: c.by_model for c in r.channels}
+    assert by["email"]["first"] == 1 and by["paid_search"]["first"] == 1
+    assert by["email"]["last"] == 0 and by["paid_search"]["last"] == 2
+    assert by["email"]["linear"] == pytest.approx(0.5)
+    assert by["paid_search"]["linear"] == pytest.approx(1.5)
+    assert by["email"]["position"] == pytest.approx(0.5)
+    # P(convert) = 1/2; without email 1/3 (effect 1/3); without paid search 0 (effect 1).
+    assert r.markov_conversion_probability == pytest.approx(0.5)
+    assert r.removal_effects == {"email": pytest.approx(1 / 3), "paid_search": pytest.approx(1.0)}
+    assert by["email"]["markov"] == pytest.approx(0.5)
+    assert by["paid_search"]["markov"] == pytest.approx(1.5)
+    assert r.conversions == 2 and r.channels[0].channel == "paid_search"
+    assert {c.channel: c.people_reached for c in r.channels} == {"email": 3, "paid_search": 3}
+
+
+def test_anomaly_flags_only_the_broken_week(tmp_path):
+    lines = ["customer_id,timestamp,event"]
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    for week in range(12):
+        for i in range(100):
+            person = f"w{week}p{i}"
+            t = start + timedelta(weeks=week, hours=i)
+            lines.append(f"{person},{t.isoformat()},visit")
+            converts = i < (5 if week == 9 else 40)
+            if converts:
+                lines.append(f"{person},{(t + timedelta(hours=5)).isoformat()},buy")
+    lines.append(f"end,{(start + timedelta(weeks=14)).isoformat()},visit")
+    path = tmp_path / "weekly.csv"
+    path.write_text("\n".join(lines) + "\n")
+    store = EventStore(tmp_path / "h")
+    ingest_files(store, "events", [path])
+    with store.reader() as con:
+        r = anomalies(con, steps=["visit", "buy"], window_days=2)
+    assert [(f["week"].date().isoformat(), f["rate"]) for f in r.flagged] == [("2024-03-04", 0.05)]
+    assert r.flagged[0]["baseline"] == pytest.approx(0.4)
+    weeks = r.series[0].weeks
+    assert weeks[0].baseline is None  # no history yet
+    assert all(not w.flagged for w in weeks if w.week.date().isoformat() != "2024-03-04")
