@@ -55,3 +55,4 @@ def run() -> None:
 # Command modules register themselves on `app`.
 from ui import cli_store  # noqa: E402,F401
 from ui import cli_analytics  # noqa: E402,F401
+from ui import cli_models  # noqa: E402,F401
