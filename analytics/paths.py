@@ -21,26 +21,35 @@ OTHER = "(other paths)"
 
 
 def sequence_sql(from_event: str | None, collapse_repeats: bool) -> tuple[str, list]:
-    """CTEs after `ev`: `numbered` (person_id, event_name, rn) from the first `from_event`."""
+    """CTEs after `ev`: `numbered` (person_id, event_name, rn, next_event).
+
+    The common case (whole journeys, repeats kept) is one window pass: one sort of the events
+    by person and time gives both the step number and the next event.
+    """
+    window = "PARTITION BY person_id ORDER BY ts, event_id"
+    if not from_event and not collapse_repeats:
+        return (f"numbered AS (SELECT person_id, event_name, row_number() OVER w AS rn, "
+                f"lead(event_name) OVER w AS next_event FROM ev WINDOW w AS ({window}))"), []
     params: list = []
-    ctes = ["ordered AS (SELECT person_id, event_name, row_number() OVER "
-            "(PARTITION BY person_id ORDER BY ts, event_id) AS rn0 FROM ev)"]
-    source = "ordered"
+    ctes = [f"ordered AS (SELECT person_id, event_name, row_number() OVER ({window}) AS rn0, "
+            f"lag(event_name) OVER ({window}) AS prev FROM ev)"]
+    conditions = []
     if from_event:
         ctes.append("starts AS (SELECT person_id, min(rn0) AS rn_start FROM ordered "
                     "WHERE event_name = ? GROUP BY person_id)")
         params.append(from_event)
-        ctes.append("from_start AS (SELECT o.person_id, o.event_name, o.rn0 FROM ordered AS o "
-                    "JOIN starts AS s ON s.person_id = o.person_id WHERE o.rn0 >= s.rn_start)")
-        source = "from_start"
+        conditions.append("o.rn0 >= s.rn_start")
+    join = "JOIN starts AS s ON s.person_id = o.person_id" if from_event else ""
     if collapse_repeats:
-        ctes.append(f"with_prev AS (SELECT person_id, event_name, rn0, lag(event_name) OVER "
-                    f"(PARTITION BY person_id ORDER BY rn0) AS prev FROM {source})")
-        ctes.append("collapsed AS (SELECT person_id, event_name, rn0 FROM with_prev "
-                    "WHERE prev IS NULL OR prev <> event_name)")
-        source = "collapsed"
-    ctes.append(f"numbered AS (SELECT person_id, event_name, row_number() OVER "
-                f"(PARTITION BY person_id ORDER BY rn0) AS rn FROM {source})")
+        # A repeat is dropped unless it is the journey's new first step.
+        start_cond = " OR o.rn0 = s.rn_start" if from_event else ""
+        conditions.append(f"(o.prev IS NULL OR o.prev <> o.event_name{start_cond})")
+    where = " AND ".join(conditions) if conditions else "TRUE"
+    ctes.append(f"kept AS (SELECT o.person_id, o.event_name, o.rn0 FROM ordered AS o {join} "
+                f"WHERE {where})")
+    ctes.append("numbered AS (SELECT person_id, event_name, row_number() OVER w AS rn, "
+                "lead(event_name) OVER w AS next_event FROM kept "
+                "WINDOW w AS (PARTITION BY person_id ORDER BY rn0))")
     return ",\n".join(ctes), params
 
 
@@ -133,7 +142,7 @@ def top_paths(con: duckdb.DuckDBPyConnection, *, top: int = 10, from_event: str 
         raise JourneyError("--top and --max-steps must be at least 1")
     conversion_event = conversion_event or default_conversion_event(con)
     catalog = _prepare(con, catalog, filters, [from_event, to_event, conversion_event])
-    scope = scope_sql(filters)
+    scope = scope_sql(filters, light=True)
     seq, seq_params = sequence_sql(from_event, collapse_repeats)
     params = scope.params + seq_params
     cut = "numbered"
@@ -141,47 +150,43 @@ def top_paths(con: duckdb.DuckDBPyConnection, *, top: int = 10, from_event: str 
     if to_event:
         extra = (",\nends AS (SELECT person_id, min(rn) AS rn_end FROM numbered "
                  "WHERE event_name = ? GROUP BY person_id),\n"
-                 "cut AS (SELECT n.* FROM numbered AS n JOIN ends AS e "
-                 "ON e.person_id = n.person_id WHERE n.rn <= e.rn_end)")
+                 "cut AS (SELECT n.person_id, n.event_name, n.rn, n.next_event FROM numbered AS n "
+                 "JOIN ends AS e ON e.person_id = n.person_id WHERE n.rn <= e.rn_end)")
         params.append(to_event)
         cut = "cut"
     conv = "SELECT NULL::VARCHAR AS person_id WHERE FALSE"
     if conversion_event:
         conv = "SELECT DISTINCT person_id FROM ev WHERE event_name = ?"
-    body = f"""
+        params.append(conversion_event)
+    # The first max_steps events pivoted into columns: no per-person sort inside the aggregate.
+    steps = ", ".join(f"max(event_name) FILTER (WHERE rn = {k})" for k in range(1, max_steps + 1))
+    rows = con.execute(f"""
 {scope.ctes},
 {seq}{extra},
 per_person AS (
     SELECT person_id,
-           string_agg(event_name, ' > ' ORDER BY rn) FILTER (WHERE rn <= {int(max_steps)})
-               || CASE WHEN max(rn) > {int(max_steps)} THEN ' > ...' ELSE '' END AS path,
+           concat_ws(' > ', {steps}) || CASE WHEN max(rn) > {int(max_steps)} THEN ' > ...'
+                                             ELSE '' END AS path,
            least(max(rn), {int(max_steps)}) AS steps
     FROM {cut} GROUP BY person_id
 ),
-conv AS ({conv}),
-counted AS (
-    SELECT p.path AS path, any_value(p.steps) AS steps, count(*) AS people,
-           count(c.person_id) AS converted
-    FROM per_person AS p LEFT JOIN conv AS c ON c.person_id = p.person_id
-    GROUP BY p.path
-)
-"""
-    if conversion_event:
-        params.append(conversion_event)
-    rows = con.execute(body + "SELECT path, steps, people, converted FROM counted "
-                              "ORDER BY people DESC, path LIMIT ?", params + [top]).fetchall()
-    total, total_converted = con.execute(
-        body + "SELECT COALESCE(sum(people), 0), COALESCE(sum(converted), 0) FROM counted",
-        params).fetchone()
-    paths = [PathRow(path, steps, people, rate(people, total), converted,
-                     rate(converted, people)) for path, steps, people, converted in rows]
+conv AS ({conv})
+SELECT p.path AS path, any_value(p.steps) AS steps, count(*) AS people,
+       count(c.person_id) AS converted
+FROM per_person AS p LEFT JOIN conv AS c ON c.person_id = p.person_id
+GROUP BY p.path ORDER BY people DESC, path
+""", params).fetchall()
+    total = sum(r[2] for r in rows)
+    total_converted = sum(r[3] for r in rows)
+    paths = [PathRow(path, steps_, people, rate(people, total), converted,
+                     rate(converted, people)) for path, steps_, people, converted in rows[:top]]
     shown = sum(p.customers for p in paths)
     if total > shown:
         # Never hide the rest: the shares of all rows add up to 100%.
         other_conv = total_converted - sum(p.converted for p in paths)
         paths.append(PathRow(OTHER, 0, total - shown, rate(total - shown, total), other_conv,
                              rate(other_conv, total - shown)))
-    flows = _flows(con, scope, seq, seq_params, sankey_steps)
+    flows = _flows_from_paths([(r[0], r[2]) for r in rows], min(sankey_steps, max_steps))
     result = PathsResult(
         paths=paths, total_customers=total, conversion_event=conversion_event,
         from_event=from_event, to_event=to_event, max_steps=max_steps,
@@ -207,35 +212,37 @@ counted AS (
     return result
 
 
-def _flows(con, scope, seq, seq_params, steps: int, per_step: int = 6) -> list[SankeyLink]:
-    rows = con.execute(f"""
-{scope.ctes},
-{seq},
-links AS (
-    SELECT rn AS step, event_name AS source,
-           COALESCE(lead(event_name) OVER (PARTITION BY person_id ORDER BY rn), '{END}')
-               AS target
-    FROM numbered WHERE rn <= {int(steps)}
-)
-SELECT step, source, target, count(*) AS people FROM links
-WHERE step < {int(steps)} OR target = '{END}'
-GROUP BY step, source, target ORDER BY step, people DESC, source, target
-""", scope.params + seq_params).fetchall()
-    # Keep the busiest events at each step; fold the rest into 'other' so the chart stays legible.
+def _flows_from_paths(paths: list[tuple[str, int]], steps: int, per_step: int = 6
+                      ) -> list[SankeyLink]:
+    """Step-to-step flows, summed from the counted paths (so they match the paths exactly)."""
+    links: dict[tuple[int, str, str], int] = {}
+    for path, people in paths:
+        names = path.split(" > ")
+        for i in range(min(len(names), steps)):
+            source = names[i]
+            if source == "...":
+                break
+            target = names[i + 1] if i + 1 < len(names) else END
+            if i + 1 == steps and target != END:
+                continue
+            target = "(more)" if target == "..." else target
+            links[(i + 1, source, target)] = links.get((i + 1, source, target), 0) + people
+    # Keep the busiest events at each step; fold the rest into 'other' for a legible chart.
     volume: dict[tuple[int, str], int] = {}
-    for step, source, _, people in rows:
+    for (step, source, _), people in links.items():
         volume[(step, source)] = volume.get((step, source), 0) + people
-    keep = {}
-    for (step, name), people in sorted(volume.items(), key=lambda kv: (kv[0][0], -kv[1])):
+    keep: dict[int, list[str]] = {}
+    for (step, name), _ in sorted(volume.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1])):
         keep.setdefault(step, [])
         if len(keep[step]) < per_step:
             keep[step].append(name)
     merged: dict[tuple[int, str, str], int] = {}
-    for step, source, target, people in rows:
+    for (step, source, target), people in links.items():
         src = source if source in keep.get(step, []) else "other"
-        tgt = target if target == END or target in keep.get(step + 1, []) else "other"
+        tgt = (target if target in (END, "(more)") or target in keep.get(step + 1, [])
+               else "other")
         merged[(step, src, tgt)] = merged.get((step, src, tgt), 0) + people
-    return [SankeyLink(s, a, b, n) for (s, a, b), n in merged.items()]
+    return [SankeyLink(s, a, b, n) for (s, a, b), n in sorted(merged.items())]
 
 
 @dataclass
@@ -278,22 +285,32 @@ def transitions(con: duckdb.DuckDBPyConnection, *, collapse_repeats: bool = Fals
                 filters: Filters = Filters(), catalog: Catalog | None = None
                 ) -> TransitionsResult:
     _prepare(con, catalog, filters, [])
-    scope = scope_sql(filters)
+    scope = scope_sql(filters, light=True)
     seq, seq_params = sequence_sql(None, collapse_repeats)
+    if collapse_repeats:
+        moves = f"""{seq},
+moves AS MATERIALIZED (
+    SELECT person_id, event_name, lag(event_name) OVER w AS prev, next_event AS nxt
+    FROM numbered WINDOW w AS (PARTITION BY person_id ORDER BY rn)
+)"""
+    else:
+        # One sort of the events gives both neighbours of every event.
+        moves = """moves AS MATERIALIZED (
+    SELECT person_id, event_name, lag(event_name) OVER w AS prev, lead(event_name) OVER w AS nxt
+    FROM ev WINDOW w AS (PARTITION BY person_id ORDER BY ts, event_id)
+)"""
+        seq_params = []
     rows = con.execute(f"""
 {scope.ctes},
-{seq},
-edges AS (
-    SELECT person_id, event_name AS source,
-           COALESCE(lead(event_name) OVER (PARTITION BY person_id ORDER BY rn), '{END}')
-               AS target
-    FROM numbered
-    UNION ALL
-    SELECT person_id, '{START}' AS source, event_name AS target FROM numbered WHERE rn = 1
-),
+{moves},
 counted AS (
-    SELECT source, target, count(*) AS n, count(DISTINCT person_id) AS people
-    FROM edges GROUP BY source, target
+    SELECT COALESCE(prev, '{START}') AS source, event_name AS target, count(*) AS n,
+           count(DISTINCT person_id) AS people
+    FROM moves GROUP BY COALESCE(prev, '{START}'), event_name
+    UNION ALL
+    -- every person ends exactly once, so transitions = people here
+    SELECT event_name AS source, '{END}' AS target, count(*) AS n, count(*) AS people
+    FROM moves WHERE nxt IS NULL GROUP BY event_name
 )
 SELECT source, target, n, people, n / sum(n) OVER (PARTITION BY source) AS probability
 FROM counted ORDER BY source, n DESC, target
@@ -354,7 +371,7 @@ def next_steps(con: duckdb.DuckDBPyConnection, after: list[str], *, top: int = 1
     if not after:
         raise JourneyError("Give at least one event, e.g. `journey next pricing_view`")
     _prepare(con, catalog, filters, list(after))
-    scope = scope_sql(filters)
+    scope = scope_sql(filters, light=True)
     seq, seq_params = sequence_sql(None, collapse_repeats)
     k = len(after)
     lags = ",\n           ".join(
@@ -367,9 +384,7 @@ def next_steps(con: duckdb.DuckDBPyConnection, after: list[str], *, top: int = 1
 {scope.ctes},
 {seq},
 windowed AS (
-    SELECT person_id, event_name,
-           COALESCE(lead(event_name) OVER (PARTITION BY person_id ORDER BY rn), '{END}')
-               AS next_event{lag_select}
+    SELECT person_id, event_name, COALESCE(next_event, '{END}') AS next_event{lag_select}
     FROM numbered
 ),
 matched AS (SELECT person_id, next_event FROM windowed WHERE {' AND '.join(conditions)})

@@ -35,6 +35,8 @@ def _configure(con: duckdb.DuckDBPyConnection) -> None:
     # Nothing is ever fetched at run time (extensions are statically linked in the wheel).
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
+    # DuckDB's own progress bar would print into our tables and JSON.
+    con.execute("SET enable_progress_bar = false")
 
 
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:

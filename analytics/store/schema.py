@@ -74,11 +74,12 @@ CREATE TABLE IF NOT EXISTS loads (
 );
 """
 
-# Journeys are read through these views so identity stitching and the stage map apply everywhere.
+# Journeys are read through these views so identity stitching and the stage map apply everywhere
+# (person_events: identities only, for the analytics that never look at stages).
 # person_id is who the journey belongs to: the customer id when known (directly or through the
 # identity map), otherwise the anonymous id, prefixed so the two id spaces cannot collide.
 VIEWS_DDL = """
-CREATE OR REPLACE VIEW journey_events AS
+CREATE OR REPLACE VIEW person_events AS
 SELECT
     e.event_id AS event_id,
     COALESCE(e.customer_id, im.customer_id) AS customer_id,
@@ -86,15 +87,28 @@ SELECT
     e.anonymous_id AS anonymous_id,
     e.ts AS ts,
     e.event_name AS event_name,
-    COALESCE(sm.stage, 'unmapped') AS stage,
-    COALESCE(st.position, 999) AS stage_position,
     e.channel AS channel,
     e.device AS device,
     e.properties AS properties
 FROM events AS e
 LEFT JOIN identity_map AS im
-    ON e.customer_id IS NULL AND e.anonymous_id = im.anonymous_id
-LEFT JOIN stage_map AS sm ON sm.event_name = e.event_name
+    ON e.customer_id IS NULL AND e.anonymous_id = im.anonymous_id;
+
+CREATE OR REPLACE VIEW journey_events AS
+SELECT
+    p.event_id AS event_id,
+    p.customer_id AS customer_id,
+    p.person_id AS person_id,
+    p.anonymous_id AS anonymous_id,
+    p.ts AS ts,
+    p.event_name AS event_name,
+    COALESCE(sm.stage, 'unmapped') AS stage,
+    COALESCE(st.position, 999) AS stage_position,
+    p.channel AS channel,
+    p.device AS device,
+    p.properties AS properties
+FROM person_events AS p
+LEFT JOIN stage_map AS sm ON sm.event_name = p.event_name
 LEFT JOIN stages AS st ON st.stage = sm.stage;
 
 CREATE OR REPLACE VIEW journey_feedback AS
