@@ -215,3 +215,24 @@ def segments(con: duckdb.DuckDBPyConnection, *, k: int | None = None, seed: int 
         result.summary += (f" Highest churn: '{worst.name}' ({pct(worst.churn_rate)} of "
                            f"{worst.customers_with_churn_flag:,} customers).")
     return result
+
+
+def segment_filter(con: duckdb.DuckDBPyConnection, spec: str, filters: Filters = Filters(),
+                   *, seed: int = 0, customers_only: bool = False) -> Filters:
+    """`filters` narrowed to one segment of the default segmentation (number or name part).
+
+    The segmentation is the one `journey segments` shows with the same seed and population, so
+    "segment 2" means the same people in every command.
+    """
+    from dataclasses import replace
+
+    result = segments(con, seed=seed, customers_only=customers_only, filters=filters)
+    names = {s.segment: s.name for s in result.segments}
+    wanted = [k for k, name in names.items()
+              if spec.strip() == str(k) or spec.strip().lower() in name.lower()]
+    if len(wanted) != 1:
+        from analytics.errors import UnknownNameError
+
+        raise UnknownNameError("segment", spec, [f"{k}: {n}" for k, n in names.items()])
+    members = tuple(sorted(p for p, s in result.assignments.items() if s == wanted[0]))
+    return replace(filters, segment_people=members, segment=f"{wanted[0]}: {names[wanted[0]]}")

@@ -61,3 +61,16 @@ def test_wrong_names_get_suggestions(home):
     assert result.returncode == 2 and "device" in result.stderr
     result = journey("funnel", "pricing_view", "signup", "--since", "yesterday", home=home)
     assert result.returncode == 2 and "YYYY-MM-DD" in result.stderr
+
+
+def test_segment_filter_narrows_every_analytic(home):
+    everyone = json.loads(journey("funnel", "landing_view", "pricing_view", "--json",
+                                  home=home).stdout)
+    result = journey("funnel", "landing_view", "pricing_view", "--segment", "0", "--json",
+                     home=home)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["filters"]["segment"].startswith("0: ")
+    assert 0 < data["steps"][0]["customers"] < everyone["steps"][0]["customers"]
+    wrong = journey("funnel", "landing_view", "pricing_view", "--segment", "99", home=home)
+    assert wrong.returncode == 2 and "Unknown segment" in wrong.stderr

@@ -31,6 +31,9 @@ Device = Annotated[Optional[List[str]], typer.Option(
 Where = Annotated[Optional[List[str]], typer.Option(
     "--where", metavar="ATTRIBUTE=VALUE",
     help="Only customers with this attribute, e.g. plan=starter (repeatable).")]
+Segment = Annotated[Optional[str], typer.Option(
+    "--segment", help="Only one segment from `journey segments` (its number or part of its "
+                      "name).")]
 Json = Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")]
 Chart = Annotated[Optional[Path], typer.Option(
     "--chart", metavar="FILE.html", help="Also save the chart as a standalone HTML file.")]
@@ -38,6 +41,14 @@ Chart = Annotated[Optional[Path], typer.Option(
 
 def _filters(since, until, channel, device, where) -> Filters:
     return parse_filters(since, until, channel, device, where)
+
+
+def _scoped(con, filters: Filters, segment: str | None) -> Filters:
+    if not segment:
+        return filters
+    from analytics.segments import segment_filter
+
+    return segment_filter(con, segment, filters)
 
 
 def _emit(result: AnalyticResult, as_json: bool, chart: Path | None, table: Table | None) -> None:
@@ -70,12 +81,12 @@ def funnel_cmd(
     by: Optional[str] = typer.Option(None, "--by", help="Break down by device, channel, plan, "
                                      "country or any customer attribute."),
     since: Since = None, until: Until = None, channel: Channel = None, device: Device = None,
-    where: Where = None, as_json: Json = False, chart: Chart = None,
+    where: Where = None, segment: Segment = None, as_json: Json = False, chart: Chart = None,
 ) -> None:
     """How many customers reach each step, how fast, and where they drop off."""
     with _reader(ctx) as con:
         result = funnel(con, steps, order=order, window=parse_window(window), by=by,
-                        filters=_filters(since, until, channel, device, where))
+                        filters=_scoped(con, _filters(since, until, channel, device, where), segment))
     table = Table(title="Funnel")
     for col in ("group", "step", "customers", "from previous", "from first", "dropped",
                 "median time", "p90 time"):
@@ -101,14 +112,14 @@ def paths_cmd(
     conversion: Optional[str] = typer.Option(None, "--conversion",
                                              help="Conversion event (default: guessed)."),
     since: Since = None, until: Until = None, channel: Channel = None, device: Device = None,
-    where: Where = None, as_json: Json = False, chart: Chart = None,
+    where: Where = None, segment: Segment = None, as_json: Json = False, chart: Chart = None,
 ) -> None:
     """The most common journeys, the share of customers on each, and how well each converts."""
     with _reader(ctx) as con:
         result = top_paths(con, top=top, from_event=from_event, to_event=to_event,
                            max_steps=max_steps, collapse_repeats=collapse_repeats,
                            conversion_event=conversion,
-                           filters=_filters(since, until, channel, device, where))
+                           filters=_scoped(con, _filters(since, until, channel, device, where), segment))
     table = Table(title=f"Top paths (conversion: {result.conversion_event})")
     for col in ("path", "customers", "share", "converted"):
         table.add_column(col, justify="left" if col == "path" else "right")
@@ -123,12 +134,12 @@ def transitions_cmd(
     collapse_repeats: bool = typer.Option(False, "--collapse-repeats", help="a > a counts once."),
     top: int = typer.Option(25, "--top", help="Rows shown in the table (JSON has all)."),
     since: Since = None, until: Until = None, channel: Channel = None, device: Device = None,
-    where: Where = None, as_json: Json = False, chart: Chart = None,
+    where: Where = None, segment: Segment = None, as_json: Json = False, chart: Chart = None,
 ) -> None:
     """Which event follows which: counts, customers and probabilities, from start to end."""
     with _reader(ctx) as con:
         result = transitions(con, collapse_repeats=collapse_repeats,
-                             filters=_filters(since, until, channel, device, where))
+                             filters=_scoped(con, _filters(since, until, channel, device, where), segment))
     table = Table(title="Most frequent transitions")
     for col in ("from", "to", "transitions", "customers", "probability"):
         table.add_column(col, justify="left" if col in ("from", "to") else "right")
@@ -145,12 +156,12 @@ def next_cmd(
     top: int = typer.Option(10, "--top"),
     collapse_repeats: bool = typer.Option(False, "--collapse-repeats"),
     since: Since = None, until: Until = None, channel: Channel = None, device: Device = None,
-    where: Where = None, as_json: Json = False, chart: Chart = None,
+    where: Where = None, segment: Segment = None, as_json: Json = False, chart: Chart = None,
 ) -> None:
     """What customers most often do next after a partial path."""
     with _reader(ctx) as con:
         result = next_steps(con, events, top=top, collapse_repeats=collapse_repeats,
-                            filters=_filters(since, until, channel, device, where))
+                            filters=_scoped(con, _filters(since, until, channel, device, where), segment))
     table = Table(title="Next step after " + " > ".join(events))
     for col in ("next", "times", "customers", "probability"):
         table.add_column(col, justify="left" if col == "next" else "right")
@@ -172,13 +183,13 @@ def moments_cmd(
     min_support: int = typer.Option(30, "--min-support", help="Minimum customers per group."),
     top: int = typer.Option(10, "--top"),
     since: Since = None, until: Until = None, channel: Channel = None, device: Device = None,
-    where: Where = None, as_json: Json = False, chart: Chart = None,
+    where: Where = None, segment: Segment = None, as_json: Json = False, chart: Chart = None,
 ) -> None:
     """Moments of truth: actions that go with more (or fewer) outcomes. Correlation, not cause."""
     with _reader(ctx) as con:
         result = moments(con, outcome, among=among, anchor=anchor,
                          within_seconds=parse_window(within), min_support=min_support, top=top,
-                         filters=_filters(since, until, channel, device, where))
+                         filters=_scoped(con, _filters(since, until, channel, device, where), segment))
     table = Table(title=f"Moments for {outcome}")
     for col in ("", "moment", "did", "rate if did", "rate if not", "lift", "q"):
         table.add_column(col, justify="left" if col in ("", "moment") else "right")
@@ -201,13 +212,13 @@ def retention_cmd(
     return_event: Optional[str] = typer.Option(None, "--return-event",
                                                help="Count only this event as coming back."),
     since: Since = None, until: Until = None, channel: Channel = None, device: Device = None,
-    where: Where = None, as_json: Json = False, chart: Chart = None,
+    where: Where = None, segment: Segment = None, as_json: Json = False, chart: Chart = None,
 ) -> None:
     """Cohort retention: of those who started in a period, how many are still active later."""
     with _reader(ctx) as con:
         result = retention(con, period=period, cohort_event=cohort_event,
                            return_event=return_event,
-                           filters=_filters(since, until, channel, device, where))
+                           filters=_scoped(con, _filters(since, until, channel, device, where), segment))
     shown = min(len(result.curve), 9)
     table = Table(title=f"Retention by {period}")
     table.add_column("cohort")
@@ -228,12 +239,12 @@ def attribution_cmd(
     conversion: str = typer.Option(..., "--conversion", help="The conversion event."),
     model: str = typer.Option("markov", "--model", help=", ".join(MODELS) + "."),
     since: Since = None, until: Until = None, channel: Channel = None, device: Device = None,
-    where: Where = None, as_json: Json = False, chart: Chart = None,
+    where: Where = None, segment: Segment = None, as_json: Json = False, chart: Chart = None,
 ) -> None:
     """Credit per channel for conversions, by first/last/linear/position/Markov models."""
     with _reader(ctx) as con:
         result = attribution(con, conversion, model=model,
-                             filters=_filters(since, until, channel, device, where))
+                             filters=_scoped(con, _filters(since, until, channel, device, where), segment))
     table = Table(title=f"Attribution ({model}) for {conversion}")
     for col in ("channel", "credit", "share", "reached", "per 1,000 reached", *MODELS):
         table.add_column(col, justify="left" if col == "channel" else "right")
@@ -251,13 +262,13 @@ def anomalies_cmd(
     window_days: int = typer.Option(7, "--window-days"),
     threshold: float = typer.Option(3.5, "--threshold", help="z-score that flags a week."),
     since: Since = None, until: Until = None, channel: Channel = None, device: Device = None,
-    where: Where = None, as_json: Json = False, chart: Chart = None,
+    where: Where = None, segment: Segment = None, as_json: Json = False, chart: Chart = None,
 ) -> None:
     """What changed: weekly conversion between key steps, unusual weeks flagged."""
     with _reader(ctx) as con:
         result = anomalies(con, steps=steps or None, window_days=window_days,
                            threshold=threshold,
-                           filters=_filters(since, until, channel, device, where))
+                           filters=_scoped(con, _filters(since, until, channel, device, where), segment))
     table = Table(title="Unusual weeks")
     for col in ("metric", "week", "rate", "usual", "z", "customers"):
         table.add_column(col, justify="left" if col in ("metric", "week") else "right")

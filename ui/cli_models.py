@@ -14,8 +14,8 @@ from analytics.next_best_action import next_best_actions
 from analytics.results import pct
 from analytics.segments import segments
 from ui.cli import app
-from ui.cli_analytics import (Channel, Chart, Device, Json, Since, Until, Where, _emit, _filters,
-                              _reader)
+from ui.cli_analytics import (Channel, Chart, Device, Json, Segment, Since, Until, Where, _emit,
+                              _filters, _reader, _scoped)
 from ui.cli_output import console
 
 
@@ -62,11 +62,12 @@ def churn_cmd(
     top: int = typer.Option(20, "--top", help="Customers listed."),
     seed: int = typer.Option(0, "--seed"),
     since: Since = None, until: Until = None, channel: Channel = None, device: Device = None,
-    where: Where = None, as_json: Json = False, chart: Chart = None,
+    where: Where = None, segment_filter: Segment = None, as_json: Json = False,
+    chart: Chart = None,
 ) -> None:
     """Who is likely to churn, how well the model predicts it, and why."""
-    filters = _filters(since, until, channel, device, where)
     with _reader(ctx) as con:
+        filters = _scoped(con, _filters(since, until, channel, device, where), segment_filter)
         if purchases:
             result = p_alive(con, purchases, top=top, filters=filters)
             table = Table(title="Repeat buyers who look gone")
