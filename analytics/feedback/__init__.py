@@ -1,0 +1,1 @@
+"""Feedback evidence: redaction, sentiment, local embeddings in Chroma, themes and friction."""
