@@ -56,3 +56,4 @@ def run() -> None:
 from ui import cli_store  # noqa: E402,F401
 from ui import cli_analytics  # noqa: E402,F401
 from ui import cli_models  # noqa: E402,F401
+from ui import cli_feedback  # noqa: E402,F401

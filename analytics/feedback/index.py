@@ -2,8 +2,8 @@
 
 Chroma runs embedded (PersistentClient) in the data folder's `chroma/`, telemetry off. Snippets
 are keyed by feedback id, so indexing is an idempotent upsert, and a re-index embeds only what is
-new or changed (a hash of the redacted text is kept with each snippet). Stage and segment are
-recomputed on every sync (cheap: no embedding) because new events can move them. The original
+new or changed (a hash of the redacted text is kept with each snippet). The stage is
+recomputed on every sync (cheap: no embedding) because new events can move it. The original
 text never leaves DuckDB; Chroma holds only the redacted text.
 """
 
@@ -80,7 +80,6 @@ class Snippet:
     rating: float | None
     text: str  # redacted
     similarity: float | None = None
-    segment: int | None = None
     same_text: int = 1  # how many matching snippets say exactly this (shown once)
 
 
@@ -140,15 +139,17 @@ class FeedbackIndex:
             self.collection().count()
             return False
         except Exception:  # chromadb raises many types for a damaged folder
+            from chromadb.api.shared_system_client import SharedSystemClient
+
             self._collection = None
+            SharedSystemClient.clear_system_cache()
             broken = self.path.with_name(f"chroma.broken-{datetime.now():%Y%m%d%H%M%S}")
             if self.path.exists():
                 shutil.move(str(self.path), str(broken))
             self.collection()
             return True
 
-    def sync(self, progress: Progress | None = None, segments: dict[str, int] | None = None
-             ) -> IndexReport:
+    def sync(self, progress: Progress | None = None) -> IndexReport:
         """Bring the index up to date with the store; embeds only new or changed snippets."""
         progress = progress or _no_progress
         rebuilt = self._open_or_rebuild()
@@ -167,8 +168,7 @@ class FeedbackIndex:
             meta = {"customer_id": customer_id or "", "person_id": person_id or "",
                     "stage": stage, "source": source, "day": int(ts.strftime("%Y%m%d")),
                     "date": ts.date().isoformat(), "sentiment": sentiment.label,
-                    "compound": float(sentiment.compound), "text_hash": text_hash,
-                    "segment": int(segments.get(person_id, -1)) if segments else -1}
+                    "compound": float(sentiment.compound), "text_hash": text_hash}
             if rating is not None:
                 meta["rating"] = float(rating)
             ids.append(feedback_id)
@@ -210,8 +210,7 @@ class FeedbackIndex:
 
     def search(self, query: str, *, k: int = 8, stage: str | None = None,
                source: str | None = None, sentiment: str | None = None,
-               since: date | None = None, segment: int | None = None,
-               people: set[str] | None = None, distinct: bool = True) -> list[Snippet]:
+               since: date | None = None, people: set[str] | None = None, distinct: bool = True) -> list[Snippet]:
         if not query or not query.strip():
             raise JourneyError("Give a search text, e.g. \"too expensive\"")
         if not 1 <= k <= 100:
@@ -223,8 +222,6 @@ class FeedbackIndex:
                 conditions.append({key: value})
         if since:
             conditions.append({"day": {"$gte": int(since.strftime("%Y%m%d"))}})
-        if segment is not None:
-            conditions.append({"segment": int(segment)})
         where = None if not conditions else (conditions[0] if len(conditions) == 1
                                              else {"$and": conditions})
         collection = self.collection()
@@ -233,7 +230,10 @@ class FeedbackIndex:
             return []
         # A people filter cannot be pushed into Chroma cheaply, and identical quotes are shown
         # once: ask for more, then keep what qualifies.
-        n = min(total, k if people is None and not distinct else max(k * 20, 200))
+        if people is not None:
+            n = min(total, max(k * 20, 200))
+        else:
+            n = min(total, k * 8 if distinct else k)
         vector = self.embedder.embed([query])
         result = collection.query(query_embeddings=vector, n_results=n, where=where,
                                   include=["documents", "metadatas", "distances"])
@@ -268,5 +268,4 @@ def _snippet(fid: str, doc: str, meta: dict, similarity: float | None) -> Snippe
     return Snippet(feedback_id=fid, customer_id=meta.get("customer_id") or None,
                    stage=meta.get("stage", "unknown"), source=meta.get("source", ""),
                    date=meta.get("date", ""), sentiment=meta.get("sentiment", ""),
-                   rating=meta.get("rating"), text=doc, similarity=similarity,
-                   segment=meta.get("segment"))
+                   rating=meta.get("rating"), text=doc, similarity=similarity)

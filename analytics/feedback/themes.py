@@ -10,6 +10,7 @@ its centre.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -22,9 +23,9 @@ from analytics.errors import JourneyError
 from analytics.feedback.index import FeedbackIndex, Snippet
 from analytics.results import AnalyticResult, pct
 
-PLACEHOLDERS = {"email", "phone", "card", "iban", "url"}
-STOP = list(ENGLISH_STOP_WORDS | PLACEHOLDERS | {"ve", "ll", "don", "didn", "doesn", "isn",
-                                                 "just", "really", "use", "using"})
+PLACEHOLDERS = re.compile(r"\[(EMAIL|PHONE|CARD|IBAN|URL)\]")
+STOP = list(ENGLISH_STOP_WORDS | {"ve", "ll", "don", "didn", "doesn", "isn", "just", "really",
+                                  "use", "using"})
 
 
 @dataclass
@@ -92,7 +93,9 @@ def _concentration(values: list, members: np.ndarray, min_share: float = 0.15
 
 def keywords_by_theme(texts: list[str], labels: np.ndarray, k: int, top: int = 6
                       ) -> list[list[str]]:
-    joined = [" ".join(t for t, l in zip(texts, labels) if l == c) for c in range(k)]
+    # Redaction placeholders are not words customers used.
+    joined = [PLACEHOLDERS.sub(" ", " ".join(t for t, l in zip(texts, labels) if l == c))
+              for c in range(k)]
     vectorizer = CountVectorizer(stop_words=STOP, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z-]+\b",
                                  ngram_range=(1, 1))
     counts = vectorizer.fit_transform(joined).toarray().astype(float)
@@ -105,9 +108,11 @@ def keywords_by_theme(texts: list[str], labels: np.ndarray, k: int, top: int = 6
             for c in range(k)]
 
 
-def themes(index: FeedbackIndex, *, k: int | None = None, seed: int = 0, max_k: int = 10
-           ) -> ThemesResult:
+def themes(index: FeedbackIndex, *, k: int | None = None, seed: int = 0, max_k: int = 10,
+           segment_names: dict[str, str] | None = None) -> ThemesResult:
+    """`segment_names` (feedback id -> segment name) adds where each theme concentrates."""
     snippets, vectors = index.all_snippets()
+    segment_of = segment_names or {}
     n = len(snippets)
     if n < 10:
         raise JourneyError(f"Only {n} feedback snippets: too few to find themes")
@@ -132,7 +137,7 @@ def themes(index: FeedbackIndex, *, k: int | None = None, seed: int = 0, max_k: 
     texts = [s.text for s in snippets]
     keywords = keywords_by_theme(texts, labels, k)
     stages = [s.stage for s in snippets]
-    segs = [s.segment for s in snippets]
+    segs = [segment_of.get(s.feedback_id, "-1") for s in snippets]
     result_themes = []
     for c in range(k):
         members = labels == c
@@ -184,3 +189,13 @@ def _compound(snippet: Snippet) -> float:
 def _quote(s: Snippet) -> dict:
     return {"feedback_id": s.feedback_id, "text": s.text, "source": s.source, "date": s.date,
             "stage": s.stage, "sentiment": s.sentiment}
+
+
+def feedback_segments(con, seed: int = 0) -> dict[str, str]:
+    """feedback id -> 'N: name' of its author's segment (the default segmentation)."""
+    from analytics.segments import segments
+
+    result = segments(con, seed=seed)
+    names = {s.segment: f"{s.segment}: {s.name}" for s in result.segments}
+    rows = con.execute("SELECT feedback_id, person_id FROM journey_feedback").fetchall()
+    return {fid: names[result.assignments[p]] for fid, p in rows if p in result.assignments}

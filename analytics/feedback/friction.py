@@ -1,0 +1,155 @@
+"""Friction: what customers who dropped at a step said, against those who got through it.
+
+Dropped = did the step and never did the next step after it; passed = did both. Among the
+people of each group who left any feedback, the share who said something in each theme. The
+themes whose share is highest among those who dropped, and clearly higher than among those who
+passed, are the reasons to test first ("of customers who left at pricing, 38% mention price for
+team size"). Correlation again: people who complain may differ from those who stay silent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from analytics.anomalies import key_steps
+from analytics.catalog import Catalog, load_catalog
+from analytics.errors import JourneyError
+from analytics.feedback.index import FeedbackIndex
+from analytics.feedback.themes import ThemesResult, themes
+from analytics.filters import Filters, check_filters, scope_sql
+from analytics.paths import next_steps
+from analytics.results import AnalyticResult, pct
+
+
+@dataclass
+class ThemeFriction:
+    theme: int
+    label: str
+    dropped_share: float  # of dropped people with feedback, share mentioning the theme
+    passed_share: float
+    dropped_people: int
+    lift: float | None
+    quotes: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class FrictionResult(AnalyticResult):
+    step: str = ""
+    next_step: str = ""
+    dropped: int = 0
+    passed: int = 0
+    dropped_with_feedback: int = 0
+    passed_with_feedback: int = 0
+    themes: list[ThemeFriction] = field(default_factory=list)
+
+    kind = "friction"
+
+    def figure(self):
+        import plotly.graph_objects as go
+
+        rows = self.themes[:8]
+        fig = go.Figure([
+            go.Bar(name=f"dropped at {self.step}", y=[t.label for t in rows],
+                   x=[t.dropped_share for t in rows], orientation="h"),
+            go.Bar(name=f"went on to {self.next_step}", y=[t.label for t in rows],
+                   x=[t.passed_share for t in rows], orientation="h"),
+        ])
+        fig.update_layout(barmode="group", title=f"What customers say at {self.step}",
+                          xaxis={"tickformat": ".0%"}, yaxis={"autorange": "reversed"})
+        return fig
+
+
+def _default_next(con, catalog: Catalog, step: str, filters: Filters) -> str:
+    steps = key_steps(con)
+    if step in steps and steps.index(step) + 1 < len(steps):
+        return steps[steps.index(step) + 1]
+    following = [n.event for n in next_steps(con, [step], filters=filters,
+                                             catalog=catalog).next_steps
+                 if n.event != "(end)" and n.event != step]
+    if not following:
+        raise JourneyError(f"Nothing usually follows {step}; name the next step with --next")
+    return following[0]
+
+
+def friction(con: duckdb.DuckDBPyConnection, index: FeedbackIndex, step: str, *,
+             next_step: str | None = None, min_people: int = 5,
+             themes_result: ThemesResult | None = None, filters: Filters = Filters(),
+             catalog: Catalog | None = None) -> FrictionResult:
+    catalog = catalog or load_catalog(con)
+    catalog.check_event(step)
+    check_filters(filters, catalog)
+    next_step = next_step or _default_next(con, catalog, step, filters)
+    catalog.check_event(next_step)
+    scope = scope_sql(filters)
+    groups = con.execute(f"""
+{scope.ctes},
+at_step AS (SELECT person_id, min(ts) AS t FROM ev WHERE event_name = ? GROUP BY person_id),
+went_on AS (
+    SELECT DISTINCT a.person_id FROM at_step AS a
+    JOIN ev AS e ON e.person_id = a.person_id AND e.event_name = ? AND e.ts >= a.t
+)
+SELECT a.person_id, w.person_id IS NOT NULL AS passed
+FROM at_step AS a LEFT JOIN went_on AS w ON w.person_id = a.person_id
+""", scope.params + [step, next_step]).fetchall()
+    passed_people = {p for p, ok in groups if ok}
+    dropped_people = {p for p, ok in groups if not ok}
+    themes_result = themes_result or themes(index)
+    snippets, _ = index.all_snippets()
+    person_of = {r[0]: r[1] for r in con.execute(
+        "SELECT feedback_id, person_id FROM journey_feedback").fetchall()}
+    said: dict[str, set[int]] = {}
+    quotes: dict[int, list] = {}
+    for s in snippets:
+        person = person_of.get(s.feedback_id)
+        theme = themes_result.assignments.get(s.feedback_id)
+        if person is None or theme is None:
+            continue
+        said.setdefault(person, set()).add(theme)
+        if person in dropped_people:
+            quotes.setdefault(theme, []).append(s)
+    dropped_fb = [p for p in dropped_people if p in said]
+    passed_fb = [p for p in passed_people if p in said]
+    rows = []
+    for t in themes_result.themes:
+        d = sum(1 for p in dropped_fb if t.theme in said[p])
+        ps = sum(1 for p in passed_fb if t.theme in said[p])
+        d_share = d / len(dropped_fb) if dropped_fb else 0.0
+        p_share = ps / len(passed_fb) if passed_fb else 0.0
+        if d < min_people:
+            continue
+        seen, picked = set(), []
+        for s in quotes.get(t.theme, []):
+            if s.text.lower() not in seen:
+                seen.add(s.text.lower())
+                picked.append({"feedback_id": s.feedback_id, "text": s.text, "source": s.source,
+                               "date": s.date})
+            if len(picked) == 3:
+                break
+        rows.append(ThemeFriction(t.theme, t.label, d_share, p_share, d,
+                                  d_share / p_share if p_share else None, picked))
+    rows.sort(key=lambda r: (-r.dropped_share, r.theme))
+    result = FrictionResult(
+        step=step, next_step=next_step, dropped=len(dropped_people), passed=len(passed_people),
+        dropped_with_feedback=len(dropped_fb), passed_with_feedback=len(passed_fb), themes=rows,
+        filters=filters.describe(), definitions={
+            "dropped": f"did {step} and never did {next_step} after it",
+            "passed": f"did {step} and then {next_step}",
+            "dropped_share": "people who dropped and left feedback that falls in the theme / "
+                             "people who dropped and left any feedback",
+            "lift": "dropped_share / passed_share",
+            "themes": "as in `journey feedback themes`",
+        })
+    if rows:
+        top = rows[0]
+        result.summary = (
+            f"{len(dropped_people):,} customers did {step} but not {next_step}; "
+            f"{len(dropped_fb):,} of them left feedback. Of those, {pct(top.dropped_share, 0)} "
+            f"mention '{top.label}'"
+            + (f" (against {pct(top.passed_share, 0)} of those who went on)" if passed_fb else "")
+            + ".")
+    else:
+        result.summary = (f"{len(dropped_people):,} customers did {step} but not {next_step}; "
+                          f"too few of them left feedback to say why.")
+    return result
