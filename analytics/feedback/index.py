@@ -179,11 +179,16 @@ class FeedbackIndex:
         same = [i for i, flag in enumerate(to_embed) if not flag]
         progress("Embedding feedback", 0, len(new))
         done = 0
+        vectors_by_text: dict[str, np.ndarray] = {}
         for start in range(0, len(new), UPSERT_BATCH):
             chunk = new[start:start + UPSERT_BATCH]
-            vectors = self.embedder.embed([docs[i] for i in chunk])
+            # Identical texts ("Great product!") are embedded once per sync.
+            fresh = list(dict.fromkeys(docs[i] for i in chunk if docs[i] not in vectors_by_text))
+            for text, vector in zip(fresh, self.embedder.embed(fresh)):
+                vectors_by_text[text] = vector
             collection.upsert(ids=[ids[i] for i in chunk], documents=[docs[i] for i in chunk],
-                              metadatas=[metas[i] for i in chunk], embeddings=vectors)
+                              metadatas=[metas[i] for i in chunk],
+                              embeddings=np.stack([vectors_by_text[docs[i]] for i in chunk]))
             done += len(chunk)
             progress("Embedding feedback", done, len(new))
         for start in range(0, len(same), UPSERT_BATCH):
@@ -230,13 +235,21 @@ class FeedbackIndex:
             return []
         # A people filter cannot be pushed into Chroma cheaply, and identical quotes are shown
         # once: ask for more, then keep what qualifies.
-        if people is not None:
-            n = min(total, max(k * 20, 200))
-        else:
-            n = min(total, k * 8 if distinct else k)
+        n = min(total, max(k * 20, 200) if people is not None else (k * 8 if distinct else k))
         vector = self.embedder.embed([query])
-        result = collection.query(query_embeddings=vector, n_results=n, where=where,
-                                  include=["documents", "metadatas", "distances"])
+        while True:
+            result = collection.query(query_embeddings=vector, n_results=n, where=where,
+                                      include=["documents", "metadatas", "distances"])
+            snippets = self._collect(result, k, people, distinct)
+            # Many identical quotes (or a narrow people filter) can crowd the first results:
+            # widen the net until there are k, or nothing more to find.
+            if len(snippets) >= k or n >= total or n >= 400:
+                break
+            n = min(total, 400)
+        return snippets
+
+    @staticmethod
+    def _collect(result, k: int, people: set[str] | None, distinct: bool) -> list[Snippet]:
         snippets: list[Snippet] = []
         by_text: dict[str, Snippet] = {}
         for fid, doc, meta, dist in zip(result["ids"][0], result["documents"][0],
