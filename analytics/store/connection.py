@@ -68,8 +68,14 @@ def initialise_schema(con: duckdb.DuckDBPyConnection) -> None:
             "INSERT INTO stages VALUES (?, ?)",
             [(stage, position) for position, stage in enumerate(DEFAULT_STAGES, start=1)],
         )
-    if con.execute("SELECT count(*) FROM meta WHERE key = 'schema_version'").fetchone()[0] == 0:
-        con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+    con.execute("DELETE FROM meta WHERE key = 'schema_version'")
+    con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("SELECT max(CAST(value AS INTEGER)) FROM meta "
+                      "WHERE key = 'schema_version'").fetchone()
+    return int(row[0] or 0)
 
 
 class EventStore:
@@ -104,6 +110,12 @@ class EventStore:
                 "demo with `journey demo-data`."
             )
         con = _open(self.path, read_only=True)
+        if schema_version(con) < SCHEMA_VERSION:
+            # A store written by an older version: bring its views up to date once.
+            con.close()
+            with self.writer():
+                pass
+            con = _open(self.path, read_only=True)
         try:
             yield con
         finally:

@@ -6,7 +6,7 @@ and ingest already guarantees unique ids (it anti-joins every load against what 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: person_events view
 
 DEFAULT_STAGES: list[str] = ["awareness", "consideration", "evaluation", "purchase", "retention"]
 
