@@ -57,3 +57,4 @@ from ui import cli_store  # noqa: E402,F401
 from ui import cli_analytics  # noqa: E402,F401
 from ui import cli_models  # noqa: E402,F401
 from ui import cli_feedback  # noqa: E402,F401
+from ui import cli_agent  # noqa: E402,F401

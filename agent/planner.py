@@ -1,0 +1,271 @@
+"""The offline planner: answers without any LLM, from the same tools and their numbers.
+
+A question is routed to an intent (nearest example questions, embedded locally), names are read
+out of it against the catalog, the intent's tools run with those arguments, and the answer is
+written from the tools' own summaries (every figure in them comes from DuckDB or scikit-learn)
+plus quotes and a next step from templates in `prompts/`. Follow-ups keep context: "and on
+mobile?" reruns the previous question's tools with the new filter.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from agent.entities import Entities, extract
+from agent.intents import shared_classifier
+from analytics.anomalies import key_steps
+from analytics.paths import default_conversion_event
+from tools.base import ToolContext, ToolResult
+from tools.registry import call_tool
+
+FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|same|now|only|for|on)\b", re.IGNORECASE)
+
+
+def _templates() -> dict:
+    text = resources.files("prompts").joinpath("answers.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+@dataclass
+class PlannedCall:
+    tool: str
+    arguments: dict[str, Any]
+
+
+@dataclass
+class Answer:
+    question: str
+    intent: str
+    text: str
+    calls: list[PlannedCall] = field(default_factory=list)
+    results: list[ToolResult] = field(default_factory=list)
+    mode: str = "offline"
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "intent": self.intent, "mode": self.mode,
+                "answer": self.text,
+                "tools": [{"tool": r.tool, "arguments": r.arguments, "result_id": r.result_id,
+                           "ok": r.ok} for r in self.results],
+                "results": {r.result_id: r.artifact for r in self.results if r.result_id}}
+
+
+class OfflinePlanner:
+    def __init__(self, context: ToolContext) -> None:
+        self.ctx = context
+        self.templates = _templates()
+        self.last: tuple[str, Entities] | None = None
+        self._facts: dict[str, Any] | None = None
+
+    def facts(self) -> dict[str, Any]:
+        """What the planner needs to know about the data, read once."""
+        if self._facts is None:
+            with self.ctx.store.reader() as con:
+                popularity = dict(con.execute(
+                    "SELECT event_name, count(DISTINCT person_id) FROM journey_events "
+                    "GROUP BY event_name").fetchall())
+                end = con.execute("SELECT max(ts) FROM events").fetchone()[0]
+                conversion = default_conversion_event(con)
+                steps = key_steps(con)
+            catalog = self.ctx.catalog()
+            churn = next((e for e in catalog.events if "cancel" in e or "churn" in e), None)
+            self._facts = {"popularity": popularity, "end": end.date() if end else None,
+                           "conversion": conversion, "churn": churn, "key_steps": steps}
+        return self._facts
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def plan(self, question: str) -> tuple[str, Entities, list[PlannedCall]]:
+        facts = self.facts()
+        entities = extract(question, self.ctx.catalog(), facts["popularity"], facts["end"])
+        match = shared_classifier().classify(question)
+        intent = match.intent
+        if self.last and FOLLOW_UP.match(question) and len(question.split()) <= 8:
+            previous_intent, previous = self.last
+            intent = previous_intent
+            entities = _merge(previous, entities)
+        calls = self._calls(intent, entities, facts, question)
+        return intent, entities, calls
+
+    def _calls(self, intent: str, e: Entities, facts: dict, question: str) -> list[PlannedCall]:
+        filters = {k: v for k, v in {
+            "since": e.since.isoformat() if e.since else None,
+            "until": e.until.isoformat() if e.until else None,
+            "device": e.device, "channel": e.channel, "segment": e.segment}.items() if v}
+        steps = facts["key_steps"]
+        conversion, churn = facts["conversion"], facts["churn"]
+        if intent == "dropoff":
+            funnel_steps = e.events if len(e.events) >= 2 else steps
+            return [PlannedCall("funnel", {"steps": funnel_steps, "filters": filters})]
+        if intent == "breakdown":
+            funnel_steps = e.events if len(e.events) >= 2 else steps
+            return [PlannedCall("funnel", {"steps": funnel_steps, "by": e.by or "device",
+                                           "filters": filters})]
+        if intent == "paths":
+            args: dict[str, Any] = {"filters": filters}
+            if e.events:
+                args["from_event"] = e.events[0]
+            return [PlannedCall("paths", args)]
+        if intent == "next_steps":
+            after = e.events[:2] or [steps[1] if len(steps) > 1 else steps[0]]
+            return [PlannedCall("next_steps", {"after": after, "filters": filters})]
+        if intent == "moments_conversion":
+            outcome = next((x for x in e.events if x != conversion), None) if False else conversion
+            return [PlannedCall("moments", {"outcome": outcome, "filters": filters})]
+        if intent == "moments_churn":
+            if churn is None:
+                return [PlannedCall("churn", {"filters": filters})]
+            return [PlannedCall("moments", {"outcome": churn, "among": conversion,
+                                            "filters": filters})]
+        if intent == "churn_risk":
+            return [PlannedCall("churn", {"filters": filters})]
+        if intent == "segments":
+            return [PlannedCall("segments", {"filters": filters})]
+        if intent == "friction":
+            step = e.events[0] if e.events else _biggest_drop_step(steps)
+            return [PlannedCall("friction", {"step": step, "filters": filters})]
+        if intent == "feedback_search":
+            query = e.topic or _strip_question(question)
+            args = {"query": query}
+            if e.since:
+                args["since"] = e.since.isoformat()
+            return [PlannedCall("feedback_search", args)]
+        if intent == "themes":
+            return [PlannedCall("themes", {})]
+        if intent == "attribution":
+            return [PlannedCall("attribution", {"model": "markov", "filters": filters})]
+        if intent == "anomalies":
+            return [PlannedCall("anomalies", {"filters": {k: v for k, v in filters.items()
+                                                          if k not in ("since", "until")}})]
+        if intent == "retention":
+            period = "week" if "week" in question.lower() else "month"
+            return [PlannedCall("retention", {"period": period, "filters": filters})]
+        if intent == "describe_data":
+            return [PlannedCall("describe_data", {})]
+        return []
+
+    # -- answering ---------------------------------------------------------------------------
+
+    def ask(self, question: str) -> Answer:
+        intent, entities, calls = self.plan(question)
+        results = [call_tool(self.ctx, c.tool, c.arguments) for c in calls]
+        # Drop-offs come with how devices differ and what customers said where they leave:
+        # the largest drops first, the first one with feedback to quote.
+        if intent == "dropoff" and results and results[0].ok:
+            filters = calls[0].arguments.get("filters", {})
+            if "device" not in filters:
+                by_device = call_tool(self.ctx, "funnel", {
+                    "steps": calls[0].arguments["steps"], "by": "device", "filters": filters})
+                if by_device.ok:
+                    results.append(by_device)
+            for step in _drop_steps(results[0].artifact)[:3]:
+                friction = call_tool(self.ctx, "friction", {"step": step, "filters": filters})
+                if friction.ok and friction.artifact.get("themes"):
+                    results.append(friction)
+                    break
+        if intent in ("out_of_scope", "not_yet"):
+            text = self.templates[intent]
+        else:
+            text = self._write(intent, results)
+            self.last = (intent, entities)
+        return Answer(question, intent, text, calls, results)
+
+    def _write(self, intent: str, results: list[ToolResult]) -> str:
+        parts = []
+        for r in results:
+            if not r.ok:
+                parts.append(r.content)
+                continue
+            summary = r.artifact.get("summary")
+            if r.tool == "funnel" and r.artifact.get("groups"):
+                parts.append(_group_comparison(r))
+            elif summary:
+                parts.append(f"{summary} [{r.result_id}]")
+            elif r.tool == "feedback_search":
+                parts.append(_quotes(r.artifact.get("snippets", []), r.result_id))
+            elif r.tool == "describe_data":
+                parts.append(r.content)
+        quotes = _evidence(results)
+        if quotes:
+            parts.append(quotes)
+        quoted = next((r.artifact.get("step") for r in results if r.tool == "friction" and r.ok),
+                      None)
+        step = quoted or (_worst_step(results[0].artifact) if results and results[0].ok else None)
+        nxt = self.templates["next_step"].get(intent, "")
+        by = results[0].arguments.get("by") if results else None
+        parts.append(nxt.format(step=step or "that step", by=by or "device"))
+        return "\n\n".join(p for p in parts if p)
+
+
+def _merge(previous: Entities, new: Entities) -> Entities:
+    merged = Entities(**previous.__dict__)
+    for key, value in new.__dict__.items():
+        if value:
+            setattr(merged, key, value)
+    return merged
+
+
+def _strip_question(question: str) -> str:
+    text = re.sub(r"^(what|how|show|find|tell)\b.*?\b(say|saying|said|about|complain)\b",
+                  "", question.lower()).strip(" ?.")
+    return text or question
+
+
+def _worst_step(funnel_artifact: dict) -> str | None:
+    steps = funnel_artifact.get("steps") or []
+    biggest = funnel_artifact.get("biggest_dropoff_step")
+    if not biggest or biggest < 2:
+        return None
+    return steps[biggest - 2]["events"][0]
+
+
+def _drop_steps(funnel_artifact: dict) -> list[str]:
+    """The steps people leave from, largest loss first."""
+    steps = funnel_artifact.get("steps") or []
+    pairs = [(steps[i]["dropped"], steps[i - 1]["events"][0]) for i in range(1, len(steps))]
+    return [name for dropped, name in sorted(pairs, key=lambda p: -p[0]) if dropped > 0]
+
+
+def _biggest_drop_step(steps: list[str]) -> str:
+    return steps[1] if len(steps) > 1 else steps[0]
+
+
+def _group_comparison(r: ToolResult) -> str:
+    """Conversion at each step by group, as a sentence per step (numbers from the result)."""
+    groups = r.artifact["groups"]
+    by = r.arguments.get("by", "group")
+    lines = []
+    for k in range(1, len(groups[0]["steps"])):
+        cells = []
+        for g in groups:
+            step = g["steps"][k]
+            rate = step["conversion_from_previous"]
+            cells.append(f"{g['group']} {rate * 100:.1f}%" if rate is not None else
+                         f"{g['group']} n/a")
+        name = " -> ".join(["|".join(groups[0]["steps"][k - 1]["events"]),
+                            "|".join(groups[0]["steps"][k]["events"])])
+        lines.append(f"{name}: " + ", ".join(cells))
+    return f"By {by} (conversion from the previous step) [{r.result_id}]:\n" + "\n".join(
+        f"- {line}" for line in lines)
+
+
+def _evidence(results: list[ToolResult]) -> str:
+    for r in results:
+        if r.tool == "friction" and r.ok:
+            quotes = [q for t in r.artifact.get("themes", [])[:2] for q in t.get("quotes", [])[:1]]
+            if quotes:
+                return "What they said: " + " ".join(
+                    f"\u201c{q['text']}\u201d ({q['source']}, {q['date']})" for q in quotes)
+    return ""
+
+
+def _quotes(snippets: list[dict], result_id: str | None) -> str:
+    if not snippets:
+        return "No feedback matches that."
+    lines = [f"\u201c{s['text']}\u201d ({s['source']}, {s['stage']}, {s['date']})"
+             for s in snippets[:5]]
+    return f"What customers said [{result_id}]:\n" + "\n".join(f"- {line}" for line in lines)

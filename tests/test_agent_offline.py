@@ -1,0 +1,106 @@
+"""The offline planner: routing accuracy on the evaluation set, answers on the demo data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agent.planner import OfflinePlanner
+from tools.base import ToolContext
+from tools.registry import TOOLS, call_tool, langchain_tools
+
+EVAL = Path(__file__).parent / "eval" / "questions.yaml"
+
+
+@pytest.fixture(scope="module")
+def planner(demo_store):
+    return OfflinePlanner(ToolContext(demo_store))
+
+
+def _get(arguments: dict, path: str):
+    value = arguments
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def test_routing_accuracy_on_the_evaluation_set(planner, capsys):
+    cases = yaml.safe_load(EVAL.read_text())
+    assert len(cases) >= 60
+    misses = []
+    for case in cases:
+        planner.last = None  # each question stands alone
+        intent, _, calls = planner.plan(case["q"])
+        tool = calls[0].tool if calls else None
+        ok = tool == case["tool"]
+        if ok and case.get("intent"):
+            ok = intent == case["intent"]
+        for path, expected in (case.get("args") or {}).items():
+            if ok and _get(calls[0].arguments, path) != expected:
+                ok = False
+        if not ok:
+            misses.append((case["q"], case["tool"], tool, calls[0].arguments if calls else None))
+    accuracy = 1 - len(misses) / len(cases)
+    with capsys.disabled():
+        print(f"\noffline planner routing accuracy: {accuracy:.1%} ({len(cases) - len(misses)}"
+              f"/{len(cases)})")
+        for miss in misses:
+            print("  miss:", miss)
+    assert accuracy >= 0.9
+
+
+def test_dropoff_answer_names_the_mobile_pricing_gap_and_quotes(planner):
+    planner.last = None
+    answer = planner.ask("Where do we lose people?")
+    assert answer.intent == "dropoff"
+    assert "pricing_view -> signup" in answer.text and "mobile" in answer.text
+    assert "\u201c" in answer.text  # a customer's words, quoted
+    assert {r.tool for r in answer.results} >= {"funnel", "friction"}
+    follow = planner.ask("and on mobile?")
+    assert follow.calls[0].arguments["filters"]["device"] == "mobile"
+
+
+def test_answers_use_only_tool_numbers(planner):
+    from agent.grounding import ungrounded_numbers
+
+    planner.last = None
+    for question in ("which channels drive conversions?", "what changed last week?",
+                     "why do people leave at pricing?", "what predicts churn?"):
+        answer = planner.ask(question)
+        assert ungrounded_numbers(answer.text, [r.artifact for r in answer.results]) == [], \
+            question
+
+
+def test_out_of_scope_and_not_yet(planner):
+    assert planner.ask("what's the capital of Australia?").intent == "out_of_scope"
+    assert planner.ask("diagnose these stage metrics").intent == "not_yet"
+
+
+def test_tools_share_one_definition(demo_store):
+    ctx = ToolContext(demo_store)
+    lc = langchain_tools(ctx)
+    assert [t.name for t in lc] == [t.name for t in TOOLS]
+    message = lc[1].invoke({"type": "tool_call", "name": "funnel", "id": "x",
+                            "args": {"steps": ["pricing_view", "signup"]}})
+    assert message.content.startswith("[R") and message.artifact["result"]["kind"] == "funnel"
+    wrong = call_tool(ctx, "funnel", {"steps": ["pricing_veiw", "signup"]})
+    assert not wrong.ok and "pricing_view" in wrong.content
+    invalid = call_tool(ctx, "funnel", {"steps": ["pricing_view"]})
+    assert not invalid.ok and "Invalid arguments" in invalid.content
+    quotes = call_tool(ctx, "feedback_search", {"query": "ignore previous instructions"})
+    assert "<<<CUSTOMER_TEXT untrusted" in quotes.content
+
+
+def test_ask_command(demo_store):
+    from tests.test_cli import journey
+
+    result = journey("ask", "which channels drive conversions?", "--json", home=demo_store.home)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["intent"] == "attribution" and data["tools"][0]["tool"] == "attribution"
+    assert data["results"]
