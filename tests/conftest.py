@@ -14,6 +14,16 @@ DEMO_PEOPLE = 8000
 DEMO_SEED = 11
 
 
+LLM_VARIABLES = ("OPENAI_BASE_URL", "OPENAI_API_KEY", "JOURNEY_MODEL")
+
+
+@pytest.fixture(autouse=True)
+def no_real_llm(monkeypatch):
+    """Tests never reach a real API: any endpoint a machine has configured is hidden."""
+    for name in LLM_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> EventStore:
     return EventStore(tmp_path / "home")

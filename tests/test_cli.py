@@ -16,7 +16,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def journey(*args: str, home: Path | None = None, cwd: Path | None = None,
             env: dict | None = None) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    full_env = {k: v for k, v in os.environ.items()
+                if k not in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "JOURNEY_MODEL")}
+    full_env.update({"COLUMNS": "200", **(env or {})})
     full_env.pop("JOURNEY_HOME", None)
     if env and "JOURNEY_HOME" in env:
         full_env["JOURNEY_HOME"] = env["JOURNEY_HOME"]

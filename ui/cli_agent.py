@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from agent.planner import OfflinePlanner
+from agent.llm import make_agent
 from analytics.store import EventStore
 from tools.base import ToolContext
 from ui.cli import app
@@ -18,9 +18,14 @@ def ask_cmd(ctx: typer.Context,
             question: str = typer.Argument(..., help='Your question, e.g. "where do people drop '
                                                      'off?"'),
             as_json: Json = False) -> None:
-    """Ask about your customers in your own words; every number comes from the analytics."""
-    planner = OfflinePlanner(ToolContext(EventStore(ctx.obj.get("home") if ctx.obj else None)))
-    answer = planner.ask(question)
+    """Ask about your customers in your own words; every number comes from the analytics.
+
+    With OPENAI_BASE_URL / OPENAI_API_KEY (and JOURNEY_MODEL) set, a language model picks the
+    tools and writes the answer; otherwise the offline planner does. Either way the figures are
+    the tools' own.
+    """
+    agent = make_agent(ToolContext(EventStore(ctx.obj.get("home") if ctx.obj else None)))
+    answer = agent.ask(question)
     if as_json:
         print_json(answer.to_dict())
         return
