@@ -77,6 +77,15 @@ class OfflinePlanner:
                            "conversion": conversion, "churn": churn, "key_steps": steps}
         return self._facts
 
+    def warm_up(self) -> None:
+        """Load what the first answer would otherwise wait for (model, catalog, themes)."""
+        shared_classifier()
+        self.facts()
+        try:
+            self.ctx.themes()
+        except Exception:  # no feedback yet: nothing to warm
+            pass
+
     # -- planning ---------------------------------------------------------------------------
 
     def plan(self, question: str) -> tuple[str, Entities, list[PlannedCall]]:

@@ -63,6 +63,7 @@ class ToolContext:
         self.store = store
         self._catalog: Catalog | None = None
         self._index = None
+        self._cache: dict = {}
         self.results: dict[str, ToolResult] = {}
 
     def catalog(self) -> Catalog:
@@ -77,6 +78,21 @@ class ToolContext:
 
             self._index = FeedbackIndex(self.store)
         return self._index
+
+    def themes(self, k: int | None = None):
+        """Feedback themes, computed once per conversation (and per k)."""
+        from analytics.feedback.themes import themes
+
+        key = ("themes", k)
+        if key not in self._cache:
+            self._cache[key] = themes(self.feedback_index(), k=k)
+        return self._cache[key]
+
+    def snippets(self):
+        """All indexed snippets with their embeddings, read once per conversation."""
+        if "snippets" not in self._cache:
+            self._cache["snippets"] = self.feedback_index().all_snippets()
+        return self._cache["snippets"]
 
     def scoped_filters(self, con, args: FilterArgs) -> Filters:
         filters = args.to_filters()

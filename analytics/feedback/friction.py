@@ -75,7 +75,8 @@ def _default_next(con, catalog: Catalog, step: str, filters: Filters) -> str:
 
 def friction(con: duckdb.DuckDBPyConnection, index: FeedbackIndex, step: str, *,
              next_step: str | None = None, min_people: int = 5,
-             themes_result: ThemesResult | None = None, filters: Filters = Filters(),
+             themes_result: ThemesResult | None = None, snippets: list | None = None,
+             filters: Filters = Filters(),
              catalog: Catalog | None = None) -> FrictionResult:
     catalog = catalog or load_catalog(con)
     catalog.check_event(step)
@@ -96,7 +97,8 @@ FROM at_step AS a LEFT JOIN went_on AS w ON w.person_id = a.person_id
     passed_people = {p for p, ok in groups if ok}
     dropped_people = {p for p, ok in groups if not ok}
     themes_result = themes_result or themes(index)
-    snippets, _ = index.all_snippets()
+    if snippets is None:
+        snippets, _ = index.all_snippets()
     person_of = {r[0]: r[1] for r in con.execute(
         "SELECT feedback_id, person_id FROM journey_feedback").fetchall()}
     said: dict[str, set[int]] = {}

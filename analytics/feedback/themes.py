@@ -119,9 +119,9 @@ def themes(index: FeedbackIndex, *, k: int | None = None, seed: int = 0, max_k: 
     scores: dict[int, float] = {}
     if k is None:
         rng = np.random.default_rng(seed)
-        sample = rng.choice(n, size=min(n, 3000), replace=False)
+        sample = rng.choice(n, size=min(n, 1500), replace=False)
         for candidate in range(4, min(max_k, n - 1) + 1):
-            labels = KMeans(candidate, n_init=3, random_state=seed).fit_predict(vectors[sample])
+            labels = KMeans(candidate, n_init=2, random_state=seed).fit_predict(vectors[sample])
             if len(set(labels)) > 1:
                 scores[candidate] = float(silhouette_score(vectors[sample], labels,
                                                            metric="cosine"))
