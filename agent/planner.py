@@ -155,6 +155,11 @@ class OfflinePlanner:
             return [PlannedCall("retention", {"period": period, "filters": filters})]
         if intent == "describe_data":
             return [PlannedCall("describe_data", {})]
+        if intent in ("diagnose", "plan"):
+            metrics = _metrics_text(question)
+            if intent == "diagnose":
+                return [PlannedCall("diagnose", {"metrics_text": metrics})] if metrics else []
+            return [PlannedCall("plan", {"metrics_text": metrics} if metrics else {})]
         return []
 
     # -- answering ---------------------------------------------------------------------------
@@ -176,7 +181,9 @@ class OfflinePlanner:
                 if friction.ok and friction.artifact.get("themes"):
                     results.append(friction)
                     break
-        if intent in ("out_of_scope", "not_yet"):
+        if intent == "diagnose" and not calls:
+            text = self.templates["need_metrics"]
+        elif intent == "out_of_scope":
             text = self.templates[intent]
         else:
             text = self._write(intent, results)
@@ -208,6 +215,18 @@ class OfflinePlanner:
         by = results[0].arguments.get("by") if results else None
         parts.append(nxt.format(step=step or "that step", by=by or "device"))
         return "\n\n".join(p for p in parts if p)
+
+
+def _metrics_text(question: str) -> str | None:
+    """Stage metrics pasted with the question (two or more readable stages), if any."""
+    from analytics.diagnosis.parser import parse_stage_metrics
+    from analytics.errors import JourneyError
+
+    try:
+        parsed = parse_stage_metrics(question)
+    except JourneyError:
+        return None
+    return question if sum(s.count is not None for s in parsed.stages) >= 2 else None
 
 
 def _merge(previous: Entities, new: Entities) -> Entities:

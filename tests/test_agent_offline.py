@@ -76,9 +76,17 @@ def test_answers_use_only_tool_numbers(planner):
             question
 
 
-def test_out_of_scope_and_not_yet(planner):
+def test_out_of_scope_and_missing_metrics(planner):
     assert planner.ask("what's the capital of Australia?").intent == "out_of_scope"
-    assert planner.ask("diagnose these stage metrics").intent == "not_yet"
+    answer = planner.ask("diagnose these stage metrics")
+    assert answer.intent == "diagnose" and not answer.results and "Paste" in answer.text
+
+
+def test_what_should_we_fix_first_answers_with_a_plan(planner):
+    answer = planner.ask("What should we fix first this quarter?")
+    assert answer.intent == "plan" and answer.results[0].tool == "plan"
+    plan = answer.results[0].artifact
+    assert 3 <= len(plan["initiatives"]) <= 7 and "# Quick-win plan" in plan["markdown"]
 
 
 def test_tools_share_one_definition(demo_store):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from analytics.errors import JourneyError, UnknownNameError
 from tools import feedback_tools as fb
 from tools import journey_tools as jt
+from tools import plan_tools as pt
 from tools.base import ToolContext, ToolResult, name_problem, user_problem
 
 
@@ -55,6 +56,12 @@ TOOLS: list[ToolSpec] = [
              "quotes.", fb.ThemesArgs, fb.themes_tool),
     ToolSpec("friction", "Why customers drop at a step: feedback themes of those who dropped "
              "against those who went on, with quotes.", fb.FrictionArgs, fb.friction_tool),
+    ToolSpec("diagnose", "Diagnose stage metrics the user pasted (from a deck or spreadsheet): "
+             "conversion per step, friction ranked by people lost, benchmarks, inconsistent "
+             "numbers.", pt.DiagnoseArgs, pt.diagnose_tool),
+    ToolSpec("plan", "A quarterly plan of 3-7 quick wins with KPI, expected lift, owner and "
+             "holdout, from pasted metrics or from the loaded data. Use for 'what should we fix "
+             "first?'.", pt.PlanArgs, pt.plan_tool),
 ]
 
 BY_NAME = {t.name: t for t in TOOLS}

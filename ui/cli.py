@@ -58,3 +58,4 @@ from ui import cli_analytics  # noqa: E402,F401
 from ui import cli_models  # noqa: E402,F401
 from ui import cli_feedback  # noqa: E402,F401
 from ui import cli_agent  # noqa: E402,F401
+from ui import cli_plan  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""Pasted stage metrics -> a diagnosis against benchmarks -> a quarterly quick-win plan."""

@@ -1,0 +1,201 @@
+"""A diagnosis of pasted stage metrics: conversion between stages, friction ranked by customers
+lost, each step against a benchmark range for the business model, what fixing it is worth, and
+the numbers that contradict each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Literal
+
+import yaml
+
+from analytics.diagnosis.parser import MetricsParseError, ParsedMetrics, parse_stage_metrics
+from analytics.errors import JourneyError
+from analytics.results import AnalyticResult, pct
+
+BusinessModel = Literal["b2b-saas", "ecommerce", "b2c-subscription", "marketplace"]
+CANONICAL = ["awareness", "consideration", "evaluation", "purchase", "retention"]
+
+
+def load_benchmarks() -> dict:
+    text = resources.files("analytics.diagnosis").joinpath("benchmarks.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def benchmark_notes() -> str:
+    text = resources.files("analytics.diagnosis").joinpath("benchmarks.yaml").read_text("utf-8")
+    return " ".join(line.lstrip("# ").strip() for line in text.splitlines()
+                    if line.startswith("#")).strip()
+
+
+@dataclass
+class Transition:
+    from_stage: str
+    to_stage: str
+    from_count: float
+    to_count: float
+    conversion: float
+    lost: float
+    benchmark_key: str | None = None
+    benchmark: list[float] | None = None  # low, median, high
+    verdict: str = "no benchmark"
+    gain_at_median: float | None = None  # more customers a month at to_stage
+    gain_at_end: float | None = None  # more customers a month at the last stage
+    rank: int = 0
+
+
+@dataclass
+class Issue:
+    kind: str  # "larger than previous", "rate does not match counts", "impossible rate", ...
+    message: str
+
+
+@dataclass
+class DiagnosisResult(AnalyticResult):
+    business_model: str = "b2b-saas"
+    stages: list[dict] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+    friction_ranking: list[str] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    sharpen: list[str] = field(default_factory=list)
+    benchmark_assumptions: str = ""
+
+    kind = "diagnosis"
+
+    def figure(self):
+        import plotly.graph_objects as go
+
+        names = [f"{t.from_stage} -> {t.to_stage}" for t in self.transitions]
+        fig = go.Figure(go.Bar(x=names, y=[t.conversion for t in self.transitions],
+                               name="yours"))
+        fig.add_trace(go.Scatter(
+            x=names, y=[t.benchmark[1] if t.benchmark else None for t in self.transitions],
+            mode="markers", name="benchmark median",
+            error_y={"type": "data", "symmetric": False,
+                     "array": [(t.benchmark[2] - t.benchmark[1]) if t.benchmark else 0
+                               for t in self.transitions],
+                     "arrayminus": [(t.benchmark[1] - t.benchmark[0]) if t.benchmark else 0
+                                    for t in self.transitions]}))
+        fig.update_layout(title=f"Stage conversion vs {self.business_model} benchmarks",
+                          yaxis={"tickformat": ".0%"})
+        return fig
+
+
+def canonical_stage(name: str, position: int, synonyms: dict[str, list[str]]) -> str | None:
+    lowered = name.lower()
+    for stage in CANONICAL:
+        if any(word in lowered for word in synonyms.get(stage, [])):
+            return stage
+    return CANONICAL[position] if position < len(CANONICAL) else None
+
+
+def diagnose(text_or_parsed: str | ParsedMetrics, business_model: str = "b2b-saas"
+             ) -> DiagnosisResult:
+    bench = load_benchmarks()
+    if business_model not in bench["models"]:
+        raise JourneyError(f"Unknown business model '{business_model}'; use one of "
+                           f"{', '.join(bench['models'])}")
+    parsed = (parse_stage_metrics(text_or_parsed) if isinstance(text_or_parsed, str)
+              else text_or_parsed)
+    counted = [s for s in parsed.stages if s.count is not None]
+    if len(counted) < 2:
+        found = ", ".join(s.name for s in parsed.stages) or "no stage"
+        raise MetricsParseError(
+            f"A diagnosis needs at least two stages with a count of people (found: {found}). "
+            "Paste one line per stage, e.g. 'Awareness: 12,000 visitors/month' and "
+            "'Evaluation: 900 trials/month'."
+            + (f" Lines not read: {'; '.join(parsed.unread[:3])}" if parsed.unread else ""))
+    model = bench["models"][business_model]
+    synonyms = bench["synonyms"]
+    canon = [canonical_stage(s.name, i, synonyms) for i, s in enumerate(counted)]
+    issues: list[Issue] = []
+    transitions: list[Transition] = []
+    for i in range(1, len(counted)):
+        a, b = counted[i - 1], counted[i]
+        conversion = b.count / a.count if a.count else 0.0
+        t = Transition(a.name, b.name, a.count, b.count, conversion, max(a.count - b.count, 0.0))
+        if b.count > a.count:
+            issues.append(Issue("larger than previous", f"{b.name} ({b.count:,.0f}/month) is "
+                                f"larger than {a.name} ({a.count:,.0f}/month): check that both "
+                                "count the same people over the same period"))
+        stated = b.rates.get("conversion")
+        if stated is not None and abs(stated - conversion) > max(0.02, 0.2 * conversion):
+            issues.append(Issue("rate does not match counts", f"{b.name} states a {pct(stated)} "
+                                f"conversion, but the counts give {pct(conversion)} "
+                                f"({b.count:,.0f} / {a.count:,.0f})"))
+        key = f"{canon[i - 1]}->{canon[i]}" if canon[i - 1] and canon[i] else None
+        if key in model:
+            low, median, high = model[key]
+            t.benchmark_key, t.benchmark = key, [low, median, high]
+            t.verdict = ("below benchmark" if conversion < low else "above benchmark"
+                         if conversion > high else "within benchmark")
+            if conversion < median:
+                t.gain_at_median = (median - conversion) * a.count
+        transitions.append(t)
+    for s in parsed.stages:
+        for kind, value in s.rates.items():
+            if value > 1 or value < 0:
+                issues.append(Issue("impossible rate", f"{s.name}: {kind} rate {pct(value)} is "
+                                    "outside 0-100%"))
+        if "bounce" in s.rates and "bounce" in model:
+            low, median, high = model["bounce"]
+            if s.rates["bounce"] > high:
+                issues.append(Issue("high bounce", f"{s.name}: bounce {pct(s.rates['bounce'])} "
+                                    f"is above the usual {pct(low, 0)}-{pct(high, 0)}"))
+    # A gain at one step flows down at the current rates of the later steps.
+    for i, t in enumerate(transitions):
+        if t.gain_at_median is not None:
+            downstream = 1.0
+            for later in transitions[i + 1:]:
+                downstream *= min(later.conversion, 1.0)
+            t.gain_at_end = t.gain_at_median * downstream
+    for rank, t in enumerate(sorted(transitions, key=lambda t: -t.lost), start=1):
+        t.rank = rank
+    periods = [s.period for s in counted]
+    sharpen = []
+    if any(p is None for p in periods):
+        sharpen.append("the period of each count (per month, per quarter) — unstated counts were "
+                       "taken as per month")
+    if len(counted) < 4:
+        sharpen.append("the stages in between, so the drop can be located more precisely")
+    sharpen.append("the same funnel by device, channel and segment, to see who drops where")
+    sharpen.append("your own event data (`journey ingest events ...`): real paths, times "
+                   "between steps and what customers say at each step")
+    result = DiagnosisResult(
+        business_model=business_model,
+        stages=[{"name": s.name, "per_month": s.count, "as_written": s.count_as_written,
+                 "unit": s.unit, "rates": s.rates, "durations_days": s.durations_days,
+                 "other": s.other} for s in parsed.stages],
+        transitions=transitions,
+        friction_ranking=[f"{t.from_stage} -> {t.to_stage}" for t in
+                          sorted(transitions, key=lambda t: t.rank)],
+        issues=issues, unread=parsed.unread, notes=parsed.notes, sharpen=sharpen,
+        benchmark_assumptions=benchmark_notes(),
+        definitions={
+            "conversion": "people at the stage / people at the previous stage, per month",
+            "lost": "people at the previous stage minus people at this stage, per month",
+            "benchmark": f"low, median, high for {business_model} (see benchmark_assumptions)",
+            "gain_at_median": "more people a month at the stage if its conversion rose to the "
+                              "benchmark median",
+            "gain_at_end": "the same gain carried to the last stage at today's later rates",
+        })
+    worst = min(transitions, key=lambda t: t.rank)
+    text = (f"{len(counted)} stages read. The biggest loss is {worst.from_stage} -> "
+            f"{worst.to_stage}: {worst.lost:,.0f} people a month ({pct(worst.conversion)} "
+            f"convert).")
+    below = [t for t in transitions if t.verdict == "below benchmark"]
+    if below:
+        t = max(below, key=lambda t: t.gain_at_end or 0)
+        text += (f" {t.from_stage} -> {t.to_stage} is below the {business_model} range "
+                 f"({pct(t.conversion)} vs {pct(t.benchmark[0], 0)}-{pct(t.benchmark[2], 0)}); "
+                 f"raising it to {pct(t.benchmark[1], 0)} adds about {t.gain_at_median:,.0f} "
+                 f"people a month at {t.to_stage}.")
+    if issues:
+        text += f" {len(issues)} number(s) look inconsistent."
+    if parsed.unread:
+        text += f" {len(parsed.unread)} line(s) could not be read."
+    result.summary = text
+    return result
