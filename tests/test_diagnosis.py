@@ -166,3 +166,11 @@ def test_cli_diagnose_and_plan(tmp_path, demo_store):
     assert plan.returncode == 0, plan.stderr
     assert plan.stdout.startswith("# Quick-win plan, 2027-Q1")
     assert "customers said" in plan.stdout  # evidence from the feedback
+
+
+def test_mixed_periods_are_normalised_and_said():
+    parsed = parse_stage_metrics("Visitors: 30k per quarter\nTrials: 1,000 per month\n"
+                                 "Customers: 1,200 per year")
+    s = by_name(parsed)
+    assert (s["Visitors"].count, s["Trials"].count, s["Customers"].count) == (10_000, 1_000, 100)
+    assert parsed.notes and "converted to per month" in parsed.notes[0]
