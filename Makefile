@@ -32,6 +32,8 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/ingest_benchmark.py --write
 	$(BIN)/python benchmarks/analytics_benchmark.py --write
+	$(BIN)/python benchmarks/feedback_benchmark.py --write
+	$(BIN)/python benchmarks/agent_benchmark.py --write
 
 clean:
 	rm -rf $(VENV) .journey

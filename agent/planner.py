@@ -123,8 +123,7 @@ class OfflinePlanner:
             after = e.events[:2] or [steps[1] if len(steps) > 1 else steps[0]]
             return [PlannedCall("next_steps", {"after": after, "filters": filters})]
         if intent == "moments_conversion":
-            outcome = next((x for x in e.events if x != conversion), None) if False else conversion
-            return [PlannedCall("moments", {"outcome": outcome, "filters": filters})]
+            return [PlannedCall("moments", {"outcome": conversion, "filters": filters})]
         if intent == "moments_churn":
             if churn is None:
                 return [PlannedCall("churn", {"filters": filters})]

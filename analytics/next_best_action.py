@@ -25,7 +25,7 @@ from analytics.filters import Filters, check_filters
 from analytics.anomalies import NOT_PROGRESS
 from analytics.moments import PREREQUISITE_SHARE, _compare
 from analytics.paths import default_conversion_event
-from analytics.results import AnalyticResult, pct
+from analytics.results import AnalyticResult
 from analytics.segments import segments
 
 WARNING = ("Observational: these lifts were seen among similar customers, not caused by the "

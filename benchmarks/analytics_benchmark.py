@@ -146,7 +146,7 @@ def main() -> None:
         start = text.find("## Analytics")
         if start != -1:
             end = text.find("\n## ", start + 1)
-            text = text[:start] + section + (text[end + 1:] if end != -1 else "")
+            text = text[:start] + section + ("\n" + text[end + 1:] if end != -1 else "")
         else:
             text = text.rstrip() + "\n\n" + section
         target.write_text(text)

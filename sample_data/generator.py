@@ -20,48 +20,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sample_data.feedback_text import INJECTIONS, THEME_SENTIMENT, FeedbackWriter
+from sample_data.demo_feedback import feedback_rows
+from sample_data.demo_manifest import manifest as build_manifest
 
-DAY = 86_400.0
-HOUR = 3_600.0
-MINUTE = 60.0
-
-START = datetime(2026, 1, 5, tzinfo=timezone.utc).timestamp()
-LAST_ARRIVAL = datetime(2026, 9, 30, tzinfo=timezone.utc).timestamp()
-DATA_END = datetime(2026, 10, 31, 23, 59, tzinfo=timezone.utc).timestamp()
-# One week in which the signup form broke (a planted anomaly for "what changed?").
-OUTAGE_START = datetime(2026, 8, 17, tzinfo=timezone.utc).timestamp()
-OUTAGE_END = OUTAGE_START + 7 * DAY
-
-CHANNELS = ["paid_search", "paid_social", "organic_search", "email", "referral", "display"]
-CHANNEL_SHARE = [0.25, 0.25, 0.20, 0.12, 0.08, 0.10]
-# Added to the chance of viewing pricing for each channel among a person's touches.
-CHANNEL_CONTRIBUTION = {"referral": 0.40, "email": 0.28, "organic_search": 0.20,
-                        "paid_search": 0.14, "paid_social": 0.06, "display": 0.0}
-PRICING_BASE = 0.15
-TOUCH_EVENT = {"paid_search": "ad_click", "paid_social": "ad_click", "display": "ad_click",
-               "organic_search": "search_visit", "email": "email_click",
-               "referral": "referral_visit"}
-
-SIGNUP_GIVEN_PRICING = {"desktop": 0.45, "mobile": 0.15}
-MOBILE_SHARE = 0.4
-SIZES = ["1-10", "11-50", "51-200", "201+"]
-SIZE_SHARE = [0.4, 0.3, 0.2, 0.1]
-SIZE_HEADCOUNT = [4, 25, 90, 400]
-COUNTRIES = ["US", "GB", "DE", "FR", "CA", "AU", "NL", "IN", "BR", "ES"]
-COUNTRY_SHARE = [0.38, 0.14, 0.1, 0.07, 0.07, 0.05, 0.05, 0.06, 0.04, 0.04]
-PLAN_PRICE = {"starter": 29.0, "team": 99.0, "business": 299.0}
-RETENTION_90D = {"invited_week_one": 0.84, "not_invited": 0.42, "billing_trouble": 0.2}
-# After the first 90 days customers churn slowly (mean remaining lifetime in days).
-LATE_LIFETIME_DAYS = 700.0
-CHECKOUT_SUCCESS = 0.93
-SIGNUP_FORM_FAILURE_IN_OUTAGE = 0.9
+from sample_data.generator_constants import (
+    CHANNEL_CONTRIBUTION, CHANNEL_SHARE, CHANNELS, CHECKOUT_SUCCESS, COUNTRIES, COUNTRY_SHARE,
+    DATA_END, DAY, HOUR, LAST_ARRIVAL, LATE_LIFETIME_DAYS, MINUTE, MOBILE_SHARE, OUTAGE_END,
+    OUTAGE_START, PLAN_PRICE, PRICING_BASE, RETENTION_90D, SIGNUP_FORM_FAILURE_IN_OUTAGE,
+    SIGNUP_GIVEN_PRICING, SIZE_SHARE, SIZES, START, TOUCH_EVENT)
 
 
 @dataclass
@@ -281,12 +253,12 @@ def generate(people: int = 5000, seed: int = 7) -> DemoData:
         "opted_out": opted_out[s],
     })
 
-    feedback, injected, with_pii = _feedback(
+    feedback, injected, with_pii = feedback_rows(
         rng, n, saw_pricing, signed, device, size_i, billing_trouble, checkout_failed, in_outage,
         paid, churned, invited_w1, onb_start, onb_done, chat, pricing_ts, signup_ts, sub_ts,
         active_end, signup_failed, checkout_ts, anon, customer_ids)
 
-    manifest = _manifest(people=n, seed=seed, device=device, saw_pricing=saw_pricing,
+    manifest = build_manifest(people=n, seed=seed, device=device, saw_pricing=saw_pricing,
                          signed=signed, paid=paid, invited_w1=invited_w1, sub_ts=sub_ts,
                          churn_ts=churn_ts, churned=churned, plan=plan, monthly=monthly,
                          billing_trouble=billing_trouble, first_channel=first_channel,
@@ -294,156 +266,6 @@ def generate(people: int = 5000, seed: int = 7) -> DemoData:
                          events=events, customers=customers, feedback=feedback,
                          injected=injected, with_pii=with_pii)
     return DemoData(events=events, customers=customers, feedback=feedback, manifest=manifest)
-
-
-def _feedback(rng, n, saw_pricing, signed, device, size_i, billing_trouble, checkout_failed,
-              in_outage, paid, churned, invited_w1, onb_start, onb_done, chat, pricing_ts,
-              signup_ts, sub_ts, active_end, signup_failed, checkout_ts, anon, customer_ids):
-    writer = FeedbackWriter(rng)
-    rows: list[tuple] = []  # (person, identified, ts, source, rating, theme)
-    u = rng.random((n, 6))
-    headcount = np.array(SIZE_HEADCOUNT)[size_i]
-    left_pricing = saw_pricing & ~signed & ~signup_failed
-    for i in np.flatnonzero(left_pricing & (u[:, 0] < 0.15)):
-        r = u[i, 1]
-        if device[i] == "mobile":
-            theme = "price_team_size" if r < 0.6 else "mobile_pricing_page"
-        else:
-            theme = ("price_team_size" if r < 0.5 else "missing_integration" if r < 0.75
-                     else "just_browsing")
-        rows.append((i, False, pricing_ts[i] + 60, "survey", None, theme))
-    for i in np.flatnonzero(billing_trouble & (u[:, 2] < 0.8)):
-        ts = sub_ts[i] + u[i, 3] * max(active_end[i] - sub_ts[i], HOUR)
-        rows.append((i, True, ts, "ticket", None, "billing"))
-    for i in np.flatnonzero(signup_failed & (u[:, 2] < 0.5)):
-        rows.append((i, False, signup_ts[i] + 120, "chat", None, "signup_error"))
-    for i in np.flatnonzero(checkout_failed & (u[:, 2] < 0.5)):
-        rows.append((i, True, checkout_ts[i] + 600, "ticket", None, "checkout_error"))
-    for i in np.flatnonzero(onb_start & ~onb_done & (u[:, 4] < 0.3)):
-        rows.append((i, True, signup_ts[i] + DAY, "ticket", None, "onboarding_setup"))
-    for i in np.flatnonzero(chat):
-        rows.append((i, True, signup_ts[i] + 2 * HOUR, "chat", None, "onboarding_setup"))
-    # NPS 30 days after paying, from those still active then.
-    nps_due = paid & (sub_ts + 30 * DAY < active_end) & (u[:, 5] < 0.35)
-    for i in np.flatnonzero(nps_due):
-        if billing_trouble[i]:
-            theme, score = "billing", int(rng.integers(0, 5))
-        elif invited_w1[i]:
-            theme, score = ("team_collaboration" if u[i, 1] < 0.6 else "reports_value",
-                            int(rng.integers(8, 11)))
-        else:
-            theme, score = ("lonely_user" if u[i, 1] < 0.6 else "reports_value",
-                            int(rng.integers(4, 9)))
-        rows.append((i, True, sub_ts[i] + 30 * DAY, "nps", score, theme))
-    reviewers = paid & (u[:, 3] < 0.06)
-    for i in np.flatnonzero(reviewers):
-        if churned[i] and billing_trouble[i]:
-            theme, stars = "billing", 1
-        elif invited_w1[i]:
-            theme, stars = "team_collaboration", 5
-        else:
-            theme, stars = "reports_value" if u[i, 4] < 0.5 else "lonely_user", 3
-        rows.append((i, True, sub_ts[i] + 45 * DAY, "review", stars, theme))
-    rows = [r for r in rows if r[2] < DATA_END]
-    rows.sort(key=lambda r: (r[2], r[0]))
-    texts, with_pii, injected = [], [], []
-    for k, (i, identified, ts, source, rating, theme) in enumerate(rows):
-        text = writer.text(theme, int(headcount[i]))
-        if k % 37 == 5:
-            text = writer.with_pii(text, int(i))
-            with_pii.append(f"F{k:08d}")
-        if k % 211 == 17:
-            text = text + " " + INJECTIONS[(k // 211) % len(INJECTIONS)]
-            injected.append(f"F{k:08d}")
-        texts.append(text)
-    feedback = pd.DataFrame({
-        "feedback_id": [f"F{k:08d}" for k in range(len(rows))],
-        "customer_id": [customer_ids[r[0]] if r[1] else None for r in rows],
-        "anonymous_id": [None if r[1] else anon[r[0]] for r in rows],
-        "timestamp": pd.to_datetime([int(r[2] * 1000) for r in rows], unit="ms", utc=True),
-        "source": [r[3] for r in rows],
-        "rating": pd.array([r[4] for r in rows], dtype="Int64"),
-        "text": texts,
-        "theme": [r[5] for r in rows],  # the planted truth; ingest keeps it as a spare column
-    })
-    return feedback, injected, with_pii
-
-
-def _rate(numerator: np.ndarray, denominator: np.ndarray) -> float | None:
-    d = int(denominator.sum())
-    return round(float((numerator & denominator).sum()) / d, 4) if d else None
-
-
-def _manifest(**k) -> dict:
-    device, saw_pricing, signed, paid = k["device"], k["saw_pricing"], k["signed"], k["paid"]
-    mobile = device == "mobile"
-    observable = paid & (k["sub_ts"] + 90 * DAY <= DATA_END)
-    retained = k["churn_ts"] > k["sub_ts"] + 90 * DAY
-    segment = paid & (k["plan"] == "starter") & k["monthly"]
-    first_channel = k["first_channel"]
-    by_channel = {c: _rate(paid, first_channel == c) for c in CHANNELS}
-    tried = saw_pricing & (signed | k["signup_failed"])
-    outage_pricing = saw_pricing & k["in_outage"]
-    normal_pricing = saw_pricing & ~k["in_outage"]
-    feedback = k["feedback"]
-    seg_ids = set(k["customers"].loc[
-        (k["customers"]["plan"] == "starter") & (k["customers"]["billing_period"] == "monthly"),
-        "customer_id"])
-    seg_tickets = feedback[(feedback["source"] == "ticket")
-                           & feedback["customer_id"].isin(seg_ids)]
-    billing_share = (float((seg_tickets["theme"] == "billing").mean())
-                     if len(seg_tickets) else None)
-    return {
-        "generator": "sample_data.generator", "people": k["people"], "seed": k["seed"],
-        "period": {"first_arrival": _iso(START), "last_arrival": _iso(LAST_ARRIVAL),
-                   "data_end": _iso(DATA_END)},
-        "counts": {"events": int(len(k["events"])), "customers": int(len(k["customers"])),
-                   "feedback": int(len(feedback)), "paid": int(paid.sum())},
-        "truths": {
-            "mobile_pricing_dropoff": {
-                "step": ["pricing_view", "signup"],
-                "signup_rate_after_pricing": {"mobile": _rate(signed, saw_pricing & mobile),
-                                              "desktop": _rate(signed, saw_pricing & ~mobile)},
-                "design_rate": SIGNUP_GIVEN_PRICING,
-                "feedback_theme": "price_team_size",
-            },
-            "invite_week_one_retention": {
-                "event": "invite_teammate", "within_days": 7, "outcome": "retained 90 days",
-                "retention_90d": {"invited_week_one": _rate(retained, observable & k["invited_w1"]),
-                                  "not_invited": _rate(retained, observable & ~k["invited_w1"])},
-                "design": RETENTION_90D,
-            },
-            "billing_churn_segment": {
-                "definition": {"plan": "starter", "billing_period": "monthly"},
-                "customers": int(segment.sum()),
-                "churn_rate": _rate(k["churned"], segment),
-                "churn_rate_other_paid": _rate(k["churned"], paid & ~segment),
-                "ticket_theme": "billing",
-                "share_of_segment_tickets_about_billing": billing_share,
-                "marker_events": ["payment_failed", "billing_page_view"],
-            },
-            "channel_contributions": {
-                "design_added_probability_of_pricing": CHANNEL_CONTRIBUTION,
-                "ranking": sorted(CHANNEL_CONTRIBUTION, key=lambda c: -CHANNEL_CONTRIBUTION[c]),
-                "paid_rate_by_first_channel": by_channel,
-            },
-            "signup_outage": {
-                "week_start": _iso(OUTAGE_START), "week_end": _iso(OUTAGE_END),
-                "signup_rate_after_pricing": {"outage_week": _rate(signed, outage_pricing),
-                                              "other_weeks": _rate(signed, normal_pricing)},
-                "signup_attempts_failed": int(k["signup_failed"].sum()),
-                "attempts": int(tried.sum()),
-                "marker_event": "signup_error", "feedback_theme": "signup_error",
-            },
-        },
-        "feedback_themes": sorted(THEME_SENTIMENT),
-        "feedback_with_pii": k["with_pii"],
-        "feedback_with_injection": k["injected"],
-    }
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
 
 
 def write_demo_files(data: DemoData, folder: Path, fmt: str = "parquet") -> dict[str, Path]:

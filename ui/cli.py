@@ -52,10 +52,6 @@ def run() -> None:
         raise SystemExit(2) from None
 
 
-# Command modules register themselves on `app`.
-from ui import cli_store  # noqa: E402,F401
-from ui import cli_analytics  # noqa: E402,F401
-from ui import cli_models  # noqa: E402,F401
-from ui import cli_feedback  # noqa: E402,F401
-from ui import cli_agent  # noqa: E402,F401
-from ui import cli_plan  # noqa: E402,F401
+# Command modules register themselves on `app` when imported.
+from ui import (cli_agent, cli_analytics, cli_feedback, cli_models, cli_plan,  # noqa: E402,F401
+                cli_store)

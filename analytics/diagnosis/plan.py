@@ -103,7 +103,7 @@ class PlanResult(AnalyticResult):
                 f"## {i.rank}. {i.title}", "",
                 f"- **Targets:** {i.targets}",
                 f"- **Change:** {i.change}",
-                f"- **Evidence:** " + "; ".join(i.evidence),
+                "- **Evidence:** " + "; ".join(i.evidence),
                 f"- **KPI:** {i.kpi}: {pct(i.baseline)} today, expected {pct(i.expected_low)} "
                 f"to {pct(i.expected_high)} (+{i.expected_customers_per_month[0]:,.0f} to "
                 f"+{i.expected_customers_per_month[1]:,.0f} people a month)",

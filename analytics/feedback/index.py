@@ -13,7 +13,6 @@ import hashlib
 import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np

@@ -8,16 +8,15 @@ DuckDB, so a million rows never pass through Python.
 
 from __future__ import annotations
 
-import csv
-import re
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal
 
 import duckdb
 
 from analytics.errors import InputFileError, JourneyError
+from analytics.store.ingest_report import FileLoadReport, IngestReport
+from analytics.store.read_errors import read_error
+from analytics.store.rejects import write_rejects
 from analytics.store import cells
 from analytics.store.columns import KINDS, Kind, plan_columns
 from analytics.store.connection import EventStore
@@ -32,84 +31,7 @@ Progress = Callable[[str, int, int], None]
 WRITE_BATCH_ROWS = 1_000_000
 
 
-@dataclass
-class FileLoadReport:
-    file: str
-    kind: Kind
-    format: str
-    rows_read: int = 0
-    rows_loaded: int = 0
-    rows_already_loaded: int = 0  # same id and same content already in the store
-    rows_duplicate_in_file: int = 0  # exact repeats inside this file
-    rows_replaced: int = 0  # stored rows replaced because of --replace
-    rows_rejected: int = 0
-    reject_reasons: dict[str, int] = field(default_factory=dict)
-    rejects_file: str | None = None
-    columns: dict[str, str] = field(default_factory=dict)  # store field -> the file's column
-    extra_columns: list[str] = field(default_factory=list)
-
-    @property
-    def rows_skipped(self) -> int:
-        return self.rows_already_loaded + self.rows_duplicate_in_file + self.rows_rejected
-
-
-@dataclass
-class IngestReport:
-    kind: Kind
-    files: list[FileLoadReport]
-    new_event_names: list[str] = field(default_factory=list)
-
-    @property
-    def rows_loaded(self) -> int:
-        return sum(f.rows_loaded for f in self.files)
-
-    @property
-    def rows_skipped(self) -> int:
-        return sum(f.rows_skipped for f in self.files)
-
-
 def _no_progress(description: str, done: int, total: int) -> None:
-    return None
-
-
-def _read_error(file: str, fmt: str, exc: duckdb.Error) -> InputFileError:
-    """Turn a DuckDB reader error into one line a user can act on."""
-    text = str(exc)
-    line_match = re.search(r"[Ll]ine:? (\d+)", text)
-    line = int(line_match.group(1)) if line_match else None
-    if "maximum line size" in text.lower() or "max_line_size" in text.lower():
-        return InputFileError(file, f"a line is longer than {MAX_LINE_BYTES // 1024} KiB",
-                              line=line, hint="This does not look like a line-per-row export")
-    fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
-    if fields:
-        return InputFileError(
-            file, f"this line has {fields.group(2)} fields but the header has {fields.group(1)}",
-            line=line, hint="Check quoting and delimiters on that line, or load the other rows "
-                            "with --on-error skip")
-    if fmt == "jsonl":
-        bad = _first_bad_json_line(file)
-        if bad is not None:
-            return InputFileError(file, f"is not valid JSON on this line ({bad[1]})", line=bad[0],
-                                  hint="Each line must be one complete JSON object")
-    original = re.search(r"Original Line: (.*)", text)
-    first = text.splitlines()[0] if text else "unknown error"
-    first = re.sub(r"^[A-Za-z ]*Error: ", "", first)
-    return InputFileError(file, f"could not be read as {fmt.upper()}: {first}", line=line,
-                          value=original.group(1) if original else None)
-
-
-def _first_bad_json_line(file: str) -> tuple[int, str] | None:
-    # DuckDB's JSON errors do not always name the line; find it ourselves (error path only).
-    import json
-
-    with open(file, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                json.loads(raw)
-            except ValueError as exc:
-                return number, str(exc).split(":")[0]
     return None
 
 
@@ -148,7 +70,7 @@ class _FileLoader:
             self._sql("CREATE OR REPLACE TEMP TABLE _raw AS SELECT * FROM "
                       + reader_sql(sniffed, self.max_line_bytes, skip_lines))
         except duckdb.Error as exc:
-            raise _read_error(self.name, sniffed.format, exc) from None
+            raise read_error(self.name, sniffed.format, exc) from None
         described = self._sql("DESCRIBE _raw").fetchall()
         types = {row[0]: row[1] for row in described}
         report.rows_read = self._sql("SELECT count(*) FROM _raw").fetchone()[0]
@@ -424,24 +346,6 @@ def _map_new_event_names(con: duckdb.DuckDBPyConnection) -> list[str]:
     return names
 
 
-def _write_rejects(con: duckdb.DuckDBPyConnection, reports: list[FileLoadReport],
-                   rejects_dir: Path) -> None:
-    for report in reports:
-        if not report.rows_rejected:
-            continue
-        rejects_dir.mkdir(parents=True, exist_ok=True)
-        target = rejects_dir / f"{Path(report.file).name}.rejected.csv"
-        rows = con.execute("""
-            SELECT row_number, column_name, value, reason, record FROM _all_rejects
-            WHERE file = ? ORDER BY row_number, column_name
-        """, [report.file]).fetchall()
-        with target.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["row", "column", "value", "reason", "original_row_json"])
-            writer.writerows(rows)
-        report.rejects_file = str(target)
-
-
 def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
                  mapping: dict[str, str] | None = None, on_error: OnError = "fail",
                  replace: bool = False, time_format: str | None = None,
@@ -487,5 +391,5 @@ def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
             # KeyboardInterrupt included: nothing of this call may stay in the store.
             con.execute("ROLLBACK")
             raise
-        _write_rejects(con, reports, Path(rejects_dir) if rejects_dir else store.home / "rejects")
+        write_rejects(con, reports, Path(rejects_dir) if rejects_dir else store.home / "rejects")
     return IngestReport(kind=kind, files=reports, new_event_names=new_names)
