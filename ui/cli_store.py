@@ -235,7 +235,19 @@ def run_app(ctx: typer.Context) -> None:
     if not current.exists or current.events == 0:
         console.print("The store is empty: loading the demo data first.")
         ctx.invoke(demo_data, ctx=ctx, customers=20_000, seed=7, force=False, as_json=False)
+    from analytics.feedback.index import FeedbackIndex
+
+    with RowProgress() as progress:
+        report = FeedbackIndex(store).sync(progress=progress)
     _print_status(store_status(store))
-    console.print("\nNext: `journey ingest events YOUR_FILE.csv` to load your own data.")
+    console.print(f"Feedback index: {report.snippets:,} snippets ({report.embedded:,} newly "
+                  "embedded).", highlight=False)
+    console.print(
+        "\nTry:\n"
+        "  journey ask \"where do we lose people?\"\n"
+        "  journey ask \"why do people leave at pricing?\"\n"
+        "  journey ask \"what should we fix first this quarter?\"\n"
+        "  journey funnel landing_view pricing_view signup subscription_started --by device\n"
+        "Load your own data with `journey ingest events YOUR_FILE.csv`.", highlight=False)
 
 
