@@ -13,7 +13,7 @@ import itertools
 import json
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 from pydantic import BaseModel, Field
 
@@ -51,6 +51,7 @@ class ToolResult:
     artifact: dict[str, Any] = field(default_factory=dict)  # the full result, for the UI
     result_id: str | None = None
     ok: bool = True
+    figure: Callable[[], Any] | None = field(default=None, repr=False)  # builds the chart
 
 
 _ids = itertools.count(1)

@@ -57,7 +57,7 @@ def themes_tool(ctx: ToolContext, args: ThemesArgs) -> ToolResult:
     quotes = [f"theme {t.theme}: {q['text']}" for t in result.themes for q in t.quotes[:1]]
     return ToolResult("themes", args.model_dump(mode="json"),
                       summarise(result, table(rows, list(rows[0]))) + "\n" + fence(quotes),
-                      result.to_dict())
+                      result.to_dict(), figure=result.figure)
 
 
 class FrictionArgs(BaseModel):
@@ -80,4 +80,4 @@ def friction_tool(ctx: ToolContext, args: FrictionArgs) -> ToolResult:
     return ToolResult("friction", args.model_dump(mode="json"),
                       summarise(result, table(rows, ["theme", "dropped_share", "passed_share",
                                                      "customers"])) + "\n" + fence(quotes),
-                      result.to_dict())
+                      result.to_dict(), figure=result.figure)

@@ -44,7 +44,7 @@ def funnel_tool(ctx: ToolContext, args: FunnelArgs) -> ToolResult:
                  for s in g.steps]
     text = table(rows, ["group", "step", "customers", "conv_prev", "dropped"], limit=24)
     return ToolResult("funnel", args.model_dump(mode="json"), summarise(result, text),
-                      result.to_dict())
+                      result.to_dict(), figure=result.figure)
 
 
 class PathsArgs(BaseModel):
@@ -68,7 +68,7 @@ def paths_tool(ctx: ToolContext, args: PathsArgs) -> ToolResult:
              "conversion_rate": p.conversion_rate} for p in result.paths]
     return ToolResult("paths", args.model_dump(mode="json"),
                       summarise(result, table(rows, list(rows[0]) if rows else ["path"])),
-                      result.to_dict())
+                      result.to_dict(), figure=result.figure)
 
 
 class TransitionsArgs(BaseModel):
@@ -87,7 +87,7 @@ def transitions_tool(ctx: ToolContext, args: TransitionsArgs) -> ToolResult:
                   key=lambda r: -r["transitions"])
     return ToolResult("transitions", args.model_dump(mode="json"),
                       summarise(result, table(rows, ["from", "to", "transitions", "probability"],
-                                              limit=args.top)), result.to_dict())
+                                              limit=args.top)), result.to_dict(), figure=result.figure)
 
 
 class NextStepsArgs(BaseModel):
@@ -104,7 +104,7 @@ def next_steps_tool(ctx: ToolContext, args: NextStepsArgs) -> ToolResult:
             for n in result.next_steps]
     return ToolResult("next_steps", args.model_dump(mode="json"),
                       summarise(result, table(rows, ["next", "times", "probability"])),
-                      result.to_dict())
+                      result.to_dict(), figure=result.figure)
 
 
 class MomentsArgs(BaseModel):
@@ -129,7 +129,7 @@ def moments_tool(ctx: ToolContext, args: MomentsArgs) -> ToolResult:
     return ToolResult("moments", args.model_dump(mode="json"),
                       summarise(result, table(rows, ["sign", "moment", "did", "rate_did",
                                                      "rate_not", "lift"], limit=16))
-                      + "\n" + result.note, result.to_dict())
+                      + "\n" + result.note, result.to_dict(), figure=result.figure)
 
 
 class SegmentsArgs(BaseModel):
@@ -146,7 +146,7 @@ def segments_tool(ctx: ToolContext, args: SegmentsArgs) -> ToolResult:
              "conversion": s.conversion_rate, "churn": s.churn_rate} for s in result.segments]
     return ToolResult("segments", args.model_dump(mode="json"),
                       summarise(result, table(rows, ["segment", "name", "size", "conversion",
-                                                     "churn"])), result.to_dict())
+                                                     "churn"])), result.to_dict(), figure=result.figure)
 
 
 class ChurnArgs(BaseModel):
@@ -165,7 +165,7 @@ def churn_tool(ctx: ToolContext, args: ChurnArgs) -> ToolResult:
             for c in result.at_risk]
     return ToolResult("churn", args.model_dump(mode="json"),
                       summarise(result, table(rows, ["customer", "risk", "last_event"])),
-                      result.to_dict())
+                      result.to_dict(), figure=result.figure)
 
 
 class RetentionArgs(BaseModel):
@@ -184,7 +184,7 @@ def retention_tool(ctx: ToolContext, args: RetentionArgs) -> ToolResult:
             for k, (r, n) in enumerate(zip(result.curve, result.curve_people))]
     return ToolResult("retention", args.model_dump(mode="json"),
                       summarise(result, table(rows, ["period", "retained", "people"], limit=13)),
-                      result.to_dict())
+                      result.to_dict(), figure=result.figure)
 
 
 class AttributionArgs(BaseModel):
@@ -202,7 +202,7 @@ def attribution_tool(ctx: ToolContext, args: AttributionArgs) -> ToolResult:
              "per_1000_reached": c.conversions_per_1000_reached} for c in result.channels]
     return ToolResult("attribution", args.model_dump(mode="json"),
                       summarise(result, table(rows, ["channel", "credit", "share",
-                                                     "per_1000_reached"])), result.to_dict())
+                                                     "per_1000_reached"])), result.to_dict(), figure=result.figure)
 
 
 class AnomaliesArgs(BaseModel):
@@ -221,7 +221,7 @@ def anomalies_tool(ctx: ToolContext, args: AnomaliesArgs) -> ToolResult:
     return ToolResult("anomalies", args.model_dump(mode="json"),
                       summarise(result, table(rows, ["metric", "week", "rate", "usual", "z"])
                                 + "\n" + table(changes, ["metric", "change_since_week_before"])),
-                      result.to_dict())
+                      result.to_dict(), figure=result.figure)
 
 
 class DescribeDataArgs(BaseModel):

@@ -28,7 +28,7 @@ def diagnose_tool(ctx: ToolContext, args: DiagnoseArgs) -> ToolResult:
     unread = "\n".join(f"Not read: {line}" for line in result.unread)
     return ToolResult("diagnose", args.model_dump(mode="json"),
                       summarise(result, table(rows, list(rows[0]))) + "\n" + issues + "\n"
-                      + unread, result.to_dict())
+                      + unread, result.to_dict(), figure=result.figure)
 
 
 class PlanArgs(BaseModel):
@@ -56,4 +56,5 @@ def plan_tool(ctx: ToolContext, args: PlanArgs) -> ToolResult:
     artifact = result.to_dict()
     artifact["markdown"] = result.markdown()
     return ToolResult("plan", args.model_dump(mode="json"),
-                      summarise(result, table(rows, list(rows[0]))), artifact)
+                      summarise(result, table(rows, list(rows[0]))), artifact,
+                      figure=result.figure)

@@ -227,8 +227,23 @@ def stages_add(ctx: typer.Context,
     console.print("Stages: " + " -> ".join(order))
 
 
+@app.command("ui")
+def ui_cmd(ctx: typer.Context,
+           port: int = typer.Option(7860, "--port", help="Port to serve on."),
+           host: str = typer.Option("127.0.0.1", "--host",
+                                    help="Address to listen on (default: this machine only).")
+           ) -> None:
+    """Open the web app: chat, journey map, diagnose, plan and data."""
+    from ui.web import serve
+
+    console.print(f"Journey Agent on http://{host}:{port} (Ctrl-C to stop)")
+    serve(_store(ctx), host=host, port=port)
+
+
 @app.command("run")
-def run_app(ctx: typer.Context) -> None:
+def run_app(ctx: typer.Context,
+            port: int = typer.Option(7860, "--port", help="Port for the web app."),
+            no_ui: bool = typer.Option(False, "--no-ui", help="Prepare the data only.")) -> None:
     """Start Journey Agent on your data (loads the demo first when the store is empty)."""
     store = _store(ctx)
     current = store_status(store)
@@ -249,5 +264,7 @@ def run_app(ctx: typer.Context) -> None:
         "  journey ask \"what should we fix first this quarter?\"\n"
         "  journey funnel landing_view pricing_view signup subscription_started --by device\n"
         "Load your own data with `journey ingest events YOUR_FILE.csv`.", highlight=False)
+    if not no_ui:
+        ctx.invoke(ui_cmd, ctx=ctx, port=port, host="127.0.0.1")
 
 

@@ -1,0 +1,128 @@
+"""The web app: its handlers in-process, and the real page in headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from analytics.store import EventStore
+from ui.web import JourneyApp, build
+
+
+@pytest.fixture(scope="module")
+def app(demo_store):
+    return JourneyApp(demo_store)
+
+
+def test_chat_streams_tool_steps_then_the_answer(app):
+    steps = list(app.respond("Why do people leave at pricing?", [], None))
+    history, figure, agent, box = steps[-1]
+    assert history[0] == {"role": "user", "content": "Why do people leave at pricing?"}
+    tools = [m["metadata"]["title"] for m in history if m.get("metadata")]
+    assert tools and tools[0].startswith("Tool: friction")
+    assert "mention" in history[-1]["content"] and figure is not None and agent is not None
+    assert len(steps) >= 3  # the question shows first, then each tool, then the answer
+    follow = list(app.respond("and on mobile?", history, agent))[-1][0]
+    assert len(follow) > len(history)
+
+
+def test_tabs_work_without_a_browser(app, tmp_path):
+    text, funnel, flows = app.journey_map("", "", "mobile", "")
+    assert "mention" in text and funnel is not None and flows is not None
+    diagnosis, chart = app.diagnose("Awareness: 12k visitors/month\nTrials: 300/month\n"
+                                    "Customers: 60/month", "b2b-saas")
+    assert "biggest loss" in diagnosis and chart is not None
+    assert "Nothing to read" in app.diagnose("", "b2b-saas")[0]
+    plan = app.plan("", "2027-Q1", "b2b-saas")
+    assert plan.startswith("# Quick-win plan, 2027-Q1")
+    assert open(app.download(plan)).read() == plan
+
+
+def test_data_tab_loads_and_explains_errors(tmp_path):
+    app = JourneyApp(EventStore(tmp_path / "h"))
+    good = tmp_path / "e.csv"
+    good.write_text("user_id,timestamp,event\nu1,2024-01-01,signup\n")
+    message, status = app.upload(str(good), "events", "", "fail")
+    assert "Loaded **1**" in message and status["events"] == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user_id,timestamp,event\nu1,someday,signup\n")
+    message, status = app.upload(str(bad), "events", "", "fail")
+    assert message.startswith("**Not loaded.**") and "row 1" in message
+    assert status["events"] == 1
+
+
+def test_the_app_builds(demo_store):
+    assert build(demo_store) is not None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(demo_store):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from ui.cli import run; run()", "--home", str(demo_store.home),
+         "ui", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("the web app did not start: " + proc.stdout.read().decode()[-2000:])
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_page_serves_without_external_fonts(server):
+    html = urllib.request.urlopen(server, timeout=10).read().decode()
+    assert "Journey Agent" in html
+    assert "fonts.googleapis" not in html and "fonts.gstatic" not in html
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_marketer_asks_in_the_browser(server, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.fail("Chromium is missing: .ci/run installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    outside = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(
+            ("http://127.0.0.1", "data:", "blob:")) else None)
+        page.goto(server)
+        box = page.get_by_placeholder("Where do we lose people?")
+        box.fill("Why do people leave at pricing?")
+        box.press("Enter")
+        page.get_by_text("mention").first.wait_for(timeout=90_000)
+        page.get_by_text("Tool: friction").first.wait_for(timeout=10_000)
+        page.screenshot(path=str(tmp_path / "chat.png"))
+        page.get_by_role("tab", name="Diagnose").click()
+        page.get_by_label("Paste your stage metrics").fill(
+            "Awareness: 12k visitors/month\nTrials: 300/month\nCustomers: 60/month")
+        page.get_by_role("button", name="Diagnose").click()
+        page.get_by_text("biggest loss").first.wait_for(timeout=30_000)
+        browser.close()
+    assert outside == []  # the page fetched nothing from outside this machine

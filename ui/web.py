@@ -1,0 +1,221 @@
+"""The web app (Gradio): chat, journey map, diagnose, plan and data, on the same tools.
+
+Nothing leaves the machine: analytics are off, no share link, system fonts only (no font CDN),
+plotly's script is served by Gradio itself.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from agent.llm import make_agent  # noqa: E402
+from analytics.errors import JourneyError  # noqa: E402
+from analytics.store import EventStore, ingest_files  # noqa: E402
+from analytics.store.columns import parse_mapping  # noqa: E402
+from analytics.store.status import store_status  # noqa: E402
+from tools.base import ToolContext  # noqa: E402
+from tools.registry import call_tool  # noqa: E402
+
+SUGGESTED = ["Where do we lose people?", "Why do people leave at pricing?",
+             "Which channels drive conversions?", "What predicts churn?",
+             "What changed last week?", "What should we fix first this quarter?"]
+SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "sans-serif"]
+
+
+def _events(agent, question: str) -> Iterator[tuple[str, Any]]:
+    """(kind, data) steps of an answer, whichever agent is answering."""
+    if hasattr(agent, "stream"):
+        for event in agent.stream(question):
+            yield event.kind, event.data
+        return
+    answer = agent.ask(question)
+    for result in answer.results:
+        yield "tool_end", result
+    yield "answer", answer
+
+
+class JourneyApp:
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    # -- chat -----------------------------------------------------------------------------------
+
+    def respond(self, message: str, history: list, agent):
+        if not message or not message.strip():
+            yield history, None, agent, ""
+            return
+        agent = agent or make_agent(ToolContext(self.store))
+        history = list(history) + [{"role": "user", "content": message}]
+        yield history, None, agent, ""
+        figure = None
+        try:
+            for kind, data in _events(agent, message):
+                if kind == "tool_end":
+                    history.append({"role": "assistant", "content": data.content[:2000],
+                                    "metadata": {"title": f"Tool: {data.tool} "
+                                                          f"{data.result_id or ''}".strip()}})
+                    if data.ok and data.figure is not None:
+                        figure = data.figure()
+                    yield history, figure, agent, ""
+                elif kind == "notice":
+                    history.append({"role": "assistant", "content": f"_{data}_"})
+                elif kind == "answer":
+                    history.append({"role": "assistant", "content": data.text})
+        except JourneyError as exc:
+            history.append({"role": "assistant", "content": f"I could not answer that: {exc}"})
+        yield history, figure, agent, ""
+
+    # -- journey map ----------------------------------------------------------------------------
+
+    def journey_map(self, since: str, until: str, device: str, channel: str):
+        ctx = ToolContext(self.store)
+        filters = {k: v for k, v in {"since": since or None, "until": until or None,
+                                     "device": device or None,
+                                     "channel": channel or None}.items() if v}
+        with self.store.reader() as con:
+            from analytics.anomalies import key_steps
+
+            steps = key_steps(con)
+        funnel = call_tool(ctx, "funnel", {"steps": steps, "filters": filters})
+        paths = call_tool(ctx, "paths", {"top": 8, "filters": filters})
+        if not funnel.ok:
+            return funnel.content, None, None
+        worst = funnel.artifact.get("biggest_dropoff_step")
+        text = [funnel.artifact["summary"]]
+        drops = sorted(funnel.artifact["steps"][1:], key=lambda s: -s["dropped"])
+        for step in drops[:2]:
+            at = funnel.artifact["steps"][step["step"] - 2]["events"][0]
+            friction = call_tool(ctx, "friction", {"step": at, "filters": filters})
+            if friction.ok and friction.artifact.get("themes"):
+                top = friction.artifact["themes"][0]
+                text.append(f"**At {at}** ({step['dropped']:,} lost): "
+                            f"{top['dropped_share'] * 100:.0f}% of those who left and wrote to us "
+                            f"mention *{top['label']}*.")
+        del worst
+        return ("\n\n".join(text), funnel.figure() if funnel.figure else None,
+                paths.figure() if paths.ok and paths.figure else None)
+
+    # -- diagnose and plan --------------------------------------------------------------------
+
+    def diagnose(self, text: str, model: str):
+        if not text or not text.strip():
+            return ("Nothing to read yet: paste one stage per line, e.g. "
+                    "'Awareness: 12,000 visitors/month, 40% bounce'."), None
+        result = call_tool(ToolContext(self.store), "diagnose",
+                           {"metrics_text": text or "", "business_model": model})
+        if not result.ok:
+            return result.content, None
+        data = result.artifact
+        lines = [data["summary"]]
+        lines += [f"- Check: {i['message']}" for i in data["issues"]]
+        lines += [f"- Not read: {line}" for line in data["unread"]]
+        return "\n".join(lines), result.figure() if result.figure else None
+
+    def plan(self, text: str, quarter: str, model: str):
+        args: dict[str, Any] = {"business_model": model}
+        if text and text.strip():
+            args["metrics_text"] = text
+        if quarter:
+            args["quarter"] = quarter
+        result = call_tool(ToolContext(self.store), "plan", args)
+        return result.artifact.get("markdown", result.content) if result.ok else result.content
+
+    @staticmethod
+    def download(markdown: str) -> str:
+        path = Path(tempfile.mkdtemp(prefix="journey-plan-")) / "quick-win-plan.md"
+        path.write_text(markdown or "", encoding="utf-8")
+        return str(path)
+
+    # -- data -----------------------------------------------------------------------------------
+
+    def upload(self, file, kind: str, mapping: str, on_error: str):
+        if file is None:
+            return "Choose a file first.", self.status()
+        try:
+            report = ingest_files(self.store, kind, [file if isinstance(file, str) else file.name],
+                                  mapping=parse_mapping(mapping), on_error=on_error)
+        except JourneyError as exc:
+            return f"**Not loaded.** {exc}", self.status()
+        f = report.files[0]
+        lines = [f"Loaded **{f.rows_loaded:,}** of {f.rows_read:,} rows "
+                 f"({f.rows_already_loaded:,} already loaded, {f.rows_rejected:,} rejected)."]
+        lines += [f"- {n:,} skipped: {reason}" for reason, n in f.reject_reasons.items()]
+        return "\n".join(lines), self.status()
+
+    def status(self) -> dict:
+        return store_status(self.store).to_dict()
+
+
+def build(store: EventStore) -> gr.Blocks:
+    app = JourneyApp(store)
+    with gr.Blocks(title="Journey Agent", analytics_enabled=False) as demo:
+        gr.Markdown("# Journey Agent\nAsk about your customers' journey. Every number comes "
+                    "from your data.")
+        with gr.Tab("Chat"):
+            agent_state = gr.State(None)
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(label="Conversation", height=520)
+                    box = gr.Textbox(placeholder="Where do we lose people?", show_label=False)
+                    gr.Examples(SUGGESTED, inputs=box, label="Try")
+                with gr.Column(scale=2):
+                    plot = gr.Plot(label="Chart")
+            box.submit(app.respond, [box, chat, agent_state], [chat, plot, agent_state, box])
+        with gr.Tab("Journey map"):
+            with gr.Row():
+                since = gr.Textbox(label="From (YYYY-MM-DD)")
+                until = gr.Textbox(label="To (YYYY-MM-DD)")
+                device = gr.Textbox(label="Device")
+                channel = gr.Textbox(label="Channel")
+            show = gr.Button("Show the journey")
+            map_text = gr.Markdown()
+            with gr.Row():
+                funnel_plot = gr.Plot(label="Funnel")
+                flow_plot = gr.Plot(label="Flows")
+            show.click(app.journey_map, [since, until, device, channel],
+                       [map_text, funnel_plot, flow_plot])
+        with gr.Tab("Diagnose"):
+            metrics = gr.Textbox(lines=8, label="Paste your stage metrics",
+                                 placeholder="Awareness: 12,000 visitors/month, 40% bounce\n...")
+            model = gr.Dropdown(["b2b-saas", "ecommerce", "b2c-subscription", "marketplace"],
+                                value="b2b-saas", label="Business model")
+            run_diag = gr.Button("Diagnose")
+            diag_text = gr.Markdown()
+            diag_plot = gr.Plot()
+            run_diag.click(app.diagnose, [metrics, model], [diag_text, diag_plot])
+        with gr.Tab("Plan"):
+            quarter = gr.Textbox(label="Quarter (e.g. 2027-Q1)")
+            make_plan = gr.Button("Generate the quick-win plan")
+            plan_md = gr.Textbox(lines=24, label="Plan (Markdown, editable)")
+            save = gr.Button("Download as Markdown")
+            plan_file = gr.File(label="Download")
+            make_plan.click(app.plan, [metrics, quarter, model], plan_md)
+            save.click(app.download, plan_md, plan_file)
+        with gr.Tab("Data"):
+            upload = gr.File(label="CSV, Parquet or JSON Lines")
+            kind = gr.Dropdown(["events", "customers", "feedback"], value="events",
+                               label="What the file holds")
+            mapping = gr.Textbox(label="Column mapping (optional)",
+                                 placeholder="user_id=customer_id,event_time=timestamp")
+            on_error = gr.Radio(["fail", "skip"], value="fail", label="Bad rows")
+            load = gr.Button("Load")
+            load_text = gr.Markdown()
+            status = gr.JSON(label="Store status", value=app.status)
+            load.click(app.upload, [upload, kind, mapping, on_error], [load_text, status])
+    return demo
+
+
+def serve(store: EventStore, host: str = "127.0.0.1", port: int = 7860,
+          block: bool = True) -> gr.Blocks:
+    demo = build(store)
+    theme = gr.themes.Soft(font=SYSTEM_FONTS, font_mono=["ui-monospace", "monospace"])
+    demo.launch(server_name=host, server_port=port, share=False, theme=theme,
+                prevent_thread_lock=not block, show_error=True, quiet=not block)
+    return demo
