@@ -34,6 +34,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/analytics_benchmark.py --write
 	$(BIN)/python benchmarks/feedback_benchmark.py --write
 	$(BIN)/python benchmarks/agent_benchmark.py --write
+	$(BIN)/python benchmarks/ui_benchmark.py --write
 
 clean:
 	rm -rf $(VENV) .journey

@@ -62,7 +62,9 @@ class OfflinePlanner:
         self._facts: dict[str, Any] | None = None
 
     def facts(self) -> dict[str, Any]:
-        """What the planner needs to know about the data, read once."""
+        """What the planner needs to know about the data, read once per tool context."""
+        if self._facts is None and "planner_facts" in self.ctx._cache:
+            self._facts = self.ctx._cache["planner_facts"]
         if self._facts is None:
             with self.ctx.store.reader() as con:
                 popularity = dict(con.execute(
@@ -75,6 +77,7 @@ class OfflinePlanner:
             churn = next((e for e in catalog.events if "cancel" in e or "churn" in e), None)
             self._facts = {"popularity": popularity, "end": end.date() if end else None,
                            "conversion": conversion, "churn": churn, "key_steps": steps}
+            self.ctx._cache["planner_facts"] = self._facts
         return self._facts
 
     def warm_up(self) -> None:

@@ -98,31 +98,20 @@ def test_page_serves_without_external_fonts(server):
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_a_marketer_asks_in_the_browser(server, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.fail("Chromium is missing: .ci/run installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+def test_a_marketer_uses_every_screen_in_the_browser(server, tmp_path):
+    from tests.browser_flow import browser_page, chromium_path, tour
 
-    outside = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(
-            ("http://127.0.0.1", "data:", "blob:")) else None)
-        page.goto(server)
-        box = page.get_by_placeholder("Where do we lose people?")
-        box.fill("Why do people leave at pricing?")
-        box.press("Enter")
-        page.get_by_text("mention").first.wait_for(timeout=90_000)
-        page.get_by_text("Tool: friction").first.wait_for(timeout=10_000)
-        page.screenshot(path=str(tmp_path / "chat.png"))
-        page.get_by_role("tab", name="Diagnose").click()
-        page.get_by_label("Paste your stage metrics").fill(
-            "Awareness: 12k visitors/month\nTrials: 300/month\nCustomers: 60/month")
-        page.get_by_role("button", name="Diagnose").click()
-        page.get_by_text("biggest loss").first.wait_for(timeout=30_000)
-        browser.close()
+    if chromium_path() is None:
+        pytest.fail("Chromium is missing: .ci/run installs it (apt-get install chromium)")
+    bad = tmp_path / "bad_events.csv"
+    bad.write_text("user_id,timestamp,event\nu1,not-a-date,signup\n")
+    outside: list[str] = []
+    with browser_page(server, outside) as page:
+        found = tour(page, tmp_path / "shots", bad, tmp_path)
+    print(f"\nfirst chat answer appeared {found['first_answer_s']:.2f} s after Enter")
+    assert found["diagnosis_shown"]
+    assert found["plan_download"].startswith("# Quick-win plan")
+    assert "bad_events.csv" in found["upload_error"] and "row 1" in found["upload_error"]
+    for name in ("chat", "journey-map", "diagnose", "plan", "data"):
+        assert (tmp_path / "shots" / f"{name}.png").stat().st_size > 10_000
     assert outside == []  # the page fetched nothing from outside this machine

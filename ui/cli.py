@@ -53,5 +53,5 @@ def run() -> None:
 
 
 # Command modules register themselves on `app` when imported.
-from ui import (cli_agent, cli_analytics, cli_feedback, cli_models, cli_plan,  # noqa: E402,F401
-                cli_store)
+from ui import (cli_agent, cli_analytics, cli_doctor, cli_feedback, cli_models,  # noqa: E402,F401
+                cli_plan, cli_store)

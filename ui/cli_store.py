@@ -187,6 +187,25 @@ def demo_data(
             f"{result['manifest']}", highlight=False)
 
 
+@app.command("forget")
+def forget_cmd(ctx: typer.Context,
+               customer_id: str = typer.Argument(..., help="The customer to erase."),
+               yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+               as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """Erase a customer everywhere (events, feedback, profile, identities, search index)."""
+    from analytics.store.forget import forget_customer
+
+    if not yes and not typer.confirm(f"Erase every trace of {customer_id}?", default=False):
+        raise typer.Exit(1)
+    report = forget_customer(_store(ctx), customer_id)
+    if as_json:
+        print_json(report)
+    else:
+        console.print(f"Erased {report.events:,} events, {report.feedback:,} feedback items, "
+                      f"{report.customers:,} profile, {report.identities:,} identity links. "
+                      f"Audit record: {report.customer_id_hash[:16]}...", highlight=False)
+
+
 stages_app = typer.Typer(help="See and change which journey stage each event belongs to.",
                          no_args_is_help=True)
 app.add_typer(stages_app, name="stages")

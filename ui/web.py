@@ -44,6 +44,17 @@ def _events(agent, question: str) -> Iterator[tuple[str, Any]]:
 class JourneyApp:
     def __init__(self, store: EventStore) -> None:
         self.store = store
+        # Sessions share the loaded catalog, facts and feedback themes; each keeps its own
+        # conversation (the agent object in the session state).
+        self.shared = ToolContext(store)
+
+    def warm_up(self) -> None:
+        from agent.planner import OfflinePlanner
+
+        try:
+            OfflinePlanner(self.shared).warm_up()
+        except JourneyError:
+            pass  # an empty store: nothing to warm
 
     # -- chat -----------------------------------------------------------------------------------
 
@@ -51,7 +62,7 @@ class JourneyApp:
         if not message or not message.strip():
             yield history, None, agent, ""
             return
-        agent = agent or make_agent(ToolContext(self.store))
+        agent = agent or make_agent(self.shared)
         history = list(history) + [{"role": "user", "content": message}]
         yield history, None, agent, ""
         figure = None
@@ -74,11 +85,12 @@ class JourneyApp:
 
     # -- journey map ----------------------------------------------------------------------------
 
-    def journey_map(self, since: str, until: str, device: str, channel: str):
+    def journey_map(self, since: str, until: str, device: str, channel: str,
+                    segment: str = ""):
         ctx = ToolContext(self.store)
         filters = {k: v for k, v in {"since": since or None, "until": until or None,
-                                     "device": device or None,
-                                     "channel": channel or None}.items() if v}
+                                     "device": device or None, "channel": channel or None,
+                                     "segment": segment or None}.items() if v}
         with self.store.reader() as con:
             from analytics.anomalies import key_steps
 
@@ -98,8 +110,14 @@ class JourneyApp:
                 text.append(f"**At {at}** ({step['dropped']:,} lost): "
                             f"{top['dropped_share'] * 100:.0f}% of those who left and wrote to us "
                             f"mention *{top['label']}*.")
-        del worst
-        return ("\n\n".join(text), funnel.figure() if funnel.figure else None,
+        figure = funnel.figure() if funnel.figure else None
+        if figure is not None and worst:
+            # Mark the biggest drop-off on the funnel itself.
+            step = funnel.artifact["steps"][worst - 1]
+            figure.add_annotation(x=step["customers"], y=" | ".join(step["events"]),
+                                  text=f"biggest drop-off: {step['dropped']:,} lost",
+                                  showarrow=True, arrowhead=2, ax=120, ay=0)
+        return ("\n\n".join(text), figure,
                 paths.figure() if paths.ok and paths.figure else None)
 
     # -- diagnose and plan --------------------------------------------------------------------
@@ -149,12 +167,25 @@ class JourneyApp:
         lines += [f"- {n:,} skipped: {reason}" for reason, n in f.reject_reasons.items()]
         return "\n".join(lines), self.status()
 
+    def forget(self, customer_id: str, confirm: bool):
+        if not confirm:
+            return "Tick the box to confirm the erasure.", self.status()
+        from analytics.store.forget import forget_customer
+
+        try:
+            r = forget_customer(self.store, customer_id)
+        except JourneyError as exc:
+            return f"**Not erased.** {exc}", self.status()
+        return (f"Erased {r.events:,} events, {r.feedback:,} feedback items, {r.customers:,} "
+                f"profile and {r.identities:,} identity links. The audit log keeps only a hash.",
+                self.status())
+
     def status(self) -> dict:
         return store_status(self.store).to_dict()
 
 
-def build(store: EventStore) -> gr.Blocks:
-    app = JourneyApp(store)
+def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
+    app = app or JourneyApp(store)
     with gr.Blocks(title="Journey Agent", analytics_enabled=False) as demo:
         gr.Markdown("# Journey Agent\nAsk about your customers' journey. Every number comes "
                     "from your data.")
@@ -174,12 +205,13 @@ def build(store: EventStore) -> gr.Blocks:
                 until = gr.Textbox(label="To (YYYY-MM-DD)")
                 device = gr.Textbox(label="Device")
                 channel = gr.Textbox(label="Channel")
+                segment = gr.Textbox(label="Segment (number or name)")
             show = gr.Button("Show the journey")
             map_text = gr.Markdown()
             with gr.Row():
                 funnel_plot = gr.Plot(label="Funnel")
                 flow_plot = gr.Plot(label="Flows")
-            show.click(app.journey_map, [since, until, device, channel],
+            show.click(app.journey_map, [since, until, device, channel, segment],
                        [map_text, funnel_plot, flow_plot])
         with gr.Tab("Diagnose"):
             metrics = gr.Textbox(lines=8, label="Paste your stage metrics",
@@ -209,12 +241,24 @@ def build(store: EventStore) -> gr.Blocks:
             load_text = gr.Markdown()
             status = gr.JSON(label="Store status", value=app.status)
             load.click(app.upload, [upload, kind, mapping, on_error], [load_text, status])
+            gr.Markdown("### Erase a customer (data protection request)")
+            with gr.Row():
+                erase_id = gr.Textbox(label="Customer id")
+                erase_ok = gr.Checkbox(label="I confirm: erase every trace of this customer")
+            erase = gr.Button("Erase", variant="stop")
+            erase_text = gr.Markdown()
+            erase.click(app.forget, [erase_id, erase_ok], [erase_text, status])
     return demo
 
 
 def serve(store: EventStore, host: str = "127.0.0.1", port: int = 7860,
           block: bool = True) -> gr.Blocks:
-    demo = build(store)
+    app = JourneyApp(store)
+    # Warm the models and caches while the server starts, so the first answer is quick.
+    import threading
+
+    threading.Thread(target=app.warm_up, daemon=True).start()
+    demo = build(store, app)
     theme = gr.themes.Soft(font=SYSTEM_FONTS, font_mono=["ui-monospace", "monospace"])
     demo.launch(server_name=host, server_port=port, share=False, theme=theme,
                 prevent_thread_lock=not block, show_error=True, quiet=not block)

@@ -1,0 +1,87 @@
+"""Erasing a customer on request: every trace in the store and the feedback index, and a record
+of the erasure that holds no personal data (a keyed hash of the id and the time)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from analytics.errors import JourneyError
+from analytics.store.connection import EventStore
+
+ERASURES_DDL = """
+CREATE TABLE IF NOT EXISTS erasures (
+    id_hash VARCHAR NOT NULL,
+    erased_at TIMESTAMPTZ NOT NULL,
+    events BIGINT, feedback BIGINT, customers BIGINT, identities BIGINT
+)"""
+
+
+@dataclass
+class ErasureReport:
+    customer_id_hash: str
+    events: int
+    feedback: int
+    customers: int
+    identities: int
+    feedback_ids: list[str]
+
+
+def id_hash(customer_id: str) -> str:
+    # Keyed so the audit record cannot be reversed by hashing a list of known ids.
+    key = os.environ.get("JOURNEY_AUDIT_KEY", "journey-agent-audit")
+    return hashlib.sha256(f"{key}:{customer_id}".encode("utf-8")).hexdigest()
+
+
+def forget_customer(store: EventStore, customer_id: str) -> ErasureReport:
+    """Delete the customer, their anonymous ids' events and their feedback, in one transaction."""
+    customer_id = (customer_id or "").strip()
+    if not customer_id:
+        raise JourneyError("Give the customer id to erase")
+    if not store.exists():
+        raise JourneyError(f"No data in {store.home}")
+    with store.writer() as con:
+        con.execute(ERASURES_DDL)
+        anon = [r[0] for r in con.execute(
+            "SELECT anonymous_id FROM identity_map WHERE customer_id = ? UNION "
+            "SELECT DISTINCT anonymous_id FROM events WHERE customer_id = ? "
+            "AND anonymous_id IS NOT NULL", [customer_id, customer_id]).fetchall()]
+        known = con.execute(
+            "SELECT (SELECT count(*) FROM customers WHERE customer_id = ?) + "
+            "(SELECT count(*) FROM events WHERE customer_id = ?) + "
+            "(SELECT count(*) FROM feedback WHERE customer_id = ?)",
+            [customer_id, customer_id, customer_id]).fetchone()[0]
+        if not known and not anon:
+            raise JourneyError(f"No customer '{customer_id}' in the store (nothing erased)")
+        con.execute("BEGIN TRANSACTION")
+        try:
+            feedback_ids = [r[0] for r in con.execute(
+                "SELECT feedback_id FROM feedback WHERE customer_id = ? OR anonymous_id IN "
+                "(SELECT unnest(?::VARCHAR[]))", [customer_id, anon]).fetchall()]
+            events = con.execute(
+                "DELETE FROM events WHERE customer_id = ? OR anonymous_id IN "
+                "(SELECT unnest(?::VARCHAR[]))", [customer_id, anon]).fetchone()[0]
+            feedback = con.execute(
+                "DELETE FROM feedback WHERE customer_id = ? OR anonymous_id IN "
+                "(SELECT unnest(?::VARCHAR[]))", [customer_id, anon]).fetchone()[0]
+            customers = con.execute("DELETE FROM customers WHERE customer_id = ?",
+                                    [customer_id]).fetchone()[0]
+            identities = con.execute("DELETE FROM identity_map WHERE customer_id = ?",
+                                     [customer_id]).fetchone()[0]
+            digest = id_hash(customer_id)
+            con.execute("INSERT INTO erasures VALUES (?, ?, ?, ?, ?, ?)",
+                        [digest, datetime.now(timezone.utc), events, feedback, customers,
+                         identities])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    # The feedback index is derived from the store; drop the erased snippets from it too.
+    from analytics.feedback.index import FeedbackIndex
+
+    index = FeedbackIndex(store)
+    if index.path.exists() and feedback_ids:
+        index.collection().delete(ids=feedback_ids)
+    return ErasureReport(digest, events, feedback, customers, identities, feedback_ids)

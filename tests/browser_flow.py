@@ -1,0 +1,96 @@
+"""Driving the web app as a marketer would, in Debian's headless Chromium (shared by the browser
+test and benchmarks/ui_benchmark.py). Gradio keeps a connection open, so every step waits for
+content on the page, never for network idle."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@contextmanager
+def browser_page(url: str, outside: list[str]):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(
+            ("http://127.0.0.1", "data:", "blob:")) else None)
+        page.goto(url)
+        page.get_by_placeholder("Where do we lose people?").wait_for(timeout=60_000)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def ask(page, question: str, expect: str = "[R") -> float:
+    """Seconds from pressing Enter to the answer (with a result id) on the page."""
+    box = page.get_by_placeholder("Where do we lose people?")
+    box.fill(question)
+    before = page.get_by_text(expect).count()
+    started = time.perf_counter()
+    box.press("Enter")
+    deadline = started + 90
+    while page.get_by_text(expect).count() <= before:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"no answer to {question!r}")
+        page.wait_for_timeout(50)
+    return time.perf_counter() - started
+
+
+def tour(page, shots: Path, bad_csv: Path, downloads: Path) -> dict:
+    """Every screen: chat, journey map, diagnose, plan (+download), data (bad upload)."""
+    shots.mkdir(parents=True, exist_ok=True)
+    found: dict = {}
+    found["first_answer_s"] = ask(page, "Why do people leave at pricing?")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(shots / "chat.png"))
+    page.get_by_role("tab", name="Journey map").click()
+    page.get_by_role("button", name="Show the journey").click()
+    page.get_by_text("biggest drop-off").first.wait_for(timeout=60_000)
+    page.screenshot(path=str(shots / "journey-map.png"))
+    page.get_by_role("tab", name="Diagnose").click()
+    page.get_by_label("Paste your stage metrics").fill(
+        "Awareness: 12k visitors/month, 40% bounce\nConsideration: 2,000 pricing views/month\n"
+        "Evaluation: 120 trials/month\nPurchase: 18 customers/month, 25% trial to paid")
+    page.get_by_role("button", name="Diagnose").click()
+    page.get_by_text("biggest loss").first.wait_for(timeout=30_000)
+    found["diagnosis_shown"] = True
+    page.screenshot(path=str(shots / "diagnose.png"))
+    page.get_by_role("tab", name="Plan").click()
+    page.get_by_role("button", name="Generate the quick-win plan").click()
+    plan_box = page.get_by_label("Plan (Markdown, editable)")
+    deadline = time.time() + 60
+    while "# Quick-win plan" not in plan_box.input_value():
+        if time.time() > deadline:
+            raise TimeoutError("no plan")
+        page.wait_for_timeout(100)
+    page.get_by_role("button", name="Download as Markdown").click()
+    link = page.locator("a[download]").first
+    link.wait_for(timeout=30_000)
+    with page.expect_download() as info:
+        link.click()
+    target = downloads / "plan.md"
+    info.value.save_as(str(target))
+    found["plan_download"] = target.read_text()
+    page.screenshot(path=str(shots / "plan.png"))
+    page.get_by_role("tab", name="Data").click()
+    page.locator("input[type=file]").first.set_input_files(str(bad_csv))
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="Load", exact=True).click()
+    page.get_by_text("Not loaded.").first.wait_for(timeout=30_000)
+    found["upload_error"] = page.locator("p", has_text="Not loaded.").first.inner_text()
+    page.screenshot(path=str(shots / "data.png"))
+    return found

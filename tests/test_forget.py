@@ -1,0 +1,44 @@
+"""Erasure on request leaves nothing of the customer behind, and records only a hash."""
+
+from __future__ import annotations
+
+import pytest
+
+from analytics.errors import JourneyError
+from analytics.feedback.index import FeedbackIndex
+from analytics.store import EventStore, ingest_files
+from analytics.store.forget import forget_customer, id_hash
+
+
+def test_forget_removes_every_trace(tmp_path):
+    store = EventStore(tmp_path / "h")
+    (tmp_path / "e.csv").write_text(
+        "anonymous_id,customer_id,timestamp,event\n"
+        "a1,,2024-01-01T10:00:00Z,landing_view\n"
+        "a1,c1,2024-01-01T10:05:00Z,signup\n"
+        ",c1,2024-01-02T10:00:00Z,login\n"
+        "a2,,2024-01-01T10:00:00Z,landing_view\n")
+    (tmp_path / "c.csv").write_text("customer_id,plan,email\nc1,pro,jo@acme.io\nc2,free,x@y.z\n")
+    (tmp_path / "f.csv").write_text(
+        "feedback_id,customer_id,anonymous_id,timestamp,source,text\n"
+        "f1,c1,,2024-01-03,ticket,Billing is wrong\n"
+        "f2,,a1,2024-01-01,survey,Too pricey\n"
+        "f3,c2,,2024-01-03,review,Love it\n")
+    ingest_files(store, "events", [tmp_path / "e.csv"])
+    ingest_files(store, "customers", [tmp_path / "c.csv"])
+    ingest_files(store, "feedback", [tmp_path / "f.csv"])
+    index = FeedbackIndex(store)
+    index.sync()
+    report = forget_customer(store, "c1")
+    assert (report.events, report.feedback, report.customers, report.identities) == (3, 2, 1, 1)
+    with store.reader() as con:
+        dump = " ".join(str(row) for table in ("events", "customers", "feedback",
+                                               "identity_map", "erasures", "loads")
+                        for row in con.execute(f"SELECT * FROM {table}").fetchall())
+        assert "c1" not in dump and "a1" not in dump and "jo@acme.io" not in dump
+        assert con.execute("SELECT id_hash FROM erasures").fetchall() == [(id_hash("c1"),)]
+        assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 1  # a2 stays
+    remaining = FeedbackIndex(store).collection().get()["ids"]
+    assert sorted(remaining) == ["f3"]
+    with pytest.raises(JourneyError, match="No customer 'c1'"):
+        forget_customer(store, "c1")

@@ -1,0 +1,82 @@
+"""`journey doctor`: is everything in place, and if not, what to do."""
+
+from __future__ import annotations
+
+import typer
+
+from ui.cli import app
+from ui.cli_output import console, print_json
+
+
+def checks(home: str | None) -> list[dict]:
+    from analytics.feedback.embedder import onnx_path
+    from analytics.store import EventStore
+    from analytics.store.status import store_status
+
+    found: list[dict] = []
+
+    def add(name: str, ok: bool, detail: str, fix: str = "") -> None:
+        found.append({"check": name, "ok": ok, "detail": detail, "fix": fix})
+
+    store = EventStore(home)
+    try:
+        status = store_status(store)
+        if not status.exists or not status.events:
+            add("store", False, f"no events in {store.home}",
+                "run `journey demo-data` or `journey ingest events FILE`")
+        else:
+            add("store", True, f"{status.events:,} events, {status.customers:,} customers, "
+                               f"{status.feedback:,} feedback items in {store.home}")
+    except Exception as exc:
+        add("store", False, str(exc), "move the damaged store away and load your data again")
+    model = onnx_path()
+    add("embedding model", model.exists(), str(model),
+        "" if model.exists() else "run `python -m analytics.feedback.embedder --build`")
+    try:
+        from analytics.feedback.index import FeedbackIndex
+
+        index = FeedbackIndex(store)
+        indexed = index.collection().count() if index.path.exists() else 0
+        stored = status.feedback if store.exists() else 0
+        add("feedback index", indexed == stored, f"{indexed:,} of {stored:,} snippets indexed",
+            "" if indexed == stored else "run `journey feedback index`")
+    except Exception as exc:
+        add("feedback index", False, str(exc), "run `journey feedback index` (it rebuilds)")
+    from agent.llm import llm_config
+
+    config = llm_config()
+    if config is None:
+        add("language model", True, "offline mode (no OPENAI_BASE_URL or OPENAI_API_KEY set)")
+    else:
+        import urllib.error
+        import urllib.request
+
+        url = (config.base_url or "https://api.openai.com/v1").rstrip("/") + "/models"
+        try:
+            request = urllib.request.Request(url, headers={
+                "Authorization": f"Bearer {config.api_key}"})
+            urllib.request.urlopen(request, timeout=5)
+            add("language model", True, f"{config.model} at {url}")
+        except urllib.error.HTTPError as exc:
+            add("language model", exc.code != 401, f"{url} answered {exc.code}",
+                "check OPENAI_API_KEY" if exc.code == 401 else "")
+        except Exception as exc:
+            add("language model", False, f"{url} unreachable ({type(exc).__name__})",
+                "check OPENAI_BASE_URL; until then answers come from the offline planner")
+    return found
+
+
+@app.command("doctor")
+def doctor_cmd(ctx: typer.Context,
+               as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """Check the data, the search index and the language model setup; say what to fix."""
+    found = checks(ctx.obj.get("home") if ctx.obj else None)
+    if as_json:
+        print_json(found)
+    else:
+        for c in found:
+            mark = "[green]ok[/]" if c["ok"] else "[red]fix[/]"
+            console.print(f"{mark}  {c['check']}: {c['detail']}"
+                          + (f"\n      -> {c['fix']}" if c["fix"] else ""), highlight=False)
+    if not all(c["ok"] for c in found):
+        raise typer.Exit(1)
