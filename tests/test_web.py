@@ -57,6 +57,16 @@ def test_data_tab_loads_and_explains_errors(tmp_path):
     assert status["events"] == 1
 
 
+def test_column_mapping_preview(tmp_path):
+    path = tmp_path / "mixpanel.csv"
+    path.write_text("distinct_id,time,event,plan\nu1,1704103200,signup,pro\n")
+    shown = JourneyApp.preview(str(path), "events", "")
+    assert "| distinct_id | customer_id |" in shown and "| time | timestamp |" in shown
+    assert "Kept as event properties: plan" in shown
+    missing = JourneyApp.preview(str(path), "feedback", "")
+    assert "cannot be loaded as feedback" in missing and "text" in missing
+
+
 def test_the_app_builds(demo_store):
     assert build(demo_store) is not None
 

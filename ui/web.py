@@ -180,6 +180,32 @@ class JourneyApp:
                 f"profile and {r.identities:,} identity links. The audit log keeps only a hash.",
                 self.status())
 
+    @staticmethod
+    def preview(file, kind: str, mapping: str) -> str:
+        """Which of the file's columns will feed which field, before anything is loaded."""
+        if file is None:
+            return ""
+        import duckdb
+
+        from analytics.store.columns import plan_columns
+        from analytics.store.files import reader_sql, sniff
+
+        path = file if isinstance(file, str) else file.name
+        try:
+            sniffed = sniff(path)
+            con = duckdb.connect()
+            columns = [r[0] for r in con.execute(
+                f"DESCRIBE SELECT * FROM {reader_sql(sniffed)} LIMIT 0").fetchall()]
+            plan = plan_columns(kind, Path(path).name, columns, parse_mapping(mapping))
+        except JourneyError as exc:
+            return f"**This file cannot be loaded as {kind} yet.** {exc}"
+        except Exception as exc:  # a reader error: the load itself reports it precisely
+            return f"Could not preview this file ({type(exc).__name__}); try loading it."
+        rows = "\n".join(f"| {source} | {field} |" for field, source in plan.fields.items())
+        extra = ", ".join(plan.extras) or "none"
+        kept = "event properties" if kind == "events" else "customer attributes"
+        return (f"| your column | becomes |\n|---|---|\n{rows}\n\nKept as {kept}: {extra}")
+
     def status(self) -> dict:
         return store_status(self.store).to_dict()
 
@@ -237,6 +263,9 @@ def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
             mapping = gr.Textbox(label="Column mapping (optional)",
                                  placeholder="user_id=customer_id,event_time=timestamp")
             on_error = gr.Radio(["fail", "skip"], value="fail", label="Bad rows")
+            preview = gr.Markdown()
+            for trigger in (upload.change, kind.change, mapping.change):
+                trigger(app.preview, [upload, kind, mapping], preview)
             load = gr.Button("Load")
             load_text = gr.Markdown()
             status = gr.JSON(label="Store status", value=app.status)
