@@ -80,14 +80,18 @@ class OfflinePlanner:
             self.ctx._cache["planner_facts"] = self._facts
         return self._facts
 
-    def warm_up(self) -> None:
-        """Load what the first answer would otherwise wait for (model, catalog, themes)."""
+    def warm_up(self, models: bool = True) -> None:
+        """Load what answers would otherwise wait for: the embedding model, the catalog, the
+        feedback themes and (with `models`) the segments and the churn model."""
         shared_classifier()
         self.facts()
         try:
             self.ctx.themes()
         except Exception:  # no feedback yet: nothing to warm
             pass
+        if models:
+            for tool in ("segments", "churn"):
+                call_tool(self.ctx, tool, {"filters": {}})
 
     # -- planning ---------------------------------------------------------------------------
 

@@ -80,6 +80,12 @@ class ToolContext:
             self._index = FeedbackIndex(self.store)
         return self._index
 
+    def forget_cache(self) -> None:
+        """After new data: drop the catalog and every cached result."""
+        self._catalog = None
+        self._index = None
+        self._cache.clear()
+
     def themes(self, k: int | None = None):
         """Feedback themes, computed once per conversation (and per k)."""
         from analytics.feedback.themes import themes

@@ -65,6 +65,9 @@ TOOLS: list[ToolSpec] = [
 ]
 
 BY_NAME = {t.name: t for t in TOOLS}
+# Model-training tools whose results a conversation (or a warmed-up server) reuses while the
+# data stay the same; the cache lives in the ToolContext and is cleared when data change.
+CACHED_TOOLS = {"churn", "segments"}
 
 
 def call_tool(ctx: ToolContext, name: str, arguments: dict) -> ToolResult:
@@ -78,8 +81,17 @@ def call_tool(ctx: ToolContext, name: str, arguments: dict) -> ToolResult:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return ToolResult(name, arguments, f"Invalid arguments for {name}: {problems}", ok=False)
+    key = (name, args.model_dump_json()) if name in CACHED_TOOLS else None
+    if key is not None and key in ctx._cache:
+        cached = ctx._cache[key]
+        return ctx.remember(ToolResult(cached.tool, cached.arguments,
+                                       cached.content.split("] ", 1)[-1], cached.artifact,
+                                       figure=cached.figure))
     try:
-        return ctx.remember(spec.run(ctx, args))
+        result = ctx.remember(spec.run(ctx, args))
+        if key is not None:
+            ctx._cache[key] = result
+        return result
     except UnknownNameError as exc:
         return name_problem(name, arguments, exc)
     except JourneyError as exc:

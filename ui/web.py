@@ -161,6 +161,7 @@ class JourneyApp:
                                   mapping=parse_mapping(mapping), on_error=on_error)
         except JourneyError as exc:
             return f"**Not loaded.** {exc}", self.status()
+        self.shared.forget_cache()
         f = report.files[0]
         lines = [f"Loaded **{f.rows_loaded:,}** of {f.rows_read:,} rows "
                  f"({f.rows_already_loaded:,} already loaded, {f.rows_rejected:,} rejected)."]
@@ -176,6 +177,7 @@ class JourneyApp:
             r = forget_customer(self.store, customer_id)
         except JourneyError as exc:
             return f"**Not erased.** {exc}", self.status()
+        self.shared.forget_cache()
         return (f"Erased {r.events:,} events, {r.feedback:,} feedback items, {r.customers:,} "
                 f"profile and {r.identities:,} identity links. The audit log keeps only a hash.",
                 self.status())
