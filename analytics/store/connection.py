@@ -78,6 +78,50 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0] or 0)
 
 
+DEFAULT_QUERY_SECONDS = 120.0
+
+
+class QueryTimeoutError(StoreError):
+    """A question ran longer than the store's query time limit."""
+
+
+class TimedConnection:
+    """A read-only connection whose every query is interrupted after a time limit.
+
+    DuckDB has no statement timeout, so a timer calls `interrupt()`; the interrupted query raises
+    and the store is untouched (the connection is read-only anyway).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float) -> None:
+        self._con = con
+        self._seconds = seconds
+
+    def execute(self, query: str, parameters=None):
+        import threading
+
+        timer = threading.Timer(self._seconds, self._con.interrupt)
+        timer.daemon = True
+        timer.start()
+        try:
+            return self._con.execute(query, parameters or [])
+        except duckdb.InterruptException:
+            raise QueryTimeoutError(
+                f"The question took longer than {self._seconds:.0f} s and was stopped. Narrow "
+                "it (a shorter date range, one segment) or raise JOURNEY_QUERY_TIMEOUT_S.") from None
+        finally:
+            timer.cancel()
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+
+def query_seconds() -> float:
+    try:
+        return float(os.environ.get("JOURNEY_QUERY_TIMEOUT_S", DEFAULT_QUERY_SECONDS))
+    except ValueError:
+        return DEFAULT_QUERY_SECONDS
+
+
 class EventStore:
     """The DuckDB file under the data directory.
 
@@ -117,6 +161,6 @@ class EventStore:
                 pass
             con = _open(self.path, read_only=True)
         try:
-            yield con
+            yield TimedConnection(con, query_seconds())
         finally:
             con.close()
