@@ -42,3 +42,36 @@ def test_forget_removes_every_trace(tmp_path):
     assert sorted(remaining) == ["f3"]
     with pytest.raises(JourneyError, match="No customer 'c1'"):
         forget_customer(store, "c1")
+
+
+def test_export_anonymised_and_without_opted_out(tmp_path):
+    import pandas as pd
+
+    from analytics.store.export import export_table
+
+    store = EventStore(tmp_path / "h")
+    (tmp_path / "c.csv").write_text("customer_id,plan,email,opted_out\n"
+                                    "c1,pro,jo@acme.io,no\nc2,free,x@y.z,yes\n")
+    (tmp_path / "e.csv").write_text("customer_id,timestamp,event,note\n"
+                                    "c1,2024-01-01,signup,call jo@acme.io\n")
+    (tmp_path / "f.csv").write_text("feedback_id,customer_id,timestamp,source,text\n"
+                                    "f1,c1,2024-01-02,ticket,Mail me at jo@acme.io\n")
+    ingest_files(store, "customers", [tmp_path / "c.csv"])
+    ingest_files(store, "events", [tmp_path / "e.csv"])
+    ingest_files(store, "feedback", [tmp_path / "f.csv"])
+    assert export_table(store, "customers", tmp_path / "plain.csv") == 1  # c2 opted out
+    assert export_table(store, "customers", tmp_path / "anon.csv", anonymize=True) == 1
+    export_table(store, "events", tmp_path / "events.parquet", anonymize=True)
+    export_table(store, "feedback", tmp_path / "feedback.csv", anonymize=True)
+    anon = pd.read_csv(tmp_path / "anon.csv")
+    again = tmp_path / "again.csv"
+    export_table(store, "customers", again, anonymize=True)
+    assert anon["customer_id"][0] != "c1" and len(anon["customer_id"][0]) == 32
+    assert pd.read_csv(again)["customer_id"][0] == anon["customer_id"][0]  # stable hash
+    events = pd.read_parquet(tmp_path / "events.parquet")
+    assert events["customer_id"][0] == anon["customer_id"][0]  # joinable across tables
+    everything = " ".join(p.read_text(errors="ignore") for p in tmp_path.glob("*.csv")
+                          if p.name != "plain.csv" and p.name not in ("c.csv", "e.csv", "f.csv"))
+    assert "jo@acme.io" not in everything and "c1," not in everything
+    with pytest.raises(JourneyError, match=".csv or .parquet"):
+        export_table(store, "events", tmp_path / "x.xlsx")

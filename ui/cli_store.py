@@ -206,6 +206,21 @@ def forget_cmd(ctx: typer.Context,
                       f"Audit record: {report.customer_id_hash[:16]}...", highlight=False)
 
 
+@app.command("export")
+def export_cmd(ctx: typer.Context,
+               table: Kind = typer.Argument(..., help="events, customers or feedback."),
+               target: Path = typer.Argument(..., help="A .csv or .parquet file to write."),
+               anonymize: bool = typer.Option(False, "--anonymize",
+                                              help="Replace ids with keyed hashes, drop "
+                                                   "attributes, redact feedback text.")) -> None:
+    """Export a table (opted-out customers are never in an exported customer list)."""
+    from analytics.store.export import export_table
+
+    rows = export_table(_store(ctx), table.value, target, anonymize=anonymize)
+    console.print(f"{rows:,} rows written to {target}"
+                  + (" (anonymised)" if anonymize else ""), highlight=False)
+
+
 stages_app = typer.Typer(help="See and change which journey stage each event belongs to.",
                          no_args_is_help=True)
 app.add_typer(stages_app, name="stages")
