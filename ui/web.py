@@ -292,5 +292,6 @@ def serve(store: EventStore, host: str = "127.0.0.1", port: int = 7860,
     demo = build(store, app)
     theme = gr.themes.Soft(font=SYSTEM_FONTS, font_mono=["ui-monospace", "monospace"])
     demo.launch(server_name=host, server_port=port, share=False, theme=theme,
+                max_file_size=os.environ.get("JOURNEY_MAX_UPLOAD", "1gb"),
                 prevent_thread_lock=not block, show_error=True, quiet=not block)
     return demo

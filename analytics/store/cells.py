@@ -41,13 +41,13 @@ def raw_text(column: str, duck_type: str) -> str:
 
 def _epoch(value: str) -> str:
     # Epoch numbers come in seconds (Mixpanel), milliseconds (many exports) or microseconds
-    # (GA4); their magnitude tells which.
-    return (
-        f"CASE WHEN abs({value}) < 1e11 THEN to_timestamp({value}) "
-        f"WHEN abs({value}) < 1e14 THEN to_timestamp({value} / 1e3) "
-        f"WHEN abs({value}) < 1e17 THEN to_timestamp({value} / 1e6) "
-        f"ELSE to_timestamp({value} / 1e9) END"
-    )
+    # (GA4); their magnitude tells which. Out of range (before year 1 or after 9999): unreadable.
+    seconds = (f"(CASE WHEN abs({value}) < 1e11 THEN {value} "
+               f"WHEN abs({value}) < 1e14 THEN {value} / 1e3 "
+               f"WHEN abs({value}) < 1e17 THEN {value} / 1e6 "
+               f"ELSE {value} / 1e9 END)")
+    return (f"CASE WHEN isfinite({value}) AND {seconds} BETWEEN -62135596800 AND 253402300799 "
+            f"THEN to_timestamp({seconds}) END")
 
 
 # Unambiguous non-ISO layouts. Day/month order with slashes is ambiguous, so it is only read

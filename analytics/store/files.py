@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -21,6 +22,9 @@ FileFormat = Literal["csv", "parquet", "jsonl"]
 # One CSV/JSONL line may be at most this long. Real exports stay far below; a longer line means
 # a file that is not line-oriented text (or a broken export).
 MAX_LINE_BYTES = 1 << 20
+# Caps on one file, with clear messages; raise them with these variables for bigger loads.
+MAX_FILE_BYTES = int(os.environ.get("JOURNEY_MAX_FILE_MB", "4096")) * (1 << 20)
+MAX_ROWS = int(os.environ.get("JOURNEY_MAX_ROWS", "100000000"))
 
 _EXTENSIONS: dict[str, FileFormat] = {
     ".csv": "csv",
@@ -61,10 +65,10 @@ def _first_line(path: Path, limit: int) -> bytes | None:
     """The first line (without its newline), or None when it is longer than `limit` bytes."""
     with path.open("rb") as handle:
         chunk = handle.read(limit + 1)
-    end = chunk.find(b"\n")
-    if end == -1:
+    ends = [i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i != -1]
+    if not ends:
         return chunk if len(chunk) <= limit else None
-    return chunk[:end].rstrip(b"\r")
+    return chunk[:min(ends)]
 
 
 def sniff(path: str | Path, max_line_bytes: int = MAX_LINE_BYTES) -> SniffedFile:
@@ -78,6 +82,12 @@ def sniff(path: str | Path, max_line_bytes: int = MAX_LINE_BYTES) -> SniffedFile
     size = path.stat().st_size
     if size == 0:
         raise InputFileError(name, "the file is empty", hint="Export it again with its rows")
+    if size > MAX_FILE_BYTES:
+        raise InputFileError(
+            name, f"the file is {size / (1 << 20):,.0f} MB, above the {MAX_FILE_BYTES >> 20:,} MB "
+                  "limit for one file",
+            hint="Split it into several files (they load in one transaction), or raise "
+                 "JOURNEY_MAX_FILE_MB")
 
     with path.open("rb") as handle:
         head = handle.read(64 * 1024)
@@ -145,7 +155,12 @@ def sniff(path: str | Path, max_line_bytes: int = MAX_LINE_BYTES) -> SniffedFile
 def _csv_header(name: str, line: str, delimiter: str) -> list[str]:
     # We read the header ourselves and hand DuckDB the columns: its sniffer would otherwise
     # skip leading rows when a later row has more fields, silently dropping data.
-    names = next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+    try:
+        names = next(csv.reader(io.StringIO(line, newline=""), delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise InputFileError(name, f"line 1 is not a readable header row ({exc})", line=1,
+                             hint="Save the file as CSV with one header row of column names"
+                             ) from None
     header: list[str] = []
     for position, raw in enumerate(names, start=1):
         column = raw.strip() or f"column_{position}"

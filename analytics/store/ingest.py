@@ -21,7 +21,7 @@ from analytics.store import cells
 from analytics.store.columns import KINDS, Kind, plan_columns
 from analytics.store.connection import EventStore
 from analytics.store.fields import ID_COLUMN, ID_PREFIX, STORE_COLUMNS, typed_select
-from analytics.store.files import MAX_LINE_BYTES, reader_sql, sniff
+from analytics.store.files import MAX_LINE_BYTES, MAX_ROWS, reader_sql, sniff
 from analytics.store.schema import guess_stage
 
 OnError = Literal["fail", "skip"]
@@ -77,6 +77,10 @@ class _FileLoader:
         self.rowid_base = self._sql("SELECT min(rowid) FROM _raw").fetchone()[0]
         self.bad_lines = self._stash_bad_lines() if skip_lines else 0
         report.rows_read += self.bad_lines
+        if report.rows_read > MAX_ROWS:
+            raise InputFileError(self.name, f"the file has {report.rows_read:,} rows, above the "
+                                 f"{MAX_ROWS:,}-row limit for one load",
+                                 hint="Split it, or raise JOURNEY_MAX_ROWS")
         if report.rows_read == 0:
             raise InputFileError(self.name, "has column names but no data rows",
                                  hint="Export it again with its rows")
