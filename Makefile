@@ -35,6 +35,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/feedback_benchmark.py --write
 	$(BIN)/python benchmarks/agent_benchmark.py --write
 	$(BIN)/python benchmarks/ui_benchmark.py --write
+	$(BIN)/python benchmarks/load_benchmark.py --write
 
 clean:
 	rm -rf $(VENV) .journey

@@ -25,6 +25,11 @@ class IntentMatch:
     score: float
     runner_up: str
     runner_up_score: float
+    scores: dict[str, float]
+
+    def best_journey_intent(self) -> str:
+        """The best intent other than 'out of scope'."""
+        return max((i for i in self.scores if i != "out_of_scope"), key=self.scores.get)
 
 
 class IntentClassifier:
@@ -46,7 +51,7 @@ class IntentClassifier:
         (best, score), (second, second_score) = ranked[0], ranked[1]
         if score < MIN_SIMILARITY:
             best = "out_of_scope"
-        return IntentMatch(best, score, second, second_score)
+        return IntentMatch(best, score, second, second_score, scores)
 
 
 _shared: IntentClassifier | None = None

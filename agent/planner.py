@@ -98,8 +98,11 @@ class OfflinePlanner:
     def plan(self, question: str) -> tuple[str, Entities, list[PlannedCall]]:
         facts = self.facts()
         entities = extract(question, self.ctx.catalog(), facts["popularity"], facts["end"])
-        match = shared_classifier().classify(question)
+        match = shared_classifier().classify(_generic(question, entities.events))
         intent = match.intent
+        if intent == "out_of_scope" and (entities.events or entities.device or entities.channel):
+            # It names something in the data, so it is about the journey after all.
+            intent = match.best_journey_intent()
         if self.last and FOLLOW_UP.match(question) and len(question.split()) <= 8:
             previous_intent, previous = self.last
             intent = previous_intent
@@ -221,6 +224,16 @@ class OfflinePlanner:
         by = results[0].arguments.get("by") if results else None
         parts.append(nxt.format(step=step or "that step", by=by or "device"))
         return "\n\n".join(p for p in parts if p)
+
+
+def _generic(question: str, events: list[str]) -> str:
+    """The question with raw event names replaced by plain words, for routing by meaning: an
+    unfamiliar token like `landing_view` should not pull a question away from its intent."""
+    text = question
+    for event in events:
+        if "_" in event:
+            text = re.sub(re.escape(event), event.replace("_", " "), text, flags=re.IGNORECASE)
+    return text
 
 
 def _metrics_text(question: str) -> str | None:

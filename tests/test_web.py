@@ -125,3 +125,14 @@ def test_a_marketer_uses_every_screen_in_the_browser(server, tmp_path):
     for name in ("chat", "journey-map", "diagnose", "plan", "data"):
         assert (tmp_path / "shots" / f"{name}.png").stat().st_size > 10_000
     assert outside == []  # the page fetched nothing from outside this machine
+
+
+@pytest.mark.slow
+def test_twenty_concurrent_chat_sessions(server):
+    from tests.load_flow import run_load
+
+    result = run_load(server, 20, ["signup", "pricing_view", "checkout_started",
+                                   "landing_view", "onboarding_started"])
+    assert result["errors"] == []
+    assert result["answers"] == 40
+    print(f"\n20 sessions: {result['throughput']:.1f} answers/s, p95 {result['p95_s']:.2f} s")
