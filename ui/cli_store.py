@@ -206,6 +206,22 @@ def forget_cmd(ctx: typer.Context,
                       f"Audit record: {report.customer_id_hash[:16]}...", highlight=False)
 
 
+@app.command("mcp")
+def mcp_cmd(ctx: typer.Context,
+            http: bool = typer.Option(False, "--http", help="Serve streamable HTTP on "
+                                                            "127.0.0.1 instead of stdio."),
+            port: int = typer.Option(8765, "--port", help="Port for --http."),
+            allow_writes: bool = typer.Option(False, "--allow-writes",
+                                              help="Also offer ingest and forget.")) -> None:
+    """Serve the journey tools to MCP clients (stdio by default; read-only by default)."""
+    from ui.mcp_server import serve_http, serve_stdio
+
+    if http:
+        serve_http(_store(ctx), port, allow_writes)
+    else:
+        serve_stdio(_store(ctx), allow_writes)
+
+
 @app.command("export")
 def export_cmd(ctx: typer.Context,
                table: Kind = typer.Argument(..., help="events, customers or feedback."),

@@ -1,0 +1,116 @@
+"""The MCP server through the SDK's own client over stdio, against `journey mcp`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import anyio
+import pytest
+
+from tests.test_cli import journey
+
+
+def _session(home, *extra, body):
+    from mcp import Client, StdioServerParameters
+
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-c", "from ui.cli import run; run()", "--home", str(home), "mcp", *extra])
+
+    async def main():
+        async with Client(params) as client:
+            return await body(client)
+
+    return anyio.run(main)
+
+
+def test_tools_numbers_and_names_match_the_cli(demo_store):
+    async def body(client):
+        tools = await client.list_tools()
+        funnel = await client.call_tool("funnel", {"steps": ["pricing_view", "signup"],
+                                                   "by": "device"})
+        wrong = await client.call_tool("funnel", {"steps": ["pricing_veiw", "signup"]})
+        quotes = await client.call_tool("feedback_search", {"query": "too expensive", "k": 3})
+        catalog = await client.read_resource("journey://catalog")
+        return tools, funnel, wrong, quotes, catalog
+
+    tools, funnel, wrong, quotes, catalog = _session(demo_store.home, body=body)
+    from tools.registry import TOOLS
+
+    names = [t.name for t in tools.tools]
+    assert names == [t.name for t in TOOLS]  # one source of truth, read-only: no writes
+    schema = next(t for t in tools.tools if t.name == "funnel").input_schema
+    assert schema == TOOLS[1].args.model_json_schema()
+    cli = json.loads(journey("funnel", "pricing_view", "signup", "--by", "device", "--json",
+                             home=demo_store.home).stdout)
+    result = funnel.structured_content["result"]
+    assert not funnel.is_error and funnel.structured_content["result_id"].startswith("R")
+    assert [s["customers"] for s in result["steps"]] == [s["customers"] for s in cli["steps"]]
+    assert result["groups"] == cli["groups"] and result["definitions"] == cli["definitions"]
+    assert wrong.is_error and "pricing_view" in wrong.content[0].text
+    assert "<<<CUSTOMER_TEXT untrusted" in quotes.content[0].text
+    assert "pricing_view" in catalog.contents[0].text
+
+
+def test_writes_only_when_allowed(tmp_path):
+    from analytics.store import EventStore, ingest_files
+
+    store = EventStore(tmp_path / "h")
+    path = tmp_path / "e.csv"
+    path.write_text("user_id,timestamp,event\nu1,2024-01-01,signup\nu2,2024-01-01,signup\n")
+    ingest_files(store, "events", [path])
+
+    async def read_only(client):
+        names = [t.name for t in (await client.list_tools()).tools]
+        attempt = await client.call_tool("forget", {"customer_id": "u1"})
+        return names, attempt
+
+    names, attempt = _session(store.home, body=read_only)
+    assert "forget" not in names and "ingest" not in names and attempt.is_error
+
+    async def writable(client):
+        names = [t.name for t in (await client.list_tools()).tools]
+        erased = await client.call_tool("forget", {"customer_id": "u1"})
+        bad = await client.call_tool("ingest", {"kind": "orders", "path": str(path)})
+        return names, erased, bad
+
+    names, erased, bad = _session(store.home, "--allow-writes", body=writable)
+    assert {"ingest", "forget"} <= set(names)
+    assert not erased.is_error and erased.structured_content["events"] == 1
+    assert bad.is_error
+    with store.reader() as con:
+        assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+
+
+def test_streamable_http_on_loopback(demo_store):
+    import socket
+    import subprocess
+    import time
+
+    from mcp import Client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-c", "from ui.cli import run; run()", "--home",
+                               str(demo_store.home), "mcp", "--http", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    async def main():
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            return await client.call_tool("funnel", {"steps": ["pricing_view", "signup"]})
+
+    try:
+        result = None
+        for _ in range(60):
+            try:
+                result = anyio.run(main)
+                break
+            except Exception:
+                time.sleep(0.5)
+        assert result is not None and not result.is_error
+        assert result.structured_content["result"]["kind"] == "funnel"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
