@@ -112,3 +112,17 @@ def test_stage_editing_checks_names(store, write):
     with store.reader() as con:
         assert con.execute("SELECT stage, stage_position FROM journey_events").fetchone() == (
             "advocacy", 6)
+
+
+def test_writer_waits_for_readers_in_the_same_process(store, write):
+    import threading
+
+    ingest_files(store, "events", [write("e.csv", "user_id,timestamp,event\nu1,2024-01-01,a\n")])
+    reader = store.reader()
+    con = reader.__enter__()
+    threading.Timer(0.8, lambda: reader.__exit__(None, None, None)).start()
+    started = time.monotonic()
+    with store.writer() as w:  # waits for the reader to close instead of failing
+        w.execute("SELECT 1")
+    assert time.monotonic() - started >= 0.5
+    del con

@@ -39,9 +39,29 @@ def _configure(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET enable_progress_bar = false")
 
 
+# Inside one process DuckDB cannot hold a read-only and a read-write connection to the same
+# file at once (the web app reads while a load writes), so opening waits for the other to close.
+SAME_PROCESS_WAIT_S = 30.0
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    import time
+
+    deadline = time.monotonic() + SAME_PROCESS_WAIT_S
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.ConnectionException as exc:
+            if "different configuration" not in str(exc) or time.monotonic() > deadline:
+                raise StoreBusyError(
+                    f"The store {path} is busy in this app (a question is being answered "
+                    "while data is loading). Try again in a moment.") from exc
+            time.sleep(0.2)
+
+
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = _connect(path, read_only)
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
