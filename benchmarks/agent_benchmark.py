@@ -8,6 +8,7 @@ model), which the web app does when it starts; that is timed separately.
 
 from __future__ import annotations
 
+
 import argparse
 import statistics
 import time
@@ -18,6 +19,7 @@ from analytics.feedback.index import FeedbackIndex
 from analytics.store import EventStore
 from sample_data.demo import load_demo
 from tools.base import ToolContext
+from bench_common import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
@@ -77,16 +79,6 @@ def main() -> None:
     section = "\n".join(lines)
     print(section)
     if args.write:
-        target = ROOT / "BENCHMARKS.md"
-        text = target.read_text() if target.exists() else "# Benchmarks\n\n"
-        start = text.find("## Agent (offline mode)")
-        if start != -1:
-            end = text.find("\n## ", start + 1)
-            text = text[:start] + section + ("\n" + text[end + 1:] if end != -1 else "")
-        else:
-            text = text.rstrip() + "\n\n" + section
-        target.write_text(text)
-
-
+        write_section('Agent (offline mode)', section)
 if __name__ == "__main__":
     main()

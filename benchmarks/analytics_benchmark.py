@@ -8,6 +8,7 @@ analytic (median of `--runs`, after one warm-up run) and writes the table to BEN
 
 from __future__ import annotations
 
+
 import argparse
 import os
 import platform
@@ -28,6 +29,7 @@ from analytics.retention import retention
 from analytics.segments import segments
 from analytics.store import EventStore
 from sample_data.demo import load_demo
+from bench_common import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = ["landing_view", "pricing_view", "signup", "subscription_started"]
@@ -141,16 +143,6 @@ def main() -> None:
     section = "\n".join(lines)
     print(section)
     if args.write:
-        target = ROOT / "BENCHMARKS.md"
-        text = target.read_text() if target.exists() else "# Benchmarks\n\n"
-        start = text.find("## Analytics")
-        if start != -1:
-            end = text.find("\n## ", start + 1)
-            text = text[:start] + section + ("\n" + text[end + 1:] if end != -1 else "")
-        else:
-            text = text.rstrip() + "\n\n" + section
-        target.write_text(text)
-
-
+        write_section('Analytics', section)
 if __name__ == "__main__":
     main()

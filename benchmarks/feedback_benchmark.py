@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+
 import argparse
 import os
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 from analytics.feedback.index import FeedbackIndex
 from analytics.store import EventStore, ingest_files
 from sample_data.generator import generate
+from bench_common import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = ["too expensive", "billing problem", "charged twice", "hard to set up",
@@ -108,16 +110,6 @@ def main() -> None:
     section = "\n".join(lines)
     print(section)
     if args.write:
-        target = ROOT / "BENCHMARKS.md"
-        text = target.read_text() if target.exists() else "# Benchmarks\n\n"
-        start = text.find("## Feedback index")
-        if start != -1:
-            end = text.find("\n## ", start + 1)
-            text = text[:start] + section + ("\n" + text[end + 1:] if end != -1 else "")
-        else:
-            text = text.rstrip() + "\n\n" + section
-        target.write_text(text)
-
-
+        write_section('Feedback index', section)
 if __name__ == "__main__":
     main()

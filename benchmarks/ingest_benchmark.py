@@ -7,6 +7,7 @@ Prints a Markdown table; `--write` replaces the ingest section of BENCHMARKS.md.
 
 from __future__ import annotations
 
+
 import argparse
 import os
 import platform
@@ -20,6 +21,7 @@ import duckdb
 
 from analytics.store import EventStore, ingest_files
 from sample_data.generator import generate, write_demo_files
+from bench_common import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,16 +119,6 @@ def main() -> None:
     section = "\n".join(lines)
     print(section)
     if args.write:
-        target = ROOT / "BENCHMARKS.md"
-        text = target.read_text() if target.exists() else "# Benchmarks\n\n"
-        start = text.find("## Ingest")
-        if start != -1:
-            end = text.find("\n## ", start + 1)
-            text = text[:start] + section + ("\n" + text[end + 1:] if end != -1 else "")
-        else:
-            text = text.rstrip() + "\n\n" + section
-        target.write_text(text)
-
-
+        write_section('Ingest', section)
 if __name__ == "__main__":
     main()

@@ -6,20 +6,9 @@
 from __future__ import annotations
 
 import argparse
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from analytics.feedback.index import FeedbackIndex  # noqa: E402
-from analytics.store import EventStore  # noqa: E402
-from sample_data.demo import load_demo  # noqa: E402
-from tests.load_flow import run_load  # noqa: E402
+from bench_common import served_demo, write_section
+from tests.load_flow import run_load
 
 EVENTS = ["signup", "pricing_view", "checkout_started", "landing_view", "onboarding_started"]
 
@@ -29,30 +18,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    home = ROOT / "benchmarks" / ".data" / "demo-20000"
-    store = EventStore(home)
-    if not store.exists():
-        load_demo(store, people=20_000, seed=7)
-    FeedbackIndex(store).sync()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-c", "from ui.cli import run; run()", "--home",
-                               str(home), "ui", "--port", str(port)], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        time.sleep(5)
+    with served_demo(20_000) as url:
         result = run_load(url, args.sessions, EVENTS)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     lines = [
         "## Web app under load",
         "",
@@ -73,16 +40,6 @@ def main() -> None:
     for error in result["errors"]:
         print(error)
     if args.write:
-        target = ROOT / "BENCHMARKS.md"
-        text = target.read_text()
-        start = text.find("## Web app under load")
-        if start != -1:
-            end = text.find("\n## ", start + 1)
-            text = text[:start] + section + ("\n" + text[end + 1:] if end != -1 else "")
-        else:
-            text = text.rstrip() + "\n\n" + section
-        target.write_text(text)
-
-
+        write_section('Web app under load', section)
 if __name__ == "__main__":
     main()
