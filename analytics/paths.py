@@ -287,6 +287,24 @@ def transitions(con: duckdb.DuckDBPyConnection, *, collapse_repeats: bool = Fals
     _prepare(con, catalog, filters, [])
     scope = scope_sql(filters, light=True)
     seq, seq_params = sequence_sql(None, collapse_repeats)
+    from analytics.store.steps import steps_complete
+
+    unfiltered = not filters.describe() and filters.segment_people is None
+    if unfiltered and not collapse_repeats and steps_complete(con):
+        # Whole journeys, repeats kept: the moves are maintained at ingest (journey_steps).
+        rows = con.execute(f"""
+WITH counted AS (
+    SELECT COALESCE(prev_event, '{START}') AS source, event_name AS target, count(*) AS n,
+           count(*) FILTER (WHERE first_of_move) AS people
+    FROM journey_steps GROUP BY COALESCE(prev_event, '{START}'), event_name
+    UNION ALL
+    SELECT event_name AS source, '{END}' AS target, count(*) AS n, count(*) AS people
+    FROM journey_steps WHERE next_event IS NULL GROUP BY event_name
+)
+SELECT source, target, n, people, n / sum(n) OVER (PARTITION BY source) AS probability
+FROM counted ORDER BY source, n DESC, target
+""").fetchall()
+        return _transitions_result(rows, collapse_repeats, filters)
     if collapse_repeats:
         moves = f"""{seq},
 moves AS MATERIALIZED (
@@ -315,6 +333,10 @@ counted AS (
 SELECT source, target, n, people, n / sum(n) OVER (PARTITION BY source) AS probability
 FROM counted ORDER BY source, n DESC, target
 """, scope.params + seq_params).fetchall()
+    return _transitions_result(rows, collapse_repeats, filters)
+
+
+def _transitions_result(rows, collapse_repeats: bool, filters: Filters) -> TransitionsResult:
     items = [Transition(*r) for r in rows]
     states = sorted({t.source for t in items} | {t.target for t in items},
                     key=lambda s: (s != START, s == END, s))

@@ -177,8 +177,12 @@ class EventStore:
         if schema_version(con) < SCHEMA_VERSION:
             # A store written by an older version: bring its views up to date once.
             con.close()
-            with self.writer():
-                pass
+            with self.writer() as upgrade:
+                from analytics.store.steps import rebuild_all
+
+                upgrade.execute("BEGIN TRANSACTION")
+                rebuild_all(upgrade)
+                upgrade.execute("COMMIT")
             con = _open(self.path, read_only=True)
         try:
             yield TimedConnection(con, query_seconds())

@@ -70,6 +70,9 @@ def forget_customer(store: EventStore, customer_id: str) -> ErasureReport:
                                     [customer_id]).fetchone()[0]
             identities = con.execute("DELETE FROM identity_map WHERE customer_id = ?",
                                      [customer_id]).fetchone()[0]
+            from analytics.store.steps import forget_people
+
+            forget_people(con, [customer_id] + [f"anon:{a}" for a in anon])
             digest = id_hash(customer_id)
             con.execute("INSERT INTO erasures VALUES (?, ?, ?, ?, ?, ?)",
                         [digest, datetime.now(timezone.utc), events, feedback, customers,

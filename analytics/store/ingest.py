@@ -23,6 +23,7 @@ from analytics.store.connection import EventStore
 from analytics.store.fields import ID_COLUMN, ID_PREFIX, STORE_COLUMNS, typed_select
 from analytics.store.files import MAX_LINE_BYTES, MAX_ROWS, reader_sql, sniff
 from analytics.store.schema import guess_stage
+from analytics.store.steps import refresh_people
 
 OnError = Literal["fail", "skip"]
 # (phase description, rows done, rows in total) -> None; rows in total is 0 while unknown.
@@ -305,13 +306,15 @@ class _FileLoader:
         # The first customer an anonymous id was seen with wins; later pairings are ignored so a
         # shared device cannot merge two customers' journeys.
         self._sql("""
-            INSERT INTO identity_map
+            INSERT INTO _new_identities
             SELECT anonymous_id, arg_min(customer_id, CAST(ts AS VARCHAR) || customer_id), min(ts)
             FROM events
             WHERE load_id = ? AND anonymous_id IS NOT NULL AND customer_id IS NOT NULL
               AND anonymous_id NOT IN (SELECT anonymous_id FROM identity_map)
             GROUP BY anonymous_id
         """, [self.load_id])
+        self._sql("INSERT INTO identity_map SELECT * FROM _new_identities WHERE anonymous_id NOT "
+                  "IN (SELECT anonymous_id FROM identity_map)")
 
     def _stash_rejects(self, report: FileLoadReport) -> None:
         rows = self._sql("""
@@ -373,11 +376,15 @@ def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
         con.execute("""CREATE OR REPLACE TEMP TABLE _all_rejects (
             file VARCHAR, row_number BIGINT, column_name VARCHAR, value VARCHAR, reason VARCHAR,
             record VARCHAR)""")
+        con.execute("CREATE OR REPLACE TEMP TABLE _new_identities (anonymous_id VARCHAR, "
+                    "customer_id VARCHAR, first_seen TIMESTAMPTZ)")
         con.execute("BEGIN TRANSACTION")
         try:
             new_names: list[str] = []
+            load_ids: list[int] = []
             for path in paths:
                 load_id = _next_load_id(con)
+                load_ids.append(load_id)
                 loader = _FileLoader(
                     con, kind, Path(path), mapping=mapping or {}, on_error=on_error,
                     replace=replace, time_format=time_format, default_source=default_source,
@@ -390,6 +397,7 @@ def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
                 reports.append(report)
             if kind == "events":
                 new_names = _map_new_event_names(con)
+                refresh_people(con, load_ids, everything=replace)
             con.execute("COMMIT")
         except BaseException:
             # KeyboardInterrupt included: nothing of this call may stay in the store.

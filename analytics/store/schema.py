@@ -6,7 +6,7 @@ and ingest already guarantees unique ids (it anti-joins every load against what 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2  # 2: person_events view
+SCHEMA_VERSION = 3  # 2: person_events view; 3: journey_steps
 
 DEFAULT_STAGES: list[str] = ["awareness", "consideration", "evaluation", "purchase", "retention"]
 
@@ -62,6 +62,15 @@ CREATE TABLE IF NOT EXISTS stage_map (
     event_name VARCHAR NOT NULL,
     stage VARCHAR NOT NULL,
     origin VARCHAR NOT NULL
+);
+-- Each person's journey as moves, kept up to date by ingest for the people a load touches, so
+-- the transition matrix is a GROUP BY instead of a sort of every event (see steps.py).
+CREATE TABLE IF NOT EXISTS journey_steps (
+    person_id VARCHAR NOT NULL,
+    prev_event VARCHAR,
+    event_name VARCHAR NOT NULL,
+    next_event VARCHAR,
+    first_of_move BOOLEAN NOT NULL
 );
 CREATE TABLE IF NOT EXISTS loads (
     load_id INTEGER NOT NULL,
