@@ -63,8 +63,8 @@ class OfflinePlanner:
 
     def facts(self) -> dict[str, Any]:
         """What the planner needs to know about the data, read once per tool context."""
-        if self._facts is None and "planner_facts" in self.ctx._cache:
-            self._facts = self.ctx._cache["planner_facts"]
+        if self._facts is None and "planner_facts" in self.ctx.cache:
+            self._facts = self.ctx.cache["planner_facts"]
         if self._facts is None:
             with self.ctx.store.reader() as con:
                 popularity = dict(con.execute(
@@ -77,7 +77,7 @@ class OfflinePlanner:
             churn = next((e for e in catalog.events if "cancel" in e or "churn" in e), None)
             self._facts = {"popularity": popularity, "end": end.date() if end else None,
                            "conversion": conversion, "churn": churn, "key_steps": steps}
-            self.ctx._cache["planner_facts"] = self._facts
+            self.ctx.cache["planner_facts"] = self._facts
         return self._facts
 
     def warm_up(self, models: bool = True) -> None:
@@ -144,7 +144,7 @@ class OfflinePlanner:
         if intent == "segments":
             return [PlannedCall("segments", {"filters": filters})]
         if intent == "friction":
-            step = e.events[0] if e.events else _biggest_drop_step(steps)
+            step = e.events[0] if e.events else _first_choice_step(steps)
             return [PlannedCall("friction", {"step": step, "filters": filters})]
         if intent == "feedback_search":
             query = e.topic or _strip_question(question)
@@ -277,7 +277,8 @@ def _drop_steps(funnel_artifact: dict) -> list[str]:
     return [name for dropped, name in sorted(pairs, key=lambda p: -p[0]) if dropped > 0]
 
 
-def _biggest_drop_step(steps: list[str]) -> str:
+def _first_choice_step(steps: list[str]) -> str:
+    """With no step named, ask about the second key step (the first one people can leave)."""
     return steps[1] if len(steps) > 1 else steps[0]
 
 

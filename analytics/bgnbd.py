@@ -99,12 +99,9 @@ class PAliveResult(AnalyticResult):
     least_alive: list[CustomerValue] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict, repr=False)
 
+    internal = ("scores",)  # one entry per person: too big for an answer
     kind = "p_alive"
 
-    def to_dict(self) -> dict:
-        data = super().to_dict()
-        data.pop("scores", None)
-        return data
 
     def figure(self):
         import plotly.graph_objects as go

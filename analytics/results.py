@@ -7,13 +7,15 @@ Results are dataclasses; `to_dict()` is the JSON the CLI prints and the agent re
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 
 def clean(value: Any) -> Any:
     """JSON-safe values: dates as ISO text, NaN/inf as None, numpy scalars as Python ones."""
+    if is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
     if isinstance(value, dict):
         return {str(k): clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -37,9 +39,13 @@ class AnalyticResult:
     filters: dict[str, Any] = field(default_factory=dict)
 
     kind = "analytic"
+    # Per-person fields the interfaces use in-process but never print or send to a model.
+    internal: ClassVar[tuple[str, ...]] = ()
 
     def to_dict(self) -> dict:
-        return clean({"kind": self.kind, **asdict(self)})
+        public = {f.name: getattr(self, f.name) for f in fields(self)
+                  if f.name not in self.internal}
+        return clean({"kind": self.kind, **public})
 
     def figure(self):  # pragma: no cover - each analytic overrides
         raise NotImplementedError

@@ -60,12 +60,9 @@ class SegmentsResult(AnalyticResult):
     segments: list[Segment] = field(default_factory=list)
     assignments: dict[str, int] = field(default_factory=dict, repr=False)
 
+    internal = ("assignments",)  # one entry per person: too big for an answer
     kind = "segments"
 
-    def to_dict(self) -> dict:
-        data = super().to_dict()
-        data.pop("assignments", None)  # one row per person: too big for an answer
-        return data
 
     def figure(self):
         import plotly.graph_objects as go

@@ -62,6 +62,7 @@ def test_home_from_environment_and_default_folder(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "env" / "journey.duckdb").exists()
     result = journey("ingest", "events", str(events), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
     assert (tmp_path / ".journey" / "journey.duckdb").exists()
 
 

@@ -78,6 +78,9 @@ def test_churn_model_beats_chance_on_a_future_holdout(demo_con):
         "SELECT customer_id FROM customers WHERE opted_out").fetchall()}
     assert not opted & {c.customer_id for c in r.at_risk}
     assert all(0 <= v <= 1 for v in r.scores.values())
+    data = r.to_dict()  # per-customer scores stay in-process; the drivers are plain dicts
+    assert "scores" not in data and data["drivers"][0]["feature"] == r.drivers[0].feature
+    assert data["holdout"]["roc_auc"] == pytest.approx(h.roc_auc)
 
 
 def test_churn_model_needs_history(tmp_path):

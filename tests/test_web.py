@@ -24,8 +24,9 @@ def test_chat_streams_tool_steps_then_the_answer(app):
     steps = list(app.respond("Why do people leave at pricing?", [], None))
     history, figure, agent, box = steps[-1]
     assert history[0] == {"role": "user", "content": "Why do people leave at pricing?"}
-    tools = [m["metadata"]["title"] for m in history if m.get("metadata")]
-    assert tools and tools[0].startswith("Tool: friction")
+    steps_shown = [m["metadata"] for m in history if m.get("metadata")]
+    assert steps_shown and steps_shown[0]["title"].startswith("Tool: friction")
+    assert all(m["status"] == "done" for m in steps_shown)  # collapsed under their title
     assert "mention" in history[-1]["content"] and figure is not None and agent is not None
     assert len(steps) >= 3  # the question shows first, then each tool, then the answer
     follow = list(app.respond("and on mobile?", history, agent))[-1][0]

@@ -64,7 +64,8 @@ class ToolContext:
         self.store = store
         self._catalog: Catalog | None = None
         self._index = None
-        self._cache: dict = {}
+        # Results worth reusing while the data stay the same (themes, trained models, facts).
+        self.cache: dict = {}
         self.results: dict[str, ToolResult] = {}
 
     def catalog(self) -> Catalog:
@@ -84,22 +85,22 @@ class ToolContext:
         """After new data: drop the catalog and every cached result."""
         self._catalog = None
         self._index = None
-        self._cache.clear()
+        self.cache.clear()
 
     def themes(self, k: int | None = None):
         """Feedback themes, computed once per conversation (and per k)."""
         from analytics.feedback.themes import themes
 
         key = ("themes", k)
-        if key not in self._cache:
-            self._cache[key] = themes(self.feedback_index(), k=k)
-        return self._cache[key]
+        if key not in self.cache:
+            self.cache[key] = themes(self.feedback_index(), k=k)
+        return self.cache[key]
 
     def snippets(self):
         """All indexed snippets with their embeddings, read once per conversation."""
-        if "snippets" not in self._cache:
-            self._cache["snippets"] = self.feedback_index().all_snippets()
-        return self._cache["snippets"]
+        if "snippets" not in self.cache:
+            self.cache["snippets"] = self.feedback_index().all_snippets()
+        return self.cache["snippets"]
 
     def scoped_filters(self, con, args: FilterArgs) -> Filters:
         filters = args.to_filters()

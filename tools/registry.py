@@ -82,15 +82,15 @@ def call_tool(ctx: ToolContext, name: str, arguments: dict) -> ToolResult:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return ToolResult(name, arguments, f"Invalid arguments for {name}: {problems}", ok=False)
     key = (name, args.model_dump_json()) if name in CACHED_TOOLS else None
-    if key is not None and key in ctx._cache:
-        cached = ctx._cache[key]
+    if key is not None and key in ctx.cache:
+        cached = ctx.cache[key]
         return ctx.remember(ToolResult(cached.tool, cached.arguments,
                                        cached.content.split("] ", 1)[-1], cached.artifact,
                                        figure=cached.figure))
     try:
         result = ctx.remember(spec.run(ctx, args))
         if key is not None:
-            ctx._cache[key] = result
+            ctx.cache[key] = result
         return result
     except UnknownNameError as exc:
         return name_problem(name, arguments, exc)

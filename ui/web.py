@@ -71,7 +71,8 @@ class JourneyApp:
                 if kind == "tool_end":
                     history.append({"role": "assistant", "content": data.content[:2000],
                                     "metadata": {"title": f"Tool: {data.tool} "
-                                                          f"{data.result_id or ''}".strip()}})
+                                                          f"{data.result_id or ''}".strip(),
+                                                 "status": "done"}})
                     if data.ok and data.figure is not None:
                         figure = data.figure()
                     yield history, figure, agent, ""

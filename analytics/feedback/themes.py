@@ -59,12 +59,9 @@ class ThemesResult(AnalyticResult):
     themes: list[Theme] = field(default_factory=list)
     assignments: dict[str, int] = field(default_factory=dict, repr=False)
 
+    internal = ("assignments",)  # one entry per person: too big for an answer
     kind = "themes"
 
-    def to_dict(self) -> dict:
-        data = super().to_dict()
-        data.pop("assignments", None)
-        return data
 
     def figure(self):
         import plotly.graph_objects as go
