@@ -183,3 +183,84 @@ def test_cli_feedback_commands(demo_store, demo_index):
     assert json.loads(result.stdout)["kind"] == "friction"
     bad = journey("feedback", "search", "x", "--sentiment", "angry", home=home)
     assert bad.returncode == 2 and "positive, neutral or negative" in bad.stderr
+
+
+def test_bulk_embedding_in_a_child_process_gives_the_same_vectors(tmp_path):
+    from analytics.feedback.bulk_embed import BulkEmbedder
+
+    embedder = shared_embedder()
+    chunks = [[f"pricing is steep for a team of {n}", f"charged twice in month {n}"]
+              for n in range(4)]
+    with BulkEmbedder(embedder, 8, in_child=True) as bulk:
+        assert bulk.child is not None
+        folder = bulk._folder
+        handles = [bulk.submit(chunk) for chunk in chunks]
+        got = [handle.result() for handle in handles]
+    for chunk, vectors in zip(chunks, got):
+        assert np.allclose(vectors, embedder.embed(chunk), atol=1e-6)
+    assert not folder.exists()  # the child's files are gone with it
+
+
+def test_bulk_embedding_survives_a_dead_child():
+    from analytics.feedback.bulk_embed import BulkEmbedder
+
+    embedder = shared_embedder()
+    with BulkEmbedder(embedder, 8, in_child=True) as bulk:
+        first = bulk.submit(["billing is a mess"])
+        assert np.allclose(first.result(), embedder.embed(["billing is a mess"]), atol=1e-6)
+        pending = bulk.submit(["the app crashed"])
+        bulk.child.kill()
+        bulk.child.wait()
+        # Submitted to the child before it died, and after: both are embedded here instead.
+        assert np.allclose(pending.result(), embedder.embed(["the app crashed"]), atol=1e-6)
+        assert bulk.child is None
+        later = bulk.submit(["great reports"])
+        assert np.allclose(later.result(), embedder.embed(["great reports"]), atol=1e-6)
+
+
+def test_small_loads_embed_in_process():
+    from analytics.feedback.bulk_embed import BulkEmbedder
+
+    with BulkEmbedder(shared_embedder(), 10) as bulk:
+        assert bulk.child is None
+        assert bulk.submit(["hello"]).result().shape == (1, 384)
+
+
+def test_index_made_by_another_model_is_embedded_again(small_index):
+    from analytics.feedback.embedder import MiniLMEmbedder
+
+    store, _, _ = small_index
+    older = FeedbackIndex(store, embedder=MiniLMEmbedder("fp32"))
+    assert older.sync().embedded == 3
+    assert older.collection().metadata["embedding_model"] == "all-MiniLM-L6-v2-fp32"
+    current = FeedbackIndex(store)
+    report = current.sync()
+    assert report.embedded == 3 and "embedded again" in report.notes[0]
+    assert current.collection().metadata["embedding_model"] == "all-MiniLM-L6-v2-int8"
+    assert current.search("too expensive", k=1)[0].feedback_id == "f1"
+
+
+def test_moved_stage_updates_metadata_without_embedding(small_index, tmp_path):
+    store, index, _ = small_index
+    index.sync()
+    assert index.search("expensive", k=1)[0].stage == "consideration"
+    later = tmp_path / "later.csv"
+    # c1 signed up before writing f1 (an event that arrived late): f1's stage moves.
+    later.write_text("customer_id,timestamp,event\nc1,2024-01-01T06:00:00Z,signup\n")
+    ingest_files(store, "events", [later])
+    report = index.sync()
+    assert (report.embedded, report.updated) == (0, 1)
+    hit = index.search("expensive", k=1)[0]
+    assert hit.feedback_id == "f1" and hit.stage != "consideration"
+    assert hit.date == "2024-01-01"
+    assert index.sync().updated == 0
+
+
+def test_search_catches_up_after_the_store_changes(small_index, tmp_path):
+    store, index, _ = small_index
+    index.sync()
+    assert index.search("expensive", k=1)[0].stage == "consideration"
+    later = tmp_path / "later.csv"
+    later.write_text("customer_id,timestamp,event\nc1,2024-01-01T06:00:00Z,signup\n")
+    ingest_files(store, "events", [later])
+    assert index.search("expensive", k=1)[0].stage != "consideration"  # no explicit sync

@@ -38,8 +38,11 @@ def checks(home: str | None) -> list[dict]:
         index = FeedbackIndex(store)
         indexed = index.collection().count() if index.path.exists() else 0
         stored = status.feedback if store.exists() else 0
-        add("feedback index", indexed == stored, f"{indexed:,} of {stored:,} snippets indexed",
-            "" if indexed == stored else "run `journey feedback index`")
+        same_model = not index.path.exists() or index.made_by_this_model()
+        detail = f"{indexed:,} of {stored:,} snippets indexed" + (
+            "" if same_model else f", by another embedding model than {index.embedder.model_id}")
+        add("feedback index", indexed == stored and same_model, detail,
+            "" if indexed == stored and same_model else "run `journey feedback index`")
     except Exception as exc:
         add("feedback index", False, str(exc), "run `journey feedback index` (it rebuilds)")
     from agent.llm import llm_config

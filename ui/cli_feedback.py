@@ -40,6 +40,7 @@ def index_cmd(ctx: typer.Context, as_json: Json = False) -> None:
     for note in report.notes:
         console.print(f"[yellow]{note}[/]")
     console.print(f"{report.snippets:,} snippets indexed ({report.embedded:,} newly embedded, "
+                  f"{report.updated:,} with new details (stage, customer, rating), "
                   f"{report.removed:,} removed).")
 
 

@@ -156,6 +156,18 @@ class EventStore:
     def exists(self) -> bool:
         return self.path.exists()
 
+    def change_stamp(self) -> tuple:
+        """Changes whenever a write reaches the store (its file or its write-ahead log); costs
+        two stat calls, so caches can check it on every question instead of opening the store."""
+        stamp = []
+        for path in (self.path, self.path.with_name(self.path.name + ".wal")):
+            try:
+                info = path.stat()
+                stamp.append((info.st_mtime_ns, info.st_size, info.st_ino))
+            except FileNotFoundError:
+                stamp.append(None)
+        return tuple(stamp)
+
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
         self.home.mkdir(parents=True, exist_ok=True)
