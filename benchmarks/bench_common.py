@@ -16,6 +16,23 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+def machine() -> str:
+    """'2 CPU cores (AMD EPYC), 2026-11-23': machines differ between runs, so say which."""
+    import datetime
+    import os
+    import platform
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPU cores ({model}), {datetime.date.today().isoformat()}"
+
+
 def write_section(heading: str, section: str) -> None:
     """Replace (or append) the `## heading` section of BENCHMARKS.md."""
     target = ROOT / "BENCHMARKS.md"

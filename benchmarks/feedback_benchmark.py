@@ -7,7 +7,6 @@ from __future__ import annotations
 
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -21,7 +20,7 @@ from analytics.feedback.embedder import MiniLMEmbedder
 from analytics.feedback.index import FeedbackIndex
 from analytics.store import EventStore, ingest_files
 from sample_data.generator import generate
-from bench_common import write_section
+from bench_common import machine, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = ["too expensive", "billing problem", "charged twice", "hard to set up",
@@ -105,7 +104,7 @@ def main() -> None:
     lines = [
         "## Feedback index",
         "",
-        f"Machine: {os.cpu_count()} CPU cores. all-MiniLM-L6-v2 exported to ONNX with int8 "
+        f"Machine: {machine()}. all-MiniLM-L6-v2 exported to ONNX with int8 "
         "weights (per output channel), run by onnxruntime; for bulk loads the model runs in a "
         "child process while Chroma (PersistentClient on local disk) writes. Worst case: the "
         "demo's texts made unique by a reference suffix, so nothing is reused. Command: "
