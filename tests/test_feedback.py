@@ -264,3 +264,19 @@ def test_search_catches_up_after_the_store_changes(small_index, tmp_path):
     later.write_text("customer_id,timestamp,event\nc1,2024-01-01T06:00:00Z,signup\n")
     ingest_files(store, "events", [later])
     assert index.search("expensive", k=1)[0].stage != "consideration"  # no explicit sync
+
+
+def test_new_sentiment_scoring_relabels_without_embedding(small_index, monkeypatch):
+    import analytics.feedback.index as index_module
+    from analytics.feedback.sentiment import Sentiment
+
+    store, index, _ = small_index
+    index.sync()
+    assert index.search("expensive", k=1)[0].sentiment == "negative"
+    monkeypatch.setattr(index_module, "SENTIMENT_MODEL", "scoring-next")
+    monkeypatch.setattr(SentimentScorer, "score", lambda self, text: Sentiment("neutral", 0.0))
+    report = index.sync()
+    assert (report.embedded, report.updated) == (0, 3)
+    assert {h.sentiment for h in index.search("anything", k=3)} == {"neutral"}
+    assert index.collection().metadata["sentiment_model"] == "scoring-next"
+    assert index.sync().updated == 0  # labels of the current scoring are kept from now on

@@ -12,6 +12,7 @@ DuckDB; Chroma holds only the redacted text.
 from __future__ import annotations
 
 import shutil
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Callable
@@ -22,7 +23,7 @@ from analytics.errors import JourneyError
 from analytics.feedback.bulk_embed import BulkEmbedder
 from analytics.feedback.embedder import MiniLMEmbedder, shared_embedder
 from analytics.feedback.redact import redact
-from analytics.feedback.sentiment import SentimentScorer
+from analytics.feedback.sentiment import SENTIMENT_MODEL, SentimentScorer
 from analytics.store import EventStore
 
 COLLECTION = "feedback"
@@ -152,6 +153,8 @@ class FeedbackIndex:
         self.embedder = embedder or shared_embedder()
         self._collection = None
         self._checked_stamp: tuple | None = None
+        # Web sessions share an index: one sync at a time, and the others then find it current.
+        self._sync_lock = threading.RLock()
 
     def _client(self):
         import chromadb
@@ -166,8 +169,12 @@ class FeedbackIndex:
             ef_class = _register_embedding_function()
             self._collection = self._client().get_or_create_collection(
                 COLLECTION, embedding_function=ef_class(self.embedder),
-                metadata={"hnsw:space": "cosine", "embedding_model": self.embedder.model_id})
+                metadata={"hnsw:space": "cosine", **self._identity()})
         return self._collection
+
+    def _identity(self) -> dict[str, str]:
+        """What made the stored vectors and labels (kept in the collection's metadata)."""
+        return {"embedding_model": self.embedder.model_id, "sentiment_model": SENTIMENT_MODEL}
 
     def made_by_this_model(self) -> bool:
         return (self.collection().metadata or {}).get("embedding_model") == \
@@ -201,13 +208,18 @@ class FeedbackIndex:
 
     def sync(self, progress: Progress | None = None) -> IndexReport:
         """Bring the index up to date with the store; embeds only new or changed snippets."""
-        progress = progress or _no_progress
+        with self._sync_lock:
+            return self._sync(progress or _no_progress)
+
+    def _sync(self, progress: Progress) -> IndexReport:
         stamp = self.store.change_stamp()  # before reading: a write during the sync is seen next
         rebuilt = self._open_or_rebuild()
         model_changed = self._start_again_if_other_model()
         with self.store.reader() as con:
             rows = feedback_rows(con)
         collection = self.collection()
+        # Labels stored by the same sentiment scoring can be kept for unchanged texts.
+        same_scoring = (collection.metadata or {}).get("sentiment_model") == SENTIMENT_MODEL
         existing = collection.get(include=["metadatas", "documents"])
         known = {i: (d, m or {}) for i, d, m in zip(existing["ids"], existing["documents"],
                                                     existing["metadatas"])}
@@ -225,7 +237,8 @@ class FeedbackIndex:
                     enumerate(rows):
                 stored_text, stored_meta = known.get(feedback_id, (None, {}))
                 # Sentiment depends on the text only: reuse it when the text is unchanged.
-                label = stored_meta.get("sentiment") if stored_text == docs[i] else None
+                label = stored_meta.get("sentiment") if same_scoring and \
+                    stored_text == docs[i] else None
                 meta = {"customer_id": customer_id or "", "person_id": person_id or "",
                         "stage": stage, "source": source, "day": int(ts.strftime("%Y%m%d")),
                         "sentiment": label or scorer.score(docs[i]).label}
@@ -247,6 +260,8 @@ class FeedbackIndex:
         for start in range(0, len(moved), UPSERT_BATCH):
             chunk = moved[start:start + UPSERT_BATCH]
             collection.update(ids=[ids[i] for i in chunk], metadatas=[metas[i] for i in chunk])
+        if not same_scoring:
+            collection.modify(metadata=self._identity())  # (the distance cannot be re-set)
         gone = sorted(set(known) - set(ids))
         for start in range(0, len(gone), UPSERT_BATCH):
             collection.delete(ids=gone[start:start + UPSERT_BATCH])
@@ -264,9 +279,9 @@ class FeedbackIndex:
         that move a snippet's stage). The check is two stat calls: opening the store costs
         ~20 ms, which would be most of a search; a sync with nothing new costs ~0.6 s per 10,000
         snippets and only follows a write."""
-        stamp = self.store.change_stamp()
-        if stamp != self._checked_stamp or self._collection is None:
-            self.sync()
+        with self._sync_lock:
+            if self.store.change_stamp() != self._checked_stamp or self._collection is None:
+                self.sync()
 
     def search(self, query: str, *, k: int = 8, stage: str | None = None,
                source: str | None = None, sentiment: str | None = None,

@@ -27,6 +27,9 @@ SUPPORT_LEXICON = {
 }
 
 POSITIVE, NEGATIVE = 0.05, -0.05  # VADER's own recommended thresholds
+# Names the scoring above; change it whenever the lexicon or thresholds change, so that an index
+# re-scores its snippets instead of keeping labels it stored earlier.
+SENTIMENT_MODEL = "vader-support-lexicon-1"
 
 
 @dataclass(frozen=True)
