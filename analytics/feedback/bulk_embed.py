@@ -77,21 +77,25 @@ class BulkEmbedder:
         return _Chunk(self, number, texts, in_child=False)
 
     def _wait_for(self, number: int) -> np.ndarray | None:
-        """The child's vectors for chunk `number`, or None if the child is gone."""
+        """The child's vectors for chunk `number`, or None if the child is gone or garbled."""
         child = self._child
         if child is None:
             return None
-        while True:
-            line = child.stdout.readline()
-            if not line:
-                self._stop_child()
-                return None
-            done = int(line)
-            if done == number:
-                path = self._folder / f"{number}.npy"
-                vectors = np.load(path)
-                path.unlink()
-                return vectors
+        try:
+            while True:
+                line = child.stdout.readline()
+                if not line:
+                    break  # the child ended
+                if line.split() == [b"done", str(number).encode()]:
+                    path = self._folder / f"{number}.npy"
+                    vectors = np.load(path)
+                    path.unlink()
+                    return vectors
+                # Anything else on stdout (a library's chatter) is not ours: skip it.
+        except (OSError, ValueError):
+            pass
+        self._stop_child()
+        return None
 
     def _stop_child(self) -> None:
         if self._child is not None:
@@ -128,7 +132,7 @@ class _Chunk:
 
 
 def _child_main(precision: str, folder: str) -> None:
-    """Reads {"chunk": n, "texts": [...]} lines on stdin; writes n.npy, then prints n."""
+    """Reads {"chunk": n, "texts": [...]} lines on stdin; writes n.npy, then prints 'done n'."""
     embedder = MiniLMEmbedder(precision)
     embedder.embed(["warm up"])
     requests: queue.Queue = queue.Queue()
@@ -145,7 +149,7 @@ def _child_main(precision: str, folder: str) -> None:
         partial = Path(folder) / f"{request['chunk']}.partial.npy"
         np.save(partial, vectors)
         partial.replace(Path(folder) / f"{request['chunk']}.npy")
-        sys.stdout.write(f"{request['chunk']}\n")
+        sys.stdout.write(f"done {request['chunk']}\n")
         sys.stdout.flush()
 
 
