@@ -19,7 +19,7 @@ from analytics.feedback.index import FeedbackIndex
 from analytics.store import EventStore
 from sample_data.demo import load_demo
 from tools.base import ToolContext
-from bench_common import write_section
+from bench_common import machine, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
@@ -62,7 +62,8 @@ def main() -> None:
         "## Agent (offline mode)",
         "",
         f"{len(QUESTIONS)} questions (one session, follow-up included) on the demo store with "
-        f"{args.people:,} people = {events:,} events. Command: `.venv/bin/python "
+        f"{args.people:,} people = {events:,} events. Machine: {machine()}. Command: "
+        "`.venv/bin/python "
         "benchmarks/agent_benchmark.py --write`.",
         "",
         "| figure | seconds | bar |",
