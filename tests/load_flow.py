@@ -16,6 +16,19 @@ def _text(message) -> str:
     return str(content)
 
 
+def _answer(history: list) -> str:
+    """The last answer's text: after it may come its chart (a component, not text)."""
+    for message in reversed(history):
+        content = message.get("content") if isinstance(message, dict) else message
+        if isinstance(content, dict) and "component" in content:
+            continue
+        if isinstance(content, list) and content and all(
+                isinstance(part, dict) and part.get("type") == "component" for part in content):
+            continue
+        return _text(message)
+    return ""
+
+
 def run_load(url: str, sessions: int, events: list[str], timeout: float = 120.0) -> dict:
     from gradio_client import Client
 
@@ -34,7 +47,7 @@ def run_load(url: str, sessions: int, events: list[str], timeout: float = 120.0)
                 job = client.submit(question, history, api_name="/respond")
                 history = job.result(timeout=timeout)[0]
                 elapsed = time.perf_counter() - started
-                answer = _text(history[-1])
+                answer = _answer(history)
                 if f"path {event} occurs" not in answer:
                     raise AssertionError(f"session {i} got someone else's answer: {answer[:120]}")
                 with lock:

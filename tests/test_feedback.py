@@ -158,6 +158,9 @@ def test_friction_at_pricing_names_price_for_team_size(demo_store, demo_index):
     assert _about(top.label.split(", "), PRICE_WORDS + ("team",))
     assert top.dropped_share >= 0.3 and top.dropped_share > 2 * top.passed_share
     assert top.quotes and "%" in result.summary
+    # The first quote is typical of the theme: it is about price for the team, not browsing.
+    assert _about(top.quotes[0]["text"].lower().replace(",", " ").split(),
+                  PRICE_WORDS + ("team",)), top.quotes
 
 
 def test_search_is_semantic_on_the_demo(demo_index):
@@ -280,3 +283,33 @@ def test_new_sentiment_scoring_relabels_without_embedding(small_index, monkeypat
     assert {h.sentiment for h in index.search("anything", k=3)} == {"neutral"}
     assert index.collection().metadata["sentiment_model"] == "scoring-next"
     assert index.sync().updated == 0  # labels of the current scoring are kept from now on
+
+
+def test_friction_quotes_the_most_typical_snippets_first(tmp_path):
+    from analytics.feedback.index import Snippet
+    from analytics.feedback.themes import Theme, ThemesResult
+
+    events = tmp_path / "e.csv"
+    events.write_text("customer_id,timestamp,event\nc1,2024-01-01,pricing_view\n"
+                      "c2,2024-01-01,pricing_view\nc3,2024-01-01,pricing_view\n"
+                      "c3,2024-01-02,signup\n")
+    feedback = tmp_path / "f.csv"
+    feedback.write_text("feedback_id,customer_id,timestamp,source,text\n"
+                        "f1,c1,2024-01-01T12:00:00Z,survey,Just looking around\n"
+                        "f2,c2,2024-01-01T12:00:00Z,survey,Too pricey for our team\n")
+    store = EventStore(tmp_path / "h")
+    ingest_files(store, "events", [events])
+    ingest_files(store, "feedback", [feedback])
+    snippets = [Snippet(fid, cid, "consideration", "survey", "2024-01-01", "neutral", None, text)
+                for fid, cid, text in (("f1", "c1", "Just looking around"),
+                                       ("f2", "c2", "Too pricey for our team"))]
+    # f2 sits at the theme's centre, f1 at its edge: f2 is quoted first despite its id.
+    themes_result = ThemesResult(
+        snippets=2, k=1, themes=[Theme(0, "price, team", ["price", "team"], 2, 1.0, 0, 0, 0)],
+        assignments={"f1": 0, "f2": 0}, typicality={"f1": 0.41, "f2": 0.93})
+    with store.reader() as con:
+        result = friction(con, FeedbackIndex(store), "pricing_view", next_step="signup",
+                          min_people=1, themes_result=themes_result, snippets=snippets)
+    assert (result.dropped, result.passed) == (2, 1)
+    assert [q["feedback_id"] for q in result.themes[0].quotes] == ["f2", "f1"]
+    assert result.themes[0].dropped_share == 1.0

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 
+import gradio as gr
 import pytest
 
 from analytics.store import EventStore
@@ -22,12 +23,15 @@ def app(demo_store):
 
 def test_chat_streams_tool_steps_then_the_answer(app):
     steps = list(app.respond("Why do people leave at pricing?", [], None))
-    history, figure, agent, box = steps[-1]
+    history, agent, box = steps[-1]
     assert history[0] == {"role": "user", "content": "Why do people leave at pricing?"}
     steps_shown = [m["metadata"] for m in history if m.get("metadata")]
     assert steps_shown and steps_shown[0]["title"].startswith("Tool: friction")
     assert all(m["status"] == "done" for m in steps_shown)  # collapsed under their title
-    assert "mention" in history[-1]["content"] and figure is not None and agent is not None
+    *_, answer, chart = history
+    assert "mention" in answer["content"] and agent is not None
+    assert isinstance(chart["content"], gr.Plot)  # the chart sits in the conversation
+    assert chart["content"].value is not None
     assert len(steps) >= 3  # the question shows first, then each tool, then the answer
     follow = list(app.respond("and on mobile?", history, agent))[-1][0]
     assert len(follow) > len(history)

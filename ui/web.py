@@ -59,12 +59,14 @@ class JourneyApp:
     # -- chat -----------------------------------------------------------------------------------
 
     def respond(self, message: str, history: list, agent):
+        """Streams (history, agent, cleared box): the question, each tool step (collapsed under
+        its title), the answer, then the chart of the last result that has one, inline."""
         if not message or not message.strip():
-            yield history, None, agent, ""
+            yield history, agent, ""
             return
         agent = agent or make_agent(self.shared)
         history = list(history) + [{"role": "user", "content": message}]
-        yield history, None, agent, ""
+        yield history, agent, ""
         figure = None
         try:
             for kind, data in _events(agent, message):
@@ -75,14 +77,18 @@ class JourneyApp:
                                                  "status": "done"}})
                     if data.ok and data.figure is not None:
                         figure = data.figure()
-                    yield history, figure, agent, ""
+                    yield history, agent, ""
                 elif kind == "notice":
                     history.append({"role": "assistant", "content": f"_{data}_"})
                 elif kind == "answer":
                     history.append({"role": "assistant", "content": data.text})
         except JourneyError as exc:
             history.append({"role": "assistant", "content": f"I could not answer that: {exc}"})
-        yield history, figure, agent, ""
+            figure = None
+        if figure is not None:
+            history.append({"role": "assistant",
+                            "content": gr.Plot(value=figure, show_label=False)})
+        yield history, agent, ""
 
     # -- journey map ----------------------------------------------------------------------------
 
@@ -220,14 +226,10 @@ def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
                     "from your data.")
         with gr.Tab("Chat"):
             agent_state = gr.State(None)
-            with gr.Row():
-                with gr.Column(scale=3):
-                    chat = gr.Chatbot(label="Conversation", height=520)
-                    box = gr.Textbox(placeholder="Where do we lose people?", show_label=False)
-                    gr.Examples(SUGGESTED, inputs=box, label="Try")
-                with gr.Column(scale=2):
-                    plot = gr.Plot(label="Chart")
-            box.submit(app.respond, [box, chat, agent_state], [chat, plot, agent_state, box])
+            chat = gr.Chatbot(label="Conversation", height=640)
+            box = gr.Textbox(placeholder="Where do we lose people?", show_label=False)
+            gr.Examples(SUGGESTED, inputs=box, label="Try")
+            box.submit(app.respond, [box, chat, agent_state], [chat, agent_state, box])
         with gr.Tab("Journey map"):
             with gr.Row():
                 since = gr.Textbox(label="From (YYYY-MM-DD)")

@@ -122,7 +122,10 @@ FROM at_step AS a LEFT JOIN went_on AS w ON w.person_id = a.person_id
         if d < min_people:
             continue
         seen, picked = set(), []
-        for s in quotes.get(t.theme, []):
+        # The most typical of the theme first, so quotes say what the theme is about.
+        typical = themes_result.typicality
+        for s in sorted(quotes.get(t.theme, []),
+                        key=lambda s: (-typical.get(s.feedback_id, 0.0), s.feedback_id)):
             if s.text.lower() not in seen:
                 seen.add(s.text.lower())
                 picked.append({"feedback_id": s.feedback_id, "text": s.text, "source": s.source,
@@ -142,6 +145,8 @@ FROM at_step AS a LEFT JOIN went_on AS w ON w.person_id = a.person_id
                              "people who dropped and left any feedback",
             "lift": "dropped_share / passed_share",
             "themes": "as in `journey feedback themes`",
+            "quotes": "up to three distinct snippets of people who dropped, the most typical "
+                      "of the theme (closest to its centre) first",
         })
     if rows:
         top = rows[0]

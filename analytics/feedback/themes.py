@@ -58,8 +58,10 @@ class ThemesResult(AnalyticResult):
     k: int = 0
     themes: list[Theme] = field(default_factory=list)
     assignments: dict[str, int] = field(default_factory=dict, repr=False)
+    # feedback id -> cosine to its theme's centre: how typical of the theme a snippet is.
+    typicality: dict[str, float] = field(default_factory=dict, repr=False)
 
-    internal = ("assignments",)  # one entry per person: too big for an answer
+    internal = ("assignments", "typicality")  # one entry per snippet: too big for an answer
     kind = "themes"
 
 
@@ -163,6 +165,8 @@ def themes(index: FeedbackIndex, *, k: int | None = None, seed: int = 0, max_k: 
     result = ThemesResult(
         snippets=n, k=k, themes=result_themes,
         assignments={s.feedback_id: int(l) for s, l in zip(snippets, labels)},
+        typicality={s.feedback_id: float(v @ centres[l])
+                    for s, v, l in zip(snippets, vectors, labels)},
         definitions={
             "theme": "a k-means cluster of snippet embeddings (all-MiniLM-L6-v2); k by silhouette"
                      " unless given",
