@@ -110,3 +110,13 @@ def test_fp32_onnx_matches_the_packaged_model_on_torch(both_models):
     pooled = (hidden * mask).sum(1) / mask.sum(1)
     expected = torch.nn.functional.normalize(pooled, dim=1).numpy()
     assert np.abs(both_models[0].embed(texts) - expected).max() < 1e-5
+
+
+def test_an_environment_without_the_int8_model_makes_it_once(tmp_path, monkeypatch, both_models):
+    # A virtual environment built before the int8 model existed holds only the fp32 export.
+    (tmp_path / onnx_path("fp32").name).symlink_to(onnx_path("fp32"))
+    monkeypatch.setenv("JOURNEY_MODEL_DIR", str(tmp_path))
+    made = MiniLMEmbedder("int8").embed(["charged twice"])
+    assert onnx_path("int8") == tmp_path / "all-MiniLM-L6-v2-int8.onnx"
+    assert onnx_path("int8").exists() and not list(tmp_path.glob("*.partial"))
+    assert np.allclose(made, both_models[1].embed(["charged twice"]), atol=1e-5)

@@ -131,7 +131,8 @@ def quantize_onnx(source: Path | None = None, target: Path | None = None) -> Pat
     weights = {init.name for init in graph.initializer}
     activation_products = [node.name for node in graph.node if node.op_type == "MatMul"
                            and not any(name in weights for name in node.input)]
-    partial = target.with_suffix(".onnx.partial")
+    # Per process: an app and a command upgrading at the same moment must not share a file.
+    partial = target.with_suffix(f".onnx.{os.getpid()}.partial")
     with _quiet_root_logger():
         quantize_dynamic(str(source), str(partial), weight_type=QuantType.QInt8,
                          per_channel=True, op_types_to_quantize=["MatMul"],
