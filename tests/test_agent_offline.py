@@ -112,3 +112,33 @@ def test_ask_command(demo_store):
     data = json.loads(result.stdout)
     assert data["intent"] == "attribution" and data["tools"][0]["tool"] == "attribution"
     assert data["results"]
+
+
+def test_analytic_result_by_hand():
+    from pydantic import BaseModel
+
+    from tools.base import analytic_result
+
+    class Args(BaseModel):
+        step: str = "pricing_view"
+
+    class Result:
+        serialised = 0
+
+        def to_dict(self):
+            Result.serialised += 1
+            return {"summary": "12 left.", "filters": {"device": ["mobile"]},
+                    "definitions": {"left": "never signed up"}, "left": 12}
+
+        def figure(self):
+            return "chart"
+
+    made = analytic_result("friction", Args(), Result(), "a | b", "quoted",
+                           artifact_extra={"markdown": "# plan"})
+    assert made.content == ('12 left.\nFilters: {"device": ["mobile"]}\na | b\n'
+                            'Definitions: left: never signed up\nquoted')
+    assert made.artifact == {"summary": "12 left.", "filters": {"device": ["mobile"]},
+                             "definitions": {"left": "never signed up"}, "left": 12,
+                             "markdown": "# plan"}
+    assert made.arguments == {"step": "pricing_view"} and made.figure() == "chart"
+    assert Result.serialised == 1  # once for the model's text and the UI's artifact

@@ -243,14 +243,18 @@ def test_index_made_by_another_model_is_embedded_again(small_index):
     assert current.search("too expensive", k=1)[0].feedback_id == "f1"
 
 
+def _late_signup(store, folder) -> None:
+    """c1 signed up before writing f1 (an event that arrived late): f1's stage moves."""
+    later = folder / "later.csv"
+    later.write_text("customer_id,timestamp,event\nc1,2024-01-01T06:00:00Z,signup\n")
+    ingest_files(store, "events", [later])
+
+
 def test_moved_stage_updates_metadata_without_embedding(small_index, tmp_path):
     store, index, _ = small_index
     index.sync()
     assert index.search("expensive", k=1)[0].stage == "consideration"
-    later = tmp_path / "later.csv"
-    # c1 signed up before writing f1 (an event that arrived late): f1's stage moves.
-    later.write_text("customer_id,timestamp,event\nc1,2024-01-01T06:00:00Z,signup\n")
-    ingest_files(store, "events", [later])
+    _late_signup(store, tmp_path)
     report = index.sync()
     assert (report.embedded, report.updated) == (0, 1)
     hit = index.search("expensive", k=1)[0]
@@ -263,9 +267,7 @@ def test_search_catches_up_after_the_store_changes(small_index, tmp_path):
     store, index, _ = small_index
     index.sync()
     assert index.search("expensive", k=1)[0].stage == "consideration"
-    later = tmp_path / "later.csv"
-    later.write_text("customer_id,timestamp,event\nc1,2024-01-01T06:00:00Z,signup\n")
-    ingest_files(store, "events", [later])
+    _late_signup(store, tmp_path)
     assert index.search("expensive", k=1)[0].stage != "consideration"  # no explicit sync
 
 

@@ -135,17 +135,22 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def summarise(result, rows_text: str) -> str:
+def analytic_result(tool: str, args: BaseModel, result, rows_text: str, *extra: str,
+                    artifact_extra: dict[str, Any] | None = None) -> ToolResult:
+    """An analytic's answer as a tool result: for the model, its summary, filters, the rows
+    (already a table), definitions and any extra text; for the UI, the whole result and its
+    chart. The result is serialised once, here."""
     data = result.to_dict()
     parts = [data.get("summary", "")]
     if data.get("filters"):
         parts.append("Filters: " + json.dumps(data["filters"], default=str))
-    if rows_text:
-        parts.append(rows_text)
+    parts.append(rows_text)
     if data.get("definitions"):
         parts.append("Definitions: " + "; ".join(f"{k}: {v}" for k, v in
                                                    data["definitions"].items()))
-    return "\n".join(p for p in parts if p)
+    parts.extend(extra)
+    return ToolResult(tool, args.model_dump(mode="json"), "\n".join(p for p in parts if p),
+                      {**data, **(artifact_extra or {})}, figure=result.figure)
 
 
 def name_problem(tool: str, arguments: dict, error: UnknownNameError) -> ToolResult:

@@ -15,7 +15,7 @@ from analytics.paths import default_conversion_event, next_steps, top_paths, tra
 from analytics.retention import retention
 from analytics.segments import segments
 from analytics.store.status import store_status
-from tools.base import FilterArgs, ToolContext, ToolResult, summarise, table
+from tools.base import FilterArgs, ToolContext, ToolResult, analytic_result, table
 
 
 class FunnelArgs(BaseModel):
@@ -43,8 +43,7 @@ def funnel_tool(ctx: ToolContext, args: FunnelArgs) -> ToolResult:
                   "conv_prev": s.conversion_from_previous, "dropped": s.dropped}
                  for s in g.steps]
     text = table(rows, ["group", "step", "customers", "conv_prev", "dropped"], limit=24)
-    return ToolResult("funnel", args.model_dump(mode="json"), summarise(result, text),
-                      result.to_dict(), figure=result.figure)
+    return analytic_result("funnel", args, result, text)
 
 
 class PathsArgs(BaseModel):
@@ -66,9 +65,8 @@ def paths_tool(ctx: ToolContext, args: PathsArgs) -> ToolResult:
                            filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
     rows = [{"path": p.path, "customers": p.customers, "share": p.share,
              "conversion_rate": p.conversion_rate} for p in result.paths]
-    return ToolResult("paths", args.model_dump(mode="json"),
-                      summarise(result, table(rows, list(rows[0]) if rows else ["path"])),
-                      result.to_dict(), figure=result.figure)
+    return analytic_result("paths", args, result,
+                           table(rows, list(rows[0]) if rows else ["path"]))
 
 
 class TransitionsArgs(BaseModel):
@@ -85,9 +83,9 @@ def transitions_tool(ctx: ToolContext, args: TransitionsArgs) -> ToolResult:
     rows = sorted(({"from": t.source, "to": t.target, "transitions": t.transitions,
                     "probability": t.probability} for t in result.transitions),
                   key=lambda r: -r["transitions"])
-    return ToolResult("transitions", args.model_dump(mode="json"),
-                      summarise(result, table(rows, ["from", "to", "transitions", "probability"],
-                                              limit=args.top)), result.to_dict(), figure=result.figure)
+    return analytic_result("transitions", args, result,
+                           table(rows, ["from", "to", "transitions", "probability"],
+                                 limit=args.top))
 
 
 class NextStepsArgs(BaseModel):
@@ -102,9 +100,8 @@ def next_steps_tool(ctx: ToolContext, args: NextStepsArgs) -> ToolResult:
                             filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
     rows = [{"next": n.event, "times": n.occurrences, "probability": n.probability}
             for n in result.next_steps]
-    return ToolResult("next_steps", args.model_dump(mode="json"),
-                      summarise(result, table(rows, ["next", "times", "probability"])),
-                      result.to_dict(), figure=result.figure)
+    return analytic_result("next_steps", args, result,
+                           table(rows, ["next", "times", "probability"]))
 
 
 class MomentsArgs(BaseModel):
@@ -126,10 +123,9 @@ def moments_tool(ctx: ToolContext, args: MomentsArgs) -> ToolResult:
     rows = [{"sign": sign, "moment": m.moment, "did": m.did, "rate_did": m.outcome_rate_did,
              "rate_not": m.outcome_rate_did_not, "lift": m.lift}
             for sign, items in (("+", result.positive), ("-", result.negative)) for m in items]
-    return ToolResult("moments", args.model_dump(mode="json"),
-                      summarise(result, table(rows, ["sign", "moment", "did", "rate_did",
-                                                     "rate_not", "lift"], limit=16))
-                      + "\n" + result.note, result.to_dict(), figure=result.figure)
+    return analytic_result("moments", args, result,
+                           table(rows, ["sign", "moment", "did", "rate_did", "rate_not", "lift"],
+                                 limit=16), result.note)
 
 
 class SegmentsArgs(BaseModel):
@@ -144,9 +140,8 @@ def segments_tool(ctx: ToolContext, args: SegmentsArgs) -> ToolResult:
                           filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
     rows = [{"segment": s.segment, "name": s.name, "size": s.size,
              "conversion": s.conversion_rate, "churn": s.churn_rate} for s in result.segments]
-    return ToolResult("segments", args.model_dump(mode="json"),
-                      summarise(result, table(rows, ["segment", "name", "size", "conversion",
-                                                     "churn"])), result.to_dict(), figure=result.figure)
+    return analytic_result("segments", args, result,
+                           table(rows, ["segment", "name", "size", "conversion", "churn"]))
 
 
 class ChurnArgs(BaseModel):
@@ -163,9 +158,8 @@ def churn_tool(ctx: ToolContext, args: ChurnArgs) -> ToolResult:
                              filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
     rows = [{"customer": c.customer_id, "risk": c.risk, "last_event": c.last_event}
             for c in result.at_risk]
-    return ToolResult("churn", args.model_dump(mode="json"),
-                      summarise(result, table(rows, ["customer", "risk", "last_event"])),
-                      result.to_dict(), figure=result.figure)
+    return analytic_result("churn", args, result,
+                           table(rows, ["customer", "risk", "last_event"]))
 
 
 class RetentionArgs(BaseModel):
@@ -182,9 +176,8 @@ def retention_tool(ctx: ToolContext, args: RetentionArgs) -> ToolResult:
                            filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
     rows = [{"period": k, "retained": r, "people": n}
             for k, (r, n) in enumerate(zip(result.curve, result.curve_people))]
-    return ToolResult("retention", args.model_dump(mode="json"),
-                      summarise(result, table(rows, ["period", "retained", "people"], limit=13)),
-                      result.to_dict(), figure=result.figure)
+    return analytic_result("retention", args, result,
+                           table(rows, ["period", "retained", "people"], limit=13))
 
 
 class AttributionArgs(BaseModel):
@@ -200,9 +193,8 @@ def attribution_tool(ctx: ToolContext, args: AttributionArgs) -> ToolResult:
                              filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
     rows = [{"channel": c.channel, "credit": c.credit, "share": c.share,
              "per_1000_reached": c.conversions_per_1000_reached} for c in result.channels]
-    return ToolResult("attribution", args.model_dump(mode="json"),
-                      summarise(result, table(rows, ["channel", "credit", "share",
-                                                     "per_1000_reached"])), result.to_dict(), figure=result.figure)
+    return analytic_result("attribution", args, result,
+                           table(rows, ["channel", "credit", "share", "per_1000_reached"]))
 
 
 class AnomaliesArgs(BaseModel):
@@ -218,10 +210,9 @@ def anomalies_tool(ctx: ToolContext, args: AnomaliesArgs) -> ToolResult:
              "usual": f["baseline"], "z": f["z"]} for f in result.flagged]
     changes = [{"metric": s.metric, "change_since_week_before": s.last_week_change}
                for s in result.series]
-    return ToolResult("anomalies", args.model_dump(mode="json"),
-                      summarise(result, table(rows, ["metric", "week", "rate", "usual", "z"])
-                                + "\n" + table(changes, ["metric", "change_since_week_before"])),
-                      result.to_dict(), figure=result.figure)
+    return analytic_result("anomalies", args, result,
+                           table(rows, ["metric", "week", "rate", "usual", "z"]) + "\n"
+                           + table(changes, ["metric", "change_since_week_before"]))
 
 
 class DescribeDataArgs(BaseModel):

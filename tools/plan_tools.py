@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from analytics.diagnosis.diagnose import diagnose
 from analytics.diagnosis.plan import build_plan
-from tools.base import ToolContext, ToolResult, summarise, table
+from tools.base import ToolContext, ToolResult, analytic_result, table
 
 Model = Literal["b2b-saas", "ecommerce", "b2c-subscription", "marketplace"]
 
@@ -26,9 +26,7 @@ def diagnose_tool(ctx: ToolContext, args: DiagnoseArgs) -> ToolResult:
              "gain_at_median": t.gain_at_median} for t in result.transitions]
     issues = "\n".join(f"Check: {i.message}" for i in result.issues)
     unread = "\n".join(f"Not read: {line}" for line in result.unread)
-    return ToolResult("diagnose", args.model_dump(mode="json"),
-                      summarise(result, table(rows, list(rows[0]))) + "\n" + issues + "\n"
-                      + unread, result.to_dict(), figure=result.figure)
+    return analytic_result("diagnose", args, result, table(rows, list(rows[0])), issues, unread)
 
 
 class PlanArgs(BaseModel):
@@ -53,8 +51,5 @@ def plan_tool(ctx: ToolContext, args: PlanArgs) -> ToolResult:
     rows = [{"rank": i.rank, "initiative": i.title, "kpi": i.kpi, "baseline": i.baseline,
              "expected_low": i.expected_low, "expected_high": i.expected_high,
              "owner": i.owner, "score": i.score} for i in result.initiatives]
-    artifact = result.to_dict()
-    artifact["markdown"] = result.markdown()
-    return ToolResult("plan", args.model_dump(mode="json"),
-                      summarise(result, table(rows, list(rows[0]))), artifact,
-                      figure=result.figure)
+    return analytic_result("plan", args, result, table(rows, list(rows[0])),
+                           artifact_extra={"markdown": result.markdown()})
