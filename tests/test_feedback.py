@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 
 import numpy as np
 import pytest
@@ -211,6 +213,8 @@ def test_bulk_embedding_survives_a_dead_child():
     with BulkEmbedder(embedder, 8, in_child=True) as bulk:
         first = bulk.submit(["billing is a mess"])
         assert np.allclose(first.result(), embedder.embed(["billing is a mess"]), atol=1e-6)
+        # Stopped first, so the child cannot answer before it dies (no race with the kill).
+        os.kill(bulk.child.pid, signal.SIGSTOP)
         pending = bulk.submit(["the app crashed"])
         bulk.child.kill()
         bulk.child.wait()
@@ -261,6 +265,21 @@ def test_moved_stage_updates_metadata_without_embedding(small_index, tmp_path):
     assert hit.feedback_id == "f1" and hit.stage != "consideration"
     assert hit.date == "2024-01-01"
     assert index.sync().updated == 0
+
+
+def test_search_syncs_only_after_the_store_changes(small_index, tmp_path, monkeypatch):
+    store, index, _ = small_index
+    index.sync()
+    syncs = []
+    real_sync = index.sync
+    monkeypatch.setattr(index, "sync", lambda *a, **k: syncs.append(1) or real_sync(*a, **k))
+    for _ in range(3):
+        index.search("expensive", k=1)
+    assert syncs == []  # nothing written: no sync, not even a look inside the store
+    _late_signup(store, tmp_path)
+    index.search("expensive", k=1)
+    index.search("expensive", k=1)
+    assert syncs == [1]
 
 
 def test_search_catches_up_after_the_store_changes(small_index, tmp_path):
