@@ -28,7 +28,6 @@ from analytics.store import EventStore
 
 COLLECTION = "feedback"
 UPSERT_BATCH = 1000
-WRITE_BATCH = 250
 Progress = Callable[[str, int, int], None]
 
 
@@ -82,8 +81,8 @@ class _EmbedAhead:
 
     AHEAD = 2
 
-    def __init__(self, pool: BulkEmbedder, docs: list[str], new: list[int]) -> None:
-        self.pool, self.docs = pool, docs
+    def __init__(self, bulk: BulkEmbedder, docs: list[str], new: list[int]) -> None:
+        self.bulk, self.docs = bulk, docs
         self.chunks = [new[start:start + UPSERT_BATCH] for start in range(0, len(new),
                                                                            UPSERT_BATCH)]
         self.plan, planned = [], set()
@@ -94,7 +93,7 @@ class _EmbedAhead:
         self.pending = {n: self._submit(n) for n in range(min(self.AHEAD, len(self.chunks)))}
 
     def _submit(self, number: int):
-        return self.pool.submit(self.plan[number])
+        return self.bulk.submit(self.plan[number])
 
     def __iter__(self):
         vectors_by_text: dict[str, np.ndarray] = {}
@@ -249,14 +248,10 @@ class FeedbackIndex:
                 metas.append(meta)
             done = 0
             for chunk, vectors in embedding:
-                for start in range(0, len(chunk), WRITE_BATCH):
-                    part = chunk[start:start + WRITE_BATCH]
-                    collection.upsert(ids=[ids[i] for i in part],
-                                      documents=[docs[i] for i in part],
-                                      metadatas=[metas[i] for i in part],
-                                      embeddings=vectors[start:start + WRITE_BATCH])
-                    done += len(part)
-                    progress("Embedding feedback", done, len(new))
+                collection.upsert(ids=[ids[i] for i in chunk], documents=[docs[i] for i in chunk],
+                                  metadatas=[metas[i] for i in chunk], embeddings=vectors)
+                done += len(chunk)
+                progress("Embedding feedback", done, len(new))
         for start in range(0, len(moved), UPSERT_BATCH):
             chunk = moved[start:start + UPSERT_BATCH]
             collection.update(ids=[ids[i] for i in chunk], metadatas=[metas[i] for i in chunk])
