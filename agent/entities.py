@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-from analytics.catalog import Catalog
+if TYPE_CHECKING:
+    from analytics.catalog import Catalog
 
 SUFFIXES = ("_view", "_started", "_completed", "_created", "_visit", "_click", "_selected",
             "_page_view", "_expired", "_cancelled")

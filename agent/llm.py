@@ -9,7 +9,6 @@ answer, with a notice. Configured by OPENAI_BASE_URL, OPENAI_API_KEY and JOURNEY
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Iterator
@@ -19,6 +18,7 @@ from agent.planner import Answer, OfflinePlanner, PlannedCall
 from agent.references import resolve
 from tools.base import ToolContext, ToolResult
 from tools.registry import langchain_tools
+from tools.session import Session
 
 MAX_TOOL_ROUNDS = 6
 HISTORY_MESSAGES = 24
@@ -33,14 +33,14 @@ class LLMConfig:
 
 def llm_config(env: dict[str, str] | None = None) -> LLMConfig | None:
     """The configured endpoint, or None (offline mode) when nothing is configured."""
-    env = env if env is not None else dict(os.environ)
-    base_url = env.get("OPENAI_BASE_URL") or None
-    api_key = env.get("OPENAI_API_KEY") or ""
-    if not base_url and not api_key:
+    from analytics.config import settings
+
+    found = settings(env)
+    if not found.llm_base_url and not found.llm_api_key:
         return None
     # Local servers (Ollama, vLLM, LM Studio) accept any key.
-    return LLMConfig(model=env.get("JOURNEY_MODEL") or "gpt-4o-mini", base_url=base_url,
-                     api_key=api_key or "not-needed")
+    return LLMConfig(model=found.llm_model or "gpt-4o-mini", base_url=found.llm_base_url,
+                     api_key=found.llm_api_key or "not-needed")
 
 
 def chat_model(config: LLMConfig):
@@ -61,11 +61,14 @@ class AgentEvent:
 
 
 class LLMAgent:
-    def __init__(self, context: ToolContext, model, offline: OfflinePlanner | None = None) -> None:
-        self.ctx = context
-        self.tools = {t.name: t for t in langchain_tools(context)}
+    def __init__(self, context: ToolContext | Session, model,
+                 offline: OfflinePlanner | None = None) -> None:
+        # One conversation, one session: the model and the offline fallback share its ids.
+        self.session = context if isinstance(context, Session) else Session(context)
+        self.ctx = self.session.ctx
+        self.tools = {t.name: t for t in langchain_tools(self.session)}
         self.model = model.bind_tools(list(self.tools.values()))
-        self.offline = offline or OfflinePlanner(context)
+        self.offline = offline or OfflinePlanner(self.session)
         self.history: list = []
 
     def ask(self, question: str) -> Answer:
@@ -132,10 +135,10 @@ class LLMAgent:
                 message = tool.invoke({"type": "tool_call", "name": call["name"],
                                        "args": call["args"], "id": call["id"]})
                 messages.append(message)
-                artifact = message.artifact or {}
-                result = ToolResult(call["name"], artifact.get("arguments", call["args"]),
-                                    message.content, artifact.get("result", {}),
-                                    artifact.get("result_id"), artifact.get("ok", True))
+                # The artifact is the tool's own result, typed, with its chart.
+                result = message.artifact
+                if not isinstance(result, ToolResult):  # pragma: no cover - a foreign tool
+                    result = ToolResult(call["name"], call["args"], content=str(message.content))
                 results.append(result)
                 calls.append(PlannedCall(call["name"], call["args"]))
                 yield AgentEvent("tool_end", result)
@@ -143,9 +146,9 @@ class LLMAgent:
                 "question.")
 
     def _ground(self, text: str, results: list[ToolResult]) -> tuple[str, list[str]]:
-        artifacts = {r.result_id: r.artifact for r in results if r.result_id}
+        artifacts = {r.result_id: r.data() for r in results if r.result_id}
         resolved, failed = resolve(text, artifacts)
-        known = [r.artifact for r in results] + [{"content": r.content} for r in results]
+        known = [r.data() for r in results] + [{"content": r.content} for r in results]
         return resolved, failed + ungrounded_numbers(resolved, known)
 
 

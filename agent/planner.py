@@ -18,10 +18,8 @@ import yaml
 
 from agent.entities import Entities, extract
 from agent.intents import shared_classifier
-from analytics.anomalies import key_steps
-from analytics.paths import default_conversion_event
 from tools.base import ToolContext, ToolResult
-from tools.registry import call_tool
+from tools.session import Session
 
 FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|same|now|only|for|on)\b", re.IGNORECASE)
 
@@ -51,32 +49,34 @@ class Answer:
                 "answer": self.text,
                 "tools": [{"tool": r.tool, "arguments": r.arguments, "result_id": r.result_id,
                            "ok": r.ok} for r in self.results],
-                "results": {r.result_id: r.artifact for r in self.results if r.result_id}}
+                "results": {r.result_id: r.data() for r in self.results if r.result_id}}
 
 
 class OfflinePlanner:
-    def __init__(self, context: ToolContext) -> None:
-        self.ctx = context
+    def __init__(self, context: ToolContext | Session) -> None:
+        # One conversation: its own session (result ids), over a context shared with others.
+        self.session = context if isinstance(context, Session) else Session(context)
+        self.ctx = self.session.ctx
         self.templates = _templates()
         self.last: tuple[str, Entities] | None = None
         self._facts: dict[str, Any] | None = None
 
+    def call(self, tool: str, arguments: dict) -> ToolResult:
+        return self.session.call(tool, arguments)
+
     def facts(self) -> dict[str, Any]:
-        """What the planner needs to know about the data, read once per tool context."""
+        """What the planner needs to know about the data (from the describe_data tool: event
+        popularity, the end of the data, the journey's defaults), read once per context."""
         if self._facts is None and "planner_facts" in self.ctx.cache:
             self._facts = self.ctx.cache["planner_facts"]
         if self._facts is None:
-            with self.ctx.store.reader() as con:
-                popularity = dict(con.execute(
-                    "SELECT event_name, count(DISTINCT person_id) FROM journey_events "
-                    "GROUP BY event_name").fetchall())
-                end = con.execute("SELECT max(ts) FROM events").fetchone()[0]
-                conversion = default_conversion_event(con)
-                steps = key_steps(con)
-            catalog = self.ctx.catalog()
-            churn = next((e for e in catalog.events if "cancel" in e or "churn" in e), None)
-            self._facts = {"popularity": popularity, "end": end.date() if end else None,
-                           "conversion": conversion, "churn": churn, "key_steps": steps}
+            from tools.registry import call_tool
+
+            data = call_tool(self.ctx, "describe_data").result
+            self._facts = {"popularity": {e.event_name: e.people for e in data.event_names},
+                           "end": data.last_event.date() if data.last_event else None,
+                           "conversion": data.conversion_event, "churn": data.churn_event,
+                           "key_steps": data.key_steps}
             self.ctx.cache["planner_facts"] = self._facts
         return self._facts
 
@@ -90,8 +90,10 @@ class OfflinePlanner:
         except Exception:  # no feedback yet: nothing to warm
             pass
         if models:
+            from tools.registry import call_tool
+
             for tool in ("segments", "churn"):
-                call_tool(self.ctx, tool, {"filters": {}})
+                call_tool(self.ctx, tool, {})
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -175,19 +177,19 @@ class OfflinePlanner:
 
     def ask(self, question: str) -> Answer:
         intent, entities, calls = self.plan(question)
-        results = [call_tool(self.ctx, c.tool, c.arguments) for c in calls]
+        results = [self.call(c.tool, c.arguments) for c in calls]
         # Drop-offs come with how devices differ and what customers said where they leave:
         # the largest drops first, the first one with feedback to quote.
         if intent == "dropoff" and results and results[0].ok:
             filters = calls[0].arguments.get("filters", {})
             if "device" not in filters:
-                by_device = call_tool(self.ctx, "funnel", {
+                by_device = self.call("funnel", {
                     "steps": calls[0].arguments["steps"], "by": "device", "filters": filters})
                 if by_device.ok:
                     results.append(by_device)
-            for step in _drop_steps(results[0].artifact)[:3]:
-                friction = call_tool(self.ctx, "friction", {"step": step, "filters": filters})
-                if friction.ok and friction.artifact.get("themes"):
+            for step in _drop_steps(results[0].result)[:3]:
+                friction = self.call("friction", {"step": step, "filters": filters})
+                if friction.ok and friction.result.themes:
                     results.append(friction)
                     break
         if intent == "diagnose" and not calls:
@@ -205,21 +207,21 @@ class OfflinePlanner:
             if not r.ok:
                 parts.append(r.content)
                 continue
-            summary = r.artifact.get("summary")
-            if r.tool == "funnel" and r.artifact.get("groups"):
+            summary = getattr(r.result, "summary", "")
+            if r.tool == "funnel" and r.result.groups:
                 parts.append(_group_comparison(r))
-            elif summary:
-                parts.append(f"{summary} [{r.result_id}]")
             elif r.tool == "feedback_search":
-                parts.append(_quotes(r.artifact.get("snippets", []), r.result_id))
+                parts.append(_quotes(r.result.snippets, r.result_id))
             elif r.tool == "describe_data":
                 parts.append(r.content)
+            elif summary:
+                parts.append(f"{summary} [{r.result_id}]")
         quotes = _evidence(results)
         if quotes:
             parts.append(quotes)
-        quoted = next((r.artifact.get("step") for r in results if r.tool == "friction" and r.ok),
-                      None)
-        step = quoted or (_worst_step(results[0].artifact) if results and results[0].ok else None)
+        quoted = next((r.result.step for r in results if r.tool == "friction" and r.ok), None)
+        first = results[0] if results and results[0].ok else None
+        step = quoted or (_worst_step(first.result) if first and first.tool == "funnel" else None)
         nxt = self.templates["next_step"].get(intent, "")
         by = results[0].arguments.get("by") if results else None
         parts.append(nxt.format(step=step or "that step", by=by or "device"))
@@ -238,14 +240,9 @@ def _generic(question: str, events: list[str]) -> str:
 
 def _metrics_text(question: str) -> str | None:
     """Stage metrics pasted with the question (two or more readable stages), if any."""
-    from analytics.diagnosis.parser import parse_stage_metrics
-    from analytics.errors import JourneyError
+    from tools.plan_tools import readable_stages
 
-    try:
-        parsed = parse_stage_metrics(question)
-    except JourneyError:
-        return None
-    return question if sum(s.count is not None for s in parsed.stages) >= 2 else None
+    return question if readable_stages(question) >= 2 else None
 
 
 def _merge(previous: Entities, new: Entities) -> Entities:
@@ -262,18 +259,17 @@ def _strip_question(question: str) -> str:
     return text or question
 
 
-def _worst_step(funnel_artifact: dict) -> str | None:
-    steps = funnel_artifact.get("steps") or []
-    biggest = funnel_artifact.get("biggest_dropoff_step")
+def _worst_step(funnel: Any) -> str | None:
+    biggest = funnel.biggest_dropoff_step
     if not biggest or biggest < 2:
         return None
-    return steps[biggest - 2]["events"][0]
+    return funnel.steps[biggest - 2].events[0]
 
 
-def _drop_steps(funnel_artifact: dict) -> list[str]:
+def _drop_steps(funnel: Any) -> list[str]:
     """The steps people leave from, largest loss first."""
-    steps = funnel_artifact.get("steps") or []
-    pairs = [(steps[i]["dropped"], steps[i - 1]["events"][0]) for i in range(1, len(steps))]
+    steps = funnel.steps
+    pairs = [(steps[i].dropped, steps[i - 1].events[0]) for i in range(1, len(steps))]
     return [name for dropped, name in sorted(pairs, key=lambda p: -p[0]) if dropped > 0]
 
 
@@ -284,18 +280,16 @@ def _first_choice_step(steps: list[str]) -> str:
 
 def _group_comparison(r: ToolResult) -> str:
     """Conversion at each step by group, as a sentence per step (numbers from the result)."""
-    groups = r.artifact["groups"]
+    groups = r.result.groups
     by = r.arguments.get("by", "group")
     lines = []
-    for k in range(1, len(groups[0]["steps"])):
+    for k in range(1, len(groups[0].steps)):
         cells = []
         for g in groups:
-            step = g["steps"][k]
-            rate = step["conversion_from_previous"]
-            cells.append(f"{g['group']} {rate * 100:.1f}%" if rate is not None else
-                         f"{g['group']} n/a")
-        name = " -> ".join(["|".join(groups[0]["steps"][k - 1]["events"]),
-                            "|".join(groups[0]["steps"][k]["events"])])
+            rate = g.steps[k].conversion_from_previous
+            cells.append(f"{g.group} {rate * 100:.1f}%" if rate is not None else f"{g.group} n/a")
+        name = " -> ".join(["|".join(groups[0].steps[k - 1].events),
+                            "|".join(groups[0].steps[k].events)])
         lines.append(f"{name}: " + ", ".join(cells))
     return f"By {by} (conversion from the previous step) [{r.result_id}]:\n" + "\n".join(
         f"- {line}" for line in lines)
@@ -304,16 +298,15 @@ def _group_comparison(r: ToolResult) -> str:
 def _evidence(results: list[ToolResult]) -> str:
     for r in results:
         if r.tool == "friction" and r.ok:
-            quotes = [q for t in r.artifact.get("themes", [])[:2] for q in t.get("quotes", [])[:1]]
+            quotes = [q for t in r.result.themes[:2] for q in t.quotes[:1]]
             if quotes:
                 return "What they said: " + " ".join(
                     f"\u201c{q['text']}\u201d ({q['source']}, {q['date']})" for q in quotes)
     return ""
 
 
-def _quotes(snippets: list[dict], result_id: str | None) -> str:
+def _quotes(snippets: list, result_id: str | None) -> str:
     if not snippets:
         return "No feedback matches that."
-    lines = [f"\u201c{s['text']}\u201d ({s['source']}, {s['stage']}, {s['date']})"
-             for s in snippets[:5]]
+    lines = [f"\u201c{s.text}\u201d ({s.source}, {s.stage}, {s.date})" for s in snippets[:5]]
     return f"What customers said [{result_id}]:\n" + "\n".join(f"- {line}" for line in lines)

@@ -3,3 +3,29 @@
 `analytics.store` owns the store itself (schema, ingest, identity and stage maps); the
 analytics modules read it through `analytics.store.EventStore`.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from analytics.erasers import register_eraser
+
+if TYPE_CHECKING:
+    from analytics.store.connection import EventStore
+    from analytics.store.forget import ErasureReport
+
+
+def _erase_from_feedback_index(store: EventStore, report: ErasureReport) -> None:
+    """The feedback index is derived from the store: drop the erased snippets from it too."""
+    if not report.feedback_ids:
+        return
+    from analytics.feedback.index import FeedbackIndex
+
+    index = FeedbackIndex(store)
+    if index.path.exists():
+        index.collection().delete(ids=report.feedback_ids)
+
+
+# Registered here, in the package both the store and the feedback layer sit under, so an
+# erasure can never run without it; the store itself stays free of the index.
+register_eraser(_erase_from_feedback_index)

@@ -18,7 +18,7 @@ import duckdb
 import numpy as np
 
 from analytics.catalog import Catalog, load_catalog
-from analytics.errors import JourneyError
+from analytics.errors import ArgumentError, JourneyError
 from analytics.filters import Filters, check_filters, scope_sql
 from analytics.results import AnalyticResult, pct
 
@@ -107,7 +107,7 @@ def attribution(con: duckdb.DuckDBPyConnection, conversion_event: str, *,
                 model: Model = "markov", filters: Filters = Filters(),
                 catalog: Catalog | None = None) -> AttributionResult:
     if model not in MODELS:
-        raise JourneyError(f"--model must be one of {', '.join(MODELS)}")
+        raise ArgumentError("model", f"must be one of {', '.join(MODELS)}")
     catalog = catalog or load_catalog(con)
     catalog.check_event(conversion_event)
     check_filters(filters, catalog)

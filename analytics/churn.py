@@ -24,7 +24,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from analytics.catalog import Catalog, load_catalog
-from analytics.errors import JourneyError
+from analytics.errors import ArgumentError, JourneyError
 from analytics.features import model_matrix, person_features
 from analytics.filters import Filters, check_filters
 from analytics.paths import default_conversion_event
@@ -172,7 +172,7 @@ def churn_model(con: duckdb.DuckDBPyConnection, *, churn_event: str | None = Non
                       f"customers who did {among} before it and had not churned yet")
     else:
         if inactive_days < 1:
-            raise JourneyError("--inactive-days must be at least 1")
+            raise ArgumentError("inactive_days", "must be at least 1")
         horizon_days = inactive_days
         definition = (f"no events for {inactive_days} days after the cutoff, among customers "
                       f"active in the {inactive_days} days before it")

@@ -67,3 +67,17 @@ class UnknownNameError(JourneyError):
         self.suggestions = suggestions
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
         super().__init__(f"Unknown {kind} '{name}'.{hint}")
+
+
+class ArgumentError(JourneyError):
+    """A value the user gave for a named argument cannot be used.
+
+    `field` is the argument's name in the tool's argument model (`order`, `window_days`,
+    `filters.since`); each face spells it its own way (`--order` on the command line, `order`
+    over MCP, "the order" in chat), so the message itself never names a flag.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")

@@ -18,7 +18,7 @@ from typing import Literal
 import duckdb
 
 from analytics.catalog import Catalog, load_catalog
-from analytics.errors import JourneyError
+from analytics.errors import ArgumentError, JourneyError
 from analytics.filters import Filters, check_filters, date_bounds, scope_sql
 from analytics.results import AnalyticResult, duration, pct, rate
 
@@ -70,12 +70,12 @@ class FunnelResult(AnalyticResult):
 
 def parse_steps(steps: list[str], catalog: Catalog) -> list[list[str]]:
     if len(steps) < 2:
-        raise JourneyError("A funnel needs at least two steps, e.g. pricing_view signup")
+        raise ArgumentError("steps", "a funnel needs at least two steps, e.g. pricing_view signup")
     parsed = []
     for step in steps:
         alternatives = [s.strip() for s in step.split("|") if s.strip()]
         if not alternatives:
-            raise JourneyError(f"Step '{step}' names no event")
+            raise ArgumentError("steps", f"step '{step}' names no event")
         parsed.append([catalog.check_event(a) for a in alternatives])
     return parsed
 
@@ -118,7 +118,7 @@ def funnel(con: duckdb.DuckDBPyConnection, steps: list[str], *, order: Order = "
            window: int | None = None, by: str | None = None,
            filters: Filters = Filters(), catalog: Catalog | None = None) -> FunnelResult:
     if order not in ("strict", "any"):
-        raise JourneyError("--order must be 'strict' or 'any'")
+        raise ArgumentError("order", "must be 'strict' or 'any'")
     catalog = catalog or load_catalog(con)
     parsed = parse_steps(steps, catalog)
     check_filters(filters, catalog)

@@ -18,7 +18,7 @@ import duckdb
 from scipy import stats
 
 from analytics.catalog import Catalog, load_catalog
-from analytics.errors import JourneyError
+from analytics.errors import ArgumentError, JourneyError
 from analytics.filters import Filters, check_filters, scope_sql
 from analytics.results import AnalyticResult, pct
 
@@ -112,7 +112,7 @@ def moments(con: duckdb.DuckDBPyConnection, outcome: str, *, among: str | None =
             catalog.check_event(name)
     check_filters(filters, catalog)
     if min_support < 1:
-        raise JourneyError("--min-support must be at least 1")
+        raise ArgumentError("min_support", "must be at least 1")
     scope = scope_sql(filters)
     params = list(scope.params)
     population_sql = "SELECT DISTINCT person_id FROM ev"

@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from analytics.catalog import Catalog, load_catalog
-from analytics.errors import JourneyError, UnknownNameError
+from analytics.errors import ArgumentError, JourneyError, UnknownNameError
 from analytics.filters import Filters, check_filters
 from analytics.anomalies import NOT_PROGRESS
 from analytics.moments import PREREQUISITE_SHARE, _compare
@@ -104,12 +104,12 @@ def next_best_actions(con: duckdb.DuckDBPyConnection, *, goal: str | None = None
     catalog = catalog or load_catalog(con)
     check_filters(filters, catalog)
     if goal and avoid:
-        raise JourneyError("Give either --goal or --avoid, not both")
+        raise ArgumentError("goal", "give either a goal or an event to avoid, not both")
     if at_risk and not (goal or avoid):
         avoid = next((e for e in catalog.events if "cancel" in e or "churn" in e), None)
     target = avoid or goal or default_conversion_event(con)
     if not target:
-        raise JourneyError("Name the goal event with --goal (e.g. subscription_started)")
+        raise ArgumentError("goal", "name the goal event (e.g. subscription_started)")
     catalog.check_event(target)
     direction = "avoid" if avoid else "reach"
     # Staying away from churn only concerns customers who could churn: those who bought.

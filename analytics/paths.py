@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from analytics.catalog import Catalog, load_catalog
-from analytics.errors import JourneyError
+from analytics.errors import ArgumentError, JourneyError
 from analytics.filters import Filters, check_filters, scope_sql
 from analytics.results import AnalyticResult, pct, rate
 
@@ -139,7 +139,7 @@ def top_paths(con: duckdb.DuckDBPyConnection, *, top: int = 10, from_event: str 
               conversion_event: str | None = None, filters: Filters = Filters(),
               catalog: Catalog | None = None, sankey_steps: int = 5) -> PathsResult:
     if top < 1 or max_steps < 1:
-        raise JourneyError("--top and --max-steps must be at least 1")
+        raise ArgumentError("top" if top < 1 else "max_steps", "must be at least 1")
     conversion_event = conversion_event or default_conversion_event(con)
     catalog = _prepare(con, catalog, filters, [from_event, to_event, conversion_event])
     scope = scope_sql(filters, light=True)
@@ -391,7 +391,7 @@ def next_steps(con: duckdb.DuckDBPyConnection, after: list[str], *, top: int = 1
                collapse_repeats: bool = False, filters: Filters = Filters(),
                catalog: Catalog | None = None) -> NextStepsResult:
     if not after:
-        raise JourneyError("Give at least one event, e.g. `journey next pricing_view`")
+        raise ArgumentError("after", "give at least one event, e.g. pricing_view")
     _prepare(con, catalog, filters, list(after))
     scope = scope_sql(filters, light=True)
     seq, seq_params = sequence_sql(None, collapse_repeats)

@@ -16,7 +16,7 @@ from typing import Literal
 import duckdb
 
 from analytics.catalog import Catalog, load_catalog
-from analytics.errors import JourneyError
+from analytics.errors import ArgumentError, JourneyError
 from analytics.filters import Filters, check_filters, scope_sql
 from analytics.results import AnalyticResult, pct
 
@@ -61,7 +61,7 @@ def retention(con: duckdb.DuckDBPyConnection, *, period: Period = "week",
               max_periods: int = 26, filters: Filters = Filters(),
               catalog: Catalog | None = None) -> RetentionResult:
     if period not in ("week", "month"):
-        raise JourneyError("--period must be 'week' or 'month'")
+        raise ArgumentError("period", "must be 'week' or 'month'")
     catalog = catalog or load_catalog(con)
     check_filters(filters, catalog)
     for name in (cohort_event, return_event):

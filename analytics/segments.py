@@ -18,7 +18,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 
 from analytics.catalog import Catalog, load_catalog
-from analytics.errors import JourneyError
+from analytics.errors import ArgumentError, JourneyError
 from analytics.features import model_matrix, person_features
 from analytics.filters import Filters, check_filters
 from analytics.paths import default_conversion_event
@@ -131,7 +131,7 @@ def segments(con: duckdb.DuckDBPyConnection, *, k: int | None = None, seed: int 
     if n < 10:
         raise JourneyError(f"Only {n} people in scope: too few to find segments")
     if k is not None and not 2 <= k <= min(20, n - 1):
-        raise JourneyError("--k must be between 2 and 20 (and below the number of people)")
+        raise ArgumentError("k", "must be between 2 and 20 (and below the number of people)")
     values, columns = model_matrix(table)
     scaled = StandardScaler().fit_transform(values)
     scores: dict[int, float] = {}

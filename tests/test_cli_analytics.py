@@ -29,7 +29,8 @@ def home(tmp_path_factory):
     (["anomalies"], "anomalies"),
     (["segments", "--customers-only", "--k", "3"], "segments"),
     (["churn"], "churn"),
-    (["churn", "--purchases", "invoice_paid"], "p_alive"),
+    (["p-alive", "invoice_paid"], "p_alive"),
+    (["journey-map", "--device", "mobile"], "journey_map"),
     (["next-best-action", "--avoid", "subscription_cancelled", "--min-support", "10"],
      "next_best_action"),
 ])

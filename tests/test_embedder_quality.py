@@ -95,21 +95,99 @@ def test_int8_vectors_stay_close_to_fp32(both_models):
     assert cosine.min() > 0.98, cosine.min()
 
 
-def test_fp32_onnx_matches_the_packaged_model_on_torch(both_models):
-    torch = pytest.importorskip("torch")
-    from transformers import AutoModel, AutoTokenizer
+def _numpy_bert(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """BERT's last hidden state in float64 numpy, written from the model card's definition
+    (transformers' BertModel), to check the hand-built ONNX graph against something that
+    shares no code with it."""
+    import json
 
-    texts = ["Pricing is steep for a small team like ours.", "charged twice", "ok"]
-    source = str(package_model_dir())
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModel.from_pretrained(source).eval()
-    batch = tokenizer(texts, padding=True, return_tensors="pt")
-    with torch.no_grad():
-        hidden = model(**batch).last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1).float()
-    pooled = (hidden * mask).sum(1) / mask.sum(1)
-    expected = torch.nn.functional.normalize(pooled, dim=1).numpy()
-    assert np.abs(both_models[0].embed(texts) - expected).max() < 1e-5
+    from safetensors.numpy import load_file
+    from scipy.special import erf
+
+    source = package_model_dir()
+    config = json.loads((source / "config.json").read_text())
+    w = {k: v.astype(np.float64) for k, v in
+         load_file(str(source / "model.safetensors")).items()}
+    eps, heads = config["layer_norm_eps"], config["num_attention_heads"]
+
+    def norm(x, name):
+        centred = x - x.mean(-1, keepdims=True)
+        scaled = centred / np.sqrt((centred ** 2).mean(-1, keepdims=True) + eps)
+        return scaled * w[f"{name}.weight"] + w[f"{name}.bias"]
+
+    def linear(x, name):
+        return x @ w[f"{name}.weight"].T + w[f"{name}.bias"]
+
+    batch, tokens = ids.shape
+    x = (w["embeddings.word_embeddings.weight"][ids]
+         + w["embeddings.token_type_embeddings.weight"][np.zeros_like(ids)]
+         + w["embeddings.position_embeddings.weight"][:tokens])
+    x = norm(x, "embeddings.LayerNorm")
+    bias = ((1.0 - mask) * np.finfo(np.float32).min)[:, None, None, :]
+    for i in range(config["num_hidden_layers"]):
+        p = f"encoder.layer.{i}"
+        q, k, v = (linear(x, f"{p}.attention.self.{n}").reshape(batch, tokens, heads, -1)
+                   .transpose(0, 2, 1, 3) for n in ("query", "key", "value"))
+        scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(q.shape[-1]) + bias
+        probs = np.exp(scores - scores.max(-1, keepdims=True))
+        probs /= probs.sum(-1, keepdims=True)
+        context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, tokens, -1)
+        x = norm(linear(context, f"{p}.attention.output.dense") + x,
+                 f"{p}.attention.output.LayerNorm")
+        h = linear(x, f"{p}.intermediate.dense")
+        h = 0.5 * h * (1.0 + erf(h / np.sqrt(2.0)))
+        x = norm(linear(h, f"{p}.output.dense") + x, f"{p}.output.LayerNorm")
+    return x
+
+
+def test_fp32_onnx_matches_a_numpy_bert(both_models):
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    texts = ["Pricing is steep for a small team like ours.", "charged twice", "ok",
+             "The plan table on the mobile pricing page is unreadable, so I gave up on the "
+             "upgrade and asked for a refund instead."]
+    tokenizer = Tokenizer.from_file(str(package_model_dir() / "tokenizer.json"))
+    tokenizer.enable_padding()  # pads to the longest: three of the four rows are padded
+    encoded = tokenizer.encode_batch(texts)
+    ids = np.array([e.ids for e in encoded], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+    assert (mask == 0).any(axis=1).sum() == 3
+    session = ort.InferenceSession(str(onnx_path("fp32")), providers=["CPUExecutionProvider"])
+    hidden = session.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask,
+                                                 "token_type_ids": np.zeros_like(ids)})[0]
+    expected = _numpy_bert(ids, mask)
+    real = mask.astype(bool)
+    assert hidden.shape == expected.shape == (4, ids.shape[1], 384)
+    assert np.abs(hidden[real] - expected[real]).max() < 1e-4
+    # The app's pooling over the same model gives the numpy model's sentence vectors.
+    weights = mask[..., None]
+    pooled = (expected * weights).sum(1) / weights.sum(1)
+    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    assert np.abs(both_models[0].embed(texts) - pooled).max() < 1e-5
+
+
+@pytest.mark.slow
+def test_the_models_build_without_torch_into_a_fresh_folder(tmp_path, monkeypatch, both_models):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    # The set-up step exactly as the Makefile runs it, in a process of its own so that we can
+    # tell it imported neither torch nor transformers.
+    monkeypatch.setenv("JOURNEY_MODEL_DIR", str(tmp_path / "models"))
+    build = ("import runpy, sys; sys.argv = ['embedder', '--build']; "
+             "runpy.run_module('analytics.feedback.embedder', run_name='__main__'); "
+             "assert not {'torch', 'transformers'} & set(sys.modules), 'torch imported'")
+    subprocess.run([sys.executable, "-c", build], check=True, capture_output=True,
+                   cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert onnx_path("fp32") == tmp_path / "models" / "all-MiniLM-L6-v2.onnx"
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [
+        "all-MiniLM-L6-v2-int8.onnx", "all-MiniLM-L6-v2.onnx"]  # no .partial left behind
+    texts = ["charged twice", "Pricing is steep for a small team like ours."]
+    for precision, installed in zip(("fp32", "int8"), both_models):
+        assert np.allclose(MiniLMEmbedder(precision).embed(texts), installed.embed(texts),
+                           atol=1e-5), precision
 
 
 def test_an_environment_without_the_int8_model_makes_it_once(tmp_path, monkeypatch, both_models):

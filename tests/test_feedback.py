@@ -187,7 +187,7 @@ def test_cli_feedback_commands(demo_store, demo_index):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["kind"] == "friction"
     bad = journey("feedback", "search", "x", "--sentiment", "angry", home=home)
-    assert bad.returncode == 2 and "positive, neutral or negative" in bad.stderr
+    assert bad.returncode == 2 and "'angry' is not one of" in bad.stderr
 
 
 def test_bulk_embedding_in_a_child_process_gives_the_same_vectors(tmp_path):

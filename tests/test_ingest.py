@@ -287,7 +287,7 @@ def test_header_only_file(store, write):
 
 def test_argument_errors(store, write):
     path = write("e.csv", "user_id,timestamp,event\nu1,2024-01-01,a\n")
-    with pytest.raises(JourneyError, match="Unknown kind"):
+    with pytest.raises(JourneyError, match="kind: 'orders' is not one of"):
         ingest_files(store, "orders", [path])
     with pytest.raises(JourneyError, match="at least one file"):
         ingest_files(store, "events", [])

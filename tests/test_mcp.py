@@ -36,12 +36,13 @@ def test_tools_numbers_and_names_match_the_cli(demo_store):
         return tools, funnel, wrong, quotes, catalog
 
     tools, funnel, wrong, quotes, catalog = _session(demo_store.home, body=body)
-    from tools.registry import TOOLS
+    from tools.registry import BY_NAME, READ_TOOLS
 
     names = [t.name for t in tools.tools]
-    assert names == [t.name for t in TOOLS]  # one source of truth, read-only: no writes
+    assert names == [t.name for t in READ_TOOLS]  # one source of truth, read-only: no writes
+    assert {"next_best_action", "p_alive", "journey_map"} <= set(names)
     schema = next(t for t in tools.tools if t.name == "funnel").input_schema
-    assert schema == TOOLS[1].args.model_json_schema()
+    assert schema == BY_NAME["funnel"].args.model_json_schema()
     cli = json.loads(journey("funnel", "pricing_view", "signup", "--by", "device", "--json",
                              home=demo_store.home).stdout)
     result = funnel.structured_content["result"]
@@ -68,17 +69,18 @@ def test_writes_only_when_allowed(tmp_path):
 
     names, attempt = _session(store.home, body=read_only)
     assert "forget" not in names and "ingest" not in names and attempt.is_error
+    assert "--allow-writes" in attempt.content[0].text
 
     async def writable(client):
         names = [t.name for t in (await client.list_tools()).tools]
         erased = await client.call_tool("forget", {"customer_id": "u1"})
-        bad = await client.call_tool("ingest", {"kind": "orders", "path": str(path)})
+        bad = await client.call_tool("ingest", {"kind": "orders", "paths": [str(path)]})
         return names, erased, bad
 
     names, erased, bad = _session(store.home, "--allow-writes", body=writable)
     assert {"ingest", "forget"} <= set(names)
-    assert not erased.is_error and erased.structured_content["events"] == 1
-    assert bad.is_error
+    assert not erased.is_error and erased.structured_content["result"]["events"] == 1
+    assert bad.is_error and "kind: 'orders' is not one of" in bad.content[0].text
     with store.reader() as con:
         assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 1
 

@@ -1,232 +1,241 @@
-"""The journey analytics as tools: one tool, one question."""
+"""The journey analytics as tools, one question each: funnel, paths, transitions, next steps,
+moments of truth, retention, attribution and what changed (anomalies)."""
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from analytics.anomalies import anomalies
-from analytics.attribution import attribution
-from analytics.churn import churn_model
-from analytics.funnel import funnel
-from analytics.moments import moments
-from analytics.paths import default_conversion_event, next_steps, top_paths, transitions
-from analytics.retention import retention
-from analytics.segments import segments
-from analytics.store.status import store_status
-from tools.base import FilterArgs, ToolContext, ToolResult, analytic_result, table
+from tools.base import ToolArgs, Days, FilterArgs, TableView, ToolContext, duration, pct
+
+AttributionModel = Literal["first", "last", "linear", "position", "markov"]
 
 
-class FunnelArgs(BaseModel):
+def _seconds(days: float | None) -> int | None:
+    return int(round(days * 86400)) if days else None
+
+
+class FunnelArgs(ToolArgs):
     steps: list[str] = Field(..., min_length=2, description="Event names in order; 'a|b' means "
                                                             "either event.")
     order: Literal["strict", "any"] = Field("strict", description="strict: each step after the "
                                             "previous one; any: in any order.")
-    window_days: Optional[int] = Field(None, ge=1, description="Conversion window from step 1.")
+    window_days: Optional[Days] = Field(None, gt=0, description="Conversion window from step 1 "
+                                        "(days, or a duration such as 14d, 12h).")
     by: Optional[str] = Field(None, description="Break down by device, channel, plan, country "
                                                 "or another customer attribute.")
     filters: FilterArgs = Field(default_factory=FilterArgs)
 
 
-def funnel_tool(ctx: ToolContext, args: FunnelArgs) -> ToolResult:
+def funnel_tool(ctx: ToolContext, args: FunnelArgs) -> Any:
+    from analytics.funnel import funnel
+
     with ctx.store.reader() as con:
-        result = funnel(con, args.steps, order=args.order,
-                        window=args.window_days * 86400 if args.window_days else None,
-                        by=args.by, filters=ctx.scoped_filters(con, args.filters),
-                        catalog=ctx.catalog())
-    rows = [{"group": "all", "step": "|".join(s.events), "customers": s.customers,
-             "conv_prev": s.conversion_from_previous, "dropped": s.dropped}
-            for s in result.steps]
-    for g in result.groups:
-        rows += [{"group": g.group, "step": "|".join(s.events), "customers": s.customers,
-                  "conv_prev": s.conversion_from_previous, "dropped": s.dropped}
-                 for s in g.steps]
-    text = table(rows, ["group", "step", "customers", "conv_prev", "dropped"], limit=24)
-    return analytic_result("funnel", args, result, text)
+        return funnel(con, args.steps, order=args.order, window=_seconds(args.window_days),
+                      by=args.by, filters=ctx.scoped_filters(con, args.filters),
+                      catalog=ctx.catalog())
 
 
-class PathsArgs(BaseModel):
-    top: int = Field(5, ge=1, le=25)
+def funnel_view(args: FunnelArgs, result: Any) -> TableView:
+    rows = []
+    for name, steps in [("all", result.steps)] + [(g.group, g.steps) for g in result.groups]:
+        rows += [[name, "|".join(s.events), s.customers, pct(s.conversion_from_previous),
+                  pct(s.conversion_from_first), s.dropped,
+                  duration(s.median_seconds_from_previous),
+                  duration(s.p90_seconds_from_previous)] for s in steps]
+    return TableView("Funnel", ["group", "step", "customers", "from previous", "from first",
+                                "dropped", "median time", "p90 time"], rows, model_rows=24)
+
+
+class PathsArgs(ToolArgs):
+    top: int = Field(10, ge=1, le=25, description="How many paths to list (the rest are summed "
+                                                  "as '(other paths)').")
     from_event: Optional[str] = Field(None, description="Start paths at this event.")
     to_event: Optional[str] = Field(None, description="End paths at this event.")
-    max_steps: int = Field(6, ge=2, le=12)
-    collapse_repeats: bool = True
-    conversion_event: Optional[str] = None
+    max_steps: int = Field(6, ge=2, le=12, description="Steps shown per path.")
+    collapse_repeats: bool = Field(True, description="Count a repeated event once "
+                                                     "(a > a > b reads a > b).")
+    conversion_event: Optional[str] = Field(None, description="The conversion event (default: "
+                                                              "the journey's own).")
     filters: FilterArgs = Field(default_factory=FilterArgs)
 
 
-def paths_tool(ctx: ToolContext, args: PathsArgs) -> ToolResult:
+def paths_tool(ctx: ToolContext, args: PathsArgs) -> Any:
+    from analytics.paths import top_paths
+
     with ctx.store.reader() as con:
-        result = top_paths(con, top=args.top, from_event=args.from_event,
-                           to_event=args.to_event, max_steps=args.max_steps,
-                           collapse_repeats=args.collapse_repeats,
-                           conversion_event=args.conversion_event,
+        return top_paths(con, top=args.top, from_event=args.from_event, to_event=args.to_event,
+                         max_steps=args.max_steps, collapse_repeats=args.collapse_repeats,
+                         conversion_event=args.conversion_event,
+                         filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
+
+
+def paths_view(args: PathsArgs, result: Any) -> TableView:
+    rows = [[p.path, p.customers, pct(p.share), pct(p.conversion_rate)] for p in result.paths]
+    return TableView(f"Top paths (conversion: {result.conversion_event})",
+                     ["path", "customers", "share", "converted"], rows, model_rows=26)
+
+
+class TransitionsArgs(ToolArgs):
+    collapse_repeats: bool = Field(False, description="Count a > a once.")
+    top: int = Field(25, ge=1, le=200, description="Transitions listed in the table, most "
+                                                   "frequent first (the result has all).")
+    filters: FilterArgs = Field(default_factory=FilterArgs)
+
+
+def transitions_tool(ctx: ToolContext, args: TransitionsArgs) -> Any:
+    from analytics.paths import transitions
+
+    with ctx.store.reader() as con:
+        return transitions(con, collapse_repeats=args.collapse_repeats,
                            filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
-    rows = [{"path": p.path, "customers": p.customers, "share": p.share,
-             "conversion_rate": p.conversion_rate} for p in result.paths]
-    return analytic_result("paths", args, result,
-                           table(rows, list(rows[0]) if rows else ["path"]))
 
 
-class TransitionsArgs(BaseModel):
-    collapse_repeats: bool = False
-    top: int = Field(15, ge=1, le=60, description="Transitions shown to the model.")
+def transitions_view(args: TransitionsArgs, result: Any) -> TableView:
+    ranked = sorted(result.transitions, key=lambda t: (-t.transitions, t.source, t.target))
+    rows = [[t.source, t.target, t.transitions, t.customers, pct(t.probability)]
+            for t in ranked[:args.top]]
+    return TableView("Most frequent transitions", ["from", "to", "transitions", "customers",
+                                                   "probability"], rows, model_rows=15)
+
+
+class NextStepsArgs(ToolArgs):
+    after: list[str] = Field(..., min_length=1, description="A partial path, in order, e.g. "
+                                                            "pricing_view signup.")
+    top: int = Field(10, ge=1, le=30, description="How many next steps to list.")
+    collapse_repeats: bool = Field(False, description="Count a repeated event once.")
     filters: FilterArgs = Field(default_factory=FilterArgs)
 
 
-def transitions_tool(ctx: ToolContext, args: TransitionsArgs) -> ToolResult:
+def next_steps_tool(ctx: ToolContext, args: NextStepsArgs) -> Any:
+    from analytics.paths import next_steps
+
     with ctx.store.reader() as con:
-        result = transitions(con, collapse_repeats=args.collapse_repeats,
-                             filters=ctx.scoped_filters(con, args.filters),
-                             catalog=ctx.catalog())
-    rows = sorted(({"from": t.source, "to": t.target, "transitions": t.transitions,
-                    "probability": t.probability} for t in result.transitions),
-                  key=lambda r: -r["transitions"])
-    return analytic_result("transitions", args, result,
-                           table(rows, ["from", "to", "transitions", "probability"],
-                                 limit=args.top))
+        return next_steps(con, args.after, top=args.top, collapse_repeats=args.collapse_repeats,
+                          filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
 
 
-class NextStepsArgs(BaseModel):
-    after: list[str] = Field(..., min_length=1, description="A partial path, in order.")
-    top: int = Field(5, ge=1, le=20)
-    filters: FilterArgs = Field(default_factory=FilterArgs)
+def next_steps_view(args: NextStepsArgs, result: Any) -> TableView:
+    rows = [[n.event, n.occurrences, n.customers, pct(n.probability)] for n in result.next_steps]
+    return TableView("Next step after " + " > ".join(args.after),
+                     ["next", "times", "customers", "probability"], rows)
 
 
-def next_steps_tool(ctx: ToolContext, args: NextStepsArgs) -> ToolResult:
-    with ctx.store.reader() as con:
-        result = next_steps(con, args.after, top=args.top,
-                            filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
-    rows = [{"next": n.event, "times": n.occurrences, "probability": n.probability}
-            for n in result.next_steps]
-    return analytic_result("next_steps", args, result,
-                           table(rows, ["next", "times", "probability"]))
-
-
-class MomentsArgs(BaseModel):
+class MomentsArgs(ToolArgs):
     outcome: str = Field(..., description="The outcome event, e.g. subscription_started or a "
                                           "cancellation event.")
     among: Optional[str] = Field(None, description="Only people who did this event.")
-    anchor: Optional[str] = None
-    within_days: Optional[int] = Field(None, ge=1)
-    min_support: int = Field(30, ge=5)
+    anchor: Optional[str] = Field(None, description="Count actions from this event (with "
+                                                    "within_days).")
+    within_days: Optional[Days] = Field(None, gt=0, description="Only actions within this time "
+                                        "of the anchor (days, or a duration such as 7d).")
+    min_support: int = Field(30, ge=5, description="Minimum customers in each group compared.")
+    top: int = Field(10, ge=1, le=30, description="Moments listed on each side.")
     filters: FilterArgs = Field(default_factory=FilterArgs)
 
 
-def moments_tool(ctx: ToolContext, args: MomentsArgs) -> ToolResult:
+def moments_tool(ctx: ToolContext, args: MomentsArgs) -> Any:
+    from analytics.moments import moments
+
     with ctx.store.reader() as con:
-        result = moments(con, args.outcome, among=args.among, anchor=args.anchor,
-                         within_seconds=args.within_days * 86400 if args.within_days else None,
-                         min_support=args.min_support, top=8,
-                         filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
-    rows = [{"sign": sign, "moment": m.moment, "did": m.did, "rate_did": m.outcome_rate_did,
-             "rate_not": m.outcome_rate_did_not, "lift": m.lift}
+        return moments(con, args.outcome, among=args.among, anchor=args.anchor,
+                       within_seconds=_seconds(args.within_days), min_support=args.min_support,
+                       top=args.top, filters=ctx.scoped_filters(con, args.filters),
+                       catalog=ctx.catalog())
+
+
+def moments_view(args: MomentsArgs, result: Any) -> TableView:
+    rows = [[sign, m.moment, m.did, pct(m.outcome_rate_did), pct(m.outcome_rate_did_not),
+             f"{m.lift:.2f}" if m.lift else "n/a",
+             f"{m.q_value:.1g}" if m.q_value is not None else "n/a"]
             for sign, items in (("+", result.positive), ("-", result.negative)) for m in items]
-    return analytic_result("moments", args, result,
-                           table(rows, ["sign", "moment", "did", "rate_did", "rate_not", "lift"],
-                                 limit=16), result.note)
+    return TableView(f"Moments for {args.outcome}", ["", "moment", "did", "rate if did",
+                                                     "rate if not", "lift", "q"], rows,
+                     notes=[result.note], model_rows=20)
 
 
-class SegmentsArgs(BaseModel):
-    k: Optional[int] = Field(None, ge=2, le=12)
-    customers_only: bool = False
+class RetentionArgs(ToolArgs):
+    period: Literal["week", "month"] = Field("month", description="Cohorts and returns by week "
+                                                                  "or month.")
+    cohort_event: Optional[str] = Field(None, description="Cohort by this event (default: the "
+                                                          "first event).")
+    return_event: Optional[str] = Field(None, description="Count only this event as coming "
+                                                          "back.")
     filters: FilterArgs = Field(default_factory=FilterArgs)
 
 
-def segments_tool(ctx: ToolContext, args: SegmentsArgs) -> ToolResult:
+def retention_tool(ctx: ToolContext, args: RetentionArgs) -> Any:
+    from analytics.retention import retention
+
     with ctx.store.reader() as con:
-        result = segments(con, k=args.k, customers_only=args.customers_only,
-                          filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
-    rows = [{"segment": s.segment, "name": s.name, "size": s.size,
-             "conversion": s.conversion_rate, "churn": s.churn_rate} for s in result.segments]
-    return analytic_result("segments", args, result,
-                           table(rows, ["segment", "name", "size", "conversion", "churn"]))
+        return retention(con, period=args.period, cohort_event=args.cohort_event,
+                         return_event=args.return_event,
+                         filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
 
 
-class ChurnArgs(BaseModel):
-    churn_event: Optional[str] = None
-    inactive_days: Optional[int] = Field(None, ge=1)
-    horizon_days: int = Field(30, ge=7, le=365)
+def retention_view(args: RetentionArgs, result: Any) -> TableView:
+    shown = min(len(result.curve), 9)
+    rows = [[c.cohort.strftime("%Y-%m-%d"), c.size,
+             *[pct(r, 0) if r is not None else "" for r in c.rates[:shown]]]
+            for c in result.cohorts]
+    rows.append(["all", sum(c.size for c in result.cohorts),
+                 *[pct(r, 0) for r in result.curve[:shown]]])
+    # The model reads the overall curve (the last row) first.
+    return TableView(f"Retention by {args.period}", ["cohort", "size",
+                                                     *[str(k) for k in range(shown)]],
+                     rows[-1:] + rows[:-1], model_rows=14)
+
+
+class AttributionArgs(ToolArgs):
+    conversion_event: Optional[str] = Field(None, description="The conversion to credit "
+                                                              "(default: the journey's own).")
+    model: AttributionModel = Field("markov", description="first, last, linear, position or "
+                                                          "markov (removal effect).")
     filters: FilterArgs = Field(default_factory=FilterArgs)
 
 
-def churn_tool(ctx: ToolContext, args: ChurnArgs) -> ToolResult:
-    with ctx.store.reader() as con:
-        result = churn_model(con, churn_event=args.churn_event, inactive_days=args.inactive_days,
-                             horizon_days=args.horizon_days, top=10,
-                             filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
-    rows = [{"customer": c.customer_id, "risk": c.risk, "last_event": c.last_event}
-            for c in result.at_risk]
-    return analytic_result("churn", args, result,
-                           table(rows, ["customer", "risk", "last_event"]))
+def attribution_tool(ctx: ToolContext, args: AttributionArgs) -> Any:
+    from analytics.attribution import attribution
+    from analytics.paths import default_conversion_event
 
-
-class RetentionArgs(BaseModel):
-    period: Literal["week", "month"] = "month"
-    cohort_event: Optional[str] = None
-    return_event: Optional[str] = None
-    filters: FilterArgs = Field(default_factory=FilterArgs)
-
-
-def retention_tool(ctx: ToolContext, args: RetentionArgs) -> ToolResult:
-    with ctx.store.reader() as con:
-        result = retention(con, period=args.period, cohort_event=args.cohort_event,
-                           return_event=args.return_event,
-                           filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
-    rows = [{"period": k, "retained": r, "people": n}
-            for k, (r, n) in enumerate(zip(result.curve, result.curve_people))]
-    return analytic_result("retention", args, result,
-                           table(rows, ["period", "retained", "people"], limit=13))
-
-
-class AttributionArgs(BaseModel):
-    conversion_event: Optional[str] = Field(None, description="Default: the main conversion.")
-    model: Literal["first", "last", "linear", "position", "markov"] = "markov"
-    filters: FilterArgs = Field(default_factory=FilterArgs)
-
-
-def attribution_tool(ctx: ToolContext, args: AttributionArgs) -> ToolResult:
     with ctx.store.reader() as con:
         conversion = args.conversion_event or default_conversion_event(con)
-        result = attribution(con, conversion, model=args.model,
-                             filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
-    rows = [{"channel": c.channel, "credit": c.credit, "share": c.share,
-             "per_1000_reached": c.conversions_per_1000_reached} for c in result.channels]
-    return analytic_result("attribution", args, result,
-                           table(rows, ["channel", "credit", "share", "per_1000_reached"]))
+        return attribution(con, conversion, model=args.model,
+                           filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
 
 
-class AnomaliesArgs(BaseModel):
-    steps: Optional[list[str]] = Field(None, description="Key steps; default one per stage.")
+def attribution_view(args: AttributionArgs, result: Any) -> TableView:
+    from analytics.attribution import MODELS
+
+    rows = [[c.channel, f"{c.credit:,.1f}", pct(c.share), c.people_reached,
+             f"{c.conversions_per_1000_reached:,.1f}",
+             *[f"{c.by_model[m]:,.1f}" for m in MODELS]] for c in result.channels]
+    return TableView(f"Attribution ({args.model})", ["channel", "credit", "share", "reached",
+                                                     "per 1,000 reached", *MODELS], rows)
+
+
+class AnomaliesArgs(ToolArgs):
+    steps: Optional[list[str]] = Field(None, description="Key steps to watch (default: one per "
+                                                         "stage).")
+    window_days: int = Field(7, ge=1, le=31, description="Days per period compared.")
+    threshold: float = Field(3.5, gt=0, description="z-score that flags a period as unusual.")
     filters: FilterArgs = Field(default_factory=FilterArgs)
 
 
-def anomalies_tool(ctx: ToolContext, args: AnomaliesArgs) -> ToolResult:
+def anomalies_tool(ctx: ToolContext, args: AnomaliesArgs) -> Any:
+    from analytics.anomalies import anomalies
+
     with ctx.store.reader() as con:
-        result = anomalies(con, steps=args.steps, filters=ctx.scoped_filters(con, args.filters),
-                           catalog=ctx.catalog())
-    rows = [{"metric": f["metric"], "week": f["week"].date().isoformat(), "rate": f["rate"],
-             "usual": f["baseline"], "z": f["z"]} for f in result.flagged]
-    changes = [{"metric": s.metric, "change_since_week_before": s.last_week_change}
-               for s in result.series]
-    return analytic_result("anomalies", args, result,
-                           table(rows, ["metric", "week", "rate", "usual", "z"]) + "\n"
-                           + table(changes, ["metric", "change_since_week_before"]))
+        return anomalies(con, steps=args.steps or None, window_days=args.window_days,
+                         threshold=args.threshold, filters=ctx.scoped_filters(con, args.filters),
+                         catalog=ctx.catalog())
 
 
-class DescribeDataArgs(BaseModel):
-    pass
-
-
-def describe_data_tool(ctx: ToolContext, args: DescribeDataArgs) -> ToolResult:
-    status = store_status(ctx.store)
-    catalog = ctx.catalog()
-    text = (f"{status.events:,} events from {status.people:,} people, {status.customers:,} "
-            f"customers, {status.feedback:,} feedback items, from {status.first_event} to "
-            f"{status.last_event}.\nStages in order: {', '.join(catalog.stages)}.\n"
-            "Events (stage): " + ", ".join(f"{e} ({catalog.event_stage.get(e)})"
-                                           for e in catalog.events)
-            + f"\nChannels: {', '.join(catalog.channels)}. Devices: {', '.join(catalog.devices)}."
-            f"\nCustomer attributes: {', '.join(catalog.attributes)}.")
-    return ToolResult("describe_data", {}, text, status.to_dict())
+def anomalies_view(args: AnomaliesArgs, result: Any) -> TableView:
+    rows = [[f["metric"], f"{f['week']:%Y-%m-%d}", pct(f["rate"]), pct(f["baseline"]),
+             f"{f['z']:.1f}", f["people"]] for f in result.flagged]
+    changes = [f"{s.metric}: {s.last_week_change * 100:+.1f} points since the week before"
+               for s in result.series if s.last_week_change is not None]
+    return TableView("Unusual weeks", ["metric", "week", "rate", "usual", "z", "customers"],
+                     rows, notes=changes)

@@ -1,43 +1,55 @@
-"""Diagnosis of pasted metrics and the quarterly plan, as tools."""
+"""Diagnosis of pasted stage metrics and the quarterly quick-win plan, as tools."""
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from analytics.diagnosis.diagnose import diagnose
-from analytics.diagnosis.plan import build_plan
-from tools.base import ToolContext, ToolResult, analytic_result, table
+from analytics.constants import BUSINESS_MODELS, BusinessModel
+from tools.base import ToolArgs, TableView, ToolContext, pct
 
-Model = Literal["b2b-saas", "ecommerce", "b2c-subscription", "marketplace"]
+MODEL_HELP = "Business model for the benchmarks: " + ", ".join(BUSINESS_MODELS) + "."
 
 
-class DiagnoseArgs(BaseModel):
+class DiagnoseArgs(ToolArgs):
     metrics_text: str = Field(..., min_length=1, description="The stage metrics exactly as the "
                                                              "user pasted them.")
-    business_model: Model = "b2b-saas"
+    business_model: BusinessModel = Field("b2b-saas", description=MODEL_HELP)
 
 
-def diagnose_tool(ctx: ToolContext, args: DiagnoseArgs) -> ToolResult:
-    result = diagnose(args.metrics_text, args.business_model)
-    rows = [{"rank": t.rank, "step": f"{t.from_stage} -> {t.to_stage}",
-             "conversion": t.conversion, "lost_per_month": t.lost, "verdict": t.verdict,
-             "gain_at_median": t.gain_at_median} for t in result.transitions]
-    issues = "\n".join(f"Check: {i.message}" for i in result.issues)
-    unread = "\n".join(f"Not read: {line}" for line in result.unread)
-    return analytic_result("diagnose", args, result, table(rows, list(rows[0])), issues, unread)
+def diagnose_tool(ctx: ToolContext, args: DiagnoseArgs) -> Any:
+    from analytics.diagnosis.diagnose import diagnose
+
+    return diagnose(args.metrics_text, args.business_model)
 
 
-class PlanArgs(BaseModel):
+def diagnose_view(args: DiagnoseArgs, result: Any) -> TableView:
+    rows = [[t.rank, f"{t.from_stage} -> {t.to_stage}", pct(t.conversion), f"{t.lost:,.0f}",
+             f"{pct(t.benchmark[0], 0)}-{pct(t.benchmark[2], 0)}" if t.benchmark else "-",
+             t.verdict, f"+{t.gain_at_median:,.0f}" if t.gain_at_median else ""]
+            for t in sorted(result.transitions, key=lambda t: t.rank)]
+    notes = ([f"Check: {i.message}" for i in result.issues]
+             + [f"Not read: {line}" for line in result.unread]
+             + [f"To sharpen this: {item}" for item in result.sharpen])
+    return TableView(f"Stage conversion vs {args.business_model} benchmarks",
+                     ["rank", "step", "conversion", "lost / month", "benchmark", "verdict",
+                      "gain at median"], rows, notes=notes)
+
+
+class PlanArgs(ToolArgs):
     metrics_text: Optional[str] = Field(None, description="Pasted stage metrics; leave empty "
                                                           "to plan from the loaded data.")
-    quarter: Optional[str] = Field(None, pattern=r"^\d{4}-Q[1-4]$")
-    business_model: Model = "b2b-saas"
+    quarter: Optional[str] = Field(None, pattern=r"^\d{4}-Q[1-4]$", description="e.g. 2027-Q1 "
+                                   "(default: next quarter).")
+    business_model: BusinessModel = Field("b2b-saas", description=MODEL_HELP)
 
 
-def plan_tool(ctx: ToolContext, args: PlanArgs) -> ToolResult:
-    evidence = {}
+def plan_tool(ctx: ToolContext, args: PlanArgs) -> Any:
+    from analytics.diagnosis.diagnose import diagnose
+    from analytics.diagnosis.plan import build_plan
+
+    evidence: dict = {}
     if args.metrics_text:
         diagnosis = diagnose(args.metrics_text, args.business_model)
     else:
@@ -47,9 +59,26 @@ def plan_tool(ctx: ToolContext, args: PlanArgs) -> ToolResult:
         index.ensure_current()
         with ctx.store.reader() as con:
             diagnosis, evidence = store_diagnosis(con, args.business_model, index)
-    result = build_plan(diagnosis, quarter=args.quarter, evidence=evidence)
-    rows = [{"rank": i.rank, "initiative": i.title, "kpi": i.kpi, "baseline": i.baseline,
-             "expected_low": i.expected_low, "expected_high": i.expected_high,
-             "owner": i.owner, "score": i.score} for i in result.initiatives]
-    return analytic_result("plan", args, result, table(rows, list(rows[0])),
-                           artifact_extra={"markdown": result.markdown()})
+    return build_plan(diagnosis, quarter=args.quarter, evidence=evidence)
+
+
+def plan_view(args: PlanArgs, result: Any) -> TableView:
+    rows = [[i.rank, i.title, i.kpi, pct(i.baseline), pct(i.expected_low), pct(i.expected_high), i.owner,
+             f"{i.score:.3g}"] for i in result.initiatives]
+    return TableView(f"Quick-win plan, {result.quarter}", ["rank", "initiative", "kpi",
+                                                           "baseline", "expected low",
+                                                           "expected high", "owner", "score"],
+                     rows)
+
+
+def readable_stages(text: str) -> int:
+    """How many stages with a count a pasted text holds (0 when it is not metrics at all):
+    lets a conversation tell pasted metrics from a question without running a diagnosis."""
+    from analytics.diagnosis.parser import parse_stage_metrics
+    from analytics.errors import JourneyError
+
+    try:
+        parsed = parse_stage_metrics(text)
+    except JourneyError:
+        return 0
+    return sum(s.count is not None for s in parsed.stages)

@@ -1,116 +1,121 @@
-"""The tool registry: one definition per tool, used by the offline planner, the LangChain agent
-and (later) the MCP server alike."""
+"""The tool registry: one definition per tool, the one way into the analytics for every face
+(the command line, the web app, the offline planner, the LLM agent and the MCP server)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
-from analytics.errors import JourneyError, UnknownNameError
 from tools import feedback_tools as fb
 from tools import journey_tools as jt
+from tools import model_tools as mt
 from tools import plan_tools as pt
-from tools.base import ToolContext, ToolResult, name_problem, user_problem
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    name: str
-    description: str  # written for the model: when to use the tool
-    args: type[BaseModel]
-    run: Callable[[ToolContext, BaseModel], ToolResult]
-
+from tools import store_tools as st
+from tools.base import ToolContext, ToolResult
+from tools.spec import ToolSpec, run_spec
 
 TOOLS: list[ToolSpec] = [
     ToolSpec("describe_data", "What data is loaded: events and their stages, channels, devices, "
-             "customer attributes, date range. Use before guessing any name.",
-             jt.DescribeDataArgs, jt.describe_data_tool),
+             "customer attributes, date range, and the journey's defaults (conversion event, "
+             "key steps). Use before guessing any name.", st.DescribeDataArgs,
+             st.describe_data_tool, st.describe_data_view),
     ToolSpec("funnel", "Customers reaching each step in order, conversion and drop-off per step, "
              "time between steps; optional breakdown (device, channel, plan...).",
-             jt.FunnelArgs, jt.funnel_tool),
+             jt.FunnelArgs, jt.funnel_tool, jt.funnel_view),
+    ToolSpec("journey_map", "The journey map: the key-step funnel with the biggest drop-offs "
+             "marked and what the customers who left there said.", fb.JourneyMapArgs,
+             fb.journey_map_tool, fb.journey_map_view),
     ToolSpec("paths", "The most common journeys, each with its share of customers and "
-             "conversion rate.", jt.PathsArgs, jt.paths_tool),
-    ToolSpec("transitions", "Which event follows which (Markov transition probabilities).",
-             jt.TransitionsArgs, jt.transitions_tool),
-    ToolSpec("next_steps", "What customers most often do right after a given event or path.",
-             jt.NextStepsArgs, jt.next_steps_tool),
+             "conversion rate (the rest summed, so shares add to 100%).", jt.PathsArgs,
+             jt.paths_tool, jt.paths_view),
+    ToolSpec("transitions", "Which event follows which (Markov transition probabilities, start "
+             "and end included).", jt.TransitionsArgs, jt.transitions_tool,
+             jt.transitions_view),
+    ToolSpec("next_steps", "What customers most often do right after a given event or partial "
+             "path.", jt.NextStepsArgs, jt.next_steps_tool, jt.next_steps_view),
     ToolSpec("moments", "Moments of truth: actions associated with a higher or lower chance of "
-             "an outcome (conversion or churn). Correlation, not cause.",
-             jt.MomentsArgs, jt.moments_tool),
+             "an outcome (conversion or churn). Correlation, not cause.", jt.MomentsArgs,
+             jt.moments_tool, jt.moments_view),
     ToolSpec("segments", "Behavioural segments with size, conversion, churn and what sets each "
-             "apart.", jt.SegmentsArgs, jt.segments_tool),
-    ToolSpec("churn", "Churn risk model: holdout accuracy, main drivers, customers most at risk.",
-             jt.ChurnArgs, jt.churn_tool),
+             "apart.", mt.SegmentsArgs, mt.segments_tool, mt.segments_view, cached=True),
+    ToolSpec("churn", "Churn risk model: holdout accuracy, main drivers, customers most at "
+             "risk.", mt.ChurnArgs, mt.churn_tool, mt.churn_view, cached=True),
+    ToolSpec("p_alive", "For repeat-purchase businesses: the chance each buyer is still active "
+             "(P(alive), BG/NBD) and their expected purchases.", mt.PAliveArgs,
+             mt.p_alive_tool, mt.p_alive_view, cached=True),
+    ToolSpec("next_best_action", "Next best action per customer (one customer, a segment, the "
+             "customers most at risk, or everyone): the action that most helped customers like "
+             "them. Observational.", mt.NextBestActionArgs, mt.next_best_action_tool,
+             mt.next_best_action_view, cached=True),
     ToolSpec("retention", "Cohort retention curve by week or month.", jt.RetentionArgs,
-             jt.retention_tool),
+             jt.retention_tool, jt.retention_view),
     ToolSpec("attribution", "Credit per marketing channel for conversions (first, last, linear, "
-             "position or Markov).", jt.AttributionArgs, jt.attribution_tool),
+             "position or Markov).", jt.AttributionArgs, jt.attribution_tool,
+             jt.attribution_view),
     ToolSpec("anomalies", "Weekly conversion between key steps with unusual weeks flagged; what "
-             "changed since last week.", jt.AnomaliesArgs, jt.anomalies_tool),
+             "changed since last week.", jt.AnomaliesArgs, jt.anomalies_tool,
+             jt.anomalies_view),
     ToolSpec("feedback_search", "Find what customers said about a topic (semantic search over "
              "reviews, tickets, chats, NPS, surveys).", fb.FeedbackSearchArgs,
-             fb.feedback_search_tool),
+             fb.feedback_search_tool, fb.feedback_search_view),
     ToolSpec("themes", "The themes in customer feedback with sentiment, where they occur and "
-             "quotes.", fb.ThemesArgs, fb.themes_tool),
+             "quotes.", fb.ThemesArgs, fb.themes_tool, fb.themes_view),
     ToolSpec("friction", "Why customers drop at a step: feedback themes of those who dropped "
-             "against those who went on, with quotes.", fb.FrictionArgs, fb.friction_tool),
+             "against those who went on, with quotes.", fb.FrictionArgs, fb.friction_tool,
+             fb.friction_view),
     ToolSpec("diagnose", "Diagnose stage metrics the user pasted (from a deck or spreadsheet): "
              "conversion per step, friction ranked by people lost, benchmarks, inconsistent "
-             "numbers.", pt.DiagnoseArgs, pt.diagnose_tool),
+             "numbers.", pt.DiagnoseArgs, pt.diagnose_tool, pt.diagnose_view),
     ToolSpec("plan", "A quarterly plan of 3-7 quick wins with KPI, expected lift, owner and "
              "holdout, from pasted metrics or from the loaded data. Use for 'what should we fix "
-             "first?'.", pt.PlanArgs, pt.plan_tool),
+             "first?'.", pt.PlanArgs, pt.plan_tool, pt.plan_view),
+    ToolSpec("ingest", "Load a file into the store (atomic; the same file twice adds nothing).",
+             st.IngestArgs, st.ingest_tool, st.ingest_view, writes=True),
+    ToolSpec("forget", "Erase a customer everywhere (events, feedback, profile, identities, "
+             "search index), recording only a keyed hash.", st.ForgetArgs, st.forget_tool,
+             st.forget_view, writes=True),
 ]
 
 BY_NAME = {t.name: t for t in TOOLS}
-# Model-training tools whose results a conversation (or a warmed-up server) reuses while the
-# data stay the same; the cache lives in the ToolContext and is cleared when data change.
-CACHED_TOOLS = {"churn", "segments"}
+READ_TOOLS = [t for t in TOOLS if not t.writes]
 
 
-def call_tool(ctx: ToolContext, name: str, arguments: dict) -> ToolResult:
+def call_tool(ctx: ToolContext, name: str, arguments: dict[str, Any] | None = None
+              ) -> ToolResult:
     """Validate the arguments, run the tool, and turn user-fixable problems into answers."""
     spec = BY_NAME.get(name)
     if spec is None:
-        return ToolResult(name, arguments, f"No tool named {name}. Tools: "
-                          f"{', '.join(BY_NAME)}.", ok=False)
-    try:
-        args = spec.args.model_validate(arguments)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return ToolResult(name, arguments, f"Invalid arguments for {name}: {problems}", ok=False)
-    key = (name, args.model_dump_json()) if name in CACHED_TOOLS else None
-    if key is not None and key in ctx.cache:
-        cached = ctx.cache[key]
-        return ctx.remember(ToolResult(cached.tool, cached.arguments,
-                                       cached.content.split("] ", 1)[-1], cached.artifact,
-                                       figure=cached.figure))
-    try:
-        result = ctx.remember(spec.run(ctx, args))
-        if key is not None:
-            ctx.cache[key] = result
-        return result
-    except UnknownNameError as exc:
-        return name_problem(name, arguments, exc)
-    except JourneyError as exc:
-        return user_problem(name, arguments, exc)
+        from analytics.catalog import closest
+        from analytics.errors import UnknownNameError
+        from tools.spec import invalid
+
+        return invalid(name, arguments or {},
+                       UnknownNameError("tool", name, closest(name, list(BY_NAME))))
+    return run_spec(spec, ctx, dict(arguments or {}))
 
 
-def langchain_tools(ctx: ToolContext) -> list:
-    """The same tools as LangChain structured tools (content for the model, artifact for UI)."""
+def langchain_tools(session: Any, specs: list[ToolSpec] | None = None) -> list:
+    """The read tools as LangChain structured tools: the model reads the content, the agent
+    keeps the typed ToolResult itself (with its chart) as the artifact."""
     from langchain_core.tools import StructuredTool
 
     def make(spec: ToolSpec):
         def run(**kwargs):
-            result = call_tool(ctx, spec.name, kwargs)
-            return result.content, {"result_id": result.result_id, "ok": result.ok,
-                                    "result": result.artifact, "arguments": result.arguments}
+            result = session.call(spec.name, kwargs)
+            return result.content, result
+
+        def invalid_arguments(exc: Exception) -> str:
+            from pydantic import ValidationError
+
+            from tools.spec import validation_error
+
+            if isinstance(exc, ValidationError):
+                return f"Invalid arguments for {spec.name}: {validation_error(exc)}"
+            return f"Invalid arguments for {spec.name}: {exc}"
 
         return StructuredTool.from_function(func=run, name=spec.name,
                                             description=spec.description,
                                             args_schema=spec.args,
-                                            response_format="content_and_artifact")
+                                            response_format="content_and_artifact",
+                                            handle_validation_error=invalid_arguments)
 
-    return [make(spec) for spec in TOOLS]
+    return [make(spec) for spec in (specs if specs is not None else READ_TOOLS)]

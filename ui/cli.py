@@ -1,57 +1,59 @@
-"""The `journey` command line: the same store and analytics a marketer uses in the app.
+"""The `journey` command line: the same tools a marketer uses in the app.
 
-Every command takes --home (or JOURNEY_HOME) to choose the data folder, and most take --json
-so analysts can script them.
+The analytic commands are built from the tool specifications (ui/cli_tools.py); the commands
+that look after the product are in ui/cli_admin.py. Every command takes --home (or
+JOURNEY_HOME) to choose the data folder, and the analytic ones take --json for scripts.
 """
 
 from __future__ import annotations
 
-import os
-from typing import Optional
+import click
 
-import typer
-
-from analytics.errors import JourneyError
-from ui.cli_output import err_console
-
-app = typer.Typer(
-    name="journey",
-    help=(
-        "Journey Agent: see where customers drop off, which paths convert, who churns and why, "
+HELP = ("Journey Agent: see where customers drop off, which paths convert, who churns and why, "
         "from your own event, CRM and feedback exports.\n\n"
         "Start with `journey demo-data` to explore sample data, or load yours with "
-        "`journey ingest events my_events.csv`."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+        "`journey ingest events my_events.csv`.")
 
 
-@app.callback()
-def main(
-    ctx: typer.Context,
-    home: Optional[str] = typer.Option(
-        None, "--home", metavar="DIR",
-        help="Folder that holds your data (default: ./.journey, or $JOURNEY_HOME).",
-    ),
-) -> None:
-    ctx.obj = {"home": home or os.environ.get("JOURNEY_HOME")}
+@click.group("journey", help=HELP, no_args_is_help=True,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--home", metavar="DIR", default=None,
+              help="Folder that holds your data (default: ./.journey, or $JOURNEY_HOME).")
+@click.pass_context
+def app(ctx: click.Context, home: str | None) -> None:
+    from analytics.config import settings
+
+    ctx.obj = {"home": home or settings().home}
+
+
+def _register() -> None:
+    from ui.cli_admin import ADMIN_COMMANDS
+    from ui.cli_tools import add_tool_commands
+
+    for command in ADMIN_COMMANDS:
+        app.add_command(command)
+    add_tool_commands(app)
+
+
+_register()
 
 
 def run() -> None:
-    """Console entry point: turn our own errors into a clear message and a non-zero exit.
+    """Console entry point: our own errors become a clear message and exit code 2.
 
-    Typer keeps handling usage errors (exit 2) and Ctrl-C itself; only JourneyError, which
+    Click keeps handling usage errors (exit 2) and Ctrl-C itself; only JourneyError, which
     carries a message written for the user, is caught here instead of showing a traceback.
     """
+    from analytics.errors import JourneyError
+
     try:
-        app()
+        app.main(prog_name="journey", standalone_mode=True)
     except JourneyError as exc:
-        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+        from ui.cli_output import say
+
+        say(f"[bold red]Error:[/] {exc}", stderr=True)
         raise SystemExit(2) from None
 
 
-# Command modules register themselves on `app` when imported.
-from ui import (cli_agent, cli_analytics, cli_doctor, cli_feedback, cli_models,  # noqa: E402,F401
-                cli_plan, cli_store)
+if __name__ == "__main__":
+    run()

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import typer
-
-from ui.cli import app
-from ui.cli_output import console, print_json
 
 
 def checks(home: str | None) -> list[dict]:
@@ -68,18 +64,3 @@ def checks(home: str | None) -> list[dict]:
                 "check OPENAI_BASE_URL; until then answers come from the offline planner")
     return found
 
-
-@app.command("doctor")
-def doctor_cmd(ctx: typer.Context,
-               as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
-    """Check the data, the search index and the language model setup; say what to fix."""
-    found = checks(ctx.obj.get("home") if ctx.obj else None)
-    if as_json:
-        print_json(found)
-    else:
-        for c in found:
-            mark = "[green]ok[/]" if c["ok"] else "[red]fix[/]"
-            console.print(f"{mark}  {c['check']}: {c['detail']}"
-                          + (f"\n      -> {c['fix']}" if c["fix"] else ""), highlight=False)
-    if not all(c["ok"] for c in found):
-        raise typer.Exit(1)

@@ -2,8 +2,8 @@
 
 The tool names, descriptions and JSON schemas are the registry's own (tools/registry.py), the
 same the built-in agent uses, and results carry the same numbers, result ids and definitions.
-Read-only unless started with --allow-writes, which adds exactly two tools, ingest and forget,
-each with its own validation. Feedback snippets come inside the same untrusted-data fence.
+Read-only unless started with --allow-writes, which adds exactly the tools flagged as writing
+(ingest and forget). Feedback snippets come inside the same untrusted-data fence.
 """
 
 from __future__ import annotations
@@ -14,71 +14,41 @@ from typing import Any
 import anyio
 from mcp import types
 from mcp.server.lowlevel import Server
-from pydantic import BaseModel, Field
 
-from analytics.errors import JourneyError
 from analytics.store import EventStore
-from tools.base import ToolContext
-from tools.registry import TOOLS, call_tool
+from tools.base import ToolContext, to_json
+from tools.registry import TOOLS, ToolSpec
+from tools.session import Session
 
 CATALOG_URI = "journey://catalog"
 
 
-class IngestArgs(BaseModel):
-    kind: str = Field(..., pattern="^(events|customers|feedback)$")
-    path: str = Field(..., description="A CSV, Parquet or JSON Lines file on this machine.")
-    on_error: str = Field("fail", pattern="^(fail|skip)$")
-
-
-class ForgetArgs(BaseModel):
-    customer_id: str = Field(..., min_length=1)
-
-
-def _write_tools(store: EventStore) -> dict[str, tuple[str, type[BaseModel], Any]]:
-    from analytics.store import ingest_files
-    from analytics.store.forget import forget_customer
-
-    def ingest(args: IngestArgs) -> dict:
-        report = ingest_files(store, args.kind, [args.path], on_error=args.on_error)
-        return {"rows_loaded": report.rows_loaded, "rows_skipped": report.rows_skipped}
-
-    def forget(args: ForgetArgs) -> dict:
-        r = forget_customer(store, args.customer_id)
-        return {"events": r.events, "feedback": r.feedback, "customers": r.customers}
-
-    return {"ingest": ("Load a file into the store (atomic; the same file twice adds nothing).",
-                       IngestArgs, ingest),
-            "forget": ("Erase a customer everywhere, recording only a hash.", ForgetArgs,
-                       forget)}
+def offered(allow_writes: bool) -> list[ToolSpec]:
+    """The read tools always; the writing ones (ingest, forget) only when allowed."""
+    return [t for t in TOOLS if allow_writes or not t.writes]
 
 
 def build_server(store: EventStore, allow_writes: bool = False) -> Server:
-    ctx = ToolContext(store)
-    writes = _write_tools(store) if allow_writes else {}
+    session = Session(ToolContext(store))
+    specs = {t.name: t for t in offered(allow_writes)}
 
     async def list_tools(_, params) -> types.ListToolsResult:
-        tools = [types.Tool(name=s.name, description=s.description,
-                            input_schema=s.args.model_json_schema()) for s in TOOLS]
-        tools += [types.Tool(name=name, description=desc, input_schema=model.model_json_schema())
-                  for name, (desc, model, _) in writes.items()]
-        return types.ListToolsResult(tools=tools)
+        return types.ListToolsResult(tools=[
+            types.Tool(name=s.name, description=s.description,
+                       input_schema=s.args.model_json_schema()) for s in specs.values()])
 
     async def on_call_tool(_, params: types.CallToolRequestParams) -> types.CallToolResult:
         arguments = dict(params.arguments or {})
-        if params.name in writes:
-            _, model, run = writes[params.name]
-            try:
-                data = await anyio.to_thread.run_sync(lambda: run(model.model_validate(arguments)))
-            except (JourneyError, ValueError) as exc:
-                return types.CallToolResult(content=[types.TextContent(type="text",
-                                                                       text=str(exc))],
-                                            is_error=True)
-            return types.CallToolResult(content=[types.TextContent(type="text",
-                                                                   text=json.dumps(data))],
-                                        structured_content=data)
-        result = await anyio.to_thread.run_sync(lambda: call_tool(ctx, params.name, arguments))
-        structured = json.loads(json.dumps({"result_id": result.result_id, "ok": result.ok,
-                                            "result": result.artifact}, default=str))
+        if params.name not in specs:
+            hidden = " (a writing tool: start the server with --allow-writes)" if any(
+                t.name == params.name for t in TOOLS) else ""
+            return types.CallToolResult(content=[types.TextContent(
+                type="text", text=f"No tool named {params.name}{hidden}. Tools: "
+                                  f"{', '.join(specs)}.")], is_error=True)
+        result = await anyio.to_thread.run_sync(lambda: session.call(params.name, arguments))
+        # The same data as `journey COMMAND --json`, with the result id to cite.
+        structured = json.loads(to_json({"result_id": result.result_id, "ok": result.ok,
+                                         "result": result.data()}))
         return types.CallToolResult(content=[types.TextContent(type="text", text=result.content)],
                                     structured_content=structured, is_error=not result.ok)
 
@@ -90,7 +60,7 @@ def build_server(store: EventStore, allow_writes: bool = False) -> Server:
 
     async def read_resource(_, params: types.ReadResourceRequestParams
                             ) -> types.ReadResourceResult:
-        result = await anyio.to_thread.run_sync(lambda: call_tool(ctx, "describe_data", {}))
+        result = await anyio.to_thread.run_sync(lambda: session.call("describe_data", {}))
         return types.ReadResourceResult(contents=[types.TextResourceContents(
             uri=str(params.uri), mime_type="text/plain", text=result.content)])
 

@@ -16,17 +16,34 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from agent.llm import make_agent  # noqa: E402
-from analytics.errors import JourneyError  # noqa: E402
-from analytics.store import EventStore, ingest_files  # noqa: E402
-from analytics.store.columns import parse_mapping  # noqa: E402
-from analytics.store.status import store_status  # noqa: E402
-from tools.base import ToolContext  # noqa: E402
+from analytics.constants import BUSINESS_MODELS  # noqa: E402
+from analytics.errors import ArgumentError, JourneyError  # noqa: E402
+from analytics.store import EventStore  # noqa: E402
+from tools.base import ToolContext, ToolResult  # noqa: E402
 from tools.registry import call_tool  # noqa: E402
+from tools.session import Session  # noqa: E402
 
 SUGGESTED = ["Where do we lose people?", "Why do people leave at pricing?",
              "Which channels drive conversions?", "What predicts churn?",
              "What changed last week?", "What should we fix first this quarter?"]
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "sans-serif"]
+# A browser session's conversation (its agent, results and ids) is dropped this long after its
+# last use, so a long-running server does not keep every conversation it ever had.
+SESSION_SECONDS = 6 * 3600
+# How the web app names the arguments a user can get wrong (the form's own labels).
+FIELD_LABELS = {"filters.since": "From", "filters.until": "To", "filters.device": "Device",
+                "filters.channel": "Channel", "filters.segment": "Segment",
+                "mapping": "Column mapping", "customer_id": "Customer id",
+                "quarter": "Quarter", "metrics_text": "Stage metrics"}
+
+
+def problem(result: ToolResult) -> str:
+    """A tool's complaint as the page says it: fields by their labels on the form."""
+    error = result.error
+    if isinstance(error, ArgumentError):
+        label = FIELD_LABELS.get(error.field, error.field.split(".")[-1].replace("_", " "))
+        return f"{label}: {error.problem}"
+    return str(error) if error is not None else result.content
 
 
 def _events(agent, question: str) -> Iterator[tuple[str, Any]]:
@@ -64,7 +81,7 @@ class JourneyApp:
         if not message or not message.strip():
             yield history, agent, ""
             return
-        agent = agent or make_agent(self.shared)
+        agent = agent or make_agent(Session(self.shared))
         history = list(history) + [{"role": "user", "content": message}]
         yield history, agent, ""
         figure = None
@@ -94,38 +111,22 @@ class JourneyApp:
 
     def journey_map(self, since: str, until: str, device: str, channel: str,
                     segment: str = ""):
-        ctx = ToolContext(self.store)
         filters = {k: v for k, v in {"since": since or None, "until": until or None,
                                      "device": device or None, "channel": channel or None,
                                      "segment": segment or None}.items() if v}
-        with self.store.reader() as con:
-            from analytics.anomalies import key_steps
-
-            steps = key_steps(con)
-        funnel = call_tool(ctx, "funnel", {"steps": steps, "filters": filters})
-        paths = call_tool(ctx, "paths", {"top": 8, "filters": filters})
-        if not funnel.ok:
-            return funnel.content, None, None
-        worst = funnel.artifact.get("biggest_dropoff_step")
-        text = [funnel.artifact["summary"]]
-        drops = sorted(funnel.artifact["steps"][1:], key=lambda s: -s["dropped"])
-        for step in drops[:2]:
-            at = funnel.artifact["steps"][step["step"] - 2]["events"][0]
-            friction = call_tool(ctx, "friction", {"step": at, "filters": filters})
-            if friction.ok and friction.artifact.get("themes"):
-                top = friction.artifact["themes"][0]
-                text.append(f"**At {at}** ({step['dropped']:,} lost): "
-                            f"{top['dropped_share'] * 100:.0f}% of those who left and wrote to us "
-                            f"mention *{top['label']}*.")
-        figure = funnel.figure() if funnel.figure else None
-        if figure is not None and worst:
-            # Mark the biggest drop-off on the funnel itself.
-            step = funnel.artifact["steps"][worst - 1]
-            figure.add_annotation(x=step["customers"], y=" | ".join(step["events"]),
-                                  text=f"biggest drop-off: {step['dropped']:,} lost",
-                                  showarrow=True, arrowhead=2, ax=120, ay=0)
-        return ("\n\n".join(text), figure,
-                paths.figure() if paths.ok and paths.figure else None)
+        journey = call_tool(self.shared, "journey_map", {"filters": filters})
+        if not journey.ok:
+            return problem(journey), None, None
+        paths = call_tool(self.shared, "paths", {"top": 8, "filters": filters})
+        lines = [journey.result.funnel.summary]
+        for d in journey.result.drop_offs:
+            top = d.friction.themes[0] if d.friction and d.friction.themes else None
+            if top is not None:
+                lines.append(f"**At {d.step}** ({d.dropped:,} lost): "
+                             f"{top.dropped_share * 100:.0f}% of those who left and wrote to us "
+                             f"mention *{top.label}*.")
+        return ("\n\n".join(lines), journey.figure(),
+                paths.figure() if paths.figure is not None else None)
 
     # -- diagnose and plan --------------------------------------------------------------------
 
@@ -133,14 +134,14 @@ class JourneyApp:
         if not text or not text.strip():
             return ("Nothing to read yet: paste one stage per line, e.g. "
                     "'Awareness: 12,000 visitors/month, 40% bounce'."), None
-        result = call_tool(ToolContext(self.store), "diagnose",
+        result = call_tool(self.shared, "diagnose",
                            {"metrics_text": text or "", "business_model": model})
         if not result.ok:
-            return result.content, None
-        data = result.artifact
-        lines = [data["summary"]]
-        lines += [f"- Check: {i['message']}" for i in data["issues"]]
-        lines += [f"- Not read: {line}" for line in data["unread"]]
+            return problem(result), None
+        diagnosis = result.result
+        lines = [diagnosis.summary]
+        lines += [f"- Check: {i.message}" for i in diagnosis.issues]
+        lines += [f"- Not read: {line}" for line in diagnosis.unread]
         return "\n".join(lines), result.figure() if result.figure else None
 
     def plan(self, text: str, quarter: str, model: str):
@@ -149,8 +150,8 @@ class JourneyApp:
             args["metrics_text"] = text
         if quarter:
             args["quarter"] = quarter
-        result = call_tool(ToolContext(self.store), "plan", args)
-        return result.artifact.get("markdown", result.content) if result.ok else result.content
+        result = call_tool(self.shared, "plan", args)
+        return result.result.markdown() if result.ok else problem(result)
 
     @staticmethod
     def download(markdown: str) -> str:
@@ -163,13 +164,12 @@ class JourneyApp:
     def upload(self, file, kind: str, mapping: str, on_error: str):
         if file is None:
             return "Choose a file first.", self.status()
-        try:
-            report = ingest_files(self.store, kind, [file if isinstance(file, str) else file.name],
-                                  mapping=parse_mapping(mapping), on_error=on_error)
-        except JourneyError as exc:
-            return f"**Not loaded.** {exc}", self.status()
-        self.shared.forget_cache()
-        f = report.files[0]
+        result = call_tool(self.shared, "ingest", {
+            "kind": kind, "paths": [file if isinstance(file, str) else file.name],
+            "mapping": mapping or None, "on_error": on_error})
+        if not result.ok:
+            return f"**Not loaded.** {problem(result)}", self.status()
+        f = result.result.files[0]
         lines = [f"Loaded **{f.rows_loaded:,}** of {f.rows_read:,} rows "
                  f"({f.rows_already_loaded:,} already loaded, {f.rows_rejected:,} rejected)."]
         lines += [f"- {n:,} skipped: {reason}" for reason, n in f.reject_reasons.items()]
@@ -178,13 +178,10 @@ class JourneyApp:
     def forget(self, customer_id: str, confirm: bool):
         if not confirm:
             return "Tick the box to confirm the erasure.", self.status()
-        from analytics.store.forget import forget_customer
-
-        try:
-            r = forget_customer(self.store, customer_id)
-        except JourneyError as exc:
-            return f"**Not erased.** {exc}", self.status()
-        self.shared.forget_cache()
+        result = call_tool(self.shared, "forget", {"customer_id": (customer_id or "").strip()})
+        if not result.ok:
+            return f"**Not erased.** {problem(result)}", self.status()
+        r = result.result
         return (f"Erased {r.events:,} events, {r.feedback:,} feedback items, {r.customers:,} "
                 f"profile and {r.identities:,} identity links. The audit log keeps only a hash.",
                 self.status())
@@ -194,18 +191,11 @@ class JourneyApp:
         """Which of the file's columns will feed which field, before anything is loaded."""
         if file is None:
             return ""
-        import duckdb
-
-        from analytics.store.columns import plan_columns
-        from analytics.store.files import reader_sql, sniff
+        from tools.store_tools import preview_columns
 
         path = file if isinstance(file, str) else file.name
         try:
-            sniffed = sniff(path)
-            con = duckdb.connect()
-            columns = [r[0] for r in con.execute(
-                f"DESCRIBE SELECT * FROM {reader_sql(sniffed)} LIMIT 0").fetchall()]
-            plan = plan_columns(kind, Path(path).name, columns, parse_mapping(mapping))
+            plan = preview_columns(path, kind, mapping)
         except JourneyError as exc:
             return f"**This file cannot be loaded as {kind} yet.** {exc}"
         except Exception as exc:  # a reader error: the load itself reports it precisely
@@ -216,7 +206,7 @@ class JourneyApp:
         return (f"| your column | becomes |\n|---|---|\n{rows}\n\nKept as {kept}: {extra}")
 
     def status(self) -> dict:
-        return store_status(self.store).to_dict()
+        return call_tool(self.shared, "describe_data").data()
 
 
 def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
@@ -225,7 +215,7 @@ def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
         gr.Markdown("# Journey Agent\nAsk about your customers' journey. Every number comes "
                     "from your data.")
         with gr.Tab("Chat"):
-            agent_state = gr.State(None)
+            agent_state = gr.State(None, time_to_live=SESSION_SECONDS)
             chat = gr.Chatbot(label="Conversation", height=640)
             box = gr.Textbox(placeholder="Where do we lose people?", show_label=False)
             gr.Examples(SUGGESTED, inputs=box, label="Try")
@@ -247,7 +237,7 @@ def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
         with gr.Tab("Diagnose"):
             metrics = gr.Textbox(lines=8, label="Paste your stage metrics",
                                  placeholder="Awareness: 12,000 visitors/month, 40% bounce\n...")
-            model = gr.Dropdown(["b2b-saas", "ecommerce", "b2c-subscription", "marketplace"],
+            model = gr.Dropdown(list(BUSINESS_MODELS),
                                 value="b2b-saas", label="Business model")
             run_diag = gr.Button("Diagnose")
             diag_text = gr.Markdown()
@@ -287,6 +277,8 @@ def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
 
 def serve(store: EventStore, host: str = "127.0.0.1", port: int = 7860,
           block: bool = True) -> gr.Blocks:
+    from analytics.config import settings
+
     app = JourneyApp(store)
     # Warm the models and caches while the server starts, so the first answer is quick.
     import threading
@@ -295,6 +287,6 @@ def serve(store: EventStore, host: str = "127.0.0.1", port: int = 7860,
     demo = build(store, app)
     theme = gr.themes.Soft(font=SYSTEM_FONTS, font_mono=["ui-monospace", "monospace"])
     demo.launch(server_name=host, server_port=port, share=False, theme=theme,
-                max_file_size=os.environ.get("JOURNEY_MAX_UPLOAD", "1gb"),
+                max_file_size=settings().max_upload,
                 prevent_thread_lock=not block, show_error=True, quiet=not block)
     return demo

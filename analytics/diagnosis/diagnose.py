@@ -11,10 +11,10 @@ from typing import Literal
 import yaml
 
 from analytics.diagnosis.parser import MetricsParseError, ParsedMetrics, parse_stage_metrics
+from analytics.constants import BusinessModel  # noqa: F401  (defined once)
 from analytics.errors import JourneyError
 from analytics.results import AnalyticResult, pct
 
-BusinessModel = Literal["b2b-saas", "ecommerce", "b2c-subscription", "marketplace"]
 CANONICAL = ["awareness", "consideration", "evaluation", "purchase", "retention"]
 
 

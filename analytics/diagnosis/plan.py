@@ -95,6 +95,10 @@ class PlanResult(AnalyticResult):
                           yaxis={"autorange": "reversed"})
         return fig
 
+    def to_dict(self) -> dict:
+        # The Markdown goes with the data, so a script or an MCP client can paste it as is.
+        return {**super().to_dict(), "markdown": self.markdown()}
+
     def markdown(self) -> str:
         lines = [f"# Quick-win plan, {self.quarter}", "", self.summary, ""]
         for i in self.initiatives:

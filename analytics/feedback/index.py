@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from analytics.errors import JourneyError
+from analytics.errors import ArgumentError, JourneyError
 from analytics.feedback.bulk_embed import BulkEmbedder
 from analytics.feedback.embedder import MiniLMEmbedder, shared_embedder
 from analytics.feedback.redact import redact
@@ -282,9 +282,9 @@ class FeedbackIndex:
                source: str | None = None, sentiment: str | None = None,
                since: date | None = None, people: set[str] | None = None, distinct: bool = True) -> list[Snippet]:
         if not query or not query.strip():
-            raise JourneyError("Give a search text, e.g. \"too expensive\"")
+            raise ArgumentError("query", "give a search text, e.g. \"too expensive\"")
         if not 1 <= k <= 100:
-            raise JourneyError("-k must be between 1 and 100")
+            raise ArgumentError("k", "must be between 1 and 100")
         self.ensure_current()
         conditions: list[dict] = []
         for key, value in (("stage", stage), ("source", source), ("sentiment", sentiment)):

@@ -19,7 +19,7 @@ from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 from sklearn.metrics import silhouette_score
 
-from analytics.errors import JourneyError
+from analytics.errors import ArgumentError, JourneyError
 from analytics.feedback.index import FeedbackIndex, Snippet
 from analytics.results import AnalyticResult, pct
 
@@ -126,7 +126,7 @@ def themes(index: FeedbackIndex, *, k: int | None = None, seed: int = 0, max_k: 
                                                            metric="cosine"))
         k = max(scores, key=lambda c: (round(scores[c], 3), -c))
     if not 2 <= k <= min(40, n - 1):
-        raise JourneyError("--k must be between 2 and 40 (and below the number of snippets)")
+        raise ArgumentError("k", "must be between 2 and 40 (and below the number of snippets)")
     model = KMeans(k, n_init=4, random_state=seed).fit(vectors)
     raw = model.labels_
     order = {old: new for new, (old, _) in enumerate(

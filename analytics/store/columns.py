@@ -1,7 +1,7 @@
 """Which column of a user's file feeds which field of the store.
 
 Exports from Segment, Mixpanel, Amplitude, GA4 (flattened) and CRMs name the same things
-differently; we recognise the common names, and `--map source=field` settles the rest.
+differently; we recognise the common names, and an explicit column mapping (source=field) settles the rest.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from analytics.errors import JourneyError
+from analytics.errors import ArgumentError, JourneyError
 
 Kind = Literal["events", "customers", "feedback"]
 KINDS: tuple[Kind, ...] = ("events", "customers", "feedback")
@@ -100,12 +100,11 @@ def parse_mapping(text: str | None) -> dict[str, str]:
         if not part:
             continue
         if "=" not in part:
-            raise JourneyError(
-                f"--map entry '{part}' is not SOURCE=FIELD (for example user_id=customer_id)"
-            )
+            raise ArgumentError(
+                "mapping", f"entry '{part}' is not SOURCE=FIELD (for example user_id=customer_id)")
         source, target = (s.strip() for s in part.split("=", 1))
         if not source or not target:
-            raise JourneyError(f"--map entry '{part}' has an empty side; write SOURCE=FIELD")
+            raise ArgumentError("mapping", f"entry '{part}' has an empty side; write SOURCE=FIELD")
         mapping[source] = target
     return mapping
 
@@ -120,14 +119,13 @@ def plan_columns(kind: Kind, file: str, columns: list[str], mapping: dict[str, s
     recognised: dict[str, str] = {}
     for source, target in mapping.items():
         if target not in known_fields:
-            raise JourneyError(
-                f"--map {source}={target}: '{target}' is not a field of {kind}. "
-                f"Fields: {', '.join(known_fields)}"
-            )
+            raise ArgumentError(
+                "mapping", f"{source}={target}: '{target}' is not a field of {kind}. "
+                           f"Fields: {', '.join(known_fields)}")
         actual = source if source in columns else by_norm.get(normalise(source))
         if actual is None:
             raise InputFileError(
-                file, f"--map names column '{source}', which the file does not have",
+                file, f"the column mapping names column '{source}', which the file does not have",
                 hint=f"Columns in the file: {', '.join(columns[:30])}",
             )
         fields[target] = actual
@@ -149,8 +147,8 @@ def plan_columns(kind: Kind, file: str, columns: list[str], mapping: dict[str, s
             file,
             f"missing required column for '{wanted}'",
             hint=(
-                f"Columns found: {', '.join(columns[:30])}. Rename one, or map it with "
-                f"--map YOUR_COLUMN={wanted} (names we recognise: "
+                f"Columns found: {', '.join(columns[:30])}. Rename one, or say which it "
+                f"is in the column mapping: YOUR_COLUMN={wanted} (names we recognise: "
                 f"{', '.join(ALIASES[kind][wanted][:6])})"
             ),
         )
@@ -160,8 +158,8 @@ def plan_columns(kind: Kind, file: str, columns: list[str], mapping: dict[str, s
             file,
             f"missing a column identifying the person ({' or '.join(one_of)})",
             hint=(
-                f"Columns found: {', '.join(columns[:30])}. Map one with --map "
-                f"YOUR_COLUMN=customer_id"
+                f"Columns found: {', '.join(columns[:30])}. Say which it is in the "
+                f"column mapping: YOUR_COLUMN=customer_id"
             ),
         )
     extras = [c for c in columns if c not in used]

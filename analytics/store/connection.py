@@ -19,7 +19,9 @@ def data_home(home: str | os.PathLike[str] | None = None) -> Path:
     """The data directory: an explicit `home`, else $JOURNEY_HOME, else ./.journey."""
     if home:
         return Path(home).expanduser().absolute()
-    env = os.environ.get("JOURNEY_HOME")
+    from analytics.config import settings
+
+    env = settings().home
     if env:
         return Path(env).expanduser().absolute()
     return Path.cwd() / ".journey"
@@ -98,7 +100,6 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0] or 0)
 
 
-DEFAULT_QUERY_SECONDS = 120.0
 
 
 class QueryTimeoutError(StoreError):
@@ -136,10 +137,9 @@ class TimedConnection:
 
 
 def query_seconds() -> float:
-    try:
-        return float(os.environ.get("JOURNEY_QUERY_TIMEOUT_S", DEFAULT_QUERY_SECONDS))
-    except ValueError:
-        return DEFAULT_QUERY_SECONDS
+    from analytics.config import settings
+
+    return settings().query_seconds
 
 
 class EventStore:

@@ -20,7 +20,9 @@ Table = Literal["events", "customers", "feedback"]
 
 
 def export_key(store: EventStore) -> str:
-    env = os.environ.get("JOURNEY_EXPORT_KEY")
+    from analytics.config import settings
+
+    env = settings().export_key
     if env:
         return env
     path = store.home / "export.key"

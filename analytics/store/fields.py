@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from analytics.constants import FEEDBACK_SOURCES
 from analytics.store import cells
 from analytics.store.columns import ColumnPlan, Kind
-
-FEEDBACK_SOURCES = ("review", "nps", "ticket", "chat", "survey")
 
 _SOURCE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "review": ("review", "reviews", "g2", "capterra", "trustpilot", "app_store", "appstore",

@@ -1,13 +1,20 @@
-"""Erasing a customer on request: every trace in the store and the feedback index, and a record
-of the erasure that holds no personal data (a keyed hash of the id and the time)."""
+"""Erasing a customer on request: every trace in the store and in whatever is derived from it,
+and a record of the erasure that holds no personal data (a keyed hash of the id and the time).
+
+The store knows nothing of what is derived from it (the feedback index): those layers register
+an eraser (analytics/erasers.py), and every erasure calls each of them after the store's own deletion commits.
+`analytics/__init__.py` registers the feedback index's eraser, so it is in place whenever the
+store is importable at all.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
+from analytics.erasers import registered_erasers
 from analytics.errors import JourneyError
 from analytics.store.connection import EventStore
 
@@ -28,10 +35,21 @@ class ErasureReport:
     identities: int
     feedback_ids: list[str]
 
+    @property
+    def summary(self) -> str:
+        return (f"Erased {self.events:,} events, {self.feedback:,} feedback items, "
+                f"{self.customers:,} profile and {self.identities:,} identity links; the audit "
+                "log keeps only a keyed hash.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
 
 def id_hash(customer_id: str) -> str:
     # Keyed so the audit record cannot be reversed by hashing a list of known ids.
-    key = os.environ.get("JOURNEY_AUDIT_KEY", "journey-agent-audit")
+    from analytics.config import settings
+
+    key = settings().audit_key
     return hashlib.sha256(f"{key}:{customer_id}".encode("utf-8")).hexdigest()
 
 
@@ -81,10 +99,7 @@ def forget_customer(store: EventStore, customer_id: str) -> ErasureReport:
         except BaseException:
             con.execute("ROLLBACK")
             raise
-    # The feedback index is derived from the store; drop the erased snippets from it too.
-    from analytics.feedback.index import FeedbackIndex
-
-    index = FeedbackIndex(store)
-    if index.path.exists() and feedback_ids:
-        index.collection().delete(ids=feedback_ids)
-    return ErasureReport(digest, events, feedback, customers, identities, feedback_ids)
+    report = ErasureReport(digest, events, feedback, customers, identities, feedback_ids)
+    for eraser in registered_erasers():
+        eraser(store, report)
+    return report

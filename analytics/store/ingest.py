@@ -13,14 +13,15 @@ from typing import Callable, Literal
 
 import duckdb
 
-from analytics.errors import InputFileError, JourneyError
+from analytics.errors import ArgumentError, InputFileError, JourneyError
 from analytics.store.ingest_report import FileLoadReport, IngestReport
 from analytics.store.read_errors import read_error
 from analytics.store.rejects import write_rejects
 from analytics.store import cells
 from analytics.store.columns import KINDS, Kind, plan_columns
 from analytics.store.connection import EventStore
-from analytics.store.fields import ID_COLUMN, ID_PREFIX, STORE_COLUMNS, typed_select
+from analytics.store.fields import (FEEDBACK_SOURCES, ID_COLUMN, ID_PREFIX, STORE_COLUMNS,
+                                    typed_select)
 from analytics.store.files import MAX_LINE_BYTES, MAX_ROWS, reader_sql, sniff
 from analytics.store.schema import guess_stage
 from analytics.store.steps import refresh_people
@@ -361,15 +362,14 @@ def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
                  max_line_bytes: int = MAX_LINE_BYTES) -> IngestReport:
     """Load `paths` as `kind` in one transaction; raise a JourneyError naming what to fix."""
     if kind not in KINDS:
-        raise JourneyError(f"Unknown kind '{kind}'; use one of {', '.join(KINDS)}")
+        raise ArgumentError("kind", f"'{kind}' is not one of {', '.join(KINDS)}")
     if not paths:
-        raise JourneyError("Name at least one file to load")
+        raise ArgumentError("paths", "name at least one file to load")
     if on_error not in ("fail", "skip"):
-        raise JourneyError("--on-error must be 'fail' or 'skip'")
-    if default_source is not None and default_source not in (
-            "review", "nps", "ticket", "chat", "survey"):
-        raise JourneyError(f"--source '{default_source}' is not one of review, nps, ticket, "
-                           "chat, survey")
+        raise ArgumentError("on_error", "must be 'fail' or 'skip'")
+    if default_source is not None and default_source not in FEEDBACK_SOURCES:
+        raise ArgumentError("source", f"'{default_source}' is not one of "
+                                      f"{', '.join(FEEDBACK_SOURCES)}")
     progress = progress or _no_progress
     reports: list[FileLoadReport] = []
     with store.writer() as con:

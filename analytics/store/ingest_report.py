@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from analytics.store.columns import Kind
 
@@ -41,3 +41,14 @@ class IngestReport:
     @property
     def rows_skipped(self) -> int:
         return sum(f.rows_skipped for f in self.files)
+
+    @property
+    def summary(self) -> str:
+        return (f"Loaded {self.rows_loaded:,} {self.kind} rows from {len(self.files)} file(s); "
+                f"{self.rows_skipped:,} skipped.")
+
+    def to_dict(self) -> dict:
+        """The load summary as JSON-ready data (what `journey ingest --json` prints)."""
+        return {"kind": self.kind, "rows_loaded": self.rows_loaded,
+                "rows_skipped": self.rows_skipped, "new_event_names": self.new_event_names,
+                "files": [dict(asdict(f), rows_skipped=f.rows_skipped) for f in self.files]}

@@ -16,7 +16,7 @@ class EventNameCount:
     people: int
 
 
-@dataclass
+@dataclass(kw_only=True)
 class StoreStatus:
     home: str
     exists: bool

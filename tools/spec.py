@@ -1,0 +1,93 @@
+"""A tool's specification, and the one function that runs a tool for every face.
+
+The command line, the web app, the offline planner, the LLM agent and the MCP server all call
+`call_tool` (or a `Session`, which adds result ids): arguments are validated by the tool's
+argument model, user-fixable problems come back as a result that is not ok and carries the
+error, and the typed result is kept as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from pydantic import BaseModel, ValidationError
+
+from analytics.errors import ArgumentError, JourneyError, UnknownNameError
+from tools.base import TableView, ToolContext, ToolResult, model_text
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str  # written for a model: when to use the tool
+    args: type[BaseModel]
+    run: Callable[[ToolContext, Any], Any]  # -> the analytic's typed result
+    view: Callable[[Any, Any], TableView]  # (args, result) -> how it reads as a table
+    writes: bool = False  # changes the store: offered by MCP only with --allow-writes
+    cached: bool = False  # a trained model: reused while the data stay the same
+
+    @property
+    def summary(self) -> str:
+        """The first sentence of the description, for command lists."""
+        return self.description.split(". ")[0].rstrip(".") + "."
+
+
+def validation_error(exc: ValidationError) -> ArgumentError:
+    """Pydantic's first complaint as an ArgumentError naming the field (`filters.since`)."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or "arguments"
+    message = first["msg"].removeprefix("Value error, ")
+    kind, ctx, given = first["type"], first.get("ctx", {}), first.get("input")
+    # Pydantic's wording, said the way a person would.
+    plain = {
+        "missing": "is required",
+        "too_short": f"give at least {ctx.get('min_length')}",
+        "string_too_short": "is empty",
+        "literal_error": f"'{given}' is not one of {ctx.get('expected')}",
+        "date_from_datetime_parsing": f"'{given}' is not a date; write YYYY-MM-DD",
+        "date_parsing": f"'{given}' is not a date; write YYYY-MM-DD",
+        "date_type": f"'{given}' is not a date; write YYYY-MM-DD",
+        "int_parsing": f"'{given}' is not a whole number",
+        "float_parsing": f"'{given}' is not a number",
+        "greater_than_equal": f"must be at least {ctx.get('ge')}",
+        "greater_than": f"must be more than {ctx.get('gt')}",
+        "less_than_equal": f"must be at most {ctx.get('le')}",
+        "string_pattern_mismatch": f"'{given}' is not in the expected form",
+    }
+    message = plain.get(kind, message)
+    return ArgumentError(where, message[:1].lower() + message[1:])
+
+
+def invalid(spec_name: str, arguments: dict, error: JourneyError) -> ToolResult:
+    if isinstance(error, UnknownNameError):
+        suggestions = ", ".join(error.suggestions) if error.suggestions else "none close"
+        text = (f"Unknown {error.kind} '{error.name}'. Closest valid names: {suggestions}. "
+                "Call the tool again with one of them.")
+    elif isinstance(error, ArgumentError):
+        text = f"Invalid arguments for {spec_name}: {error}"
+    else:
+        text = f"Cannot run: {error}"
+    return ToolResult(spec_name, arguments, content=text, ok=False, error=error)
+
+
+def run_spec(spec: ToolSpec, ctx: ToolContext, arguments: dict) -> ToolResult:
+    try:
+        args = spec.args.model_validate(arguments)
+    except ValidationError as exc:
+        return invalid(spec.name, arguments, validation_error(exc))
+    dumped = args.model_dump(mode="json")
+    key = (spec.name, args.model_dump_json()) if spec.cached else None
+    try:
+        if key is not None and key in ctx.cache:
+            result = ctx.cache[key]
+        else:
+            result = spec.run(ctx, args)
+            if key is not None:
+                ctx.cache[key] = result
+        text = model_text(result, spec.view(args, result))
+    except JourneyError as exc:
+        return invalid(spec.name, dumped, exc)
+    if spec.writes:
+        ctx.forget_cache()  # what was loaded or cached described the data before the write
+    return ToolResult(spec.name, dumped, result=result, content=text)

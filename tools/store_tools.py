@@ -1,0 +1,150 @@
+"""The store as tools: what is loaded (read), and loading and erasing (writes).
+
+The two writing tools are flagged `writes`: the MCP server offers them only when started with
+--allow-writes, and after either one every cached result is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BeforeValidator, Field
+from typing_extensions import Annotated
+
+from analytics.constants import FEEDBACK_SOURCES, FeedbackSource
+from tools.base import ToolArgs, TableView, ToolContext
+
+Kind = Literal["events", "customers", "feedback"]
+
+
+class DescribeDataArgs(ToolArgs):
+    pass
+
+
+def describe_data_tool(ctx: ToolContext, args: DescribeDataArgs) -> Any:
+    from analytics.description import describe_data
+
+    return describe_data(ctx.store)
+
+
+def describe_data_view(args: DescribeDataArgs, result: Any) -> TableView:
+    rows = [[e.stage, e.event_name, e.events, e.people] for e in result.event_names]
+    notes = []
+    if result.channels:
+        notes.append("Channels: " + ", ".join(result.channels))
+    if result.devices:
+        notes.append("Devices: " + ", ".join(result.devices))
+    if result.customer_attributes:
+        notes.append("Customer attributes: " + ", ".join(result.customer_attributes))
+    if result.feedback_by_source:
+        notes.append("Feedback by source: " + ", ".join(
+            f"{k} {v:,}" for k, v in result.feedback_by_source.items()))
+    return TableView("Events by journey stage", ["stage", "event", "events", "people"], rows,
+                     notes=notes, model_rows=60)
+
+
+def _mapping(value: Any) -> Any:
+    if isinstance(value, (str, type(None))):
+        from analytics.store.columns import parse_mapping
+
+        return parse_mapping(value)
+    if isinstance(value, (list, tuple)):
+        from analytics.store.columns import parse_mapping
+
+        return parse_mapping(",".join(value))
+    return value
+
+
+class IngestArgs(ToolArgs):
+    kind: Kind = Field(..., description="What the files hold: events, customers or feedback.")
+    paths: list[str] = Field(..., min_length=1, description="CSV, TSV, Parquet or JSON Lines "
+                                                            "files on this machine.")
+    mapping: Annotated[dict[str, str], BeforeValidator(_mapping)] = Field(
+        default_factory=dict, description="Which of your columns is which field, e.g. "
+        "user_id=customer_id,event_time=timestamp. Common export names (Segment, Mixpanel, "
+        "Amplitude, GA4) are recognised without it.")
+    on_error: Literal["fail", "skip"] = Field("fail", description="fail: load nothing if any "
+                                              "row is bad. skip: load the good rows and write "
+                                              "the bad ones, with reasons, to a file.")
+    replace: bool = Field(False, description="Overwrite stored rows whose id appears with new "
+                                             "content (an updated CRM export).")
+    time_format: Optional[str] = Field(None, description="How to read timestamps that are not "
+                                                         "ISO 8601 or epoch, e.g. "
+                                                         "'%m/%d/%Y %H:%M'.")
+    source: Optional[FeedbackSource] = Field(None, description="For feedback files without a "
+                                             "source column: " + ", ".join(FEEDBACK_SOURCES)
+                                             + ".")
+
+
+def ingest_tool(ctx: ToolContext, args: IngestArgs) -> Any:
+    from analytics.store import ingest_files
+
+    return ingest_files(ctx.store, args.kind, list(args.paths), mapping=args.mapping,
+                        on_error=args.on_error, replace=args.replace,
+                        time_format=args.time_format, default_source=args.source,
+                        progress=ctx.progress)
+
+
+def ingest_view(args: IngestArgs, result: Any) -> TableView:
+    from pathlib import Path
+
+    rows = [[Path(f.file).name, f.rows_read, f.rows_loaded, f.rows_already_loaded,
+             f.rows_duplicate_in_file, f.rows_rejected] for f in result.files]
+    notes = []
+    for f in result.files:
+        name = Path(f.file).name
+        if f.rows_replaced:
+            notes.append(f"{name}: replaced {f.rows_replaced:,} stored rows.")
+        notes += [f"{name}: {count:,} row(s) skipped: {reason}"
+                  for reason, count in f.reject_reasons.items()]
+        if f.rejects_file:
+            notes.append(f"{name}: rejected rows with reasons in {f.rejects_file}")
+        mapped = ", ".join(f"{src}->{dst}" for dst, src in f.columns.items() if src != dst)
+        if mapped:
+            notes.append(f"{name}: columns recognised: {mapped}")
+        if f.extra_columns:
+            kept = "properties" if result.kind == "events" else "attributes"
+            notes.append(f"{name}: kept as {kept}: {', '.join(f.extra_columns[:12])}"
+                         + (" ..." if len(f.extra_columns) > 12 else ""))
+    if result.new_event_names:
+        notes.append(f"New events placed in stages by name ({len(result.new_event_names)}); "
+                     "check them with the stage map.")
+    return TableView(f"Loaded {result.kind}", ["file", "read", "loaded", "already loaded",
+                                               "repeated in file", "rejected"], rows,
+                     notes=notes)
+
+
+class ForgetArgs(ToolArgs):
+    customer_id: str = Field(..., min_length=1, description="The customer to erase.")
+
+
+def forget_tool(ctx: ToolContext, args: ForgetArgs) -> Any:
+    from analytics.store.forget import forget_customer
+
+    return forget_customer(ctx.store, args.customer_id)
+
+
+def forget_view(args: ForgetArgs, result: Any) -> TableView:
+    rows = [["events", result.events], ["feedback items", result.feedback],
+            ["profile", result.customers], ["identity links", result.identities]]
+    return TableView("Erased", ["what", "rows"], rows,
+                     notes=[f"Audit record: {result.customer_id_hash[:16]}... (a keyed hash; "
+                            "no personal data is kept)"])
+
+
+def preview_columns(path: str, kind: str, mapping: str | None) -> Any:
+    """Which of a file's columns will feed which field, before anything is loaded."""
+    import duckdb
+
+    from analytics.store.columns import parse_mapping, plan_columns
+    from analytics.store.files import reader_sql, sniff
+    from pathlib import Path
+
+    sniffed = sniff(path)
+    con = duckdb.connect()
+    try:
+        columns = [r[0] for r in con.execute(
+            f"DESCRIBE SELECT * FROM {reader_sql(sniffed)} LIMIT 0").fetchall()]
+    finally:
+        con.close()
+    return plan_columns(kind, Path(path).name, columns, parse_mapping(mapping))
