@@ -9,7 +9,8 @@ figures.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 NUMBER = re.compile(r"(?<![\w\-/.])(-?\d[\d,]*(?:\.\d+)?)(%?)(?![\w\-/])")
 

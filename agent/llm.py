@@ -9,9 +9,10 @@ answer, with a notice. Configured by OPENAI_BASE_URL, OPENAI_API_KEY and JOURNEY
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Iterator
+from typing import Any
 
 from agent.grounding import ungrounded_numbers
 from agent.planner import Answer, OfflinePlanner, PlannedCall

@@ -41,7 +41,7 @@ class BetaGeometricNBD:
                 -np.inf)
         return ln_a1 + np.logaddexp(ln_a2, ln_a3)
 
-    def fit(self, x, t_x, t_age) -> "BetaGeometricNBD":
+    def fit(self, x, t_x, t_age) -> BetaGeometricNBD:
         x, t_x, t_age = (np.asarray(v, dtype=float) for v in (x, t_x, t_age))
 
         def objective(log_params):

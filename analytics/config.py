@@ -8,8 +8,8 @@ reads the environment when called, so a changed variable takes effect in the nex
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 VARIABLES: dict[str, str] = {
     "JOURNEY_HOME": "data folder (default ./.journey); --home overrides it",

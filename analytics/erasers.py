@@ -5,7 +5,8 @@ Kept free of imports so that registering costs nothing at start-up.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from analytics.store.connection import EventStore

@@ -51,11 +51,13 @@ def person_features(con: duckdb.DuckDBPyConnection, *, filters: Filters = Filter
     params = list(scope.params)
     event_cols = []
     for name in events:
-        event_cols.append(f"count(*) FILTER (WHERE event_name = ?) AS \"{safe_column('n_', name)}\"")
+        column = safe_column("n_", name)
+        event_cols.append(f"count(*) FILTER (WHERE event_name = ?) AS \"{column}\"")
         params.append(name)
     stage_cols = []
     for stage in stages:
-        stage_cols.append(f"count(*) FILTER (WHERE stage = ?) AS \"{safe_column('stage_', stage)}\"")
+        column = safe_column("stage_", stage)
+        stage_cols.append(f"count(*) FILTER (WHERE stage = ?) AS \"{column}\"")
         params.append(stage)
     params.append(as_of)
     who = "AND customer_id IS NOT NULL" if customers_only else ""

@@ -9,7 +9,7 @@ first event that has one (first touch), the rest come from the customers table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from analytics.catalog import CUSTOMER_COLUMNS, Catalog
 from analytics.errors import JourneyError
@@ -90,7 +90,7 @@ def attribute_sql(attribute: str, profile: str = "p", customer: str = "c") -> st
 
 
 def _utc(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 PROFILE_SQL = """

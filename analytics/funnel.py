@@ -18,7 +18,7 @@ from typing import Literal
 import duckdb
 
 from analytics.catalog import Catalog, load_catalog
-from analytics.errors import ArgumentError, JourneyError
+from analytics.errors import ArgumentError
 from analytics.filters import Filters, check_filters, date_bounds, scope_sql
 from analytics.results import AnalyticResult, duration, pct, rate
 

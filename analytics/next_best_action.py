@@ -19,10 +19,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from analytics.catalog import Catalog, load_catalog
-from analytics.errors import ArgumentError, JourneyError, UnknownNameError
-from analytics.filters import Filters, check_filters
 from analytics.anomalies import NOT_PROGRESS
+from analytics.catalog import Catalog, load_catalog
+from analytics.errors import ArgumentError, UnknownNameError
+from analytics.filters import Filters, check_filters
 from analytics.moments import PREREQUISITE_SHARE, _compare
 from analytics.paths import default_conversion_event
 from analytics.results import AnalyticResult
@@ -193,7 +193,7 @@ def next_best_actions(con: duckdb.DuckDBPyConnection, *, goal: str | None = None
     missing = 0
     for person, row in chosen.iterrows():
         options = []
-        for basis, key, mask in (
+        for basis, key, mask in (  # noqa: B007  (the last basis tried is reported)
             ("segment+stage", (row.segment, row.stage),
              (groups["segment"] == row.segment) & (groups["stage"] == row.stage)),
             ("segment", (row.segment, None), groups["segment"] == row.segment),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from analytics.catalog import Catalog, load_catalog
-from analytics.errors import ArgumentError, JourneyError
+from analytics.errors import ArgumentError
 from analytics.filters import Filters, check_filters, scope_sql
 from analytics.results import AnalyticResult, pct, rate
 

@@ -16,7 +16,7 @@ from typing import Literal
 import duckdb
 
 from analytics.catalog import Catalog, load_catalog
-from analytics.errors import ArgumentError, JourneyError
+from analytics.errors import ArgumentError
 from analytics.filters import Filters, check_filters, scope_sql
 from analytics.results import AnalyticResult, pct
 

@@ -8,18 +8,18 @@ model), which the web app does when it starts; that is timed separately.
 
 from __future__ import annotations
 
-
 import argparse
 import statistics
 import time
 from pathlib import Path
+
+from bench_common import machine, write_section
 
 from agent.planner import OfflinePlanner
 from analytics.feedback.index import FeedbackIndex
 from analytics.store import EventStore
 from sample_data.demo import load_demo
 from tools.base import ToolContext
-from bench_common import machine, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
@@ -29,7 +29,8 @@ QUESTIONS = [
     "what do customers say about billing?", "what do customers complain about?",
     "which channels drive conversions?", "what changed last week?", "how is retention?",
     "what data do we have?", "and on mobile?", "why do customers drop off at signup?",
-    "show me complaints about onboarding", "conversion by channel", "what stops people at checkout?",
+    "show me complaints about onboarding", "conversion by channel",
+    "what stops people at checkout?",
 ]
 
 

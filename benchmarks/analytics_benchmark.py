@@ -8,7 +8,6 @@ analytic (median of `--runs`, after one warm-up run) and writes the table to BEN
 
 from __future__ import annotations
 
-
 import argparse
 import os
 import platform
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+from bench_common import write_section
 
 from analytics.anomalies import anomalies
 from analytics.attribution import attribution
@@ -29,7 +29,6 @@ from analytics.retention import retention
 from analytics.segments import segments
 from analytics.store import EventStore
 from sample_data.demo import load_demo
-from bench_common import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = ["landing_view", "pricing_view", "signup", "subscription_started"]

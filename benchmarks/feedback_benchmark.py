@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-
 import argparse
 import shutil
 import statistics
@@ -15,12 +14,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_common import machine, write_section
+
 from analytics.feedback.bulk_embed import BulkEmbedder
 from analytics.feedback.embedder import MiniLMEmbedder
 from analytics.feedback.index import FeedbackIndex
 from analytics.store import EventStore, ingest_files
 from sample_data.generator import generate
-from bench_common import machine, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = ["too expensive", "billing problem", "charged twice", "hard to set up",

@@ -7,7 +7,6 @@ Prints a Markdown table; `--write` replaces the ingest section of BENCHMARKS.md.
 
 from __future__ import annotations
 
-
 import argparse
 import os
 import platform
@@ -18,10 +17,10 @@ import time
 from pathlib import Path
 
 import duckdb
+from bench_common import write_section
 
 from analytics.store import EventStore, ingest_files
 from sample_data.generator import generate, write_demo_files
-from bench_common import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 

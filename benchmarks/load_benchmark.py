@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from bench_common import served_demo, write_section
+
 from tests.load_flow import run_load
 
 EVENTS = ["signup", "pricing_view", "checkout_started", "landing_view", "onboarding_started"]

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from bench_common import ROOT, served_demo, write_section
+
 from tests.browser_flow import ask, browser_page, tour
 
 QUESTIONS = ["Where do we lose people?", "Why do people leave at pricing?",

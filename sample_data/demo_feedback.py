@@ -60,7 +60,7 @@ def feedback_rows(rng, n, saw_pricing, signed, device, size_i, billing_trouble, 
     rows = [r for r in rows if r[2] < DATA_END]
     rows.sort(key=lambda r: (r[2], r[0]))
     texts, with_pii, injected = [], [], []
-    for k, (i, identified, ts, source, rating, theme) in enumerate(rows):
+    for k, (i, _identified, _ts, _source, _rating, theme) in enumerate(rows):
         text = writer.text(theme, int(headcount[i]))
         if k % 37 == 5:
             text = writer.with_pii(text, int(i))

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
 from sample_data.feedback_text import THEME_SENTIMENT
-from sample_data.generator_constants import (CHANNEL_CONTRIBUTION, CHANNELS, DATA_END, DAY,
-                                             LAST_ARRIVAL, OUTAGE_END, OUTAGE_START,
-                                             RETENTION_90D, SIGNUP_GIVEN_PRICING, START)
+from sample_data.generator_constants import (
+    CHANNEL_CONTRIBUTION,
+    CHANNELS,
+    DATA_END,
+    DAY,
+    LAST_ARRIVAL,
+    OUTAGE_END,
+    OUTAGE_START,
+    RETENTION_90D,
+    SIGNUP_GIVEN_PRICING,
+    START,
+)
 
 
 def _rate(numerator: np.ndarray, denominator: np.ndarray) -> float | None:
@@ -86,4 +95,4 @@ def manifest(**k) -> dict:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat()

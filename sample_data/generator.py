@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +27,32 @@ import pandas as pd
 
 from sample_data.demo_feedback import feedback_rows
 from sample_data.demo_manifest import manifest as build_manifest
-
 from sample_data.generator_constants import (
-    CHANNEL_CONTRIBUTION, CHANNEL_SHARE, CHANNELS, CHECKOUT_SUCCESS, COUNTRIES, COUNTRY_SHARE,
-    DATA_END, DAY, HOUR, LAST_ARRIVAL, LATE_LIFETIME_DAYS, MINUTE, MOBILE_SHARE, OUTAGE_END,
-    OUTAGE_START, PLAN_PRICE, PRICING_BASE, RETENTION_90D, SIGNUP_FORM_FAILURE_IN_OUTAGE,
-    SIGNUP_GIVEN_PRICING, SIZE_SHARE, SIZES, START, TOUCH_EVENT)
+    CHANNEL_CONTRIBUTION,
+    CHANNEL_SHARE,
+    CHANNELS,
+    CHECKOUT_SUCCESS,
+    COUNTRIES,
+    COUNTRY_SHARE,
+    DATA_END,
+    DAY,
+    HOUR,
+    LAST_ARRIVAL,
+    LATE_LIFETIME_DAYS,
+    MINUTE,
+    MOBILE_SHARE,
+    OUTAGE_END,
+    OUTAGE_START,
+    PLAN_PRICE,
+    PRICING_BASE,
+    RETENTION_90D,
+    SIGNUP_FORM_FAILURE_IN_OUTAGE,
+    SIGNUP_GIVEN_PRICING,
+    SIZE_SHARE,
+    SIZES,
+    START,
+    TOUCH_EVENT,
+)
 
 
 @dataclass

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 DAY = 86_400.0
 HOUR = 3_600.0
 MINUTE = 60.0
 
-START = datetime(2026, 1, 5, tzinfo=timezone.utc).timestamp()
-LAST_ARRIVAL = datetime(2026, 9, 30, tzinfo=timezone.utc).timestamp()
-DATA_END = datetime(2026, 10, 31, 23, 59, tzinfo=timezone.utc).timestamp()
+START = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
+LAST_ARRIVAL = datetime(2026, 9, 30, tzinfo=UTC).timestamp()
+DATA_END = datetime(2026, 10, 31, 23, 59, tzinfo=UTC).timestamp()
 # One week in which the signup form broke (a planted anomaly for "what changed?").
-OUTAGE_START = datetime(2026, 8, 17, tzinfo=timezone.utc).timestamp()
+OUTAGE_START = datetime(2026, 8, 17, tzinfo=UTC).timestamp()
 OUTAGE_END = OUTAGE_START + 7 * DAY
 
 CHANNELS = ["paid_search", "paid_social", "organic_search", "email", "referral", "display"]

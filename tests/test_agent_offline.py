@@ -10,7 +10,7 @@ import yaml
 
 from agent.planner import OfflinePlanner
 from tools.base import ToolContext
-from tools.registry import TOOLS, call_tool, langchain_tools
+from tools.registry import call_tool, langchain_tools
 
 EVAL = Path(__file__).parent / "eval" / "questions.yaml"
 

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 JOURNEY = [sys.executable, "-c", "from ui.cli import run; run()"]
 REPO = Path(__file__).resolve().parents[1]
 

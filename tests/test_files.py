@@ -13,7 +13,8 @@ from analytics.store.files import sniff
 def test_csv_header_and_delimiter_are_read(write):
     path = write("e.csv", "user_id;event;ts\nu1;a;2024-01-01\n")
     sniffed = sniff(path)
-    assert (sniffed.format, sniffed.delimiter, sniffed.header) == ("csv", ";", ["user_id", "event", "ts"])
+    assert (sniffed.format, sniffed.delimiter, sniffed.header) == (
+        "csv", ";", ["user_id", "event", "ts"])
 
 
 def test_tsv_and_bom(write):

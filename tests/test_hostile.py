@@ -9,7 +9,7 @@ from langchain_core.messages import AIMessage
 
 from agent.llm import LLMAgent
 from agent.planner import OfflinePlanner
-from analytics.errors import JourneyError, UnknownNameError
+from analytics.errors import UnknownNameError
 from analytics.filters import Filters
 from analytics.funnel import funnel
 from analytics.store import EventStore, ingest_files

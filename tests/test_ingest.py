@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -22,7 +22,7 @@ def count(store: EventStore, table: str) -> int:
     return rows(store, f"SELECT count(*) FROM {table}")[0][0]
 
 
-UTC = timezone.utc
+UTC = UTC
 
 MIXPANEL_LIKE = (
     "distinct_id,time,event,utm_source,device_type,plan\n"
@@ -291,7 +291,7 @@ def test_argument_errors(store, write):
         ingest_files(store, "orders", [path])
     with pytest.raises(JourneyError, match="at least one file"):
         ingest_files(store, "events", [])
-    with pytest.raises(JourneyError, match="--source"):
+    with pytest.raises(JourneyError, match="source: .fax. is not one of"):
         ingest_files(store, "feedback", [path], default_source="fax")
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from analytics.filters import Filters
 from analytics.paths import transitions
 from analytics.store import EventStore, ingest_files
@@ -21,8 +19,10 @@ def both(store: EventStore):
         from datetime import date
 
         slow = transitions(con, filters=Filters(start=date(1970, 1, 1)))
-    key = lambda r: [(t.source, t.target, t.transitions, t.customers,
-                      round(t.probability, 12)) for t in r.transitions]
+    def key(r):
+        return [(t.source, t.target, t.transitions, t.customers, round(t.probability, 12))
+                for t in r.transitions]
+
     return key(fast), key(slow)
 
 

@@ -6,7 +6,6 @@ import json
 import sys
 
 import anyio
-import pytest
 
 from tests.test_cli import journey
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -15,7 +15,7 @@ from analytics.next_best_action import next_best_actions
 from analytics.segments import segments
 from analytics.store import EventStore, ingest_files
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture(scope="module")

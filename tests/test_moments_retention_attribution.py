@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from scipy import stats
@@ -15,7 +15,7 @@ from analytics.retention import retention
 from analytics.store import EventStore, ingest_files
 from tests.analytics_fixtures import attribution_store, tiny_store
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_two_group_comparison_by_hand():

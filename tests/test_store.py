@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import duckdb
 import pytest
 
-from analytics.errors import StoreBusyError, StoreError
+from analytics.errors import JourneyError, StoreBusyError, StoreError, UnknownNameError
 from analytics.store import EventStore, ingest_files
 from analytics.store.stages import add_stage, set_event_stage
-from analytics.errors import JourneyError, UnknownNameError
 
 HOLD_WRITER = """
 import sys, time

@@ -13,9 +13,10 @@ lists the tools (`journey --help`) pays for pydantic and nothing heavier.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
@@ -103,12 +104,12 @@ class FilterArgs(ToolArgs):
                                                      "(its number or part of its name).")
 
     @model_validator(mode="after")
-    def _range(self) -> "FilterArgs":
+    def _range(self) -> FilterArgs:
         if self.since and self.until and self.since > self.until:
             raise ValueError(f"since {self.since} is after until {self.until}")
         return self
 
-    def to_filters(self) -> "Filters":
+    def to_filters(self) -> Filters:
         from analytics.filters import Filters
 
         return Filters(start=self.since, end=self.until, channel=tuple(self.channel),
@@ -215,7 +216,7 @@ class ToolContext:
     conversations while the data stay the same: the catalog, the feedback index, themes and
     trained models (a bounded cache, cleared after any write)."""
 
-    def __init__(self, store: "EventStore", cache_size: int = 32) -> None:
+    def __init__(self, store: EventStore, cache_size: int = 32) -> None:
         self.store = store
         self._catalog: Catalog | None = None
         self._index: Any = None
@@ -223,7 +224,7 @@ class ToolContext:
         # A face that can show progress of long writes sets this: (description, done, total).
         self.progress: Callable[[str, int, int], None] | None = None
 
-    def catalog(self) -> "Catalog":
+    def catalog(self) -> Catalog:
         if self._catalog is None:
             from analytics.catalog import load_catalog
 
@@ -259,7 +260,7 @@ class ToolContext:
             self.cache["snippets"] = self.feedback_index().all_snippets()
         return self.cache["snippets"]
 
-    def scoped_filters(self, con: Any, args: FilterArgs) -> "Filters":
+    def scoped_filters(self, con: Any, args: FilterArgs) -> Filters:
         filters = args.to_filters()
         if args.segment:
             from analytics.segments import segment_filter

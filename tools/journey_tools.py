@@ -7,7 +7,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field
 
-from tools.base import ToolArgs, Days, FilterArgs, TableView, ToolContext, duration, pct
+from tools.base import Days, FilterArgs, TableView, ToolArgs, ToolContext, duration, pct
 
 AttributionModel = Literal["first", "last", "linear", "position", "markov"]
 

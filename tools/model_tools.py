@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 from pydantic import Field
 
-from tools.base import ToolArgs, FilterArgs, TableView, ToolContext, pct
+from tools.base import FilterArgs, TableView, ToolArgs, ToolContext, pct
 
 
 class SegmentsArgs(ToolArgs):

@@ -7,7 +7,7 @@ from typing import Any, Optional
 from pydantic import Field
 
 from analytics.constants import BUSINESS_MODELS, BusinessModel
-from tools.base import ToolArgs, TableView, ToolContext, pct
+from tools.base import TableView, ToolArgs, ToolContext, pct
 
 MODEL_HELP = "Business model for the benchmarks: " + ", ".join(BUSINESS_MODELS) + "."
 
@@ -63,8 +63,8 @@ def plan_tool(ctx: ToolContext, args: PlanArgs) -> Any:
 
 
 def plan_view(args: PlanArgs, result: Any) -> TableView:
-    rows = [[i.rank, i.title, i.kpi, pct(i.baseline), pct(i.expected_low), pct(i.expected_high), i.owner,
-             f"{i.score:.3g}"] for i in result.initiatives]
+    rows = [[i.rank, i.title, i.kpi, pct(i.baseline), pct(i.expected_low),
+             pct(i.expected_high), i.owner, f"{i.score:.3g}"] for i in result.initiatives]
     return TableView(f"Quick-win plan, {result.quarter}", ["rank", "initiative", "kpi",
                                                            "baseline", "expected low",
                                                            "expected high", "owner", "score"],

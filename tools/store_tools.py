@@ -6,13 +6,12 @@ The two writing tools are flagged `writes`: the MCP server offers them only when
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BeforeValidator, Field
-from typing_extensions import Annotated
 
 from analytics.constants import FEEDBACK_SOURCES, FeedbackSource
-from tools.base import ToolArgs, TableView, ToolContext
+from tools.base import TableView, ToolArgs, ToolContext
 
 Kind = Literal["events", "customers", "feedback"]
 
@@ -134,11 +133,12 @@ def forget_view(args: ForgetArgs, result: Any) -> TableView:
 
 def preview_columns(path: str, kind: str, mapping: str | None) -> Any:
     """Which of a file's columns will feed which field, before anything is loaded."""
+    from pathlib import Path
+
     import duckdb
 
     from analytics.store.columns import parse_mapping, plan_columns
     from analytics.store.files import reader_sql, sniff
-    from pathlib import Path
 
     sniffed = sniff(path)
     con = duckdb.connect()

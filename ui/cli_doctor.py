@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 def checks(home: str | None) -> list[dict]:
     from analytics.feedback.embedder import onnx_path
     from analytics.store import EventStore

@@ -6,7 +6,8 @@ rich is imported when something is shown, not when the command line starts.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -38,13 +39,13 @@ def home_of(ctx: click.Context) -> str | None:
     return (root.obj or {}).get("home")
 
 
-def store_of(ctx: click.Context) -> "EventStore":
+def store_of(ctx: click.Context) -> EventStore:
     from analytics.store import EventStore
 
     return EventStore(home_of(ctx))
 
 
-def emit_tool_result(result: "ToolResult", face: Any, *, as_json: bool = False,
+def emit_tool_result(result: ToolResult, face: Any, *, as_json: bool = False,
                      chart: str | None = None, csv: str | None = None, md: bool = False,
                      yes: bool = False) -> None:
     """A tool's result as the terminal shows it: --json prints exactly the tool's data."""
@@ -101,8 +102,13 @@ class RowProgress:
     def __enter__(self) -> Callable[[str, int, int], None] | None:
         if not self.enabled:
             return None
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -9,7 +9,6 @@ Read-only unless started with --allow-writes, which adds exactly the tools flagg
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import anyio
 from mcp import types

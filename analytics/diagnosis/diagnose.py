@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Literal
 
 import yaml
 
-from analytics.diagnosis.parser import MetricsParseError, ParsedMetrics, parse_stage_metrics
 from analytics.constants import BusinessModel  # noqa: F401  (defined once)
+from analytics.diagnosis.parser import MetricsParseError, ParsedMetrics, parse_stage_metrics
 from analytics.errors import JourneyError
 from analytics.results import AnalyticResult, pct
 

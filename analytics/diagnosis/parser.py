@@ -139,7 +139,8 @@ def parse_stage_metrics(text: str) -> ParsedMetrics:
         raise
     except Exception as exc:  # the fuzz tests keep this unreachable; belt and braces
         raise MetricsParseError(f"Could not read the metrics ({type(exc).__name__}); paste one "
-                                "stage per line, e.g. 'Evaluation: 800 trials, 25% to paid'")
+                                "stage per line, e.g. 'Evaluation: 800 trials, 25% to "
+                                "paid'") from exc
 
 
 def _parse(text: str) -> ParsedMetrics:

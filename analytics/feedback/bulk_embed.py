@@ -63,7 +63,7 @@ class BulkEmbedder:
         except OSError:
             self._child = None
 
-    def submit(self, texts: list[str]) -> "_Chunk":
+    def submit(self, texts: list[str]) -> _Chunk:
         number = self._sent
         self._sent += 1
         if self._child is not None:
@@ -110,7 +110,7 @@ class BulkEmbedder:
                 child.kill()
                 child.wait()
 
-    def __enter__(self) -> "BulkEmbedder":
+    def __enter__(self) -> BulkEmbedder:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -15,7 +15,7 @@ import duckdb
 
 from analytics.anomalies import key_steps
 from analytics.catalog import Catalog, load_catalog
-from analytics.errors import ArgumentError, JourneyError
+from analytics.errors import ArgumentError
 from analytics.feedback.index import FeedbackIndex
 from analytics.feedback.themes import ThemesResult, themes
 from analytics.filters import Filters, check_filters, scope_sql
@@ -69,7 +69,8 @@ def _default_next(con, catalog: Catalog, step: str, filters: Filters) -> str:
                                              catalog=catalog).next_steps
                  if n.event != "(end)" and n.event != step]
     if not following:
-        raise ArgumentError("next_step", f"nothing usually follows {step}; name the step customers should reach")
+        raise ArgumentError("next_step", f"nothing usually follows {step}; name the step "
+                                         "customers should reach")
     return following[0]
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from analytics.errors import ArgumentError, JourneyError
+from analytics.errors import ArgumentError
 from analytics.feedback.bulk_embed import BulkEmbedder
 from analytics.feedback.embedder import MiniLMEmbedder, shared_embedder
 from analytics.feedback.redact import redact
@@ -39,8 +40,10 @@ def _register_embedding_function():
     """A Chroma embedding function backed by our ONNX model, registered so a persisted
     collection can be reopened with it."""
     from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
-    from chromadb.utils.embedding_functions import (known_embedding_functions,
-                                                    register_embedding_function)
+    from chromadb.utils.embedding_functions import (
+        known_embedding_functions,
+        register_embedding_function,
+    )
 
     name = "journey-minilm-onnx"
     if name in known_embedding_functions:
@@ -61,7 +64,7 @@ def _register_embedding_function():
             return {"model": self._embedder.model_id}
 
         @staticmethod
-        def build_from_config(config: dict[str, Any]) -> "JourneyMiniLM":
+        def build_from_config(config: dict[str, Any]) -> JourneyMiniLM:
             return JourneyMiniLM()
 
         def default_space(self):
@@ -280,7 +283,8 @@ class FeedbackIndex:
 
     def search(self, query: str, *, k: int = 8, stage: str | None = None,
                source: str | None = None, sentiment: str | None = None,
-               since: date | None = None, people: set[str] | None = None, distinct: bool = True) -> list[Snippet]:
+               since: date | None = None, people: set[str] | None = None,
+               distinct: bool = True) -> list[Snippet]:
         if not query or not query.strip():
             raise ArgumentError("query", "give a search text, e.g. \"too expensive\"")
         if not 1 <= k <= 100:

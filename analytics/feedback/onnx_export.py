@@ -134,7 +134,7 @@ def build_graph(weights: dict[str, np.ndarray], config: dict):
     for i in range(config["num_hidden_layers"]):
         p, n = f"encoder.layer.{i}", f"layer{i}"
 
-        def heads_of(name: str, perm: list[int]) -> str:
+        def heads_of(name: str, perm: list[int], x: str = x, p: str = p, n: str = n) -> str:
             projected = g.dense(x, weights, f"{p}.attention.self.{name}", f"{n}/{name}")
             return g.op("Transpose", [g.op("Reshape", [projected, split], f"{n}/{name}/split")],
                         f"{n}/{name}/heads", perm=perm)

@@ -17,8 +17,8 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4}
 # 13-19 digits, optionally grouped by spaces or dashes: card numbers.
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 # Phone numbers: optional +country, then 8+ digits with common separators.
-_PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){2,4}"
-                    r"(?!\w)")
+_PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?"
+                    r"\d{2,4}(?:[ .-]?\d{2,4}){2,4}(?!\w)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
 
 

@@ -1,7 +1,8 @@
 """Which column of a user's file feeds which field of the store.
 
 Exports from Segment, Mixpanel, Amplitude, GA4 (flattened) and CRMs name the same things
-differently; we recognise the common names, and an explicit column mapping (source=field) settles the rest.
+differently; we recognise the common names, and an explicit column mapping (source=field)
+settles the rest.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from analytics.errors import ArgumentError, JourneyError
+from analytics.errors import ArgumentError
 
 Kind = Literal["events", "customers", "feedback"]
 KINDS: tuple[Kind, ...] = ("events", "customers", "feedback")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 
@@ -128,7 +128,8 @@ class TimedConnection:
         except duckdb.InterruptException:
             raise QueryTimeoutError(
                 f"The question took longer than {self._seconds:.0f} s and was stopped. Narrow "
-                "it (a shorter date range, one segment) or raise JOURNEY_QUERY_TIMEOUT_S.") from None
+                "it (a shorter date range, one segment) or raise JOURNEY_QUERY_TIMEOUT_S."
+            ) from None
         finally:
             timer.cancel()
 

@@ -8,7 +8,6 @@ feedback text is redacted. Opted-out customers never appear in an exported custo
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 from typing import Literal

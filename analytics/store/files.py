@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from analytics.config import settings
 from analytics.errors import InputFileError
 
 FileFormat = Literal["csv", "parquet", "jsonl"]

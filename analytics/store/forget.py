@@ -2,7 +2,8 @@
 and a record of the erasure that holds no personal data (a keyed hash of the id and the time).
 
 The store knows nothing of what is derived from it (the feedback index): those layers register
-an eraser (analytics/erasers.py), and every erasure calls each of them after the store's own deletion commits.
+an eraser (analytics/erasers.py), and every erasure calls each of them after the store's own
+deletion commits.
 `analytics/__init__.py` registers the feedback index's eraser, so it is in place whenever the
 store is importable at all.
 """
@@ -10,9 +11,8 @@ store is importable at all.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from analytics.erasers import registered_erasers
 from analytics.errors import JourneyError
@@ -50,7 +50,7 @@ def id_hash(customer_id: str) -> str:
     from analytics.config import settings
 
     key = settings().audit_key
-    return hashlib.sha256(f"{key}:{customer_id}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{key}:{customer_id}".encode()).hexdigest()
 
 
 def forget_customer(store: EventStore, customer_id: str) -> ErasureReport:
@@ -93,7 +93,7 @@ def forget_customer(store: EventStore, customer_id: str) -> ErasureReport:
             forget_people(con, [customer_id] + [f"anon:{a}" for a in anon])
             digest = id_hash(customer_id)
             con.execute("INSERT INTO erasures VALUES (?, ?, ?, ?, ?, ?)",
-                        [digest, datetime.now(timezone.utc), events, feedback, customers,
+                        [digest, datetime.now(UTC), events, feedback, customers,
                          identities])
             con.execute("COMMIT")
         except BaseException:

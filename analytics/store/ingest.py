@@ -8,21 +8,27 @@ DuckDB, so a million rows never pass through Python.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 import duckdb
 
-from analytics.errors import ArgumentError, InputFileError, JourneyError
-from analytics.store.ingest_report import FileLoadReport, IngestReport
-from analytics.store.read_errors import read_error
-from analytics.store.rejects import write_rejects
+from analytics.errors import ArgumentError, InputFileError
 from analytics.store import cells
 from analytics.store.columns import KINDS, Kind, plan_columns
 from analytics.store.connection import EventStore
-from analytics.store.fields import (FEEDBACK_SOURCES, ID_COLUMN, ID_PREFIX, STORE_COLUMNS,
-                                    typed_select)
+from analytics.store.fields import (
+    FEEDBACK_SOURCES,
+    ID_COLUMN,
+    ID_PREFIX,
+    STORE_COLUMNS,
+    typed_select,
+)
 from analytics.store.files import MAX_LINE_BYTES, MAX_ROWS, reader_sql, sniff
+from analytics.store.ingest_report import FileLoadReport, IngestReport
+from analytics.store.read_errors import read_error
+from analytics.store.rejects import write_rejects
 from analytics.store.schema import guess_stage
 from analytics.store.steps import refresh_people
 
@@ -95,7 +101,8 @@ class _FileLoader:
         self.progress(f"Checking {self.path.name}", 0, report.rows_read)
         select = typed_select(self.kind, plan, types, self.time_format, self.default_source)
         exprs = [f"{sql} AS {cells.quote_ident(name)}" for name, sql in select.expressions.items()]
-        exprs += [f"{sql} AS {cells.quote_ident('_raw_' + f)}" for f, sql in select.raw_texts.items()]
+        exprs += [f"{sql} AS {cells.quote_ident('_raw_' + f)}"
+                  for f, sql in select.raw_texts.items()]
         # rowid follows file order (insertion order is preserved) but starts at an arbitrary
         # base inside a transaction; counting from the smallest gives the 1-based data row.
         self._sql(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT rowid - {self.rowid_base} + 1 "

@@ -57,7 +57,8 @@ CREATE TABLE IF NOT EXISTS stages (
     stage VARCHAR NOT NULL,
     position INTEGER NOT NULL
 );
--- origin: 'rule' (guessed from the event name at ingest) or 'user' (set by hand; never overwritten).
+-- origin: 'rule' (guessed from the event name at ingest) or 'user' (set by hand; never
+-- overwritten).
 CREATE TABLE IF NOT EXISTS stage_map (
     event_name VARCHAR NOT NULL,
     stage VARCHAR NOT NULL,
