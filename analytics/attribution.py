@@ -124,13 +124,15 @@ touches AS (
 ),
 sized AS (SELECT *, max(i) OVER (PARTITION BY person_id) AS n FROM touches)"""
     params = scope.params + [conversion_event]
+    # Fractional credits are summed as decimals: a float sum's last digits depend on the order
+    # threads add in, and the same question must give the same figures every time.
     heuristic = con.execute(base + """
 SELECT channel,
        sum(CASE WHEN i = 1 THEN 1 ELSE 0 END) FILTER (WHERE converted) AS first_touch,
        sum(CASE WHEN i = n THEN 1 ELSE 0 END) FILTER (WHERE converted) AS last_touch,
-       sum(1.0 / n) FILTER (WHERE converted) AS linear,
-       sum(CASE WHEN n = 1 THEN 1.0 WHEN n = 2 THEN 0.5
-                WHEN i = 1 OR i = n THEN 0.4 ELSE 0.2 / (n - 2) END)
+       sum(CAST(1.0 / n AS DECIMAL(38, 12))) FILTER (WHERE converted) AS linear,
+       sum(CAST(CASE WHEN n = 1 THEN 1.0 WHEN n = 2 THEN 0.5
+                     WHEN i = 1 OR i = n THEN 0.4 ELSE 0.2 / (n - 2) END AS DECIMAL(38, 12)))
            FILTER (WHERE converted) AS position,
        count(DISTINCT person_id) AS reached
 FROM sized GROUP BY channel ORDER BY channel

@@ -151,3 +151,20 @@ def test_model_text_and_serialising_once_by_hand():
     assert made.figure() == "chart" and Result.serialised == 1
     failed = ToolResult("friction", {}, result=Result(), ok=False)
     assert failed.data() == {} and failed.figure is None
+
+
+def test_a_session_keeps_its_last_results_only(demo_store):
+    from tools.base import BoundedCache
+    from tools.session import Session
+
+    session = Session(ToolContext(demo_store), max_results=3)
+    ids = [session.call("retention", {"period": "month"}).result_id for _ in range(5)]
+    assert ids == ["R1", "R2", "R3", "R4", "R5"]
+    assert list(session.results) == ["R3", "R4", "R5"] and session.get("R1") is None
+    failed = session.call("funnel", {"steps": ["nope", "signup"]})
+    assert failed.result_id is None and len(session.results) == 3
+    cache = BoundedCache(maxsize=2)
+    cache["a"], cache["b"] = 1, 2
+    assert cache["a"] == 1  # a is now the most recently used
+    cache["c"] = 3
+    assert "b" not in cache and "a" in cache and len(cache) == 2

@@ -140,3 +140,32 @@ def test_twenty_concurrent_chat_sessions(server):
     assert result["errors"] == []
     assert result["answers"] == 40
     print(f"\n20 sessions: {result['throughput']:.1f} answers/s, p95 {result['p95_s']:.2f} s")
+
+
+def test_an_llm_answer_shows_its_chart_like_an_offline_one(app):
+    """The LLM path keeps each tool's typed result, chart included, through the web chat."""
+    from langchain_core.messages import AIMessage
+
+    from agent.llm import LLMAgent
+    from tests.scripted_model import ScriptedChatModel, tool_call
+    from tools.session import Session
+
+    model = ScriptedChatModel(replies=[
+        tool_call("funnel", {"steps": ["pricing_view", "signup"], "by": "device"}),
+        AIMessage("On mobile [[R1.groups.1.steps.1.conversion_from_previous|pct]] sign up "
+                  "after pricing."),
+    ])
+    agent = LLMAgent(Session(app.shared), model)
+    history = list(app.respond("why is mobile worse?", [], agent))[-1][0]
+    *_, answer, chart = history
+    assert answer["content"].startswith("On mobile ") and "%" in answer["content"]
+    assert isinstance(chart["content"], gr.Plot) and chart["content"].value is not None
+    assert agent.session.get("R1").result.kind == "funnel"
+
+
+def test_each_browser_session_has_its_own_bounded_conversation(app):
+    first = list(app.respond("Where do we lose people?", [], None))[-1][1]
+    second = list(app.respond("Where do we lose people?", [], None))[-1][1]
+    assert first.session is not second.session and first.ctx is second.ctx  # shared caches
+    assert first.session.max_results > 0 and len(first.session.results) <= \
+        first.session.max_results

@@ -201,6 +201,11 @@ def attribution_tool(ctx: ToolContext, args: AttributionArgs) -> Any:
 
     with ctx.store.reader() as con:
         conversion = args.conversion_event or default_conversion_event(con)
+        if conversion is None:
+            from analytics.errors import ArgumentError
+
+            raise ArgumentError("conversion_event", "the data has no purchase-stage event to "
+                                                    "credit; name the conversion event")
         return attribution(con, conversion, model=args.model,
                            filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
 

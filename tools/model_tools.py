@@ -93,7 +93,6 @@ def p_alive_view(args: PAliveArgs, result: Any) -> TableView:
 class NextBestActionArgs(ToolArgs):
     customer_id: Optional[str] = Field(None, description="One customer (default: every "
                                                          "customer in scope).")
-    segment: Optional[str] = Field(None, description="Only one segment (number or name).")
     at_risk: bool = Field(False, description="Only the 10% of customers most likely to churn.")
     goal: Optional[str] = Field(None, description="Event to reach (default: the conversion).")
     avoid: Optional[str] = Field(None, description="Event to stay away from, e.g. a "
@@ -112,7 +111,7 @@ def next_best_action_tool(ctx: ToolContext, args: NextBestActionArgs) -> Any:
         filters = args.filters.to_filters()
         scores = churn_model(con, filters=filters).scores if args.at_risk else None
         return next_best_actions(con, goal=args.goal, avoid=args.avoid,
-                                 customer_id=args.customer_id, segment=args.segment,
+                                 customer_id=args.customer_id, segment=args.filters.segment,
                                  at_risk=args.at_risk, risk_scores=scores,
                                  min_support=args.min_support, filters=filters,
                                  catalog=ctx.catalog())

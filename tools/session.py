@@ -29,10 +29,10 @@ class Session:
         result = call_tool(self.ctx, name, arguments)
         if not result.ok:
             return result
-        result = replace(result, result_id=f"R{self._next}",
-                         content=f"[R{self._next}] {result.content}")
+        result_id = f"R{self._next}"
+        result = replace(result, result_id=result_id, content=f"[{result_id}] {result.content}")
         self._next += 1
-        self.results[result.result_id] = result
+        self.results[result_id] = result
         while len(self.results) > self.max_results:
             self.results.popitem(last=False)
         return result

@@ -131,7 +131,7 @@ def forget_view(args: ForgetArgs, result: Any) -> TableView:
                             "no personal data is kept)"])
 
 
-def preview_columns(path: str, kind: str, mapping: str | None) -> Any:
+def preview_columns(path: str, kind: Kind, mapping: str | None) -> Any:
     """Which of a file's columns will feed which field, before anything is loaded."""
     from pathlib import Path
 

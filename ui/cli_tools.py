@@ -142,6 +142,8 @@ def _metavar(annotation: Any, info: FieldInfo) -> str:
 
 
 def _default_text(info: FieldInfo) -> str:
+    if info.is_required():
+        return ""
     default = info.get_default(call_default_factory=True)
     if default in (None, [], {}, ()):
         return ""

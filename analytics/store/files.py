@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from analytics.config import settings
 from analytics.errors import InputFileError
 
 FileFormat = Literal["csv", "parquet", "jsonl"]
@@ -23,8 +24,8 @@ FileFormat = Literal["csv", "parquet", "jsonl"]
 # a file that is not line-oriented text (or a broken export).
 MAX_LINE_BYTES = 1 << 20
 # Caps on one file, with clear messages; raise them with these variables for bigger loads.
-MAX_FILE_BYTES = int(os.environ.get("JOURNEY_MAX_FILE_MB", "4096")) * (1 << 20)
-MAX_ROWS = int(os.environ.get("JOURNEY_MAX_ROWS", "100000000"))
+MAX_FILE_BYTES = settings().max_file_mb * (1 << 20)
+MAX_ROWS = settings().max_rows
 
 _EXTENSIONS: dict[str, FileFormat] = {
     ".csv": "csv",
