@@ -52,6 +52,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/agent_benchmark.py --write
 	$(BIN)/python benchmarks/ui_benchmark.py --write
 	$(BIN)/python benchmarks/load_benchmark.py --write
+	$(BIN)/python benchmarks/startup_benchmark.py --write
 
 clean:
 	rm -rf $(VENV) .journey

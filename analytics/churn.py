@@ -199,7 +199,7 @@ def churn_model(con: duckdb.DuckDBPyConnection, *, churn_event: str | None = Non
         raise JourneyError(
             f"Not enough churn history to train on ({len(train)} customer snapshots, "
             f"{int(train['label'].sum())} churned). Load more history or use a shorter "
-            "--horizon-days.")
+            "horizon (horizon_days).")
     x_train, y_train = _matrix(table, train, columns), train["label"].to_numpy()
     x_test, y_test = _matrix(test_table, test, columns), test["label"].to_numpy()
     model = _model(len(train), seed).fit(x_train, y_train)

@@ -4,17 +4,30 @@ One result for anyone who must not guess names (the `status` command, the agent'
 the MCP catalog): counts and date range, events with their stages, channels, devices, customer
 attributes, and the journey defaults (the conversion event, a churn event if any, one key step
 per stage) that the analytics use when a question names none.
+
+It is kept in the data folder (`description.json`) with the store's change stamp (two stat
+calls), so `journey status` and each command's name checks read it without opening the store
+again until something is written.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from analytics.results import AnalyticResult
-from analytics.store.connection import EventStore
-from analytics.store.status import StoreStatus, store_status
+from analytics.store.status import EventNameCount, StoreStatus
+
+if TYPE_CHECKING:
+    from analytics.catalog import Catalog
+    from analytics.store.connection import EventStore
 
 CHURN_WORDS = ("cancel", "churn")
+CACHE_NAME = "description.json"
+CACHE_VERSION = 1
 
 
 @dataclass(kw_only=True)
@@ -36,6 +49,27 @@ class DataDescription(AnalyticResult, StoreStatus):
                           yaxis={"autorange": "reversed"}, xaxis_title="people")
         return fig
 
+    def catalog(self) -> Catalog:
+        """The names the analytics check against, as the store would list them."""
+        from analytics.catalog import CUSTOMER_COLUMNS, DERIVED_ATTRIBUTES, Catalog
+
+        builtin = set(DERIVED_ATTRIBUTES) | set(CUSTOMER_COLUMNS)
+        return Catalog(events=sorted(e.event_name for e in self.event_names),
+                       stages=list(self.stages),
+                       event_stage={e.event_name: e.stage for e in self.event_names},
+                       channels=sorted(self.channels), devices=sorted(self.devices),
+                       customer_attributes=[a for a in self.customer_attributes
+                                            if a not in builtin])
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DataDescription:
+        data = {k: v for k, v in data.items() if k != "kind"}
+        data["event_names"] = [EventNameCount(**e) for e in data["event_names"]]
+        for key in ("first_event", "last_event"):
+            if data[key] is not None:
+                data[key] = datetime.fromisoformat(data[key])
+        return cls(**data)
+
 
 def churn_event(events: list[str]) -> str | None:
     """The event that means a customer left, when the data has one (named like it)."""
@@ -43,6 +77,47 @@ def churn_event(events: list[str]) -> str | None:
 
 
 def describe_data(store: EventStore) -> DataDescription:
+    """The description, from the data folder while the store is unchanged, else computed."""
+    stamp = store.change_stamp()
+    cached = _read_cache(store, stamp)
+    if cached is not None:
+        return cached
+    result = _describe(store)
+    if result.exists:
+        _write_cache(store, stamp, result)
+    return result
+
+
+def _cache_path(store: EventStore):
+    return store.home / CACHE_NAME
+
+
+def _read_cache(store: EventStore, stamp: tuple) -> DataDescription | None:
+    try:
+        saved = json.loads(_cache_path(store).read_text(encoding="utf-8"))
+        if saved.get("version") != CACHE_VERSION or saved.get("stamp") != json.loads(
+                json.dumps(stamp)):
+            return None
+        return DataDescription.from_dict(saved["description"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing, stale or damaged: computed again
+
+
+def _write_cache(store: EventStore, stamp: tuple, result: DataDescription) -> None:
+    # The stamp was read before the store was: a write in between makes the next read stale.
+    path = _cache_path(store)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    try:
+        partial.write_text(json.dumps({"version": CACHE_VERSION, "stamp": stamp,
+                                       "description": result.to_dict()}), encoding="utf-8")
+        partial.replace(path)
+    except OSError:
+        partial.unlink(missing_ok=True)  # a read-only folder: just not cached
+
+
+def _describe(store: EventStore) -> DataDescription:
+    from analytics.store.status import store_status
+
     status = store_status(store)
     base = {f.name: getattr(status, f.name) for f in fields(StoreStatus)}
     if not status.exists or not status.events:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from analytics.catalog import CUSTOMER_COLUMNS, Catalog
-from analytics.errors import JourneyError
 
 
 @dataclass(frozen=True)
@@ -42,32 +41,6 @@ class Filters:
     @property
     def needs_profile(self) -> bool:
         return bool(self.channel or self.device or self.attributes)
-
-
-def parse_filters(start: str | None = None, end: str | None = None,
-                  channel: list[str] | None = None, device: list[str] | None = None,
-                  where: list[str] | None = None) -> Filters:
-    """From command-line text: dates as YYYY-MM-DD, where as ATTRIBUTE=VALUE."""
-    def day(text: str | None, name: str) -> date | None:
-        if not text:
-            return None
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            raise JourneyError(f"--{name} '{text}' is not a date; write YYYY-MM-DD") from None
-
-    pairs = []
-    for item in where or []:
-        if "=" not in item:
-            raise JourneyError(f"--where '{item}' must be ATTRIBUTE=VALUE, e.g. plan=starter")
-        key, value = (p.strip() for p in item.split("=", 1))
-        pairs.append((key, value))
-    filters = Filters(start=day(start, "since"), end=day(end, "until"),
-                      channel=tuple(channel or ()), device=tuple(device or ()),
-                      attributes=tuple(pairs))
-    if filters.start and filters.end and filters.start > filters.end:
-        raise JourneyError(f"--since {filters.start} is after --until {filters.end}")
-    return filters
 
 
 def check_filters(filters: Filters, catalog: Catalog) -> None:

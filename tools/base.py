@@ -226,10 +226,10 @@ class ToolContext:
 
     def catalog(self) -> Catalog:
         if self._catalog is None:
-            from analytics.catalog import load_catalog
+            # From the data folder's description while the store is unchanged (no queries).
+            from analytics.description import describe_data
 
-            with self.store.reader() as con:
-                self._catalog = load_catalog(con)
+            self._catalog = describe_data(self.store).catalog()
         return self._catalog
 
     def feedback_index(self) -> Any:

@@ -5,8 +5,8 @@ calculation.
 Expected lift: closing 25% (low) to 60% (high) of the gap to the benchmark median within a quarter,
 a deliberately modest assumption; for a step already at its benchmark but with evidence of a
 specific friction in the data, a 5-15% relative lift. Score = reach (people a month at the
-step) x impact (relative lift at the midpoint) x confidence (0.5 benchmark only, 0.7 with behavioural evidence, 0.8 with
-customers' words too) / effort (1-3).
+step) x impact (relative lift at the midpoint) x confidence (0.5 benchmark only, 0.7 with
+behavioural evidence, 0.8 with customers' words too) / effort (1-3).
 """
 
 from __future__ import annotations
