@@ -232,6 +232,11 @@ class ToolContext:
             self._catalog = describe_data(self.store).catalog()
         return self._catalog
 
+    @property
+    def index_opened(self) -> bool:
+        """Whether the feedback index was opened (it may have been brought up to date)."""
+        return self._index is not None
+
     def feedback_index(self) -> Any:
         if self._index is None:
             from analytics.feedback.index import FeedbackIndex

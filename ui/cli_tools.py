@@ -23,6 +23,10 @@ from pydantic.fields import FieldInfo
 
 from tools.registry import BY_NAME, ToolSpec
 
+# Set when the command that ran was a tool that read the store and touched nothing else (no
+# write, no feedback index): the entry point may then skip the interpreter's teardown.
+read_only_run = False
+
 
 @dataclass(frozen=True)
 class CliFace:
@@ -256,6 +260,8 @@ def build_command(spec: ToolSpec) -> click.Command:
         if not result.ok:
             raise JourneyError(spell_error(spec, result))
         emit_tool_result(result, CLI[spec.name], **extras)
+        global read_only_run
+        read_only_run = not spec.writes and tools.index_opened is False
 
     help_text = spec.description
     return click.Command(face.words[-1], params=params, callback=callback, help=help_text,

@@ -114,6 +114,7 @@ def diagnose(text_or_parsed: str | ParsedMetrics, business_model: str = "b2b-saa
     transitions: list[Transition] = []
     for i in range(1, len(counted)):
         a, b = counted[i - 1], counted[i]
+        assert a.count is not None and b.count is not None  # `counted` keeps only those
         conversion = b.count / a.count if a.count else 0.0
         t = Transition(a.name, b.name, a.count, b.count, conversion, max(a.count - b.count, 0.0))
         if b.count > a.count:
@@ -188,6 +189,7 @@ def diagnose(text_or_parsed: str | ParsedMetrics, business_model: str = "b2b-saa
     below = [t for t in transitions if t.verdict == "below benchmark"]
     if below:
         t = max(below, key=lambda t: t.gain_at_end or 0)
+        assert t.benchmark is not None  # a verdict against a benchmark means there is one
         text += (f" {t.from_stage} -> {t.to_stage} is below the {business_model} range "
                  f"({pct(t.conversion)} vs {pct(t.benchmark[0], 0)}-{pct(t.benchmark[2], 0)}); "
                  f"raising it to {pct(t.benchmark[1], 0)} adds about {t.gain_at_median:,.0f} "
