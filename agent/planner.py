@@ -205,7 +205,7 @@ class OfflinePlanner:
         parts = []
         for r in results:
             if not r.ok:
-                parts.append(r.content)
+                parts.append(said_problem(r))
                 continue
             summary = getattr(r.result, "summary", "")
             if r.tool == "funnel" and r.result.groups:
@@ -226,6 +226,29 @@ class OfflinePlanner:
         by = results[0].arguments.get("by") if results else None
         parts.append(nxt.format(step=step or "that step", by=by or "device"))
         return "\n\n".join(p for p in parts if p)
+
+
+# How the chat names the arguments a question can get wrong.
+FIELD_WORDS = {"filters.since": "the start date", "filters.until": "the end date",
+               "filters.device": "the device", "filters.channel": "the channel",
+               "filters.segment": "the segment", "window_days": "the conversion window",
+               "within_days": "the time window", "steps": "the steps"}
+
+
+def said_problem(result: ToolResult) -> str:
+    """A tool's complaint in the chat's words (no flags, no argument names)."""
+    from analytics.errors import ArgumentError, UnknownNameError
+
+    error = result.error
+    what = result.tool.replace("_", " ")
+    if isinstance(error, UnknownNameError):
+        close = ", ".join(error.suggestions)
+        return (f"Your data has no {error.kind} called '{error.name}'"
+                + (f"; did you mean {close}?" if close else "."))
+    if isinstance(error, ArgumentError):
+        words = FIELD_WORDS.get(error.field, "the " + error.field.split(".")[-1].replace("_", " "))
+        return f"I could not run the {what}: {words}: {error.problem}."
+    return f"I could not run the {what}: {error or result.content}"
 
 
 def _generic(question: str, events: list[str]) -> str:

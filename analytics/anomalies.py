@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-
-import duckdb
+from typing import Any
 
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import JourneyError
 from analytics.filters import Filters, check_filters, scope_sql
 from analytics.results import AnalyticResult, pct
+from analytics.store.connection import Connection, one
 
 NOT_PROGRESS = ("error", "fail", "cancel", "expire", "churn")
 
@@ -65,7 +65,7 @@ class AnomaliesResult(AnalyticResult):
         return fig
 
 
-def key_steps(con: duckdb.DuckDBPyConnection) -> list[str]:
+def key_steps(con: Connection) -> list[str]:
     """Per stage in order, the event most people do (errors, cancellations and expiries aside)."""
     rows = con.execute("""
         SELECT stage, event_name, count(DISTINCT person_id) AS people, min(stage_position) AS pos
@@ -79,7 +79,7 @@ def key_steps(con: duckdb.DuckDBPyConnection) -> list[str]:
     return list(chosen.values())
 
 
-def anomalies(con: duckdb.DuckDBPyConnection, *, steps: list[str] | None = None,
+def anomalies(con: Connection, *, steps: list[str] | None = None,
               window_days: int = 7, baseline_weeks: int = 8, threshold: float = 3.5,
               min_people: int = 20, filters: Filters = Filters(),
               catalog: Catalog | None = None) -> AnomaliesResult:
@@ -91,7 +91,7 @@ def anomalies(con: duckdb.DuckDBPyConnection, *, steps: list[str] | None = None,
     if len(steps) < 2:
         raise JourneyError("Anomalies need at least two key steps")
     scope = scope_sql(filters)
-    data_end = con.execute("SELECT max(ts) FROM events").fetchone()[0]
+    data_end = one(con, "SELECT max(ts) FROM events")[0]
     series: list[MetricSeries] = []
     for a, b in zip(steps, steps[1:]):
         rows = con.execute(f"""
@@ -121,12 +121,13 @@ GROUP BY week ORDER BY week
                 variance = baseline * (1 - baseline) * (1 / w.people + 1 / base_people)
                 w.z = (w.rate - baseline) / max(variance ** 0.5, 1e-9)
                 w.flagged = (w.complete and w.people >= min_people and abs(w.z) >= threshold)
-        complete = [w for w in weeks if w.complete and w.rate is not None
+        complete = [w.rate for w in weeks if w.complete and w.rate is not None
                     and w.people >= min_people]
-        change = (complete[-1].rate - complete[-2].rate) if len(complete) >= 2 else None
+        change = (complete[-1] - complete[-2]) if len(complete) >= 2 else None
         series.append(MetricSeries(f"{a} -> {b}", weeks, change))
-    flagged = [{"metric": s.metric, "week": w.week, "rate": w.rate, "baseline": w.baseline,
-                "z": w.z, "people": w.people} for s in series for w in s.weeks if w.flagged]
+    flagged: list[dict[str, Any]] = [
+        {"metric": s.metric, "week": w.week, "rate": w.rate, "baseline": w.baseline,
+         "z": w.z, "people": w.people} for s in series for w in s.weeks if w.flagged]
     flagged.sort(key=lambda f: -abs(f["z"]))
     result = AnomaliesResult(
         steps=steps, window_days=window_days, series=series, flagged=flagged,
@@ -146,10 +147,10 @@ GROUP BY week ORDER BY week
                      f"{pct(f['baseline'])}.")
     else:
         parts.append("No unusual weeks.")
-    changes = [s for s in series if s.last_week_change is not None]
+    changes = [(s.metric, s.last_week_change) for s in series if s.last_week_change is not None]
     if changes:
-        biggest = max(changes, key=lambda s: abs(s.last_week_change))
-        parts.append(f"Since the week before, {biggest.metric} moved most "
-                     f"({biggest.last_week_change * 100:+.1f} points).")
+        metric, moved = max(changes, key=lambda c: abs(c[1]))
+        parts.append(f"Since the week before, {metric} moved most "
+                     f"({moved * 100:+.1f} points).")
     result.summary = " ".join(parts)
     return result

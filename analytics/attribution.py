@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-import duckdb
 import numpy as np
 
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import ArgumentError, JourneyError
 from analytics.filters import Filters, check_filters, scope_sql
 from analytics.results import AnalyticResult, pct
+from analytics.store.connection import Connection, one
 
 Model = Literal["first", "last", "linear", "position", "markov"]
 MODELS: tuple[str, ...] = ("first", "last", "linear", "position", "markov")
@@ -103,7 +103,7 @@ def markov_removal_effects(transitions: dict[tuple[str, str], int]
     return base, effects
 
 
-def attribution(con: duckdb.DuckDBPyConnection, conversion_event: str, *,
+def attribution(con: Connection, conversion_event: str, *,
                 model: Model = "markov", filters: Filters = Filters(),
                 catalog: Catalog | None = None) -> AttributionResult:
     if model not in MODELS:
@@ -137,9 +137,9 @@ SELECT channel,
        count(DISTINCT person_id) AS reached
 FROM sized GROUP BY channel ORDER BY channel
 """, params).fetchall()
-    conversions = con.execute(base + " SELECT count(*) FROM conv", params).fetchone()[0]
-    with_touch = con.execute(base + " SELECT count(DISTINCT person_id) FROM touches "
-                                    "WHERE converted", params).fetchone()[0]
+    conversions = one(con, base + " SELECT count(*) FROM conv", params)[0]
+    with_touch = one(con, base + " SELECT count(DISTINCT person_id) FROM touches "
+                                 "WHERE converted", params)[0]
     edges = con.execute(base + """,
 collapsed AS (
     SELECT person_id, channel, converted, i,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import duckdb
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
@@ -20,6 +19,7 @@ from analytics.catalog import Catalog, load_catalog
 from analytics.errors import JourneyError
 from analytics.filters import Filters, check_filters, scope_sql
 from analytics.results import AnalyticResult, pct
+from analytics.store.connection import Connection
 
 
 class BetaGeometricNBD:
@@ -55,6 +55,7 @@ class BetaGeometricNBD:
                            options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-8})
             if best is None or res.fun < best.fun:
                 best = res
+        assert best is not None  # the loop above always runs
         self.r_, self.alpha_, self.a_, self.b_ = np.exp(best.x)
         self.log_likelihood_ = -best.fun
         self.converged_ = bool(best.success)
@@ -112,7 +113,7 @@ class PAliveResult(AnalyticResult):
         return fig
 
 
-def p_alive(con: duckdb.DuckDBPyConnection, purchase_event: str, *, horizon_weeks: float = 12,
+def p_alive(con: Connection, purchase_event: str, *, horizon_weeks: float = 12,
             top: int = 20, filters: Filters = Filters(), catalog: Catalog | None = None
             ) -> PAliveResult:
     catalog = catalog or load_catalog(con)

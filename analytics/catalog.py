@@ -9,9 +9,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-import duckdb
-
 from analytics.errors import UnknownNameError
+from analytics.store.connection import Connection
 
 # Person-level attributes computed from events, and the customers table's own columns.
 DERIVED_ATTRIBUTES = ("device", "channel")
@@ -60,7 +59,7 @@ def closest(name: str, options: list[str], n: int = 5) -> list[str]:
     return ([lowered[h] for h in hits] + substring)[:n]
 
 
-def load_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
+def load_catalog(con: Connection) -> Catalog:
     stage_rows = con.execute("SELECT stage FROM stages ORDER BY position, stage").fetchall()
     event_rows = con.execute("""
         SELECT e.event_name AS event_name, COALESCE(m.stage, 'unmapped') AS stage

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import duckdb
 import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
@@ -29,6 +28,7 @@ from analytics.features import model_matrix, person_features
 from analytics.filters import Filters, check_filters
 from analytics.paths import default_conversion_event
 from analytics.results import AnalyticResult, pct
+from analytics.store.connection import Connection, one
 
 # Known only after the fact (lifetime revenue grows after the cutoff), so never a feature.
 LEAKY_FEATURES = ("revenue",)
@@ -110,6 +110,7 @@ WHERE s.t < ? AND (c.t IS NULL OR c.t >= ?)
 """
         params += [churn_event, cutoff, cutoff + horizon, cutoff, cutoff]
     else:
+        assert inactive_days is not None  # churn_model sets it whenever there is no churn_event
         gap = timedelta(days=inactive_days)
         sql = f"""
 WITH started AS ({started}),
@@ -152,14 +153,14 @@ def _model(n_rows: int, seed: int) -> CalibratedClassifierCV:
                                   cv=3)
 
 
-def churn_model(con: duckdb.DuckDBPyConnection, *, churn_event: str | None = None,
+def churn_model(con: Connection, *, churn_event: str | None = None,
                 inactive_days: int | None = None, among: str | None = None,
                 horizon_days: int = 30, training_snapshots: int = 3, seed: int = 0,
                 top: int = 20, filters: Filters = Filters(),
                 catalog: Catalog | None = None) -> ChurnResult:
     catalog = catalog or load_catalog(con)
     check_filters(filters, catalog)
-    if churn_event is None and inactive_days is None:
+    if not churn_event and inactive_days is None:  # an empty churn_event means none given
         candidates = [e for e in catalog.events if "cancel" in e.lower() or "churn" in e.lower()]
         if candidates:
             churn_event = candidates[0]
@@ -171,6 +172,7 @@ def churn_model(con: duckdb.DuckDBPyConnection, *, churn_event: str | None = Non
         definition = (f"{churn_event} within {horizon_days} days after the cutoff, among "
                       f"customers who did {among} before it and had not churned yet")
     else:
+        assert inactive_days is not None  # set just above when neither was given
         if inactive_days < 1:
             raise ArgumentError("inactive_days", "must be at least 1")
         horizon_days = inactive_days
@@ -179,7 +181,7 @@ def churn_model(con: duckdb.DuckDBPyConnection, *, churn_event: str | None = Non
     if among:
         catalog.check_event(among)
     horizon = timedelta(days=horizon_days)
-    data_end = con.execute("SELECT max(ts) FROM events").fetchone()[0]
+    data_end = one(con, "SELECT max(ts) FROM events")[0]
     test_cutoff = data_end - horizon
     cutoffs = [test_cutoff - horizon * i for i in range(training_snapshots, 0, -1)]
     from analytics.features import top_events
@@ -194,6 +196,7 @@ def churn_model(con: duckdb.DuckDBPyConnection, *, churn_event: str | None = Non
     train = pd.concat(train_parts)
     test_table, test = _snapshot(con, test_cutoff, horizon, churn_event, inactive_days, among,
                                  filters, events)
+    assert table is not None  # with no training cutoff, pd.concat above has already raised
     columns = test_table.numeric + sorted(set(test_table.categorical) | set(table.categorical))
     if train["label"].nunique() < 2 or test["label"].nunique() < 2 or len(train) < 50:
         raise JourneyError(

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from analytics.filters import Filters, scope_sql
+from analytics.store.connection import Connection, one
 
 MAX_EVENT_COLUMNS = 40
 
@@ -24,7 +24,7 @@ def safe_column(prefix: str, name: str) -> str:
     return f"{prefix}{cleaned}"
 
 
-def top_events(con: duckdb.DuckDBPyConnection, limit: int = MAX_EVENT_COLUMNS) -> list[str]:
+def top_events(con: Connection, limit: int = MAX_EVENT_COLUMNS) -> list[str]:
     return [r[0] for r in con.execute(
         "SELECT event_name FROM events GROUP BY event_name "
         "ORDER BY count(DISTINCT COALESCE(customer_id, anonymous_id)) DESC, event_name LIMIT ?",
@@ -39,14 +39,14 @@ class FeatureTable:
     as_of: datetime
 
 
-def person_features(con: duckdb.DuckDBPyConnection, *, filters: Filters = Filters(),
+def person_features(con: Connection, *, filters: Filters = Filters(),
                     as_of: datetime | None = None, customers_only: bool = False,
                     events: list[str] | None = None) -> FeatureTable:
     """Features from events strictly before `as_of` (default: the end of the data)."""
     events = events if events is not None else top_events(con)
     stages = [r[0] for r in con.execute("SELECT stage FROM stages ORDER BY position").fetchall()]
     if as_of is None:
-        as_of = con.execute("SELECT max(ts) + INTERVAL 1 SECOND FROM events").fetchone()[0]
+        as_of = one(con, "SELECT max(ts) + INTERVAL 1 SECOND FROM events")[0]
     scope = scope_sql(filters)
     params = list(scope.params)
     event_cols = []

@@ -15,12 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-import duckdb
-
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import ArgumentError
 from analytics.filters import Filters, check_filters, date_bounds, scope_sql
 from analytics.results import AnalyticResult, duration, pct, rate
+from analytics.store.connection import Connection
 
 Order = Literal["strict", "any"]
 
@@ -114,7 +113,7 @@ def _step_sql(steps: list[list[str]], order: Order, window: int | None,
     return ",\n".join(ctes), params
 
 
-def funnel(con: duckdb.DuckDBPyConnection, steps: list[str], *, order: Order = "strict",
+def funnel(con: Connection, steps: list[str], *, order: Order = "strict",
            window: int | None = None, by: str | None = None,
            filters: Filters = Filters(), catalog: Catalog | None = None) -> FunnelResult:
     if order not in ("strict", "any"):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import duckdb
-
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import JourneyError
 from analytics.feedback.friction import FrictionResult, friction
@@ -20,6 +18,7 @@ from analytics.feedback.themes import ThemesResult
 from analytics.filters import Filters
 from analytics.funnel import FunnelResult, funnel
 from analytics.results import AnalyticResult, pct
+from analytics.store.connection import Connection
 
 
 @dataclass
@@ -51,7 +50,7 @@ class JourneyMapResult(AnalyticResult):
         return fig
 
 
-def journey_map(con: duckdb.DuckDBPyConnection, index: FeedbackIndex, steps: list[str], *,
+def journey_map(con: Connection, index: FeedbackIndex, steps: list[str], *,
                 drop_offs: int = 2, filters: Filters = Filters(),
                 themes_result: ThemesResult | None = None, snippets: list | None = None,
                 catalog: Catalog | None = None) -> JourneyMapResult:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import duckdb
 from scipy import stats
 
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import ArgumentError, JourneyError
 from analytics.filters import Filters, check_filters, scope_sql
 from analytics.results import AnalyticResult, pct
+from analytics.store.connection import Connection, one
 
 PREREQUISITE_SHARE = 0.95
 CORRELATION_NOTE = ("Correlation, not cause: people who take an action may differ in other ways. "
@@ -92,16 +92,17 @@ def _compare(name: str, kind: str, did: int, did_out: int, population: int, outc
 
 
 def _benjamini_hochberg(moments: list[Moment]) -> None:
-    tested = sorted((m for m in moments if m.p_value is not None), key=lambda m: m.p_value)
+    tested = sorted(((m.p_value, m) for m in moments if m.p_value is not None),
+                    key=lambda t: t[0])
     n = len(tested)
     running = 1.0
     for rank in range(n, 0, -1):
-        m = tested[rank - 1]
-        running = min(running, m.p_value * n / rank)
+        p_value, m = tested[rank - 1]
+        running = min(running, p_value * n / rank)
         m.q_value = running
 
 
-def moments(con: duckdb.DuckDBPyConnection, outcome: str, *, among: str | None = None,
+def moments(con: Connection, outcome: str, *, among: str | None = None,
             anchor: str | None = None, within_seconds: int | None = None,
             min_support: int = 30, pairs: bool = True, top: int = 10,
             filters: Filters = Filters(), catalog: Catalog | None = None) -> MomentsResult:
@@ -149,9 +150,9 @@ firsts AS (
     WHERE (o.t_out IS NULL OR e.ts < o.t_out) AND e.event_name <> ? {window}
     GROUP BY e.person_id, e.event_name
 )"""
-    population, outcomes = con.execute(base + """
+    population, outcomes = one(con, base + """
         SELECT count(*), count(o.person_id) FROM population AS p
-        LEFT JOIN outcome AS o ON o.person_id = p.person_id""", params).fetchone()
+        LEFT JOIN outcome AS o ON o.person_id = p.person_id""", params)
     if population == 0:
         raise JourneyError("No one is in scope for this question; widen the filters")
     singles = con.execute(base + """

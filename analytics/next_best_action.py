@@ -16,7 +16,6 @@ import csv
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from analytics.anomalies import NOT_PROGRESS
@@ -27,6 +26,7 @@ from analytics.moments import PREREQUISITE_SHARE, _compare
 from analytics.paths import default_conversion_event
 from analytics.results import AnalyticResult
 from analytics.segments import segments
+from analytics.store.connection import Connection
 
 WARNING = ("Observational: these lifts were seen among similar customers, not caused by the "
            "action. Send each action with a holdout group to measure its real effect.")
@@ -95,7 +95,7 @@ GROUP BY e.person_id, e.event_name
         con.unregister("nba_groups")
 
 
-def next_best_actions(con: duckdb.DuckDBPyConnection, *, goal: str | None = None,
+def next_best_actions(con: Connection, *, goal: str | None = None,
                       avoid: str | None = None, customer_id: str | None = None,
                       segment: str | None = None, at_risk: bool = False,
                       risk_scores: dict[str, float] | None = None, min_support: int = 30,
@@ -151,7 +151,7 @@ def next_best_actions(con: duckdb.DuckDBPyConnection, *, goal: str | None = None
         population = len(members)
         outcomes = int(groups.loc[members, "outcome"].sum())
         member_set = set(members)
-        out = {}
+        out: dict[str, tuple] = {}
         if population < 2 * min_support:
             return out
         for action in actions:
@@ -163,6 +163,7 @@ def next_best_actions(con: duckdb.DuckDBPyConnection, *, goal: str | None = None
             m = _compare(action, "event", d, d_out, population, outcomes)
             if m.p_value is None or m.p_value >= 0.05:
                 continue
+            assert m.difference is not None  # _compare gives a p-value only with a difference
             good = m.difference < 0 if direction == "avoid" else m.difference > 0
             if good:
                 out[action] = (m.outcome_rate_did, m.outcome_rate_did_not, m.difference, population)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import duckdb
-
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import ArgumentError
 from analytics.filters import Filters, check_filters, scope_sql
 from analytics.results import AnalyticResult, pct, rate
+from analytics.store.connection import Connection
 
 START, END = "(start)", "(end)"
 OTHER = "(other paths)"
@@ -119,7 +118,7 @@ def _prepare(con, catalog, filters, events: list[str | None]) -> Catalog:
     return catalog
 
 
-def default_conversion_event(con: duckdb.DuckDBPyConnection) -> str | None:
+def default_conversion_event(con: Connection) -> str | None:
     """The purchase-stage event that most often closes a person's purchase-stage activity."""
     row = con.execute("""
         WITH p AS (
@@ -134,7 +133,7 @@ def default_conversion_event(con: duckdb.DuckDBPyConnection) -> str | None:
     return row[0] if row else None
 
 
-def top_paths(con: duckdb.DuckDBPyConnection, *, top: int = 10, from_event: str | None = None,
+def top_paths(con: Connection, *, top: int = 10, from_event: str | None = None,
               to_event: str | None = None, max_steps: int = 6, collapse_repeats: bool = False,
               conversion_event: str | None = None, filters: Filters = Filters(),
               catalog: Catalog | None = None, sankey_steps: int = 5) -> PathsResult:
@@ -281,7 +280,7 @@ class TransitionsResult(AnalyticResult):
         return fig
 
 
-def transitions(con: duckdb.DuckDBPyConnection, *, collapse_repeats: bool = False,
+def transitions(con: Connection, *, collapse_repeats: bool = False,
                 filters: Filters = Filters(), catalog: Catalog | None = None
                 ) -> TransitionsResult:
     _prepare(con, catalog, filters, [])
@@ -387,7 +386,7 @@ class NextStepsResult(AnalyticResult):
         return fig
 
 
-def next_steps(con: duckdb.DuckDBPyConnection, after: list[str], *, top: int = 10,
+def next_steps(con: Connection, after: list[str], *, top: int = 10,
                collapse_repeats: bool = False, filters: Filters = Filters(),
                catalog: Catalog | None = None) -> NextStepsResult:
     if not after:

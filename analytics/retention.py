@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-import duckdb
-
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import ArgumentError
 from analytics.filters import Filters, check_filters, scope_sql
 from analytics.results import AnalyticResult, pct
+from analytics.store.connection import Connection, one
 
 Period = Literal["week", "month"]
 
@@ -56,7 +55,7 @@ class RetentionResult(AnalyticResult):
         return fig
 
 
-def retention(con: duckdb.DuckDBPyConnection, *, period: Period = "week",
+def retention(con: Connection, *, period: Period = "week",
               cohort_event: str | None = None, return_event: str | None = None,
               max_periods: int = 26, filters: Filters = Filters(),
               catalog: Catalog | None = None) -> RetentionResult:
@@ -69,8 +68,7 @@ def retention(con: duckdb.DuckDBPyConnection, *, period: Period = "week",
             catalog.check_event(name)
     scope = scope_sql(filters)
     params = list(scope.params)
-    has_signups = con.execute(
-        "SELECT count(*) FROM customers WHERE signup_at IS NOT NULL").fetchone()[0] > 0
+    has_signups = one(con, "SELECT count(*) FROM customers WHERE signup_at IS NOT NULL")[0] > 0
     if cohort_event:
         cohorts_sql = (f"SELECT person_id, date_trunc('{period}', min(ts)) AS cohort FROM ev "
                        "WHERE event_name = ? GROUP BY person_id")
@@ -104,25 +102,27 @@ counts AS (SELECT cohort, k, count(*) AS active FROM activity WHERE k <= {int(ma
 SELECT s.cohort, s.size, c.k, c.active FROM sizes AS s LEFT JOIN counts AS c ON c.cohort = s.cohort
 ORDER BY s.cohort, c.k
 """, params).fetchall()
-    last = con.execute(f"SELECT date_trunc('{period}', max(ts)) FROM events").fetchone()[0]
+    last = one(con, f"SELECT date_trunc('{period}', max(ts)) FROM events")[0]
     by_cohort: dict = {}
     for cohort, size, k, active in rows:
         entry = by_cohort.setdefault(cohort, (size, {}))
         if k is not None:
             entry[1][k] = active
     cohorts: list[Cohort] = []
+    observed: list[tuple[int, list[int]]] = []  # (size, retained) per cohort, before padding
     width = 0
     for cohort, (size, active) in sorted(by_cohort.items()):
         observable = _periods_between(cohort, last, period)
         n = min(observable, max_periods) + 1
         width = max(width, n)
-        retained = [active.get(k, 0) for k in range(n)]
-        cohorts.append(Cohort(cohort, size, retained, [r / size for r in retained]))
+        retained: list[int] = [active.get(k, 0) for k in range(n)]
+        observed.append((size, retained))
+        cohorts.append(Cohort(cohort, size, list(retained), [r / size for r in retained]))
     curve, curve_people = [], []
     for k in range(width):
-        eligible = [c for c in cohorts if len(c.retained) > k]
-        people = sum(c.size for c in eligible)
-        curve.append(sum(c.retained[k] for c in eligible) / people if people else None)
+        eligible = [(people_in, counts) for people_in, counts in observed if len(counts) > k]
+        people = sum(people_in for people_in, _ in eligible)
+        curve.append(sum(counts[k] for _, counts in eligible) / people if people else None)
         curve_people.append(people)
     for c in cohorts:  # pad to a rectangle: None = not observable yet
         c.retained += [None] * (width - len(c.retained))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import duckdb
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
@@ -23,6 +22,7 @@ from analytics.features import model_matrix, person_features
 from analytics.filters import Filters, check_filters
 from analytics.paths import default_conversion_event
 from analytics.results import AnalyticResult, pct
+from analytics.store.connection import Connection
 
 SILHOUETTE_SAMPLE = 4000
 # Two segments almost always just split "went far" from "did not"; a marketer needs more.
@@ -116,7 +116,7 @@ def _name(members, everyone, conversion_rate, overall_conversion, churn_rate, ov
     return ", ".join(parts) if parts else "typical"
 
 
-def segments(con: duckdb.DuckDBPyConnection, *, k: int | None = None, seed: int = 0,
+def segments(con: Connection, *, k: int | None = None, seed: int = 0,
              customers_only: bool = False, conversion_event: str | None = None,
              max_k: int = 8, filters: Filters = Filters(),
              catalog: Catalog | None = None) -> SegmentsResult:
@@ -205,16 +205,16 @@ def segments(con: duckdb.DuckDBPyConnection, *, k: int | None = None, seed: int 
     largest = max(result_segments, key=lambda s: s.size)
     result.summary = (f"{n:,} people fall into {k} segments. The largest, '{largest.name}', "
                       f"holds {pct(largest.share)}.")
-    churny = [s for s in result_segments if s.churn_rate is not None
+    churny = [(s.churn_rate, s) for s in result_segments if s.churn_rate is not None
               and s.customers_with_churn_flag >= 20]
     if churny:
-        worst = max(churny, key=lambda s: s.churn_rate)
-        result.summary += (f" Highest churn: '{worst.name}' ({pct(worst.churn_rate)} of "
+        churn_rate, worst = max(churny, key=lambda c: c[0])
+        result.summary += (f" Highest churn: '{worst.name}' ({pct(churn_rate)} of "
                            f"{worst.customers_with_churn_flag:,} customers).")
     return result
 
 
-def segment_filter(con: duckdb.DuckDBPyConnection, spec: str, filters: Filters = Filters(),
+def segment_filter(con: Connection, spec: str, filters: Filters = Filters(),
                    *, seed: int = 0, customers_only: bool = False) -> Filters:
     """`filters` narrowed to one segment of the default segmentation (number or name part).
 

@@ -168,3 +168,16 @@ def test_a_session_keeps_its_last_results_only(demo_store):
     assert cache["a"] == 1  # a is now the most recently used
     cache["c"] = 3
     assert "b" not in cache and "a" in cache and len(cache) == 2
+
+
+def test_the_chat_says_problems_in_its_own_words(demo_store):
+    from agent.planner import said_problem
+
+    ctx = ToolContext(demo_store)
+    unknown = said_problem(call_tool(ctx, "funnel", {"steps": ["pricing_veiw", "signup"]}))
+    assert unknown.startswith("Your data has no event called 'pricing_veiw'; did you mean ")
+    dated = said_problem(call_tool(ctx, "funnel", {"steps": ["pricing_view", "signup"],
+                                                   "filters": {"since": "2026-02-30"}}))
+    assert dated == ("I could not run the funnel: the start date: '2026-02-30' is not a date; "
+                     "write YYYY-MM-DD.")
+    assert "--" not in unknown + dated and "filters." not in dated

@@ -7,8 +7,6 @@ dropped there said (friction), and the actions most linked with converting or st
 
 from __future__ import annotations
 
-import duckdb
-
 from analytics.anomalies import key_steps
 from analytics.diagnosis.diagnose import DiagnosisResult, diagnose
 from analytics.diagnosis.parser import ParsedMetrics, StageMetrics
@@ -17,15 +15,16 @@ from analytics.funnel import funnel
 from analytics.moments import moments
 from analytics.paths import default_conversion_event
 from analytics.results import pct
+from analytics.store.connection import Connection, one
 
 
-def store_diagnosis(con: duckdb.DuckDBPyConnection, business_model: str = "b2b-saas",
+def store_diagnosis(con: Connection, business_model: str = "b2b-saas",
                     feedback_index=None) -> tuple[DiagnosisResult, dict[str, list[str]]]:
     steps = key_steps(con)
     if len(steps) < 2:
         raise JourneyError("The store has too few journey stages for a plan; load events first")
-    months = con.execute("SELECT greatest(date_diff('day', CAST(min(ts) AS DATE), "
-                         "CAST(max(ts) AS DATE)) / 30.4, 1) FROM events").fetchone()[0]
+    months = one(con, "SELECT greatest(date_diff('day', CAST(min(ts) AS DATE), "
+                      "CAST(max(ts) AS DATE)) / 30.4, 1) FROM events")[0]
     stage_of = dict(con.execute("SELECT event_name, stage FROM stage_map").fetchall())
     result = funnel(con, steps)
     parsed = ParsedMetrics(stages=[
@@ -41,10 +40,11 @@ def store_diagnosis(con: duckdb.DuckDBPyConnection, business_model: str = "b2b-s
         if not key:
             continue
         notes = evidence.setdefault(key, [])
-        rates = {g.group: g.steps[i].conversion_from_previous for g in by_device.groups
-                 if g.steps[i].conversion_from_previous is not None}
+        rates = {g.group: rate for g in by_device.groups
+                 if (rate := g.steps[i].conversion_from_previous) is not None}
         if len(rates) >= 2:
-            low, high = min(rates, key=rates.get), max(rates, key=rates.get)
+            low = min(rates, key=lambda group: rates[group])
+            high = max(rates, key=lambda group: rates[group])
             if rates[high] - rates[low] >= 0.05:
                 notes.append(f"{steps[i - 1]} -> {steps[i]}: {low} {pct(rates[low])} vs {high} "
                              f"{pct(rates[high])} (funnel by device)")

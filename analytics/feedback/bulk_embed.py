@@ -67,10 +67,12 @@ class BulkEmbedder:
         number = self._sent
         self._sent += 1
         if self._child is not None:
+            stdin = self._child.stdin
+            assert stdin is not None  # the child is started with stdin=PIPE
             try:
                 line = json.dumps({"chunk": number, "texts": texts}) + "\n"
-                self._child.stdin.write(line.encode("utf-8"))
-                self._child.stdin.flush()
+                stdin.write(line.encode("utf-8"))
+                stdin.flush()
                 return _Chunk(self, number, texts, in_child=True)
             except (OSError, ValueError):
                 self._stop_child()
@@ -81,6 +83,8 @@ class BulkEmbedder:
         child = self._child
         if child is None:
             return None
+        # The child is started with stdout=PIPE, after its folder is made.
+        assert child.stdout is not None and self._folder is not None
         try:
             while True:
                 line = child.stdout.readline()
@@ -100,6 +104,7 @@ class BulkEmbedder:
     def _stop_child(self) -> None:
         if self._child is not None:
             child, self._child = self._child, None
+            assert child.stdin is not None  # the child is started with stdin=PIPE
             try:
                 child.stdin.close()
             except OSError:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import duckdb
-
 from analytics.anomalies import key_steps
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import ArgumentError
@@ -21,6 +19,7 @@ from analytics.feedback.themes import ThemesResult, themes
 from analytics.filters import Filters, check_filters, scope_sql
 from analytics.paths import next_steps
 from analytics.results import AnalyticResult, pct
+from analytics.store.connection import Connection
 
 
 @dataclass
@@ -74,7 +73,7 @@ def _default_next(con, catalog: Catalog, step: str, filters: Filters) -> str:
     return following[0]
 
 
-def friction(con: duckdb.DuckDBPyConnection, index: FeedbackIndex, step: str, *,
+def friction(con: Connection, index: FeedbackIndex, step: str, *,
              next_step: str | None = None, min_people: int = 5,
              themes_result: ThemesResult | None = None, snippets: list | None = None,
              filters: Filters = Filters(),

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Protocol
 
 import duckdb
 
@@ -29,6 +30,25 @@ def data_home(home: str | os.PathLike[str] | None = None) -> Path:
 
 def store_path(home: str | os.PathLike[str] | None = None) -> Path:
     return data_home(home) / STORE_FILENAME
+
+
+class Connection(Protocol):
+    """What the analytics use of a connection: a plain DuckDB one (from `writer()`) or the
+    `TimedConnection` that `reader()` yields."""
+
+    def execute(self, query: str, parameters: object = None) -> duckdb.DuckDBPyConnection: ...
+
+    def register(self, view_name: str, python_object: object) -> duckdb.DuckDBPyConnection: ...
+
+    def unregister(self, view_name: str) -> duckdb.DuckDBPyConnection: ...
+
+
+def one(con: Connection, query: str, parameters: object = None) -> tuple[Any, ...]:
+    """The row of a query that always returns exactly one (an aggregate, a DELETE's count)."""
+    row = con.execute(query, parameters).fetchone()
+    if row is None:
+        raise RuntimeError(f"Expected one row, got none from: {query}")
+    return row
 
 
 def _configure(con: duckdb.DuckDBPyConnection) -> None:
@@ -85,7 +105,7 @@ def initialise_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create tables and views if missing and seed the default stages (idempotent)."""
     con.execute(TABLES_DDL)
     con.execute(VIEWS_DDL)
-    if con.execute("SELECT count(*) FROM stages").fetchone()[0] == 0:
+    if one(con, "SELECT count(*) FROM stages")[0] == 0:
         con.executemany(
             "INSERT INTO stages VALUES (?, ?)",
             [(stage, position) for position, stage in enumerate(DEFAULT_STAGES, start=1)],
@@ -95,8 +115,8 @@ def initialise_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute("SELECT max(CAST(value AS INTEGER)) FROM meta "
-                      "WHERE key = 'schema_version'").fetchone()
+    row = one(con, "SELECT max(CAST(value AS INTEGER)) FROM meta "
+                   "WHERE key = 'schema_version'")
     return int(row[0] or 0)
 
 
@@ -117,7 +137,7 @@ class TimedConnection:
         self._con = con
         self._seconds = seconds
 
-    def execute(self, query: str, parameters=None):
+    def execute(self, query: str, parameters: object = None) -> duckdb.DuckDBPyConnection:
         import threading
 
         timer = threading.Timer(self._seconds, self._con.interrupt)
@@ -133,7 +153,13 @@ class TimedConnection:
         finally:
             timer.cancel()
 
-    def __getattr__(self, name: str):
+    def register(self, view_name: str, python_object: object) -> duckdb.DuckDBPyConnection:
+        return self._con.register(view_name, python_object)
+
+    def unregister(self, view_name: str) -> duckdb.DuckDBPyConnection:
+        return self._con.unregister(view_name)
+
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._con, name)
 
 
@@ -160,7 +186,7 @@ class EventStore:
     def change_stamp(self) -> tuple:
         """Changes whenever a write reaches the store (its file or its write-ahead log); costs
         two stat calls, so caches can check it on every question instead of opening the store."""
-        stamp = []
+        stamp: list[tuple[int, int, int] | None] = []
         for path in (self.path, self.path.with_name(self.path.name + ".wal")):
             try:
                 info = path.stat()
@@ -180,7 +206,7 @@ class EventStore:
             con.close()
 
     @contextmanager
-    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def reader(self) -> Iterator[TimedConnection]:
         if not self.path.exists():
             raise StoreError(
                 f"No data yet in {self.home}. Load your files with `journey ingest` or try the "

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from analytics.erasers import registered_erasers
 from analytics.errors import JourneyError
-from analytics.store.connection import EventStore
+from analytics.store.connection import EventStore, one
 
 ERASURES_DDL = """
 CREATE TABLE IF NOT EXISTS erasures (
@@ -66,11 +66,11 @@ def forget_customer(store: EventStore, customer_id: str) -> ErasureReport:
             "SELECT anonymous_id FROM identity_map WHERE customer_id = ? UNION "
             "SELECT DISTINCT anonymous_id FROM events WHERE customer_id = ? "
             "AND anonymous_id IS NOT NULL", [customer_id, customer_id]).fetchall()]
-        known = con.execute(
-            "SELECT (SELECT count(*) FROM customers WHERE customer_id = ?) + "
-            "(SELECT count(*) FROM events WHERE customer_id = ?) + "
-            "(SELECT count(*) FROM feedback WHERE customer_id = ?)",
-            [customer_id, customer_id, customer_id]).fetchone()[0]
+        known = one(
+            con, "SELECT (SELECT count(*) FROM customers WHERE customer_id = ?) + "
+                 "(SELECT count(*) FROM events WHERE customer_id = ?) + "
+                 "(SELECT count(*) FROM feedback WHERE customer_id = ?)",
+            [customer_id, customer_id, customer_id])[0]
         if not known and not anon:
             raise JourneyError(f"No customer '{customer_id}' in the store (nothing erased)")
         con.execute("BEGIN TRANSACTION")
@@ -78,16 +78,17 @@ def forget_customer(store: EventStore, customer_id: str) -> ErasureReport:
             feedback_ids = [r[0] for r in con.execute(
                 "SELECT feedback_id FROM feedback WHERE customer_id = ? OR anonymous_id IN "
                 "(SELECT unnest(?::VARCHAR[]))", [customer_id, anon]).fetchall()]
-            events = con.execute(
-                "DELETE FROM events WHERE customer_id = ? OR anonymous_id IN "
-                "(SELECT unnest(?::VARCHAR[]))", [customer_id, anon]).fetchone()[0]
-            feedback = con.execute(
-                "DELETE FROM feedback WHERE customer_id = ? OR anonymous_id IN "
-                "(SELECT unnest(?::VARCHAR[]))", [customer_id, anon]).fetchone()[0]
-            customers = con.execute("DELETE FROM customers WHERE customer_id = ?",
-                                    [customer_id]).fetchone()[0]
-            identities = con.execute("DELETE FROM identity_map WHERE customer_id = ?",
-                                     [customer_id]).fetchone()[0]
+            # A DELETE returns one row: the number of rows it deleted.
+            events = one(
+                con, "DELETE FROM events WHERE customer_id = ? OR anonymous_id IN "
+                     "(SELECT unnest(?::VARCHAR[]))", [customer_id, anon])[0]
+            feedback = one(
+                con, "DELETE FROM feedback WHERE customer_id = ? OR anonymous_id IN "
+                     "(SELECT unnest(?::VARCHAR[]))", [customer_id, anon])[0]
+            customers = one(con, "DELETE FROM customers WHERE customer_id = ?",
+                            [customer_id])[0]
+            identities = one(con, "DELETE FROM identity_map WHERE customer_id = ?",
+                             [customer_id])[0]
             from analytics.store.steps import forget_people
 
             forget_people(con, [customer_id] + [f"anon:{a}" for a in anon])

@@ -17,7 +17,7 @@ import duckdb
 from analytics.errors import ArgumentError, InputFileError
 from analytics.store import cells
 from analytics.store.columns import KINDS, Kind, plan_columns
-from analytics.store.connection import EventStore
+from analytics.store.connection import EventStore, one
 from analytics.store.fields import (
     FEEDBACK_SOURCES,
     ID_COLUMN,
@@ -348,7 +348,7 @@ class _FileLoader:
 
 
 def _next_load_id(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute("SELECT COALESCE(max(load_id), 0) + 1 FROM loads").fetchone()[0]
+    return one(con, "SELECT COALESCE(max(load_id), 0) + 1 FROM loads")[0]
 
 
 def _map_new_event_names(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from analytics.store.connection import EventStore
+from analytics.store.connection import EventStore, one
 
 
 @dataclass
@@ -50,18 +50,18 @@ def store_status(store: EventStore) -> StoreStatus:
         return status
     with store.reader() as con:
         (status.events, status.people, status.anonymous_people, status.first_event,
-         status.last_event) = con.execute("""
+         status.last_event) = one(con, """
             SELECT count(*) AS events, count(DISTINCT person_id) AS people,
                    count(DISTINCT person_id) FILTER (WHERE customer_id IS NULL) AS anonymous,
                    min(ts) AS first_event, max(ts) AS last_event
             FROM journey_events
-        """).fetchone()
-        status.customers, status.opted_out_customers = con.execute(
-            "SELECT count(*) AS customers, count(*) FILTER (WHERE opted_out) AS opted_out "
-            "FROM customers").fetchone()
-        status.feedback = con.execute("SELECT count(*) AS n FROM feedback").fetchone()[0]
-        status.identities = con.execute("SELECT count(*) AS n FROM identity_map").fetchone()[0]
-        status.loads = con.execute("SELECT count(*) AS n FROM loads").fetchone()[0]
+        """)
+        status.customers, status.opted_out_customers = one(
+            con, "SELECT count(*) AS customers, count(*) FILTER (WHERE opted_out) AS opted_out "
+                 "FROM customers")
+        status.feedback = one(con, "SELECT count(*) AS n FROM feedback")[0]
+        status.identities = one(con, "SELECT count(*) AS n FROM identity_map")[0]
+        status.loads = one(con, "SELECT count(*) AS n FROM loads")[0]
         status.stages = [r[0] for r in con.execute(
             "SELECT stage FROM stages ORDER BY position, stage").fetchall()]
         status.event_names = [EventNameCount(*r) for r in con.execute("""
