@@ -254,6 +254,11 @@ def build_command(spec: ToolSpec) -> click.Command:
         tools = ToolContext(store_of(ctx))
         from tools.registry import call_tool
 
+        if not spec.writes:
+            from analytics.store.connection import leave_readers_open
+
+            leave_readers_open()  # this process ends after the command (see ui.cli.run)
+
         with RowProgress(enabled=spec.writes and not extras["as_json"]) as progress:
             tools.progress = progress
             result = call_tool(tools, spec.name, arguments)
