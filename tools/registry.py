@@ -69,10 +69,10 @@ TOOLS: list[ToolSpec] = [
              "holdout, from pasted metrics or from the loaded data. Use for 'what should we fix "
              "first?'.", pt.PlanArgs, pt.plan_tool, pt.plan_view),
     ToolSpec("ingest", "Load a file into the store (atomic; the same file twice adds nothing).",
-             st.IngestArgs, st.ingest_tool, st.ingest_view, writes=True),
+             st.IngestArgs, st.ingest_tool, st.ingest_view, writes=True, chart=False),
     ToolSpec("forget", "Erase a customer everywhere (events, feedback, profile, identities, "
              "search index), recording only a keyed hash.", st.ForgetArgs, st.forget_tool,
-             st.forget_view, writes=True),
+             st.forget_view, writes=True, chart=False),
 ]
 
 BY_NAME = {t.name: t for t in TOOLS}

@@ -27,6 +27,7 @@ class ToolSpec:
     view: Callable[[Any, Any], TableView]  # (args, result) -> how it reads as a table
     writes: bool = False  # changes the store: offered by MCP only with --allow-writes
     cached: bool = False  # a trained model: reused while the data stay the same
+    chart: bool = True  # whether its result draws a chart
 
     @property
     def summary(self) -> str:

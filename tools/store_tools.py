@@ -28,7 +28,11 @@ def describe_data_tool(ctx: ToolContext, args: DescribeDataArgs) -> Any:
 
 def describe_data_view(args: DescribeDataArgs, result: Any) -> TableView:
     rows = [[e.stage, e.event_name, e.events, e.people] for e in result.event_names]
-    notes = []
+    notes = [f"Data folder: {result.home}"]
+    if result.exists:
+        notes.append(f"{result.anonymous_people:,} of the people were never identified; "
+                     f"{result.opted_out_customers:,} customers opted out; "
+                     f"{result.identities:,} anonymous ids linked to customers.")
     if result.channels:
         notes.append("Channels: " + ", ".join(result.channels))
     if result.devices:

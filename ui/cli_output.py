@@ -60,8 +60,12 @@ def emit_tool_result(result: ToolResult, face: Any, *, as_json: bool = False,
     if as_json:
         sys.stdout.write(to_json(result.data()))
         return
-    if md:
-        sys.stdout.write(typed.markdown())
+    if md or face.extras == ("md",) and hasattr(typed, "markdown"):
+        # A plan reads as the document it is; --md prints it raw, for a file or a pipe.
+        if md:
+            sys.stdout.write(typed.markdown())
+        else:
+            console().print(typed.markdown(), highlight=False, soft_wrap=True)
         return
     view = BY_NAME[result.tool].view(BY_NAME[result.tool].args.model_validate(result.arguments),
                                      typed)

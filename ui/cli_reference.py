@@ -42,8 +42,9 @@ def reference() -> str:
                      f"{', '.join(parts)} |")
     lines += ["", "Filters (every command that says so): `--since`, `--until` (YYYY-MM-DD, UTC, "
               "inclusive), `--channel` and `--device` (repeatable), `--where ATTRIBUTE=VALUE` "
-              "(repeatable), `--segment`. Every command also takes `--json` and `--chart "
-              "FILE.html`; durations are days or `14d`, `12h`, `2w`.", "", END]
+              "(repeatable), `--segment`. Every command also takes `--json`, and those that "
+              "draw one `--chart FILE.html`; durations are days or `14d`, `12h`, `2w`.", "",
+              END]
     return "\n".join(lines)
 
 

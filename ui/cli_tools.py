@@ -227,8 +227,9 @@ def build_command(spec: ToolSpec) -> click.Command:
     params = [click_param(p, face) for p in params_of(spec)]
     params.append(click.Option(["--json", "as_json"], is_flag=True,
                                help="Print the full result as JSON."))
-    params.append(click.Option(["--chart"], metavar="FILE.html", default=None,
-                               help="Also save the chart as a standalone HTML file."))
+    if spec.chart:
+        params.append(click.Option(["--chart"], metavar="FILE.html", default=None,
+                                   help="Also save the chart as a standalone HTML file."))
     if "csv" in face.extras:
         params.append(click.Option(["--csv"], metavar="FILE", default=None,
                                    help="Write the whole list for a CRM or email tool import."))
