@@ -155,6 +155,7 @@ class FeedbackIndex:
         self.embedder = embedder or shared_embedder()
         self._collection = None
         self._checked_stamp: tuple | None = None
+        self._texts: tuple[tuple | None, dict[str, list[tuple[str, str, dict]]]] | None = None
         # Web sessions share an index: one sync at a time, and the others then find it current.
         self._sync_lock = threading.RLock()
 
@@ -269,6 +270,7 @@ class FeedbackIndex:
             notes.append(f"The feedback index was made by another embedding model; every "
                           f"snippet was embedded again with {self.embedder.model_id}.")
         self._checked_stamp = stamp
+        self._texts = None  # the collection changed: identical texts are grouped again
         return IndexReport(snippets=len(ids), embedded=len(new), removed=len(gone),
                            updated=len(moved), rebuilt=rebuilt, notes=notes)
 
@@ -309,7 +311,9 @@ class FeedbackIndex:
         while True:
             result = collection.query(query_embeddings=vector, n_results=n, where=where,
                                       include=["documents", "metadatas", "distances"])
-            snippets = self._collect(result, k, people, distinct)
+            snippets = self._collect(result, k, people, distinct, {
+                "stage": stage, "source": source, "sentiment": sentiment,
+                "day": int(since.strftime("%Y%m%d")) if since else None})
             # Many identical quotes (or a narrow people filter) can crowd the first results:
             # widen the net until there are k, or nothing more to find.
             if len(snippets) >= k or n >= total or n >= 400:
@@ -317,22 +321,50 @@ class FeedbackIndex:
             n = min(total, 400)
         return snippets
 
-    @staticmethod
-    def _collect(result, k: int, people: set[str] | None, distinct: bool) -> list[Snippet]:
-        snippets: list[Snippet] = []
-        by_text: dict[str, Snippet] = {}
-        for fid, doc, meta, dist in zip(result["ids"][0], result["documents"][0],
-                                        result["metadatas"][0], result["distances"][0]):
+    def _identical_texts(self) -> dict[str, list[tuple[str, str, dict]]]:
+        """Normalised text -> every snippet with that text, in id order; read once per state
+        of the index, so identical quotes are counted in full and shown by the same snippet."""
+        if self._texts is None or self._texts[0] != self._checked_stamp:
+            got = self.collection().get(include=["documents", "metadatas"])
+            groups: dict[str, list[tuple[str, str, dict]]] = {}
+            for fid, doc, meta in sorted(zip(got["ids"], got["documents"], got["metadatas"])):
+                groups.setdefault(_normal(doc), []).append((fid, doc, meta))
+            self._texts = (self._checked_stamp, groups)
+        return self._texts[1]
+
+    def _collect(self, result, k: int, people: set[str] | None, distinct: bool,
+                 wanted: dict) -> list[Snippet]:
+        def qualifies(meta: dict) -> bool:
             if people is not None and meta.get("person_id") not in people:
+                return False
+            if wanted["day"] is not None and (meta.get("day") or 0) < wanted["day"]:
+                return False
+            return all(meta.get(key) == wanted[key] for key in ("stage", "source", "sentiment")
+                       if wanted[key])
+
+        hits = zip(result["ids"][0], result["documents"][0], result["metadatas"][0],
+                   result["distances"][0])
+        # Ties in distance (identical texts) are ordered by id: the index's own order among
+        # them is arbitrary, and the same search must show the same quotes every time.
+        ordered = sorted(hits, key=lambda h: (round(float(h[3]), 6), h[0]))
+        snippets: list[Snippet] = []
+        seen: set[str] = set()
+        groups = self._identical_texts() if distinct else {}
+        for fid, doc, meta, dist in ordered:
+            if len(snippets) == k:
+                break
+            if not qualifies(meta):
                 continue
-            key = " ".join(doc.lower().split())
-            if distinct and key in by_text:
-                by_text[key].same_text += 1
+            key = _normal(doc)
+            if distinct and key in seen:
                 continue
-            if len(snippets) < k:
-                snippet = _snippet(fid, doc, meta, 1.0 - float(dist))
-                snippets.append(snippet)
-                by_text[key] = snippet
+            seen.add(key)
+            same = [g for g in groups.get(key, []) if qualifies(g[2])] if distinct else []
+            if same:  # shown by the first of them; counted in full, not just among the hits
+                fid, doc, meta = same[0]
+            snippet = _snippet(fid, doc, meta, round(1.0 - float(dist), 4))
+            snippet.same_text = max(len(same), 1)
+            snippets.append(snippet)
         return snippets
 
     def all_snippets(self) -> tuple[list[Snippet], np.ndarray]:
@@ -344,6 +376,10 @@ class FeedbackIndex:
         vectors = np.asarray(got["embeddings"], dtype=np.float32) if len(got["ids"]) else \
             np.zeros((0, self.embedder.dimensions), dtype=np.float32)
         return snippets, vectors
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
 def _snippet(fid: str, doc: str, meta: dict, similarity: float | None) -> Snippet:
