@@ -33,17 +33,18 @@ class Catalog:
     def check_event(self, name: str) -> str:
         if name in self.events:
             return name
-        raise UnknownNameError("event", name, closest(name, self.events))
+        raise UnknownNameError("event", name, closest(name, self.events) or self.events[:8])
 
     def check_stage(self, name: str) -> str:
         if name in self.stages:
             return name
-        raise UnknownNameError("stage", name, closest(name, self.stages))
+        raise UnknownNameError("stage", name, closest(name, self.stages) or self.stages)
 
     def check_attribute(self, name: str) -> str:
         if name in self.attributes:
             return name
-        raise UnknownNameError("attribute", name, closest(name, self.attributes))
+        raise UnknownNameError("attribute", name,
+                               closest(name, self.attributes) or self.attributes[:12])
 
     def check_value(self, attribute: str, value: str) -> str:
         known = {"channel": self.channels, "device": self.devices}.get(attribute)

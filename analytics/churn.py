@@ -201,8 +201,8 @@ def churn_model(con: Connection, *, churn_event: str | None = None,
     if train["label"].nunique() < 2 or test["label"].nunique() < 2 or len(train) < 50:
         raise JourneyError(
             f"Not enough churn history to train on ({len(train)} customer snapshots, "
-            f"{int(train['label'].sum())} churned). Load more history or use a shorter "
-            "horizon (horizon_days).")
+            f"{int(train['label'].sum())} churned). Load more history, use a shorter "
+            "horizon, or define churn as a number of days without events.")
     x_train, y_train = _matrix(table, train, columns), train["label"].to_numpy()
     x_test, y_test = _matrix(test_table, test, columns), test["label"].to_numpy()
     model = _model(len(train), seed).fit(x_train, y_train)

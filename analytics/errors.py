@@ -12,6 +12,8 @@ class InputFileError(JourneyError):
 
     Carries the file and, where it applies, the row (1-based data row, header excluded),
     the column and the offending value, so the message can point at the exact cell.
+    `suggest` is an argument and value that would get past the problem (("on_error", "skip")):
+    the message says it in plain words and each face adds its own spelling of the option.
     """
 
     def __init__(
@@ -24,7 +26,9 @@ class InputFileError(JourneyError):
         column: str | None = None,
         value: object = None,
         hint: str | None = None,
+        suggest: tuple[str, str] | None = None,
     ) -> None:
+        self.suggest = suggest
         self.file = file
         self.problem = problem
         self.row = row

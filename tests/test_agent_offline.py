@@ -178,6 +178,7 @@ def test_the_chat_says_problems_in_its_own_words(demo_store):
     assert unknown.startswith("Your data has no event called 'pricing_veiw'; did you mean ")
     dated = said_problem(call_tool(ctx, "funnel", {"steps": ["pricing_view", "signup"],
                                                    "filters": {"since": "2026-02-30"}}))
-    assert dated == ("I could not run the funnel: the start date: '2026-02-30' is not a date; "
+    assert dated == ("I could not run the funnel: the start date: '2026-02-30' is not a date "
+                     "(day value is outside expected range); "
                      "write YYYY-MM-DD.")
     assert "--" not in unknown + dated and "filters." not in dated

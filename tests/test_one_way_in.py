@@ -76,9 +76,9 @@ def test_every_option_is_in_help_and_in_the_readme(name):
     row = next(line for line in readme.splitlines()
                if line.startswith(f"| `journey {' '.join(words)}` |"))
     for p in params_of(BY_NAME[name]):
-        assert p.spelling in shown.output, (name, p.spelling)
+        assert p.shown(CLI[name]) in shown.output, (name, p.spelling)
         if p.path[0] != "filters":
-            assert p.spelling in row, (name, p.spelling)
+            assert p.shown(CLI[name]) in row, (name, p.spelling)
         if p.info.description and not p.positional:
             assert p.info.description.split(" (")[0][:40] in " ".join(shown.output.split())
 

@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
 from analytics.errors import JourneyError
 from analytics.results import clean, duration, pct  # noqa: F401  (re-exported for views)
@@ -85,7 +93,7 @@ class ToolArgs(BaseModel):
     """Base of every tool's argument model. Validators are built on first use, not at import:
     listing the tools (`journey --help`) should not pay for building two dozen of them."""
 
-    model_config = ConfigDict(defer_build=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
 
 class FilterArgs(ToolArgs):
@@ -103,11 +111,13 @@ class FilterArgs(ToolArgs):
     segment: Optional[str] = Field(None, description="Only one segment from the segments tool "
                                                      "(its number or part of its name).")
 
-    @model_validator(mode="after")
-    def _range(self) -> FilterArgs:
-        if self.since and self.until and self.since > self.until:
-            raise ValueError(f"since {self.since} is after until {self.until}")
-        return self
+    @field_validator("until")
+    @classmethod
+    def _after_since(cls, until: date | None, info: ValidationInfo) -> date | None:
+        since = info.data.get("since")
+        if since and until and since > until:
+            raise ValueError(f"{until} is before the first day, {since}")
+        return until
 
     def to_filters(self) -> Filters:
         from analytics.filters import Filters

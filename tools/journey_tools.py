@@ -126,8 +126,8 @@ class MomentsArgs(ToolArgs):
     outcome: str = Field(..., description="The outcome event, e.g. subscription_started or a "
                                           "cancellation event.")
     among: Optional[str] = Field(None, description="Only people who did this event.")
-    anchor: Optional[str] = Field(None, description="Count actions from this event (with "
-                                                    "within_days).")
+    anchor: Optional[str] = Field(None, description="Count only actions after this event "
+                                                    "(and within the time window, if given).")
     within_days: Optional[Days] = Field(None, gt=0, description="Only actions within this time "
                                         "of the anchor (days, or a duration such as 7d).")
     min_support: int = Field(30, ge=5, description="Minimum customers in each group compared.")
@@ -158,8 +158,10 @@ def moments_view(args: MomentsArgs, result: Any) -> TableView:
 class RetentionArgs(ToolArgs):
     period: Literal["week", "month"] = Field("month", description="Cohorts and returns by week "
                                                                   "or month.")
-    cohort_event: Optional[str] = Field(None, description="Cohort by this event (default: the "
-                                                          "first event).")
+    cohort_event: Optional[str] = Field(None, description="Cohort by the first time people did "
+                                                          "this event (default: signup dates "
+                                                          "from the customers table, else "
+                                                          "each person's first event).")
     return_event: Optional[str] = Field(None, description="Count only this event as coming "
                                                           "back.")
     filters: FilterArgs = Field(default_factory=FilterArgs)
@@ -223,7 +225,8 @@ def attribution_view(args: AttributionArgs, result: Any) -> TableView:
 class AnomaliesArgs(ToolArgs):
     steps: Optional[list[str]] = Field(None, description="Key steps to watch (default: one per "
                                                          "stage).")
-    window_days: int = Field(7, ge=1, le=31, description="Days per period compared.")
+    window_days: int = Field(7, ge=1, le=31, description="Days after A within which B counts "
+                                                         "(weeks are always compared).")
     threshold: float = Field(3.5, gt=0, description="z-score that flags a period as unusual.")
     filters: FilterArgs = Field(default_factory=FilterArgs)
 

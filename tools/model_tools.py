@@ -42,7 +42,9 @@ class ChurnArgs(ToolArgs):
                                                          "a cancellation event, if any).")
     inactive_days: Optional[int] = Field(None, ge=1, description="Churn = no events for this "
                                                                  "many days.")
-    horizon_days: int = Field(30, ge=7, le=365, description="Predict churn this far ahead.")
+    horizon_days: int = Field(30, ge=7, le=365, description="Predict churn this far ahead "
+                                                            "(with churn by inactivity, the "
+                                                            "inactivity period is the horizon).")
     top: int = Field(20, ge=1, le=500, description="Customers most at risk listed.")
     seed: int = Field(0, ge=0, description="Same seed, same model.")
     filters: FilterArgs = Field(default_factory=FilterArgs)
@@ -95,6 +97,9 @@ class NextBestActionArgs(ToolArgs):
                                                          "customer in scope).")
     at_risk: bool = Field(False, description="Only the 10% of customers most likely to churn.")
     goal: Optional[str] = Field(None, description="Event to reach (default: the conversion).")
+    inactive_days: Optional[int] = Field(None, ge=1, description="With at_risk and no "
+                                         "cancellation event: churn means this many days "
+                                         "without events.")
     avoid: Optional[str] = Field(None, description="Event to stay away from, e.g. a "
                                                    "cancellation.")
     min_support: int = Field(30, ge=5, description="Minimum customers behind a recommendation.")
@@ -109,7 +114,8 @@ def next_best_action_tool(ctx: ToolContext, args: NextBestActionArgs) -> Any:
 
     with ctx.store.reader() as con:
         filters = args.filters.to_filters()
-        scores = churn_model(con, filters=filters).scores if args.at_risk else None
+        scores = (churn_model(con, inactive_days=args.inactive_days, filters=filters).scores
+                  if args.at_risk else None)
         return next_best_actions(con, goal=args.goal, avoid=args.avoid,
                                  customer_id=args.customer_id, segment=args.filters.segment,
                                  at_risk=args.at_risk, risk_scores=scores,

@@ -109,7 +109,7 @@ def langchain_tools(session: Any, specs: list[ToolSpec] | None = None) -> list:
             from tools.spec import validation_error
 
             if isinstance(exc, ValidationError):
-                return f"Invalid arguments for {spec.name}: {validation_error(exc)}"
+                return f"Invalid arguments for {spec.name}: {validation_error(exc, spec.args)}"
             return f"Invalid arguments for {spec.name}: {exc}"
 
         return StructuredTool.from_function(func=run, name=spec.name,

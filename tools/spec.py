@@ -35,7 +35,8 @@ class ToolSpec:
         return self.description.split(". ")[0].rstrip(".") + "."
 
 
-def validation_error(exc: ValidationError) -> ArgumentError:
+def validation_error(exc: ValidationError, model: type[BaseModel] | None = None
+                     ) -> ArgumentError:
     """Pydantic's first complaint as an ArgumentError naming the field (`filters.since`)."""
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or "arguments"
@@ -47,8 +48,11 @@ def validation_error(exc: ValidationError) -> ArgumentError:
         "too_short": f"give at least {ctx.get('min_length')}",
         "string_too_short": "is empty",
         "literal_error": f"'{given}' is not one of {ctx.get('expected')}",
-        "date_from_datetime_parsing": f"'{given}' is not a date; write YYYY-MM-DD",
+        "date_from_datetime_parsing": f"'{given}' is not a date "
+                                      f"({ctx.get('error', 'not YYYY-MM-DD')}); "
+                                      "write YYYY-MM-DD",
         "date_parsing": f"'{given}' is not a date; write YYYY-MM-DD",
+        "extra_forbidden": "is not an argument of this tool",
         "date_type": f"'{given}' is not a date; write YYYY-MM-DD",
         "int_parsing": f"'{given}' is not a whole number",
         "float_parsing": f"'{given}' is not a number",
@@ -58,6 +62,11 @@ def validation_error(exc: ValidationError) -> ArgumentError:
         "string_pattern_mismatch": f"'{given}' is not in the expected form",
     }
     message = plain.get(kind, message)
+    if kind == "extra_forbidden" and model is not None:
+        from analytics.catalog import closest
+
+        known = closest(where.split(".")[-1], list(model.model_fields))
+        message += f" (its arguments include {', '.join(known)})" if known else ""
     return ArgumentError(where, message[:1].lower() + message[1:])
 
 
@@ -70,6 +79,9 @@ def invalid(spec_name: str, arguments: dict, error: JourneyError) -> ToolResult:
         text = f"Invalid arguments for {spec_name}: {error}"
     else:
         text = f"Cannot run: {error}"
+        suggest = getattr(error, "suggest", None)
+        if suggest:
+            text += f" (to do that, call again with {suggest[0]}={suggest[1]!r})"
     return ToolResult(spec_name, arguments, content=text, ok=False, error=error)
 
 
@@ -77,7 +89,7 @@ def run_spec(spec: ToolSpec, ctx: ToolContext, arguments: dict) -> ToolResult:
     try:
         args = spec.args.model_validate(arguments)
     except ValidationError as exc:
-        return invalid(spec.name, arguments, validation_error(exc))
+        return invalid(spec.name, arguments, validation_error(exc, spec.args))
     dumped = args.model_dump(mode="json")
     key = (spec.name, args.model_dump_json()) if spec.cached else None
     try:

@@ -87,7 +87,9 @@ def emit_tool_result(result: ToolResult, face: Any, *, as_json: bool = False,
         out.print(line, highlight=False, soft_wrap=True)
     filters = getattr(typed, "filters", None)
     if filters:
-        out.print("Filters: " + ", ".join(f"{k}={v}" for k, v in filters.items()),
+        shown = {k: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v
+                 for k, v in filters.items()}
+        out.print("Filters: " + "; ".join(f"{k}: {v}" for k, v in shown.items()),
                   highlight=False)
     if chart:
         out.print(f"Chart saved to {chart}")

@@ -11,6 +11,8 @@ import argparse
 import re
 from pathlib import Path
 
+import click
+
 from tools.registry import TOOLS
 from ui.cli_tools import CLI, _default_text, _unwrap, params_of
 
@@ -28,7 +30,7 @@ def reference() -> str:
             if p.path[:1] == ("filters",):
                 continue
             default = _default_text(p.info).strip().removeprefix("[default: ").rstrip("]")
-            spelling = p.spelling
+            spelling = p.shown(face)
             if _unwrap(p.info.annotation)[0] is bool:
                 spelling = f"{spelling}/--no-{spelling.removeprefix('--')}"
             shown = f"`{spelling}`" + (f" ({default})" if default else "")
@@ -40,12 +42,44 @@ def reference() -> str:
             parts.append("`--yes`")
         lines.append(f"| `journey {' '.join(face.words)}` | {spec.summary} | "
                      f"{', '.join(parts)} |")
-    lines += ["", "Filters (every command that says so): `--since`, `--until` (YYYY-MM-DD, UTC, "
-              "inclusive), `--channel` and `--device` (repeatable), `--where ATTRIBUTE=VALUE` "
-              "(repeatable), `--segment`. Every command also takes `--json`, and those that "
-              "draw one `--chart FILE.html`; durations are days or `14d`, `12h`, `2w`.", "",
-              END]
+    lines += ["", "Commands that look after the product rather than ask the data:", "",
+              "| command | what it does | arguments and options |", "|---|---|---|"]
+    lines += [admin_row(words, command) for words, command in admin_commands()]
+    lines += ["", "Filters (every command whose row says so): `--since`, `--until` "
+              "(YYYY-MM-DD, UTC, inclusive), `--channel` and `--device` (repeatable), "
+              "`--where ATTRIBUTE=VALUE` (repeatable), `--segment`. Every command of the first "
+              "table also takes `--json`, and those that draw one `--chart FILE.html`; "
+              "durations are days or `14d`, `12h`, `2w`.", "", END]
     return "\n".join(lines)
+
+
+def admin_commands() -> list[tuple[str, click.Command]]:
+    from ui.cli_admin import ADMIN_COMMANDS
+
+    found: list[tuple[str, click.Command]] = []
+    for command in ADMIN_COMMANDS:
+        if isinstance(command, click.Group):
+            found += [(f"{command.name} {sub.name}", sub) for sub in command.commands.values()
+                      if sub.name not in {w for f in CLI.values() for w in f.words[1:]}]
+        else:
+            found.append((command.name or "", command))
+    return found
+
+
+def admin_row(words: str, command: click.Command) -> str:
+    parts = []
+    for param in command.params:
+        if isinstance(param, click.Argument):
+            parts.append(f"`{(param.name or '').upper()}`")
+        elif param.opts[0] != "--json":
+            shown = "/".join(param.opts + param.secondary_opts)
+            default = param.default if param.show_default and param.default not in (
+                None, False) else None
+            parts.append(f"`{shown}`" + (f" ({default})" if default is not None else ""))
+    if any(isinstance(p, click.Option) and p.opts[0] == "--json" for p in command.params):
+        parts.append("`--json`")
+    summary = (command.help or "").strip().split("\n")[0]
+    return f"| `journey {words}` | {summary} | {', '.join(parts)} |"
 
 
 def current(text: str) -> str | None:

@@ -78,6 +78,10 @@ class Param:
     def dest(self) -> str:
         return "__".join(self.path)
 
+    def shown(self, face: CliFace) -> str:
+        """As --help and the README show it: a positional that names a file reads FILE."""
+        return "FILE" if self.positional and self.path[-1] in face.files else self.spelling
+
 
 def _unwrap(annotation: Any) -> tuple[Any, bool]:
     """(inner type, optional?) of Optional[X] / Annotated[X, ...]."""
@@ -164,8 +168,9 @@ def click_param(param: Param, face: CliFace) -> click.Parameter:
                                       "for standard input") + " (a file, or - to read stdin)"
     if param.positional:
         required = info.is_required()
+        metavar = param.shown(face) + ("..." if many else "")
         return click.Argument([param.dest], nargs=-1 if many else 1, required=required,
-                              metavar=param.spelling + ("..." if many else ""))
+                              metavar=metavar if required else f"[{metavar}]")
     if inner is bool:
         name = param.spelling.removeprefix("--")
         return click.Option([f"--{name}/--no-{name}", param.dest], default=None,
@@ -173,7 +178,7 @@ def click_param(param: Param, face: CliFace) -> click.Parameter:
     literal = typing.get_args(inner) if typing.get_origin(inner) is typing.Literal else None
     kind = click.Choice(literal) if literal else click.STRING
     if dict in (inner, typing.get_origin(inner)):
-        metavar = "ATTRIBUTE=VALUE"
+        metavar = "COLUMN=FIELD,..." if param.path[-1] == "mapping" else "ATTRIBUTE=VALUE"
     else:
         metavar = None if literal else _metavar(info.annotation, info)
     return click.Option([param.spelling, param.dest], type=kind, multiple=many,
@@ -282,6 +287,9 @@ def spell_error(spec: ToolSpec, result: Any) -> str:
     error = result.error
     if isinstance(error, ArgumentError):
         return f"{flag_of(spec, error.field)}: {error.problem}"
+    suggest = getattr(error, "suggest", None)
+    if suggest:
+        return f"{error} (use {flag_of(spec, suggest[0])} {suggest[1]})"
     return str(error) if error is not None else result.content
 
 

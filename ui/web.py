@@ -35,7 +35,7 @@ SESSION_SECONDS = 6 * 3600
 FIELD_LABELS = {"filters.since": "From", "filters.until": "To", "filters.device": "Device",
                 "filters.channel": "Channel", "filters.segment": "Segment",
                 "mapping": "Column mapping", "customer_id": "Customer id",
-                "quarter": "Quarter", "metrics_text": "Stage metrics"}
+                "quarter": "Quarter", "metrics_text": "Stage metrics", "on_error": "Bad rows"}
 
 
 def problem(result: ToolResult) -> str:
@@ -44,6 +44,9 @@ def problem(result: ToolResult) -> str:
     if isinstance(error, ArgumentError):
         label = FIELD_LABELS.get(error.field, error.field.split(".")[-1].replace("_", " "))
         return f"{label}: {error.problem}"
+    suggest = getattr(error, "suggest", None)
+    if suggest and suggest[0] in FIELD_LABELS:
+        return f"{error} (choose '{suggest[1]}' under {FIELD_LABELS[suggest[0]]})"
     return str(error) if error is not None else result.content
 
 

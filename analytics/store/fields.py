@@ -70,7 +70,7 @@ def _timestamp_checks(plan: ColumnPlan, field: str, required: bool, target: str)
         checks.append(CellCheck(
             field, f"_raw_{field} IS NOT NULL AND {target} IS NULL",
             "unparseable timestamp; use ISO 8601 like 2024-01-31T13:45:00Z, epoch seconds or "
-            "milliseconds, or give the time format (time-format, e.g. %m/%d/%Y %H:%M)",
+            "milliseconds, or say how the file writes times (a time format such as %m/%d/%Y %H:%M)",
         ))
     return checks
 
@@ -194,8 +194,8 @@ def feedback_select(plan: ColumnPlan, types: dict[str, str], time_format: str | 
     checks.append(CellCheck("text", "text IS NULL", "empty feedback text"))
     checks.append(CellCheck(
         "source", "_raw_source IS NULL AND source IS NULL" if "source" in f else "source IS NULL",
-        "missing source; give a source column, or one source for the whole file (source: "
-        "review, nps, ticket, chat or survey)",
+        "missing source; give a source column, or one source for the whole file (review, "
+        "nps, ticket, chat or survey)",
     ))
     if "source" in f:
         checks.append(CellCheck(

@@ -260,9 +260,8 @@ class _FileLoader:
             raise InputFileError(
                 self.name, reason, row=row, line=row + 1 if self.csv_lines else None,
                 column=column, value=value,
-                hint=f"Nothing was loaded{more}. Fix the file, or load the good rows with bad "
-                     "rows skipped (on-error: skip; the rejected rows go to a file with their "
-                     "reasons)",
+                hint=f"Nothing was loaded{more}. Fix the file, or load the good rows and set the "
+                     "bad ones aside in a file with their reasons", suggest=("on_error", "skip"),
             )
 
     # -- writing -----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ def read_error(file: str, fmt: str, exc: duckdb.Error) -> InputFileError:
         return InputFileError(
             file, f"this line has {fields.group(2)} fields but the header has {fields.group(1)}",
             line=line, hint="Check quoting and delimiters on that line, or load the other rows "
-                            "with bad rows skipped (on-error: skip)")
+                            "and set the bad ones aside", suggest=("on_error", "skip"))
     if fmt == "jsonl":
         bad = first_bad_json_line(file)
         if bad is not None:
