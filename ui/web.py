@@ -168,11 +168,13 @@ class JourneyApp:
     def upload(self, file, kind: str, mapping: str, on_error: str):
         if file is None:
             return "Choose a file first.", self.status()
+        path = file if isinstance(file, str) else file.name
         result = call_tool(self.shared, "ingest", {
-            "kind": kind, "paths": [file if isinstance(file, str) else file.name],
-            "mapping": mapping or None, "on_error": on_error})
+            "kind": kind, "paths": [path], "mapping": mapping or None, "on_error": on_error})
         if not result.ok:
-            return f"**Not loaded.** {problem(result)}", self.status()
+            # The upload's temporary path means nothing to the user: name the file they chose.
+            shown = problem(result).replace(str(path), Path(path).name)
+            return f"**Not loaded.** {shown}", self.status()
         f = result.result.files[0]
         lines = [f"Loaded **{f.rows_loaded:,}** of {f.rows_read:,} rows "
                  f"({f.rows_already_loaded:,} already loaded, {f.rows_rejected:,} rejected)."]
