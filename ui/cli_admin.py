@@ -231,6 +231,9 @@ def run_app(ctx: click.Context, port: int, no_ui: bool) -> None:
     with RowProgress() as progress:
         report = FeedbackIndex(store).sync(progress=progress)
     ctx.invoke(status_command(ctx))
+    from ui import cli_tools
+
+    cli_tools.read_only_run = False  # this command goes on to write and serve: exit normally
     say(f"Feedback index: {report.snippets:,} snippets ({report.embedded:,} newly embedded).")
     say("\nTry:\n"
         "  journey ask \"where do we lose people?\"\n"
