@@ -7,6 +7,7 @@ Results are dataclasses; `to_dict()` is the JSON the CLI prints and the agent re
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -82,3 +83,22 @@ def parse_window(text: str | None) -> int | None:
     if unit not in units or not body.replace(".", "", 1).isdigit() or float(body) <= 0:
         raise JourneyError(f"Window '{text}' must be a number and a unit, e.g. 14d, 12h, 2w")
     return int(float(body) * units[unit])
+
+
+# What can turn text into markup mid-line: emphasis, code, links and images ([...]), raw HTML
+# and autolinks (<...>), table cells. Intraword underscores (pricing_view) are not emphasis.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>|])")
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|"
+                      r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def markdown_literal(text: str) -> str:
+    """Data (event names, pasted stage names, what customers wrote) inside Markdown, so it reads
+    exactly as written: never a heading, a link, an image or raw HTML for a viewer to fetch."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", printable(text))
+
+
+def printable(text: str) -> str:
+    """Without terminal escapes (ANSI colours, OSC-8 links) and other control characters:
+    data must not be able to drive the terminal or the page it is shown in."""
+    return _CONTROL.sub("", str(text))

@@ -57,9 +57,9 @@ def run() -> None:
     try:
         app.main(prog_name="journey", standalone_mode=True)
     except JourneyError as exc:
-        from ui.cli_output import say
+        from ui.cli_output import data, say
 
-        say(f"[bold red]Error:[/] {exc}", stderr=True)
+        say(f"[bold red]Error:[/] {data(exc)}", stderr=True)
         code = 2
     except SystemExit as exc:
         code = exc.code

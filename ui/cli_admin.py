@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from ui.cli_output import RowProgress, home_of, print_json, say, store_of
+from ui.cli_output import RowProgress, data, home_of, print_json, say, store_of
 
 
 @click.command("demo-data")
@@ -76,11 +76,16 @@ def stages_show(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         print_json({"stages": stages, "events": [a.__dict__ for a in assignments]})
         return
-    table = Table(title="Stage map (" + " -> ".join(stages) + ")")
+    from rich.text import Text
+
+    from analytics.results import printable
+
+    table = Table(title=Text(printable("Stage map (" + " -> ".join(stages) + ")")))
     for col in ("stage", "event", "set by"):
         table.add_column(col)
     for a in assignments:
-        table.add_row(a.stage, a.event_name, "you" if a.origin == "user" else "name rule")
+        table.add_row(Text(printable(a.stage)), Text(printable(a.event_name)),
+                      "you" if a.origin == "user" else "name rule")
     console().print(table)
 
 
@@ -93,7 +98,7 @@ def stages_set(ctx: click.Context, event: str, stage: str) -> None:
     from analytics.store.stages import set_event_stage
 
     a = set_event_stage(store_of(ctx), event, stage)
-    say(f"{a.event_name} is now in {a.stage}.")
+    say(f"{data(a.event_name)} is now in {data(a.stage)}.")
 
 
 @stages_group.command("add")
@@ -104,7 +109,7 @@ def stages_add(ctx: click.Context, stage: str, after: str | None) -> None:
     """Add a stage of your own (e.g. advocacy) to the journey."""
     from analytics.store.stages import add_stage
 
-    say("Stages: " + " -> ".join(add_stage(store_of(ctx), stage, after)))
+    say("Stages: " + " -> ".join(data(s) for s in add_stage(store_of(ctx), stage, after)))
 
 
 @click.group("feedback", no_args_is_help=True)
@@ -125,7 +130,7 @@ def feedback_index(ctx: click.Context, as_json: bool) -> None:
         print_json(report)
         return
     for note in report.notes:
-        say(f"[yellow]{note}[/]")
+        say(f"[yellow]{data(note)}[/]")
     say(f"{report.snippets:,} snippets indexed ({report.embedded:,} newly embedded, "
         f"{report.updated:,} with new details (stage, customer, rating), {report.removed:,} "
         "removed).")
@@ -144,8 +149,8 @@ def doctor_cmd(ctx: click.Context, as_json: bool) -> None:
     else:
         for c in found:
             mark = "[green]ok[/]" if c["ok"] else "[red]fix[/]"
-            say(f"{mark}  {c['check']}: {c['detail']}"
-                + (f"\n      -> {c['fix']}" if c["fix"] else ""))
+            say(f"{mark}  {c['check']}: {data(c['detail'])}"
+                + (f"\n      -> {data(c['fix'])}" if c["fix"] else ""))
     if not all(c["ok"] for c in found):
         raise SystemExit(1)
 
@@ -172,14 +177,18 @@ def ask_cmd(ctx: click.Context, question: str, as_json: bool) -> None:
     if as_json:
         print_json(answer.to_dict())
         return
+    from rich.text import Text
+
+    from analytics.results import printable
+
     out = console()
-    out.print(answer.text, highlight=False)
+    out.print(printable(answer.text), markup=False, highlight=False)
     if answer.results:
         table = Table(title="Tools used", show_header=True)
         for col in ("result", "tool", "arguments"):
             table.add_column(col)
         for r in answer.results:
-            table.add_row(r.result_id or "-", r.tool, str(r.arguments))
+            table.add_row(r.result_id or "-", r.tool, Text(printable(str(r.arguments))))
         out.print(table)
 
 

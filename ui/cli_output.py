@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from analytics.results import printable
+
 if TYPE_CHECKING:
     from analytics.store import EventStore
     from tools.base import ToolResult
@@ -22,8 +24,16 @@ def console(stderr: bool = False) -> Any:
     return Console(stderr=stderr)
 
 
-def say(text: str, stderr: bool = False) -> None:
-    console(stderr).print(text, highlight=False, soft_wrap=True)
+def say(text: str, stderr: bool = False, markup: bool = True) -> None:
+    """Our own messages (markup allowed); data inside them must come through `data()`."""
+    console(stderr).print(text, highlight=False, soft_wrap=True, markup=markup)
+
+
+def data(text: object) -> str:
+    """Data placed inside a message: markup escaped, control characters removed."""
+    from rich.markup import escape
+
+    return escape(printable(str(text)))
 
 
 def print_json(data: Any) -> None:
@@ -65,32 +75,35 @@ def emit_tool_result(result: ToolResult, face: Any, *, as_json: bool = False,
         if md:
             sys.stdout.write(typed.markdown())
         else:
-            console().print(typed.markdown(), highlight=False, soft_wrap=True)
+            console().print(printable(typed.markdown()), markup=False, highlight=False,
+                            soft_wrap=True)
         return
     view = BY_NAME[result.tool].view(BY_NAME[result.tool].args.model_validate(result.arguments),
                                      typed)
     out = console()
     if getattr(typed, "summary", ""):
-        out.print(typed.summary, highlight=False, soft_wrap=True)
+        out.print(printable(typed.summary), markup=False, highlight=False, soft_wrap=True)
     if view.rows:
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(title=view.title)
+        table = Table(title=Text(printable(view.title)))
         for i, column in enumerate(view.columns):
             numeric = any(isinstance(r[i], (int, float)) for r in view.rows)
             table.add_column(column, justify="right" if numeric else "left")
         for row in view.rows:
-            table.add_row(*[f"{v:,}" if isinstance(v, int) and not isinstance(v, bool)
-                            else "" if v is None else str(v) for v in row])
+            # Cells are data: Text() so that markup in a name is shown, not interpreted.
+            table.add_row(*[Text(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool)
+                                 else "" if v is None else printable(v)) for v in row])
         out.print(table)
     for line in view.notes:
-        out.print(line, highlight=False, soft_wrap=True)
+        out.print(printable(line), markup=False, highlight=False, soft_wrap=True)
     filters = getattr(typed, "filters", None)
     if filters:
         shown = {k: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v
                  for k, v in filters.items()}
-        out.print("Filters: " + "; ".join(f"{k}: {v}" for k, v in shown.items()),
-                  highlight=False)
+        out.print(printable("Filters: " + "; ".join(f"{k}: {v}" for k, v in shown.items())),
+                  markup=False, highlight=False)
     if chart:
         out.print(f"Chart saved to {chart}")
     if csv:

@@ -19,6 +19,7 @@ import gradio as gr  # noqa: E402
 from agent.llm import make_agent  # noqa: E402
 from analytics.constants import BUSINESS_MODELS  # noqa: E402
 from analytics.errors import ArgumentError, JourneyError  # noqa: E402
+from analytics.results import markdown_literal as md  # noqa: E402
 from analytics.store import EventStore  # noqa: E402
 from tools.base import ToolContext, ToolResult  # noqa: E402
 from tools.registry import call_tool  # noqa: E402
@@ -36,6 +37,14 @@ FIELD_LABELS = {"filters.since": "From", "filters.until": "To", "filters.device"
                 "filters.channel": "Channel", "filters.segment": "Segment",
                 "mapping": "Column mapping", "customer_id": "Customer id",
                 "quarter": "Quarter", "metrics_text": "Stage metrics", "on_error": "Bad rows"}
+
+
+def shown(text: str) -> str:
+    """Text for the chat, which shows it as written (no Markdown, no HTML): answers quote what
+    customers wrote, and a quote must never become an image, a script or a link to fetch."""
+    import html
+
+    return html.escape(text, quote=False)
 
 
 def problem(result: ToolResult) -> str:
@@ -92,7 +101,7 @@ class JourneyApp:
         try:
             for kind, data in _events(agent, message):
                 if kind == "tool_end":
-                    history.append({"role": "assistant", "content": data.content[:2000],
+                    history.append({"role": "assistant", "content": shown(data.content[:2000]),
                                     "metadata": {"title": f"Tool: {data.tool} "
                                                           f"{data.result_id or ''}".strip(),
                                                  "status": "done"}})
@@ -100,11 +109,12 @@ class JourneyApp:
                         figure = data.figure()
                     yield history, agent, ""
                 elif kind == "notice":
-                    history.append({"role": "assistant", "content": f"_{data}_"})
+                    history.append({"role": "assistant", "content": shown(str(data))})
                 elif kind == "answer":
-                    history.append({"role": "assistant", "content": data.text})
+                    history.append({"role": "assistant", "content": shown(data.text)})
         except JourneyError as exc:
-            history.append({"role": "assistant", "content": f"I could not answer that: {exc}"})
+            history.append({"role": "assistant",
+                            "content": shown(f"I could not answer that: {exc}")})
             figure = None
         if figure is not None:
             history.append({"role": "assistant",
@@ -122,13 +132,13 @@ class JourneyApp:
         if not journey.ok:
             return problem(journey), None, None
         paths = call_tool(self.shared, "paths", {"top": 8, "filters": filters})
-        lines = [journey.result.funnel.summary]
+        lines = [md(journey.result.funnel.summary)]
         for d in journey.result.drop_offs:
             top = d.friction.themes[0] if d.friction and d.friction.themes else None
             if top is not None:
-                lines.append(f"**At {d.step}** ({d.dropped:,} lost): "
+                lines.append(f"**At {md(d.step)}** ({d.dropped:,} lost): "
                              f"{top.dropped_share * 100:.0f}% of those who left and wrote to us "
-                             f"mention *{top.label}*.")
+                             f"mention *{md(top.label)}*.")
         return ("\n\n".join(lines), journey.figure(),
                 paths.figure() if paths.figure is not None else None)
 
@@ -143,9 +153,9 @@ class JourneyApp:
         if not result.ok:
             return problem(result), None
         diagnosis = result.result
-        lines = [diagnosis.summary]
-        lines += [f"- Check: {i.message}" for i in diagnosis.issues]
-        lines += [f"- Not read: {line}" for line in diagnosis.unread]
+        lines = [md(diagnosis.summary)]
+        lines += [f"- Check: {md(i.message)}" for i in diagnosis.issues]
+        lines += [f"- Not read: {md(line)}" for line in diagnosis.unread]
         return "\n".join(lines), result.figure() if result.figure else None
 
     def plan(self, text: str, quarter: str, model: str):
@@ -174,11 +184,11 @@ class JourneyApp:
         if not result.ok:
             # The upload's temporary path means nothing to the user: name the file they chose.
             shown = problem(result).replace(str(path), Path(path).name)
-            return f"**Not loaded.** {shown}", self.status()
+            return f"**Not loaded.** {md(shown)}", self.status()
         f = result.result.files[0]
         lines = [f"Loaded **{f.rows_loaded:,}** of {f.rows_read:,} rows "
                  f"({f.rows_already_loaded:,} already loaded, {f.rows_rejected:,} rejected)."]
-        lines += [f"- {n:,} skipped: {reason}" for reason, n in f.reject_reasons.items()]
+        lines += [f"- {n:,} skipped: {md(reason)}" for reason, n in f.reject_reasons.items()]
         return "\n".join(lines), self.status()
 
     def forget(self, customer_id: str, confirm: bool):
@@ -186,7 +196,7 @@ class JourneyApp:
             return "Tick the box to confirm the erasure.", self.status()
         result = call_tool(self.shared, "forget", {"customer_id": (customer_id or "").strip()})
         if not result.ok:
-            return f"**Not erased.** {problem(result)}", self.status()
+            return f"**Not erased.** {md(problem(result))}", self.status()
         r = result.result
         return (f"Erased {r.events:,} events, {r.feedback:,} feedback items, {r.customers:,} "
                 f"profile and {r.identities:,} identity links. The audit log keeps only a hash.",
@@ -203,11 +213,11 @@ class JourneyApp:
         try:
             plan = preview_columns(path, kind, mapping)
         except JourneyError as exc:
-            return f"**This file cannot be loaded as {kind} yet.** {exc}"
+            return f"**This file cannot be loaded as {kind} yet.** {md(str(exc))}"
         except Exception as exc:  # a reader error: the load itself reports it precisely
             return f"Could not preview this file ({type(exc).__name__}); try loading it."
-        rows = "\n".join(f"| {source} | {field} |" for field, source in plan.fields.items())
-        extra = ", ".join(plan.extras) or "none"
+        rows = "\n".join(f"| {md(source)} | {field} |" for field, source in plan.fields.items())
+        extra = md(", ".join(plan.extras)) or "none"
         kept = "event properties" if kind == "events" else "customer attributes"
         return (f"| your column | becomes |\n|---|---|\n{rows}\n\nKept as {kept}: {extra}")
 
@@ -222,7 +232,7 @@ def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
                     "from your data.")
         with gr.Tab("Chat"):
             agent_state = gr.State(None, time_to_live=SESSION_SECONDS)
-            chat = gr.Chatbot(label="Conversation", height=640)
+            chat = gr.Chatbot(label="Conversation", height=640, render_markdown=False)
             box = gr.Textbox(placeholder="Where do we lose people?", show_label=False)
             gr.Examples(SUGGESTED, inputs=box, label="Try")
             box.submit(app.respond, [box, chat, agent_state], [chat, agent_state, box])

@@ -21,7 +21,7 @@ from scipy import stats
 
 from analytics.diagnosis.diagnose import DiagnosisResult
 from analytics.errors import JourneyError
-from analytics.results import AnalyticResult, pct
+from analytics.results import AnalyticResult, markdown_literal, pct
 
 GAP_CLOSED = (0.25, 0.60)
 EVIDENCE_LIFT = (0.05, 0.15)  # relative, for steps at benchmark with behavioural evidence
@@ -100,14 +100,15 @@ class PlanResult(AnalyticResult):
         return {**super().to_dict(), "markdown": self.markdown()}
 
     def markdown(self) -> str:
-        lines = [f"# Quick-win plan, {self.quarter}", "", self.summary, ""]
+        lines = [f"# Quick-win plan, {self.quarter}", "", markdown_literal(self.summary), ""]
         for i in self.initiatives:
             e = i.experiment
             lines += [
                 f"## {i.rank}. {i.title}", "",
-                f"- **Targets:** {i.targets}",
+                # Targets and evidence carry the data's own names and the customers' words.
+                f"- **Targets:** {markdown_literal(i.targets)}",
                 f"- **Change:** {i.change}",
-                "- **Evidence:** " + "; ".join(i.evidence),
+                "- **Evidence:** " + "; ".join(markdown_literal(e) for e in i.evidence),
                 f"- **KPI:** {i.kpi}: {pct(i.baseline)} today, expected {pct(i.expected_low)} "
                 f"to {pct(i.expected_high)} (+{i.expected_customers_per_month[0]:,.0f} to "
                 f"+{i.expected_customers_per_month[1]:,.0f} people a month)",
