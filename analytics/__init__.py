@@ -26,6 +26,20 @@ def _erase_from_feedback_index(store: EventStore, report: ErasureReport) -> None
         index.collection().delete(ids=report.feedback_ids)
 
 
+def _clear_temporary_files(store: EventStore, report: ErasureReport) -> None:
+    """Uploads and exported plans may hold the erased customer: the temporary folder goes."""
+    import shutil
+
+    folder = store.home / "tmp"
+    if folder.exists():
+        for child in folder.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+
+
 # Registered here, in the package both the store and the feedback layer sit under, so an
 # erasure can never run without it; the store itself stays free of the index.
 register_eraser(_erase_from_feedback_index)
+register_eraser(_clear_temporary_files)

@@ -75,3 +75,18 @@ def test_export_anonymised_and_without_opted_out(tmp_path):
     assert "jo@acme.io" not in everything and "c1," not in everything
     with pytest.raises(JourneyError, match=".csv or .parquet"):
         export_table(store, "events", tmp_path / "x.xlsx")
+
+
+def test_erasure_clears_the_temporary_folder_under_the_data_folder(tmp_path):
+    from ui.web import JourneyApp
+
+    store = EventStore(tmp_path / "h")
+    (tmp_path / "e.csv").write_text("user_id,timestamp,event\nc9,2024-01-01,signup\n")
+    ingest_files(store, "events", [tmp_path / "e.csv"])
+    exported = JourneyApp(store).download("# plan quoting c9")
+    assert exported.startswith(str(store.home / "tmp"))  # never the system's /tmp
+    upload = store.temp_folder() / "gradio" / "abc" / "upload.csv"
+    upload.parent.mkdir(parents=True)
+    upload.write_text("user_id\nc9\n")
+    forget_customer(store, "c9")
+    assert list(store.temp_folder().iterdir()) == []

@@ -216,6 +216,11 @@ def mcp_cmd(ctx: click.Context, http: bool, port: int, allow_writes: bool) -> No
 @click.pass_context
 def ui_cmd(ctx: click.Context, port: int, host: str) -> None:
     """Open the web app: chat, journey map, diagnose, plan and data."""
+    import os
+
+    # Uploads and downloads are cached under the data folder (cleared by an erasure), not in
+    # the system's /tmp; Gradio reads this when it is imported, so before ui.web.
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(store_of(ctx).temp_folder() / "gradio"))
     from ui.web import serve
 
     say(f"Journey Agent on http://{host}:{port} (Ctrl-C to stop)")

@@ -167,9 +167,11 @@ class JourneyApp:
         result = call_tool(self.shared, "plan", args)
         return result.result.markdown() if result.ok else problem(result)
 
-    @staticmethod
-    def download(markdown: str) -> str:
-        path = Path(tempfile.mkdtemp(prefix="journey-plan-")) / "quick-win-plan.md"
+    def download(self, markdown: str) -> str:
+        # Under the data folder, never the system's /tmp: an erasure clears it (analytics/
+        # __init__.py), and nothing about customers is left where no one looks.
+        folder = Path(tempfile.mkdtemp(prefix="plan-", dir=self.store.temp_folder()))
+        path = folder / "quick-win-plan.md"
         path.write_text(markdown or "", encoding="utf-8")
         return str(path)
 
@@ -227,7 +229,9 @@ class JourneyApp:
 
 def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
     app = app or JourneyApp(store)
-    with gr.Blocks(title="Journey Agent", analytics_enabled=False) as demo:
+    # Gradio's copies of uploads and downloads are deleted an hour after they were made.
+    with gr.Blocks(title="Journey Agent", analytics_enabled=False,
+                   delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# Journey Agent\nAsk about your customers' journey. Every number comes "
                     "from your data.")
         with gr.Tab("Chat"):

@@ -202,6 +202,13 @@ class EventStore:
     def exists(self) -> bool:
         return self.path.exists()
 
+    def temp_folder(self) -> Path:
+        """Where temporary files about this data live (uploads, exports): inside the data
+        folder, so that they go where the data goes and an erasure can clear them."""
+        folder = self.home / "tmp"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
     def change_stamp(self) -> tuple:
         """Changes whenever a write reaches the store (its file or its write-ahead log); costs
         two stat calls, so caches can check it on every question instead of opening the store."""
