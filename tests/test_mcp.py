@@ -31,6 +31,8 @@ def test_tools_numbers_and_names_match_the_cli(demo_store):
                                                    "by": "device"})
         wrong = await client.call_tool("funnel", {"steps": ["pricing_veiw", "signup"]})
         quotes = await client.call_tool("feedback_search", {"query": "too expensive", "k": 3})
+        huge = await client.call_tool("funnel", {"steps": ["pricing_view"] * 10_000})
+        assert huge.is_error and "steps: give at most 20" in huge.content[0].text
         catalog = await client.read_resource("journey://catalog")
         return tools, funnel, wrong, quotes, catalog
 
@@ -42,6 +44,7 @@ def test_tools_numbers_and_names_match_the_cli(demo_store):
     assert {"next_best_action", "p_alive", "journey_map"} <= set(names)
     schema = next(t for t in tools.tools if t.name == "funnel").input_schema
     assert schema == BY_NAME["funnel"].args.model_json_schema()
+    assert schema["properties"]["steps"]["maxItems"] == 20  # limits are in the schema
     cli = json.loads(journey("funnel", "pricing_view", "signup", "--by", "device", "--json",
                              home=demo_store.home).stdout)
     result = funnel.structured_content["result"]

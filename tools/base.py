@@ -86,7 +86,15 @@ def _pairs(value: Any) -> Any:
     return value
 
 
-Names = Annotated[list[str], BeforeValidator(_listed)]
+# Limits on what one call may ask for, stated in the schemas (a client can read them) and
+# checked before any query runs: a funnel of 10,000 steps is refused, not attempted.
+MAX_STEPS = 20
+MAX_NAMES = 50
+MAX_NAME_CHARS = 200
+MAX_TEXT_CHARS = 200_000  # pasted metrics (the diagnosis reads at most this much)
+
+Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+Names = Annotated[list[Name], BeforeValidator(_listed), Field(max_length=MAX_NAMES)]
 
 
 class ToolArgs(BaseModel):

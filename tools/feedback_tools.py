@@ -11,11 +11,12 @@ from pydantic import Field
 
 from analytics.constants import FEEDBACK_SOURCES, FeedbackSource, Sentiment
 from analytics.errors import JourneyError
-from tools.base import FilterArgs, TableView, ToolArgs, ToolContext, pct
+from tools.base import MAX_STEPS, FilterArgs, Name, TableView, ToolArgs, ToolContext, pct
 
 
 class FeedbackSearchArgs(ToolArgs):
-    query: str = Field(..., min_length=1, description="What to look for, in plain words, e.g. "
+    query: str = Field(..., min_length=1, max_length=1000,
+                       description="What to look for, in plain words, e.g. "
                                                       "'too expensive'.")
     k: int = Field(8, ge=1, le=50, description="How many snippets.")
     stage: Optional[str] = Field(None, description="Only feedback from this journey stage.")
@@ -119,7 +120,8 @@ def friction_view(args: FrictionArgs, result: Any) -> TableView:
 
 
 class JourneyMapArgs(ToolArgs):
-    steps: Optional[list[str]] = Field(None, description="The journey's steps in order "
+    steps: Optional[list[Name]] = Field(None, max_length=MAX_STEPS,
+                                        description="The journey's steps in order "
                                                          "(default: one key step per stage).")
     drop_offs: int = Field(2, ge=1, le=5, description="How many of the biggest drop-offs to "
                                                       "explain with feedback.")

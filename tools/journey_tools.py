@@ -7,7 +7,17 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field
 
-from tools.base import Days, FilterArgs, TableView, ToolArgs, ToolContext, duration, pct
+from tools.base import (
+    MAX_STEPS,
+    Days,
+    FilterArgs,
+    Name,
+    TableView,
+    ToolArgs,
+    ToolContext,
+    duration,
+    pct,
+)
 
 AttributionModel = Literal["first", "last", "linear", "position", "markov"]
 
@@ -17,7 +27,8 @@ def _seconds(days: float | None) -> int | None:
 
 
 class FunnelArgs(ToolArgs):
-    steps: list[str] = Field(..., min_length=2, description="Event names in order; 'a|b' means "
+    steps: list[Name] = Field(..., min_length=2, max_length=MAX_STEPS,
+                              description="Event names in order; 'a|b' means "
                                                             "either event.")
     order: Literal["strict", "any"] = Field("strict", description="strict: each step after the "
                                             "previous one; any: in any order.")
@@ -101,7 +112,8 @@ def transitions_view(args: TransitionsArgs, result: Any) -> TableView:
 
 
 class NextStepsArgs(ToolArgs):
-    after: list[str] = Field(..., min_length=1, description="A partial path, in order, e.g. "
+    after: list[Name] = Field(..., min_length=1, max_length=MAX_STEPS,
+                              description="A partial path, in order, e.g. "
                                                             "pricing_view signup.")
     top: int = Field(10, ge=1, le=30, description="How many next steps to list.")
     collapse_repeats: bool = Field(False, description="Count a repeated event once.")
@@ -223,7 +235,8 @@ def attribution_view(args: AttributionArgs, result: Any) -> TableView:
 
 
 class AnomaliesArgs(ToolArgs):
-    steps: Optional[list[str]] = Field(None, description="Key steps to watch (default: one per "
+    steps: Optional[list[Name]] = Field(None, max_length=MAX_STEPS,
+                                        description="Key steps to watch (default: one per "
                                                          "stage).")
     window_days: int = Field(7, ge=1, le=31, description="Days after A within which B counts "
                                                          "(weeks are always compared).")

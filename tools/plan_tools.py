@@ -7,13 +7,14 @@ from typing import Any, Optional
 from pydantic import Field
 
 from analytics.constants import BUSINESS_MODELS, BusinessModel
-from tools.base import TableView, ToolArgs, ToolContext, pct
+from tools.base import MAX_TEXT_CHARS, TableView, ToolArgs, ToolContext, pct
 
 MODEL_HELP = "Business model for the benchmarks: " + ", ".join(BUSINESS_MODELS) + "."
 
 
 class DiagnoseArgs(ToolArgs):
-    metrics_text: str = Field(..., min_length=1, description="The stage metrics exactly as the "
+    metrics_text: str = Field(..., min_length=1, max_length=MAX_TEXT_CHARS,
+                              description="The stage metrics exactly as the "
                                                              "user pasted them.")
     business_model: BusinessModel = Field("b2b-saas", description=MODEL_HELP)
 
@@ -38,7 +39,8 @@ def diagnose_view(args: DiagnoseArgs, result: Any) -> TableView:
 
 
 class PlanArgs(ToolArgs):
-    metrics_text: Optional[str] = Field(None, description="Pasted stage metrics; leave empty "
+    metrics_text: Optional[str] = Field(None, max_length=MAX_TEXT_CHARS,
+                                        description="Pasted stage metrics; leave empty "
                                                           "to plan from the loaded data.")
     quarter: Optional[str] = Field(None, pattern=r"^\d{4}-Q[1-4]$", description="e.g. 2027-Q1 "
                                    "(default: next quarter).")

@@ -46,6 +46,8 @@ def validation_error(exc: ValidationError, model: type[BaseModel] | None = None
     plain = {
         "missing": "is required",
         "too_short": f"give at least {ctx.get('min_length')}",
+        "too_long": f"give at most {ctx.get('max_length')}",
+        "string_too_long": f"is longer than {ctx.get('max_length')} characters",
         "string_too_short": "is empty",
         "literal_error": f"'{given}' is not one of {ctx.get('expected')}",
         "date_from_datetime_parsing": f"'{given}' is not a date "

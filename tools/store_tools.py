@@ -60,7 +60,8 @@ def _mapping(value: Any) -> Any:
 
 class IngestArgs(ToolArgs):
     kind: Kind = Field(..., description="What the files hold: events, customers or feedback.")
-    paths: list[str] = Field(..., min_length=1, description="CSV, TSV, Parquet or JSON Lines "
+    paths: list[str] = Field(..., min_length=1, max_length=100,
+                             description="CSV, TSV, Parquet or JSON Lines "
                                                             "files on this machine.")
     mapping: Annotated[dict[str, str], BeforeValidator(_mapping)] = Field(
         default_factory=dict, description="Which of your columns is which field, e.g. "

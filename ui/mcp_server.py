@@ -44,7 +44,14 @@ def build_server(store: EventStore, allow_writes: bool = False) -> Server:
             return types.CallToolResult(content=[types.TextContent(
                 type="text", text=f"No tool named {params.name}{hidden}. Tools: "
                                   f"{', '.join(specs)}.")], is_error=True)
-        result = await anyio.to_thread.run_sync(lambda: session.call(params.name, arguments))
+        try:
+            result = await anyio.to_thread.run_sync(lambda: session.call(params.name,
+                                                                         arguments))
+        except Exception as exc:  # a bug or an engine error: a message, never a traceback
+            return types.CallToolResult(content=[types.TextContent(
+                type="text", text=f"The {params.name} tool failed ({type(exc).__name__}); "
+                                  "nothing was changed. Try narrower arguments.")],
+                is_error=True)
         # The same data as `journey COMMAND --json`, with the result id to cite.
         structured = json.loads(to_json({"result_id": result.result_id, "ok": result.ok,
                                          "result": result.data()}))
