@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -102,6 +103,48 @@ def server(demo_store):
     yield url
     proc.terminate()
     proc.wait(timeout=30)
+
+
+def _status(url: str, headers: dict) -> int:
+    import urllib.error
+
+    try:
+        return urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                      timeout=10).status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_foreign_host_or_origin_is_refused(server, demo_store):
+    """DNS rebinding and cross-site pages name another host: the app refuses them all, so
+    no erase (or any call) can come through the public API from a page the analyst visits."""
+    port = server.rsplit(":", 1)[1].strip("/")
+    assert _status(server, {}) == 200
+    assert _status(server, {"Host": f"localhost:{port}"}) == 200
+    assert _status(server, {"Host": f"evil.example:{port}"}) == 403
+    assert _status(server, {"Origin": "http://evil.example"}) == 403
+    assert _status(server, {"Origin": f"http://127.0.0.1:{port}"}) == 200
+    with demo_store.reader() as con:
+        customer = con.execute("SELECT min(customer_id) FROM customers").fetchone()[0]
+    body = json.dumps({"data": [customer, True]}).encode()
+    for name in ("/gradio_api/call/forget", "/gradio_api/queue/join"):
+        erase = urllib.request.Request(server.rstrip("/") + name, data=body, method="POST",
+                                       headers={"Host": f"evil.example:{port}",
+                                                "Content-Type": "application/json"})
+        assert _post_status(erase) == 403
+    time.sleep(1)
+    with demo_store.reader() as con:
+        assert con.execute("SELECT count(*) FROM customers WHERE customer_id = ?",
+                           [customer]).fetchone()[0] == 1  # not erased
+
+
+def _post_status(request) -> int:
+    import urllib.error
+
+    try:
+        return urllib.request.urlopen(request, timeout=10).status
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 def test_page_serves_without_external_fonts(server):

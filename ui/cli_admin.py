@@ -222,8 +222,14 @@ def ui_cmd(ctx: click.Context, port: int, host: str) -> None:
     # the system's /tmp; Gradio reads this when it is imported, so before ui.web.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(store_of(ctx).temp_folder() / "gradio"))
     from ui.web import serve
+    from ui.web_guard import LOOPBACK
 
-    say(f"Journey Agent on http://{host}:{port} (Ctrl-C to stop)")
+    if host not in LOOPBACK:
+        # Sign-in and roles are not there yet (#14): say plainly what listening here means.
+        say(f"[bold yellow]Warning:[/] listening on {data(host)} with no sign-in: anyone who can "
+            "reach this port can ask, load and erase data. Use the default 127.0.0.1 unless "
+            "the network is yours alone.", stderr=True)
+    say(f"Journey Agent on http://{data(host)}:{port} (Ctrl-C to stop)")
     serve(store_of(ctx), host=host, port=port)
 
 

@@ -306,7 +306,13 @@ def serve(store: EventStore, host: str = "127.0.0.1", port: int = 7860,
     threading.Thread(target=app.warm_up, daemon=True).start()
     demo = build(store, app)
     theme = gr.themes.Soft(font=SYSTEM_FONTS, font_mono=["ui-monospace", "monospace"])
+    from starlette.middleware import Middleware
+
+    from ui.web_guard import HostGuard, allowed_names
+
+    guard = Middleware(HostGuard, allowed=allowed_names(host))  # type: ignore[arg-type]
     demo.launch(server_name=host, server_port=port, share=False, theme=theme,
+                app_kwargs={"middleware": [guard]},
                 max_file_size=settings().max_upload,
                 prevent_thread_lock=not block, show_error=True, quiet=not block)
     return demo
