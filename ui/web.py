@@ -132,14 +132,8 @@ class JourneyApp:
         if not journey.ok:
             return problem(journey), None, None
         paths = call_tool(self.shared, "paths", {"top": 8, "filters": filters})
-        lines = [md(journey.result.funnel.summary)]
-        for d in journey.result.drop_offs:
-            top = d.friction.themes[0] if d.friction and d.friction.themes else None
-            if top is not None:
-                lines.append(f"**At {md(d.step)}** ({d.dropped:,} lost): "
-                             f"{top.dropped_share * 100:.0f}% of those who left and wrote to us "
-                             f"mention *{md(top.label)}*.")
-        return ("\n\n".join(lines), journey.figure(),
+        # The journey map's own summary: the funnel, then each drop-off and what leavers said.
+        return (md(journey.result.summary), journey.figure(),
                 paths.figure() if paths.figure is not None else None)
 
     # -- diagnose and plan --------------------------------------------------------------------
@@ -185,8 +179,8 @@ class JourneyApp:
             "kind": kind, "paths": [path], "mapping": mapping or None, "on_error": on_error})
         if not result.ok:
             # The upload's temporary path means nothing to the user: name the file they chose.
-            shown = problem(result).replace(str(path), Path(path).name)
-            return f"**Not loaded.** {md(shown)}", self.status()
+            message = problem(result).replace(str(path), Path(path).name)
+            return f"**Not loaded.** {md(message)}", self.status()
         f = result.result.files[0]
         lines = [f"Loaded **{f.rows_loaded:,}** of {f.rows_read:,} rows "
                  f"({f.rows_already_loaded:,} already loaded, {f.rows_rejected:,} rejected)."]
