@@ -85,3 +85,21 @@ class ArgumentError(JourneyError):
         self.field = field
         self.problem = problem
         super().__init__(f"{field}: {problem}")
+
+
+class StoreDamagedError(StoreError):
+    """The store's file fails DuckDB's block checksums: `tables` names what is damaged
+    ("header" when the file cannot even be opened)."""
+
+    def __init__(self, message: str, tables: list[str] | None = None) -> None:
+        self.tables = list(tables or [])
+        super().__init__(message)
+
+
+class DiskFullError(StoreError):
+    """A write ran out of disk space; the write was rolled back and the store is as before."""
+
+    def __init__(self, message: str, needed_bytes: int = 0, free_bytes: int = 0) -> None:
+        self.needed_bytes = needed_bytes
+        self.free_bytes = free_bytes
+        super().__init__(message)

@@ -6,6 +6,7 @@ import json
 import sys
 
 import anyio
+import pytest
 
 from tests.test_cli import journey
 
@@ -87,34 +88,104 @@ def test_writes_only_when_allowed(tmp_path):
         assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 1
 
 
-def test_streamable_http_on_loopback(demo_store):
+def _http_server(home, *extra):
     import socket
     import subprocess
-    import time
-
-    from mcp import Client
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen([sys.executable, "-c", "from ui.cli import run; run()", "--home",
-                               str(demo_store.home), "mcp", "--http", "--port", str(port)],
+                               str(home), "mcp", "--http", "--port", str(port), *extra],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return server, f"http://127.0.0.1:{port}/mcp"
+
+
+def _wait_for(url: str) -> None:
+    import time
+
+    import httpx
+
+    for _ in range(120):
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.25)
+    raise AssertionError("the MCP server did not start")
+
+
+def _call(url: str, token: str | None, tool: str, arguments: dict):
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     async def main():
-        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
-            return await client.call_tool("funnel", {"steps": ["pricing_view", "signup"]})
+        transport = streamable_http_client(url, http_client=create_mcp_http_client(headers))
+        async with Client(transport) as client:
+            return await client.call_tool(tool, arguments)
 
+    return anyio.run(main)
+
+
+@pytest.fixture()
+def private_copy(demo_store, tmp_path):
+    """The demo store in a folder of its own: tokens and users must not leak into the shared
+    demo store that other tests serve without sign-in."""
+    import shutil
+
+    from analytics.store import EventStore
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(demo_store.path, home / demo_store.path.name)
+    return EventStore(home)
+
+
+def test_streamable_http_needs_a_token_and_obeys_its_role(private_copy):
+    import httpx
+
+    from analytics.store.accounts import Accounts
+    from analytics.store.audit import entries
+
+    accounts = Accounts(private_copy.home)
+    viewer = accounts.add_token("dashboard", "viewer")
+    admin = accounts.add_token("ops", "admin")
+    with private_copy.reader() as con:
+        customer = con.execute("SELECT min(customer_id) FROM customers").fetchone()[0]
+    server, url = _http_server(private_copy.home, "--allow-writes")
     try:
-        result = None
-        for _ in range(60):
-            try:
-                result = anyio.run(main)
-                break
-            except Exception:
-                time.sleep(0.5)
-        assert result is not None and not result.is_error
+        _wait_for(url)
+        # No token, a wrong token: refused before the MCP transport sees the request.
+        assert httpx.post(url, json={}, timeout=5).status_code == 401
+        assert httpx.post(url, json={}, timeout=5,
+                          headers={"Authorization": "Bearer jat_wrong"}).status_code == 401
+        result = _call(url, viewer, "funnel", {"steps": ["pricing_view", "signup"]})
+        assert not result.is_error
         assert result.structured_content["result"]["kind"] == "funnel"
+        # A viewer's token may not erase, even with writes offered.
+        refused = _call(url, viewer, "forget", {"customer_id": customer})
+        assert refused.is_error and "needs the admin role" in refused.content[0].text
+        with private_copy.reader() as con:
+            assert con.execute("SELECT count(*) FROM customers WHERE customer_id = ?",
+                               [customer]).fetchone()[0] == 1
+        erased = _call(url, admin, "forget", {"customer_id": customer})
+        assert not erased.is_error, erased.content[0].text
+        # Revoked: refused at once.
+        accounts.remove_token("ops")
+        assert httpx.post(url, json={}, timeout=5,
+                          headers={"Authorization": f"Bearer {admin}"}).status_code == 401
     finally:
         server.terminate()
         server.wait(timeout=30)
+    log = [(e.who, e.action, e.ok) for e in entries(private_copy.home)]
+    assert ("token dashboard", "forget", False) in log
+    assert ("token ops", "forget", True) in log
+    assert customer not in (private_copy.home / "audit.jsonl").read_text()
+
+
+def test_streamable_http_refuses_to_start_without_tokens(private_copy):
+    server, _ = _http_server(private_copy.home)
+    assert server.wait(timeout=60) == 2

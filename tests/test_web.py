@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 
 import gradio as gr
 import pytest
@@ -212,3 +213,174 @@ def test_each_browser_session_has_its_own_bounded_conversation(app):
     assert first.session is not second.session and first.ctx is second.ctx  # shared caches
     assert first.session.max_results > 0 and len(first.session.results) <= \
         first.session.max_results
+
+
+# -- sign-in and roles ---------------------------------------------------------------------------
+
+PASSWORDS = {"vera": ("viewer", "vera-looks-only-1"), "ana": ("analyst", "ana-loads-data-22"),
+             "adam": ("admin", "adam-erases-333")}
+
+
+@pytest.fixture()
+def signed_store(demo_store, tmp_path):
+    """A private copy of the demo store with a viewer, an analyst and an admin (users must not
+    leak into the shared demo store that the other tests serve without sign-in)."""
+    import shutil
+
+    from analytics.store.accounts import Accounts
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(demo_store.path, home / demo_store.path.name)
+    accounts = Accounts(home)
+    for name, (role, password) in PASSWORDS.items():
+        accounts.add_user(name, role, password)
+    return EventStore(home)
+
+
+class _Request:
+    def __init__(self, username):
+        self.username = username
+
+
+def _customers(store, customer) -> int:
+    with store.reader() as con:
+        return con.execute("SELECT count(*) FROM customers WHERE customer_id = ?",
+                           [customer]).fetchone()[0]
+
+
+def test_each_write_needs_its_role_and_is_audited(signed_store, tmp_path):
+    from analytics.store.audit import entries
+
+    app = JourneyApp(signed_store)
+    with signed_store.reader() as con:
+        customer = con.execute("SELECT min(customer_id) FROM customers").fetchone()[0]
+    events = tmp_path / "more.csv"
+    events.write_text("customer_id,event_name,timestamp\nZ1,signup,2026-11-01T10:00:00\n")
+    # A viewer can ask but neither load nor erase; an analyst loads but cannot erase.
+    history, _, _ = list(app.respond("Where do we lose people?", [], None,
+                                     _Request("vera")))[-1]
+    said = " ".join(m["content"] for m in history if isinstance(m["content"], str))
+    assert "I could not answer" not in said and "Restart" not in said
+    said, _ = app.upload(str(events), "events", "", "fail", _Request("vera"))
+    assert "Not loaded" in said and "needs the analyst role" in said
+    said, _ = app.forget(customer, True, _Request("ana"))
+    assert "Not erased" in said and "needs the admin role" in said
+    assert _customers(signed_store, customer) == 1
+    said, _ = app.upload(str(events), "events", "", "fail", _Request("ana"))
+    assert said.startswith("Loaded **1**")
+    said, _ = app.forget(customer, True, _Request("adam"))
+    assert said.startswith("Erased")
+    assert _customers(signed_store, customer) == 0
+    # Nobody known (no session, or a user removed since): nothing is written.
+    said, _ = app.forget("Z1", True, _Request(None))
+    assert "Not erased" in said
+    log = [(e.who, e.action, e.ok) for e in entries(signed_store.home)]
+    assert log[-4:] == [("vera", "ingest", False), ("ana", "forget", False),
+                        ("ana", "ingest", True), ("adam", "forget", True)]
+    assert customer not in (signed_store.home / "audit.jsonl").read_text()
+
+
+def test_wrong_passwords_lock_the_name_for_a_while(signed_store):
+    app = JourneyApp(signed_store)
+    assert app.sign_in("vera", PASSWORDS["vera"][1])
+    for _ in range(5):
+        assert not app.sign_in("vera", "guess")
+    assert not app.sign_in("vera", PASSWORDS["vera"][1])  # locked, even with the right one
+    assert app.sign_in("adam", PASSWORDS["adam"][1])  # other names are not
+
+
+@contextmanager
+def _serving(home):
+    """`journey ui` on `home`, on a free loopback port, stopped afterwards."""
+    import httpx
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from ui.cli import run; run()", "--home", str(home), "ui",
+         "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                httpx.get(url, timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the web app did not start: " + proc.stdout.read().decode()[-2000:])
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_the_web_api_needs_a_signed_in_session(signed_store):
+    import httpx
+
+    with signed_store.reader() as con:
+        customer = con.execute("SELECT min(customer_id) FROM customers").fetchone()[0]
+    with _serving(signed_store.home) as url:
+        body = {"data": [customer, True]}
+        for path in ("/gradio_api/call/forget", "/gradio_api/queue/join",
+                     "/gradio_api/upload", "/config"):
+            assert httpx.post(url + path, json=body, timeout=10).status_code in (401, 405), path
+        assert httpx.get(url + "/config", timeout=10).status_code == 401
+        with httpx.Client(base_url=url, timeout=10) as browser:
+            bad = browser.post("/login", data={"username": "vera", "password": "nope"})
+            assert bad.status_code == 400
+            good = browser.post("/login", data={"username": "vera",
+                                                "password": PASSWORDS["vera"][1]})
+            assert good.status_code == 200
+            assert browser.get("/config").status_code == 200
+        time.sleep(0.5)
+        assert _customers(signed_store, customer) == 1
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_an_analyst_signs_in_asks_and_cannot_erase(signed_store):
+    from tests.browser_flow import CHROMIUM_ARGS, ask, chromium_path
+
+    if chromium_path() is None:
+        pytest.fail("Chromium is missing: .ci/run installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with signed_store.reader() as con:
+        customer = con.execute("SELECT min(customer_id) FROM customers").fetchone()[0]
+    outside: list[str] = []
+    with _serving(signed_store.home) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(
+            ("http://127.0.0.1", "data:", "blob:")) else None)
+        page.goto(url)
+        page.get_by_label("username").fill("ana")
+        page.get_by_label("password").fill(PASSWORDS["ana"][1])
+        page.get_by_role("button", name="Login").click()
+        page.get_by_placeholder("Where do we lose people?").wait_for(timeout=60_000)
+        ask(page, "Where do we lose people?")
+        page.get_by_role("tab", name="Data").click()
+        page.get_by_role("textbox", name="Customer id").fill(customer)
+        page.get_by_label("I confirm: erase every trace of this customer").check()
+        page.get_by_role("button", name="Erase").click()
+        page.get_by_text("needs the admin role").wait_for(timeout=30_000)
+        browser.close()
+    assert _customers(signed_store, customer) == 1
+    assert outside == []
+
+
+def test_beyond_loopback_the_app_needs_users(demo_store, tmp_path):
+    import shutil
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(demo_store.path, home / demo_store.path.name)
+    done = subprocess.run(
+        [sys.executable, "-c", "from ui.cli import run; run()", "--home", str(home), "ui",
+         "--host", "0.0.0.0", "--port", str(_free_port())], capture_output=True, text=True,
+        timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2
+    assert "journey users add" in done.stderr and "without sign-in" in done.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from analytics.store.accounts import LOCAL, Actor
 from tools import feedback_tools as fb
 from tools import journey_tools as jt
 from tools import model_tools as mt
@@ -69,19 +70,22 @@ TOOLS: list[ToolSpec] = [
              "holdout, from pasted metrics or from the loaded data. Use for 'what should we fix "
              "first?'.", pt.PlanArgs, pt.plan_tool, pt.plan_view),
     ToolSpec("ingest", "Load a file into the store (atomic; the same file twice adds nothing).",
-             st.IngestArgs, st.ingest_tool, st.ingest_view, writes=True, chart=False),
+             st.IngestArgs, st.ingest_tool, st.ingest_view, writes=True, chart=False,
+             role="analyst", audit=st.ingest_audit, doing="Loading data"),
     ToolSpec("forget", "Erase a customer everywhere (events, feedback, profile, identities, "
              "search index), recording only a keyed hash.", st.ForgetArgs, st.forget_tool,
-             st.forget_view, writes=True, chart=False),
+             st.forget_view, writes=True, chart=False, role="admin", audit=st.forget_audit,
+             doing="Erasing a customer"),
 ]
 
 BY_NAME = {t.name: t for t in TOOLS}
 READ_TOOLS = [t for t in TOOLS if not t.writes]
 
 
-def call_tool(ctx: ToolContext, name: str, arguments: dict[str, Any] | None = None
-              ) -> ToolResult:
-    """Validate the arguments, run the tool, and turn user-fixable problems into answers."""
+def call_tool(ctx: ToolContext, name: str, arguments: dict[str, Any] | None = None,
+              actor: Actor = LOCAL) -> ToolResult:
+    """Validate the arguments, run the tool for `actor` (whoever signed in; the person at the
+    machine by default), and turn user-fixable problems into answers."""
     spec = BY_NAME.get(name)
     if spec is None:
         from analytics.catalog import closest
@@ -90,7 +94,7 @@ def call_tool(ctx: ToolContext, name: str, arguments: dict[str, Any] | None = No
 
         return invalid(name, arguments or {},
                        UnknownNameError("tool", name, closest(name, list(BY_NAME))))
-    return run_spec(spec, ctx, dict(arguments or {}))
+    return run_spec(spec, ctx, dict(arguments or {}), actor)
 
 
 def langchain_tools(session: Any, specs: list[ToolSpec] | None = None) -> list:

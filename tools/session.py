@@ -11,22 +11,27 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import replace
 
+from analytics.store.accounts import LOCAL, Actor
 from tools.base import ToolContext, ToolResult
 
 MAX_RESULTS = 64
 
 
 class Session:
-    def __init__(self, context: ToolContext, max_results: int = MAX_RESULTS) -> None:
+    def __init__(self, context: ToolContext, max_results: int = MAX_RESULTS,
+                 actor: Actor = LOCAL) -> None:
         self.ctx = context
+        self.actor = actor  # who is asking: tools check its role, writes record its name
         self.max_results = max_results
         self.results: OrderedDict[str, ToolResult] = OrderedDict()
         self._next = 1
 
-    def call(self, name: str, arguments: dict) -> ToolResult:
+    def call(self, name: str, arguments: dict, actor: Actor | None = None) -> ToolResult:
+        """Run a tool for the session's actor, or for `actor` when a server that many clients
+        share says who sent this call."""
         from tools.registry import call_tool
 
-        result = call_tool(self.ctx, name, arguments)
+        result = call_tool(self.ctx, name, arguments, actor or self.actor)
         if not result.ok:
             return result
         result_id = f"R{self._next}"

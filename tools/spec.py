@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from analytics.errors import ArgumentError, JourneyError, UnknownNameError
+from analytics.store.accounts import LOCAL, Actor
 from tools.base import TableView, ToolContext, ToolResult, model_text
 
 
@@ -28,6 +29,12 @@ class ToolSpec:
     writes: bool = False  # changes the store: offered by MCP only with --allow-writes
     cached: bool = False  # a trained model: reused while the data stay the same
     chart: bool = True  # whether its result draws a chart
+    # The least role that may run it (analytics/store/accounts.py): writes need more than
+    # looking does. What a write's audit line says of it (never personal data): (args, result
+    # or None when it failed) -> details.
+    role: str = "viewer"
+    audit: Callable[[Any, Any], dict] | None = None
+    doing: str = ""  # the write as a refusal names it: "Loading data", "Erasing a customer"
 
     @property
     def summary(self) -> str:
@@ -87,11 +94,53 @@ def invalid(spec_name: str, arguments: dict, error: JourneyError) -> ToolResult:
     return ToolResult(spec_name, arguments, content=text, ok=False, error=error)
 
 
-def run_spec(spec: ToolSpec, ctx: ToolContext, arguments: dict) -> ToolResult:
+def run_spec(spec: ToolSpec, ctx: ToolContext, arguments: dict, actor: Actor = LOCAL
+             ) -> ToolResult:
+    """Run a tool for `actor` (the person at the machine unless a face says who signed in).
+    A role too low for the tool is refused before anything is read; every write is audited,
+    refused or not."""
+    if not actor.may(spec.role):
+        error = actor.refusal(spec.role, spec.doing or f"The {spec.name} tool")
+        if spec.writes:
+            _audit(spec, ctx, actor, None, None, failed="role too low")
+        return invalid(spec.name, arguments, error)
     try:
         args = spec.args.model_validate(arguments)
     except ValidationError as exc:
         return invalid(spec.name, arguments, validation_error(exc, spec.args))
+    if spec.writes:
+        return _run_write(spec, ctx, args, actor)
+    return _run(spec, ctx, args)
+
+
+def _run_write(spec: ToolSpec, ctx: ToolContext, args: Any, actor: Actor) -> ToolResult:
+    try:
+        result = _run(spec, ctx, args)
+    except BaseException as exc:
+        _audit(spec, ctx, actor, args, None, failed=type(exc).__name__)
+        raise
+    if result.ok:
+        _audit(spec, ctx, actor, args, result.result)
+        ctx.forget_cache()  # what was loaded or cached described the data before the write
+    else:
+        _audit(spec, ctx, actor, args, None, failed=type(result.error).__name__)
+    return result
+
+
+def _audit(spec: ToolSpec, ctx: ToolContext, actor: Actor, args: Any, result: Any,
+           failed: str | None = None) -> None:
+    """One line in the audit log; a refused or failed write says why by kind only (a message
+    could quote the id it was asked to erase)."""
+    from analytics.store.audit import record
+
+    detail = spec.audit(args, result) if spec.audit and args is not None else {}
+    if failed:
+        detail["failed"] = failed
+    record(ctx.store.home, actor.name, actor.role, spec.name, ok=failed is None,
+           detail=detail)
+
+
+def _run(spec: ToolSpec, ctx: ToolContext, args: Any) -> ToolResult:
     dumped = args.model_dump(mode="json")
     key = (spec.name, args.model_dump_json()) if spec.cached else None
     try:
@@ -104,6 +153,4 @@ def run_spec(spec: ToolSpec, ctx: ToolContext, arguments: dict) -> ToolResult:
         text = model_text(result, spec.view(args, result))
     except JourneyError as exc:
         return invalid(spec.name, dumped, exc)
-    if spec.writes:
-        ctx.forget_cache()  # what was loaded or cached described the data before the write
     return ToolResult(spec.name, dumped, result=result, content=text)

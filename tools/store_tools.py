@@ -118,6 +118,17 @@ def ingest_view(args: IngestArgs, result: Any) -> TableView:
                      notes=notes)
 
 
+def ingest_audit(args: IngestArgs, result: Any) -> dict:
+    from pathlib import Path
+
+    detail: dict[str, Any] = {"kind": args.kind, "files": [Path(p).name for p in args.paths],
+                              "on_error": args.on_error}
+    if result is not None:
+        detail["rows_loaded"] = sum(f.rows_loaded for f in result.files)
+        detail["rows_rejected"] = sum(f.rows_rejected for f in result.files)
+    return detail
+
+
 class ForgetArgs(ToolArgs):
     customer_id: str = Field(..., min_length=1, description="The customer to erase.")
 
@@ -126,6 +137,13 @@ def forget_tool(ctx: ToolContext, args: ForgetArgs) -> Any:
     from analytics.store.forget import forget_customer
 
     return forget_customer(ctx.store, args.customer_id)
+
+
+def forget_audit(args: ForgetArgs, result: Any) -> dict:
+    # Only the keyed hash the erasure log keeps: the audit line must not name the customer.
+    from analytics.store.forget import id_hash
+
+    return {"customer_id_hash": id_hash(args.customer_id.strip())}
 
 
 def forget_view(args: ForgetArgs, result: Any) -> TableView:

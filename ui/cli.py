@@ -61,6 +61,17 @@ def run() -> None:
 
         say(f"[bold red]Error:[/] {data(exc)}", stderr=True)
         code = 2
+    except Exception as exc:
+        # A damaged store or a full disk met somewhere not already wrapped: still a message
+        # and exit 2, never a traceback.
+        from analytics.store.faults import store_fault
+        from ui.cli_output import data, say
+
+        fault = store_fault(exc)
+        if fault is None:
+            raise
+        say(f"[bold red]Error:[/] {data(fault)}", stderr=True)
+        code = 2
     except SystemExit as exc:
         code = exc.code
     if cli_tools.read_only_run and isinstance(code, int):

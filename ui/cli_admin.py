@@ -11,7 +11,9 @@ from typing import Any
 
 import click
 
-from ui.cli_output import RowProgress, data, home_of, print_json, say, store_of
+from ui.cli_access import ACCESS_COMMANDS, audit
+from ui.cli_doctor import doctor_cmd
+from ui.cli_output import RowProgress, data, print_json, say, store_of
 
 
 @click.command("demo-data")
@@ -35,6 +37,7 @@ def demo_data(ctx: click.Context, customers: int, seed: int, force: bool, as_jso
                 path.unlink()
     with RowProgress(enabled=not as_json) as progress:
         result = load_demo(store, people=customers, seed=seed, progress=progress)
+    audit(ctx, "demo-data", {"customers": customers, "seed": seed})
     if as_json:
         print_json(result)
         return
@@ -98,6 +101,7 @@ def stages_set(ctx: click.Context, event: str, stage: str) -> None:
     from analytics.store.stages import set_event_stage
 
     a = set_event_stage(store_of(ctx), event, stage)
+    audit(ctx, "stages set", {"event": a.event_name, "stage": a.stage})
     say(f"{data(a.event_name)} is now in {data(a.stage)}.")
 
 
@@ -109,7 +113,9 @@ def stages_add(ctx: click.Context, stage: str, after: str | None) -> None:
     """Add a stage of your own (e.g. advocacy) to the journey."""
     from analytics.store.stages import add_stage
 
-    say("Stages: " + " -> ".join(data(s) for s in add_stage(store_of(ctx), stage, after)))
+    stages = add_stage(store_of(ctx), stage, after)
+    audit(ctx, "stages add", {"stage": stage, "after": after})
+    say("Stages: " + " -> ".join(data(s) for s in stages))
 
 
 @click.group("feedback", no_args_is_help=True)
@@ -126,6 +132,7 @@ def feedback_index(ctx: click.Context, as_json: bool) -> None:
 
     with RowProgress(enabled=not as_json) as progress:
         report = FeedbackIndex(store_of(ctx)).sync(progress=progress)
+    audit(ctx, "feedback index", {"snippets": report.snippets, "embedded": report.embedded})
     if as_json:
         print_json(report)
         return
@@ -134,25 +141,6 @@ def feedback_index(ctx: click.Context, as_json: bool) -> None:
     say(f"{report.snippets:,} snippets indexed ({report.embedded:,} newly embedded, "
         f"{report.updated:,} with new details (stage, customer, rating), {report.removed:,} "
         "removed).")
-
-
-@click.command("doctor")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@click.pass_context
-def doctor_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Check the data, the search index and the language model setup; say what to fix."""
-    from ui.cli_doctor import checks
-
-    found = checks(home_of(ctx))
-    if as_json:
-        print_json(found)
-    else:
-        for c in found:
-            mark = "[green]ok[/]" if c["ok"] else "[red]fix[/]"
-            say(f"{mark}  {c['check']}: {data(c['detail'])}"
-                + (f"\n      -> {data(c['fix'])}" if c["fix"] else ""))
-    if not all(c["ok"] for c in found):
-        raise SystemExit(1)
 
 
 @click.command("ask")
@@ -221,15 +209,22 @@ def ui_cmd(ctx: click.Context, port: int, host: str) -> None:
     # Uploads and downloads are cached under the data folder (cleared by an erasure), not in
     # the system's /tmp; Gradio reads this when it is imported, so before ui.web.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(store_of(ctx).temp_folder() / "gradio"))
-    from ui.web import serve
+    from analytics.store.accounts import AccessError, Accounts
     from ui.web_guard import LOOPBACK
 
-    if host not in LOOPBACK:
-        # Sign-in and roles are not there yet (#14): say plainly what listening here means.
-        say(f"[bold yellow]Warning:[/] listening on {data(host)} with no sign-in: anyone who can "
-            "reach this port can ask, load and erase data. Use the default 127.0.0.1 unless "
-            "the network is yours alone.", stderr=True)
-    say(f"Journey Agent on http://{data(host)}:{port} (Ctrl-C to stop)")
+    users = Accounts(store_of(ctx).home).users()
+    if host not in LOOPBACK and not users:
+        # Checked before the web app is even imported: nothing listens beyond this machine
+        # without sign-in.
+        raise AccessError(
+            f"Refusing to serve {host} without sign-in: anyone who could reach the port could "
+            "load and erase data. Add a user first (`journey users add NAME --role admin`), or "
+            "serve this machine only (the default --host 127.0.0.1).")
+    from ui.web import serve
+
+    sign_in = (f"sign-in required, {len(users)} user(s)" if users
+               else "this machine only, no sign-in")
+    say(f"Journey Agent on http://{data(host)}:{port} ({sign_in}; Ctrl-C to stop)")
     serve(store_of(ctx), host=host, port=port)
 
 
@@ -270,4 +265,4 @@ def status_command(ctx: click.Context) -> Any:
 
 
 ADMIN_COMMANDS = [demo_data, export_cmd, stages_group, feedback_group, doctor_cmd, ask_cmd,
-                  mcp_cmd, ui_cmd, run_app]
+                  mcp_cmd, ui_cmd, run_app, *ACCESS_COMMANDS]

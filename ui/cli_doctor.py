@@ -1,12 +1,17 @@
-"""`journey doctor`: is everything in place, and if not, what to do."""
+"""`journey doctor`: is everything in place, and if not, what to do; `--salvage DIR` copies
+out what a damaged store still holds."""
 
 from __future__ import annotations
+
+import click
+
+from ui.cli_output import data, home_of, print_json, say, store_of
 
 
 def checks(home: str | None) -> list[dict]:
     from analytics.feedback.embedder import onnx_path
     from analytics.store import EventStore
-    from analytics.store.status import store_status
+    from analytics.store.status import store_status, verify_store
 
     found: list[dict] = []
 
@@ -14,16 +19,33 @@ def checks(home: str | None) -> list[dict]:
         found.append({"check": name, "ok": ok, "detail": detail, "fix": fix})
 
     store = EventStore(home)
-    try:
-        status = store_status(store)
-        if not status.exists or not status.events:
-            add("store", False, f"no events in {store.home}",
-                "run `journey demo-data` or `journey ingest events FILE`")
-        else:
-            add("store", True, f"{status.events:,} events, {status.customers:,} customers, "
-                               f"{status.feedback:,} feedback items in {store.home}")
-    except Exception as exc:
-        add("store", False, str(exc), "move the damaged store away and load your data again")
+    status = None
+    check = verify_store(store.path) if store.exists() else None
+    if check is not None and check.damaged:
+        intact = [t.table for t in check.tables if t.ok]
+        detail = (f"{store.path} is damaged: " + (
+            "its header or catalog cannot be read" if not check.opened else
+            f"table(s) {', '.join(check.damaged)} cannot be read ({len(intact)} of "
+            f"{len(check.tables)} tables intact)"))
+        found.append({"check": "store", "ok": False, "detail": detail, "damaged": check.damaged,
+                      "fix": "restore the file from a backup, or move it away and load your "
+                             "files again" if not check.opened else
+                             "run `journey doctor --salvage DIR` to copy out every row that "
+                             "can be read; nothing will write to this file meanwhile"})
+    else:
+        try:
+            status = store_status(store)
+            if not status.exists or not status.events:
+                add("store", False, f"no events in {store.home}",
+                    "run `journey demo-data` or `journey ingest events FILE`")
+            else:
+                add("store", True, f"{status.events:,} events, {status.customers:,} customers, "
+                                   f"{status.feedback:,} feedback items in {store.home}; every "
+                                   f"block's checksum verified in {check.seconds:.2f} s"
+                                   if check else "")
+        except Exception as exc:
+            add("store", False, str(exc), "run `journey doctor` again; if it says the same, "
+                                          "move the store away and load your data again")
     model = onnx_path()
     add("embedding model", model.exists(), str(model),
         "" if model.exists() else "run `python -m analytics.feedback.embedder --build`")
@@ -32,7 +54,7 @@ def checks(home: str | None) -> list[dict]:
 
         index = FeedbackIndex(store)
         indexed = index.collection().count() if index.path.exists() else 0
-        stored = status.feedback if store.exists() else 0
+        stored = status.feedback if status is not None else 0
         same_model = not index.path.exists() or index.made_by_this_model()
         detail = f"{indexed:,} of {stored:,} snippets indexed" + (
             "" if same_model else f", by another embedding model than {index.embedder.model_id}")
@@ -63,3 +85,52 @@ def checks(home: str | None) -> list[dict]:
                 "check OPENAI_BASE_URL; until then answers come from the offline planner")
     return found
 
+
+
+@click.command("doctor")
+@click.option("--salvage", metavar="DIR", default=None,
+              help="Copy every table (every row) that can still be read out of a damaged "
+                   "store into DIR: a new store, one Parquet file per table and a report.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def doctor_cmd(ctx: click.Context, salvage: str | None, as_json: bool) -> None:
+    """Check the data, the search index and the language model setup; say what to fix.
+
+    Exits 1 when something needs fixing, 2 when the store is damaged (a block fails its
+    checksum): then `--salvage DIR` copies out what can be read.
+    """
+    if salvage:
+        _salvage(ctx, salvage, as_json)
+        return
+    found = checks(home_of(ctx))
+    if as_json:
+        print_json(found)
+    else:
+        for c in found:
+            mark = "[green]ok[/]" if c["ok"] else "[red]fix[/]"
+            say(f"{mark}  {c['check']}: {data(c['detail'])}"
+                + (f"\n      -> {data(c['fix'])}" if c["fix"] else ""))
+    if any(c.get("damaged") for c in found):
+        raise SystemExit(2)
+    if not all(c["ok"] for c in found):
+        raise SystemExit(1)
+
+
+def _salvage(ctx: click.Context, folder: str, as_json: bool) -> None:
+    from analytics.store.status import salvage_store
+
+    report = salvage_store(store_of(ctx), folder)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    for t in report.tables:
+        if t.damaged:
+            say(f"[yellow]damaged[/] {data(t.table)}: {t.rows_saved:,} rows saved, "
+                f"{t.rows_lost:,} could not be read")
+        else:
+            say(f"[green]ok[/]      {data(t.table)}: {t.rows_saved:,} rows saved")
+    if report.rebuilt:
+        say(f"Rebuilt from the saved events: {data(', '.join(report.rebuilt))}.")
+    say(f"Saved to {data(report.store)}, with one Parquet file per table and "
+        "salvage_report.json beside it.")
+    say(data(report.reload))

@@ -258,6 +258,7 @@ def build_command(spec: ToolSpec) -> click.Command:
                                  "Go ahead?", default=False):
                 raise SystemExit(1)
         tools = ToolContext(store_of(ctx))
+        from analytics.store.accounts import machine_user
         from tools.registry import call_tool
 
         if not spec.writes:
@@ -267,7 +268,7 @@ def build_command(spec: ToolSpec) -> click.Command:
 
         with RowProgress(enabled=spec.writes and not extras["as_json"]) as progress:
             tools.progress = progress
-            result = call_tool(tools, spec.name, arguments)
+            result = call_tool(tools, spec.name, arguments, machine_user("command line"))
         if not result.ok:
             raise JourneyError(spell_error(spec, result))
         emit_tool_result(result, CLI[spec.name], **extras)

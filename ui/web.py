@@ -21,6 +21,7 @@ from analytics.constants import BUSINESS_MODELS  # noqa: E402
 from analytics.errors import ArgumentError, JourneyError  # noqa: E402
 from analytics.results import markdown_literal as md  # noqa: E402
 from analytics.store import EventStore  # noqa: E402
+from analytics.store.accounts import LOCAL, Accounts, Actor  # noqa: E402
 from tools.base import ToolContext, ToolResult  # noqa: E402
 from tools.registry import call_tool  # noqa: E402
 from tools.session import Session  # noqa: E402
@@ -32,11 +33,17 @@ SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "sans
 # A browser session's conversation (its agent, results and ids) is dropped this long after its
 # last use, so a long-running server does not keep every conversation it ever had.
 SESSION_SECONDS = 6 * 3600
+MAX_FAILED_SIGN_INS = 5
+SIGN_IN_WINDOW_S = 300
 # How the web app names the arguments a user can get wrong (the form's own labels).
 FIELD_LABELS = {"filters.since": "From", "filters.until": "To", "filters.device": "Device",
                 "filters.channel": "Channel", "filters.segment": "Segment",
                 "mapping": "Column mapping", "customer_id": "Customer id",
                 "quarter": "Quarter", "metrics_text": "Stage metrics", "on_error": "Bad rows"}
+
+
+UNKNOWN_ACTOR = ("Users were added after this app started, so it does not know who you are. "
+                 "Restart `journey ui` and sign in.")
 
 
 def shown(text: str) -> str:
@@ -74,9 +81,39 @@ def _events(agent, question: str) -> Iterator[tuple[str, Any]]:
 class JourneyApp:
     def __init__(self, store: EventStore) -> None:
         self.store = store
+        self.accounts = Accounts(store.home)
+        # Whether the server was started with sign-in (users existed then): see `actor`.
+        self.signing_in = self.accounts.has_users()
+        self._failed: dict[str, list[float]] = {}  # name -> times of recent wrong passwords
         # Sessions share the loaded catalog, facts and feedback themes; each keeps its own
         # conversation (the agent object in the session state).
         self.shared = ToolContext(store)
+
+    def actor(self, request: gr.Request | None) -> Actor | None:
+        """Who sent this request: the signed-in user with their role as it is now (a role
+        changed or a user removed takes effect at once), the person at the machine when the
+        app serves loopback without users, or None: users were added after the app started
+        without sign-in, so nobody here is known (restart the app to sign in)."""
+        if not self.signing_in:
+            return None if self.accounts.has_users() else LOCAL
+        username = getattr(request, "username", None) if request is not None else None
+        return self.accounts.role_of(username)
+
+    def sign_in(self, username: str, password: str) -> bool:
+        """Gradio's login check. After MAX_FAILED_SIGN_INS wrong passwords for a name within
+        SIGN_IN_WINDOW_S, that name is refused until the window passes (guessing is slow)."""
+        import time
+
+        now = time.monotonic()
+        recent = [t for t in self._failed.get(username, []) if now - t < SIGN_IN_WINDOW_S]
+        if len(recent) >= MAX_FAILED_SIGN_INS:
+            self._failed[username] = recent
+            return False
+        if self.accounts.sign_in(username, password) is not None:
+            self._failed.pop(username, None)
+            return True
+        self._failed[username] = recent + [now]
+        return False
 
     def warm_up(self) -> None:
         from agent.planner import OfflinePlanner
@@ -88,13 +125,19 @@ class JourneyApp:
 
     # -- chat -----------------------------------------------------------------------------------
 
-    def respond(self, message: str, history: list, agent):
+    def respond(self, message: str, history: list, agent, request: gr.Request = None):
         """Streams (history, agent, cleared box): the question, each tool step (collapsed under
         its title), the answer, then the chart of the last result that has one, inline."""
         if not message or not message.strip():
             yield history, agent, ""
             return
-        agent = agent or make_agent(Session(self.shared))
+        actor = self.actor(request)
+        if actor is None:
+            history = list(history) + [{"role": "user", "content": message},
+                                       {"role": "assistant", "content": shown(UNKNOWN_ACTOR)}]
+            yield history, agent, ""
+            return
+        agent = agent or make_agent(Session(self.shared, actor=actor))
         history = list(history) + [{"role": "user", "content": message}]
         yield history, agent, ""
         figure = None
@@ -171,12 +214,17 @@ class JourneyApp:
 
     # -- data -----------------------------------------------------------------------------------
 
-    def upload(self, file, kind: str, mapping: str, on_error: str):
+    def upload(self, file, kind: str, mapping: str, on_error: str,
+               request: gr.Request = None):
+        actor = self.actor(request)
+        if actor is None:
+            return f"**Not loaded.** {md(UNKNOWN_ACTOR)}", self.status()
         if file is None:
             return "Choose a file first.", self.status()
         path = file if isinstance(file, str) else file.name
         result = call_tool(self.shared, "ingest", {
-            "kind": kind, "paths": [path], "mapping": mapping or None, "on_error": on_error})
+            "kind": kind, "paths": [path], "mapping": mapping or None, "on_error": on_error},
+            actor)
         if not result.ok:
             # The upload's temporary path means nothing to the user: name the file they chose.
             message = problem(result).replace(str(path), Path(path).name)
@@ -187,10 +235,14 @@ class JourneyApp:
         lines += [f"- {n:,} skipped: {md(reason)}" for reason, n in f.reject_reasons.items()]
         return "\n".join(lines), self.status()
 
-    def forget(self, customer_id: str, confirm: bool):
+    def forget(self, customer_id: str, confirm: bool, request: gr.Request = None):
+        actor = self.actor(request)
+        if actor is None:
+            return f"**Not erased.** {md(UNKNOWN_ACTOR)}", self.status()
         if not confirm:
             return "Tick the box to confirm the erasure.", self.status()
-        result = call_tool(self.shared, "forget", {"customer_id": (customer_id or "").strip()})
+        result = call_tool(self.shared, "forget", {"customer_id": (customer_id or "").strip()},
+                           actor)
         if not result.ok:
             return f"**Not erased.** {md(problem(result))}", self.status()
         r = result.result
@@ -278,14 +330,18 @@ def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
             load = gr.Button("Load")
             load_text = gr.Markdown()
             status = gr.JSON(label="Store status", value=app.status)
-            load.click(app.upload, [upload, kind, mapping, on_error], [load_text, status])
+            # Writes: one at a time, and not offered to API clients (the page's own buttons
+            # only); each still checks the signed-in user's role (JourneyApp.actor).
+            load.click(app.upload, [upload, kind, mapping, on_error], [load_text, status],
+                       concurrency_limit=1, api_visibility="private")
             gr.Markdown("### Erase a customer (data protection request)")
             with gr.Row():
                 erase_id = gr.Textbox(label="Customer id")
                 erase_ok = gr.Checkbox(label="I confirm: erase every trace of this customer")
             erase = gr.Button("Erase", variant="stop")
             erase_text = gr.Markdown()
-            erase.click(app.forget, [erase_id, erase_ok], [erase_text, status])
+            erase.click(app.forget, [erase_id, erase_ok], [erase_text, status],
+                        concurrency_limit=1, api_visibility="private")
     return demo
 
 
@@ -294,6 +350,15 @@ def serve(store: EventStore, host: str = "127.0.0.1", port: int = 7860,
     from analytics.config import settings
 
     app = JourneyApp(store)
+    from ui.web_guard import LOOPBACK
+
+    if host not in LOOPBACK and not app.signing_in:
+        from analytics.store.accounts import AccessError
+
+        raise AccessError(
+            f"Refusing to serve {host} without sign-in: anyone who could reach the port could "
+            "load and erase data. Add a user first (`journey users add NAME --role admin`), "
+            "or serve this machine only with --host 127.0.0.1.")
     # Warm the models and caches while the server starts, so the first answer is quick.
     import threading
 
@@ -304,9 +369,12 @@ def serve(store: EventStore, host: str = "127.0.0.1", port: int = 7860,
 
     from ui.web_guard import HostGuard, allowed_names
 
-    guard = Middleware(HostGuard, allowed=allowed_names(host))  # type: ignore[arg-type]
+    guard = Middleware(HostGuard, allowed=allowed_names(host, settings().public_names))  # type: ignore[arg-type]
     demo.launch(server_name=host, server_port=port, share=False, theme=theme,
                 app_kwargs={"middleware": [guard]},
+                auth=app.sign_in if app.signing_in else None,
+                auth_message="Sign in with the name and password an admin gave you "
+                             "(`journey users add`).",
                 max_file_size=settings().max_upload,
                 prevent_thread_lock=not block, show_error=True, quiet=not block)
     return demo

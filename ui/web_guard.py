@@ -3,8 +3,8 @@
 A page on another site can make the analyst's browser send requests to 127.0.0.1 (and, by DNS
 rebinding, make them look same-origin): such requests carry that site's name in `Host` or
 `Origin`. Every request whose Host, or Origin when present, is not an allowed name is refused
-with 403 before the app sees it. Allowed: the loopback names, plus the address the app was
-asked to listen on when that is a specific name.
+with 403 before the app sees it. Allowed: the loopback names, the address the app was asked to
+listen on when that is a specific name, and the public names configured (JOURNEY_PUBLIC_NAME).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def allowed_names(host: str) -> set[str]:
-    names = set(LOOPBACK)
+def allowed_names(host: str, public: tuple[str, ...] = ()) -> set[str]:
+    names = set(LOOPBACK) | {name.strip("[]").lower() for name in public}
     if host not in ("", "0.0.0.0", "::"):
         names.add(host.strip("[]").lower())
     return names

@@ -120,3 +120,21 @@ def json_object_of(columns: list[str]) -> str | None:
         return None
     pairs = ", ".join(f"{quote_literal(c)}, {quote_ident(c)}" for c in columns)
     return f"json_object({pairs})"
+
+
+# A JSON text that writes a NUL character: \u0000 not preceded by an escaping backslash.
+_JSON_NUL = r"'(^|[^\\])(\\\\)*\\u0000'"
+
+
+def nul_condition(column: str, duck_type: str) -> str | None:
+    """SQL that is true when a cell holds a NUL character; None for types without text."""
+    col = quote_ident(column)
+    t = duck_type.upper()
+    if t == "VARCHAR":
+        return f"contains({col}, chr(0))"
+    if t == "JSON":
+        # The reader refuses a raw NUL in JSON; an escaped one is a NUL once the text is read.
+        return f"(contains({col}, '\\u0000') AND regexp_matches({col}, {_JSON_NUL}))"
+    if "VARCHAR" in t or "JSON" in t:  # structs, lists and maps holding text (Parquet)
+        return f"contains(CAST({col} AS VARCHAR), chr(0))"
+    return None

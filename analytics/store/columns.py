@@ -81,6 +81,26 @@ def normalise(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
+def refuse_duplicate_columns(file: str, names: list[str], *, what: str = "the header",
+                             line: int | None = None) -> None:
+    """Two columns with one name (DuckDB compares names without case) would make one of them
+    silently win; the user must say which is meant, so the file is refused."""
+    from analytics.errors import InputFileError
+
+    seen: dict[str, str] = {}
+    for name in names:
+        first = seen.get(name.casefold())
+        seen.setdefault(name.casefold(), name)
+        if first is not None:
+            spelled = "" if first == name else (
+                f" (as '{first}' and '{name}': column names are compared without regard to case)")
+            error = InputFileError(file, f"column '{name}' appears twice in {what}{spelled}",
+                                   line=line,
+                                   hint="Rename or drop one of them, then load the file again")
+            error.column = name  # for the faces; the message already names it
+            raise error
+
+
 @dataclass
 class ColumnPlan:
     """The outcome of matching a file's columns: field -> source column, and the leftovers."""

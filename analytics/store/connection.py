@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +11,17 @@ from typing import Any, Protocol
 
 import duckdb
 
-from analytics.errors import StoreBusyError, StoreError
+from analytics.errors import StoreBusyError, StoreDamagedError, StoreError
+from analytics.store import faults
+from analytics.store.faults import (
+    check_before_write,
+    damaged_error,
+    disk_full_error,
+    is_corruption,
+    is_disk_full,
+    lock_holder,
+    record_health,
+)
 from analytics.store.schema import DEFAULT_STAGES, SCHEMA_VERSION, TABLES_DDL, VIEWS_DDL
 
 STORE_FILENAME = "journey.duckdb"
@@ -67,8 +78,6 @@ SAME_PROCESS_WAIT_S = 30.0
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    import time
-
     deadline = time.monotonic() + SAME_PROCESS_WAIT_S
     while True:
         try:
@@ -82,21 +91,40 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    try:
-        con = _connect(path, read_only)
-    except duckdb.IOException as exc:
-        text = str(exc)
-        if "lock" in text.lower():
-            raise StoreBusyError(
-                f"The store {path} is busy: another journey command is writing to it. "
-                "Wait for it to finish and try again."
-            ) from exc
-        raise StoreError(f"Cannot open the store {path}: {text}") from exc
-    except duckdb.Error as exc:
-        raise StoreError(
-            f"Cannot open the store {path}: {exc}. If the file is damaged, move it away and "
-            "load your data again."
-        ) from exc
+    """Open the store; while another process holds its lock (a reader when we write, a writer
+    when we read), wait up to JOURNEY_WRITE_WAIT_S, saying so once, then name the holder."""
+    from analytics.config import settings
+
+    deadline: float | None = None
+    while True:
+        try:
+            con = _connect(path, read_only)
+            break
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" not in text.lower():
+                if is_corruption(exc):
+                    raise damaged_error(path, exc) from None
+                raise StoreError(f"Cannot open the store {path}: {text}") from exc
+            wait = settings().write_wait_seconds
+            holder = lock_holder(text)
+            if deadline is None:
+                deadline = time.monotonic() + wait
+                if wait > 0:
+                    faults.waiting_notice(f"The store {path} is in use by {holder}; waiting "
+                                          f"up to {wait:.0f} s for it to finish...")
+            if time.monotonic() >= deadline:
+                doing = "read" if read_only else "write to"
+                raise StoreBusyError(
+                    f"The store {path} is still in use by {holder} after {wait:.0f} s, so "
+                    f"this command cannot {doing} it. Wait for that one to finish (or stop "
+                    "it) and try again; JOURNEY_WRITE_WAIT_S sets how long to wait."
+                ) from None
+            time.sleep(0.2)
+        except duckdb.Error as exc:
+            if is_corruption(exc):
+                raise damaged_error(path, exc) from None
+            raise StoreError(f"Cannot open the store {path}: {exc}.") from exc
     _configure(con)
     return con
 
@@ -133,9 +161,11 @@ class TimedConnection:
     and the store is untouched (the connection is read-only anyway).
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float,
+                 path: Path | None = None) -> None:
         self._con = con
         self._seconds = seconds
+        self._path = path
 
     def execute(self, query: str, parameters: object = None) -> duckdb.DuckDBPyConnection:
         import threading
@@ -150,6 +180,10 @@ class TimedConnection:
                 f"The question took longer than {self._seconds:.0f} s and was stopped. Narrow "
                 "it (a shorter date range, one segment) or raise JOURNEY_QUERY_TIMEOUT_S."
             ) from None
+        except duckdb.Error as exc:
+            if self._path is not None and is_corruption(exc):
+                raise damaged_error(self._path, exc, self._con) from None
+            raise
         finally:
             timer.cancel()
 
@@ -222,15 +256,36 @@ class EventStore:
         return tuple(stamp)
 
     @contextmanager
-    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def writer(self, needs_bytes: int = 0) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection. Refused on a damaged file; a full disk or a damaged block
+        met while writing becomes a StoreError (the caller's transaction is rolled back).
+        `needs_bytes`: the size of what is being loaded, for the disk-full message."""
         _close_left_open()  # in one process DuckDB cannot have both on the same file
         self.home.mkdir(parents=True, exist_ok=True)
+        check_before_write(self.path)
         con = _open(self.path, read_only=False)
+        fault: StoreError | None = None
         try:
             initialise_schema(con)
             yield con
+        except Exception as exc:
+            fault = (damaged_error(self.path, exc, con) if is_corruption(exc)
+                     else disk_full_error(self.path, needs_bytes) if is_disk_full(exc)
+                     else None)
+            if fault is None:
+                raise
         finally:
-            con.close()
+            try:
+                con.close()
+            except duckdb.Error as exc:  # the checkpoint at close can meet a full disk too
+                if fault is None and not is_disk_full(exc):
+                    raise
+                fault = fault or disk_full_error(self.path, needs_bytes)
+            finally:
+                if not isinstance(fault, StoreDamagedError):
+                    record_health(self.path, [])  # our own write: the file is known good
+        if fault is not None:
+            raise fault
 
     @contextmanager
     def reader(self) -> Iterator[TimedConnection]:
@@ -240,7 +295,14 @@ class EventStore:
                 "demo with `journey demo-data`."
             )
         con = _open(self.path, read_only=True)
-        if schema_version(con) < SCHEMA_VERSION:
+        try:
+            version = schema_version(con)
+        except duckdb.Error as exc:
+            con.close()
+            if is_corruption(exc):
+                raise damaged_error(self.path, exc) from None
+            raise
+        if version < SCHEMA_VERSION:
             # A store written by an older version: bring its views up to date once.
             con.close()
             with self.writer() as upgrade:
@@ -251,7 +313,7 @@ class EventStore:
                 upgrade.execute("COMMIT")
             con = _open(self.path, read_only=True)
         try:
-            yield TimedConnection(con, query_seconds())
+            yield TimedConnection(con, query_seconds(), self.path)
         finally:
             if _left_open is not None:
                 _left_open.append(con)

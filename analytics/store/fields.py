@@ -4,7 +4,9 @@ are rejected (with the reason shown to the user)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
+from analytics.config import settings
 from analytics.constants import FEEDBACK_SOURCES
 from analytics.store import cells
 from analytics.store.columns import ColumnPlan, Kind
@@ -39,7 +41,48 @@ class CellCheck:
 
     field: str
     condition: str
-    reason: str
+    reason: str  # the same for every row: what the load report counts
+    detail: str | None = None  # SQL for the reason of one row (with its value), when it helps
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """The plausible range of a loaded timestamp; outside it is a rejected cell (a 1970 epoch
+    zero or a year-2100 typo would otherwise skew every period and cohort)."""
+
+    earliest: date
+    latest: datetime  # now plus the allowed days in the future
+    future_days: float
+
+    @classmethod
+    def from_settings(cls, now: datetime | None = None) -> TimeRange:
+        found = settings()
+        days = min(found.max_future_days, 3_000_000.0)  # beyond year 9999 is no bound anyway
+        now = now or datetime.now(UTC)
+        try:
+            latest = now + timedelta(days=days)
+        except OverflowError:
+            latest = datetime(9999, 12, 31, tzinfo=UTC)
+        return cls(found.earliest_date, latest, days)
+
+    def checks(self, field: str, target: str) -> list[CellCheck]:
+        shown = (f"CASE WHEN isfinite({target}) THEN strftime(timezone('UTC', {target}), "
+                 f"'%Y-%m-%d %H:%M:%S') ELSE CAST({target} AS VARCHAR) END")
+        earliest = self.earliest.isoformat()
+        early = datetime.combine(self.earliest, time(), UTC).isoformat(sep=" ")
+        late = self.latest.astimezone(UTC).isoformat(sep=" ")
+        days = f"{self.future_days:g} day" + ("" if self.future_days == 1 else "s")
+        before = f"is before {earliest} (JOURNEY_EARLIEST_DATE)"
+        after = (f"is more than {days} in the future (after "
+                 f"{self.latest.astimezone(UTC):%Y-%m-%d %H:%M} UTC; JOURNEY_MAX_FUTURE_DAYS)")
+        return [
+            CellCheck(field, f"{target} < TIMESTAMPTZ {cells.quote_literal(early)}",
+                      f"timestamp {before}",
+                      f"'timestamp ' || {shown} || {cells.quote_literal(' ' + before)}"),
+            CellCheck(field, f"{target} > TIMESTAMPTZ {cells.quote_literal(late)}",
+                      f"timestamp {after}",
+                      f"'timestamp ' || {shown} || {cells.quote_literal(' ' + after)}"),
+        ]
 
 
 @dataclass(frozen=True)
@@ -62,7 +105,8 @@ def _raw(plan: ColumnPlan, types: dict[str, str], fields: list[str]) -> dict[str
             for f in fields if f in plan.fields}
 
 
-def _timestamp_checks(plan: ColumnPlan, field: str, required: bool, target: str) -> list[CellCheck]:
+def _timestamp_checks(plan: ColumnPlan, field: str, required: bool, target: str,
+                      time_range: TimeRange) -> list[CellCheck]:
     checks = []
     if required:
         checks.append(CellCheck(field, f"_raw_{field} IS NULL", f"missing {field}"))
@@ -72,6 +116,7 @@ def _timestamp_checks(plan: ColumnPlan, field: str, required: bool, target: str)
             "unparseable timestamp; use ISO 8601 like 2024-01-31T13:45:00Z, epoch seconds or "
             "milliseconds, or say how the file writes times (a time format such as %m/%d/%Y %H:%M)",
         ))
+        checks += time_range.checks(field, target)
     return checks
 
 
@@ -83,7 +128,8 @@ def _merge_json(parts: list[str]) -> str:
     return f"CAST(json_merge_patch({parts[0]}, {parts[1]}) AS JSON)"
 
 
-def events_select(plan: ColumnPlan, types: dict[str, str], time_format: str | None) -> TypedSelect:
+def events_select(plan: ColumnPlan, types: dict[str, str], time_format: str | None,
+                  time_range: TimeRange | None = None) -> TypedSelect:
     f = plan.fields
     ts = cells.timestamp(f["timestamp"], types[f["timestamp"]], time_format)
     props = []
@@ -102,7 +148,8 @@ def events_select(plan: ColumnPlan, types: dict[str, str], time_format: str | No
         "device": _text(plan, types, "device", lower=True),
         "properties": _merge_json(props),
     }
-    checks = _timestamp_checks(plan, "timestamp", True, "ts")
+    checks = _timestamp_checks(plan, "timestamp", True, "ts",
+                               time_range or TimeRange.from_settings())
     checks.append(CellCheck("event_name", "event_name IS NULL", "missing event name"))
     checks.append(CellCheck(
         "customer_id" if "customer_id" in f else "anonymous_id",
@@ -119,8 +166,8 @@ def events_select(plan: ColumnPlan, types: dict[str, str], time_format: str | No
     return TypedSelect(expressions, raw, checks)
 
 
-def customers_select(plan: ColumnPlan, types: dict[str, str], time_format: str | None
-                     ) -> TypedSelect:
+def customers_select(plan: ColumnPlan, types: dict[str, str], time_format: str | None,
+                     time_range: TimeRange | None = None) -> TypedSelect:
     f = plan.fields
 
     def typed(field: str, parser) -> str:
@@ -149,7 +196,8 @@ def customers_select(plan: ColumnPlan, types: dict[str, str], time_format: str |
         "_opted_out": f"CAST({typed('opted_out', cells.boolean)} AS BOOLEAN)",
     }
     checks = [CellCheck("customer_id", "customer_id IS NULL", "missing customer id")]
-    checks += _timestamp_checks(plan, "signup_at", False, "signup_at")
+    checks += _timestamp_checks(plan, "signup_at", False, "signup_at",
+                                time_range or TimeRange.from_settings())
     yes_no = "expected yes/no, true/false or 1/0"
     for field, target, reason in [
         ("revenue", "revenue", "not a number"),
@@ -176,7 +224,8 @@ def _source_expr(text: str, default: str | None) -> str:
 
 
 def feedback_select(plan: ColumnPlan, types: dict[str, str], time_format: str | None,
-                    default_source: str | None = None) -> TypedSelect:
+                    default_source: str | None = None,
+                    time_range: TimeRange | None = None) -> TypedSelect:
     f = plan.fields
     source_text = (f"replace(lower({cells.raw_text(f['source'], types[f['source']])}), ' ', '_')"
                    if "source" in f else "CAST(NULL AS VARCHAR)")
@@ -190,7 +239,8 @@ def feedback_select(plan: ColumnPlan, types: dict[str, str], time_format: str | 
                    else "CAST(NULL AS DOUBLE)"),
         "text": _text(plan, types, "text"),
     }
-    checks = _timestamp_checks(plan, "timestamp", True, "ts")
+    checks = _timestamp_checks(plan, "timestamp", True, "ts",
+                               time_range or TimeRange.from_settings())
     checks.append(CellCheck("text", "text IS NULL", "empty feedback text"))
     checks.append(CellCheck(
         "source", "_raw_source IS NULL AND source IS NULL" if "source" in f else "source IS NULL",
@@ -212,9 +262,9 @@ def feedback_select(plan: ColumnPlan, types: dict[str, str], time_format: str | 
 
 
 def typed_select(kind: Kind, plan: ColumnPlan, types: dict[str, str], time_format: str | None,
-                 default_source: str | None) -> TypedSelect:
+                 default_source: str | None, time_range: TimeRange | None = None) -> TypedSelect:
     if kind == "events":
-        return events_select(plan, types, time_format)
+        return events_select(plan, types, time_format, time_range)
     if kind == "customers":
-        return customers_select(plan, types, time_format)
-    return feedback_select(plan, types, time_format, default_source)
+        return customers_select(plan, types, time_format, time_range)
+    return feedback_select(plan, types, time_format, default_source, time_range)

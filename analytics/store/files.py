@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import duckdb
+
 from analytics.config import settings
 from analytics.errors import InputFileError
+from analytics.store.columns import refuse_duplicate_columns
 
 FileFormat = Literal["csv", "parquet", "jsonl"]
 
@@ -52,7 +56,8 @@ class SniffedFile:
     format: FileFormat
     delimiter: str | None  # for CSV: ',', '\t', ';' or '|'
     size: int
-    header: list[str] = field(default_factory=list)  # for CSV: the column names of line 1
+    # The column names: for CSV those of line 1, for Parquet those of its schema.
+    header: list[str] = field(default_factory=list)
 
 
 def _guess_delimiter(first_line: str) -> str:
@@ -114,7 +119,7 @@ def sniff(path: str | Path, max_line_bytes: int = MAX_LINE_BYTES) -> SniffedFile
                 name, "is not a valid Parquet file (its PAR1 markers are missing)",
                 hint="Export it again, or rename it if it is really CSV or JSON Lines",
             )
-        return SniffedFile(path, "parquet", None, size)
+        return SniffedFile(path, "parquet", None, size, _parquet_columns(name, path))
 
     # Text formats: must be UTF-8 text without NUL bytes.
     nul = head.find(b"\x00")
@@ -161,28 +166,63 @@ def _csv_header(name: str, line: str, delimiter: str) -> list[str]:
         raise InputFileError(name, f"line 1 is not a readable header row ({exc})", line=1,
                              hint="Save the file as CSV with one header row of column names"
                              ) from None
-    header: list[str] = []
-    for position, raw in enumerate(names, start=1):
-        column = raw.strip() or f"column_{position}"
-        if column in header:
-            raise InputFileError(name, f"column '{column}' appears twice in the header",
-                                 line=1, hint="Rename one of them")
-        header.append(column)
+    header = [raw.strip() or f"column_{position}" for position, raw in enumerate(names, start=1)]
+    refuse_duplicate_columns(name, header, line=1)
+    refuse_nul_in_names(name, header, line=1)
     return header
 
 
+def _parquet_columns(name: str, path: Path) -> list[str]:
+    """The top-level column names of a Parquet file, from its footer (DuckDB's reader would
+    rename a repeated name to name_1 and load both)."""
+    try:
+        with duckdb.connect() as con:
+            rows = con.execute("SELECT name, num_children FROM parquet_schema(?)",
+                               [str(path)]).fetchall()
+    except duckdb.Error:
+        return []  # a damaged file: the reader says what is wrong with it
+    # The schema is a tree written depth first: the root, then each column and its nested fields.
+    columns: list[str] = []
+    position = 1
+    for _ in range((rows[0][1] or 0) if rows else 0):
+        if position >= len(rows):
+            break
+        columns.append(rows[position][0])
+        pending = 1  # elements of this column's subtree still to step over
+        while pending and position < len(rows):
+            pending += (rows[position][1] or 0) - 1
+            position += 1
+    refuse_duplicate_columns(name, columns, what="the Parquet schema")
+    refuse_nul_in_names(name, columns)
+    return columns
+
+
+def refuse_nul_in_names(name: str, columns: list[str], line: int | None = None) -> None:
+    for column in columns:
+        if "\x00" in column:
+            raise InputFileError(
+                name, f"column name {column!r} contains a NUL byte (binary data, not text)",
+                line=line, hint="Rename the column, or check that the file is not damaged")
+
+
 def reader_sql(sniffed: SniffedFile, max_line_bytes: int = MAX_LINE_BYTES,
-               skip_bad_lines: bool = False) -> str:
-    """A DuckDB table-function call that reads the file (text columns stay text)."""
+               skip_bad_lines: bool = False, json_columns: dict[str, str] | None = None) -> str:
+    """A DuckDB table-function call that reads the file (text columns stay text).
+
+    `json_columns` (JSON Lines): the columns an earlier pass found, so that this read does not
+    look through the whole file for them again."""
     location = "'" + str(sniffed.path).replace("'", "''") + "'"
     if sniffed.format == "parquet":
         return f"read_parquet({location})"
     if sniffed.format == "jsonl":
+        # Nested objects (Segment properties, context) stay JSON as the user wrote them.
+        detect = ("sample_size = -1, maximum_depth = 1" if not json_columns else "columns = {"
+                  + ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}': "
+                              f"'{t.replace(chr(39), chr(39) * 2)}'"
+                              for c, t in json_columns.items()) + "}")
         return (
             f"read_json({location}, format = 'newline_delimited', records = true, "
-            f"maximum_object_size = {max(max_line_bytes, 1 << 20)}, sample_size = -1, "
-            # Nested objects (Segment properties, context) stay JSON as the user wrote them.
-            "maximum_depth = 1)"
+            f"maximum_object_size = {max(max_line_bytes, 1 << 20)}, {detect})"
         )
     delimiter = sniffed.delimiter.replace("'", "''") if sniffed.delimiter else ","
     # Everything is read as text so that one odd value cannot change a column's type;
@@ -195,3 +235,27 @@ def reader_sql(sniffed: SniffedFile, max_line_bytes: int = MAX_LINE_BYTES,
         f"delim = '{delimiter}', quote = '\"', escape = '\"', max_line_size = {max_line_bytes}, "
         f"strict_mode = true, null_padding = false{skipping})"
     )
+
+
+def json_key_spellings(sniffed: SniffedFile, columns: list[str],
+                       max_line_bytes: int = MAX_LINE_BYTES) -> list[str] | None:
+    """Keys of a JSON Lines file that differ only in case, which the reader loads as two columns
+    (the second renamed name_1). Only a file whose columns look renamed is read for its keys,
+    on a connection of its own (a failed statement must not abort the load's transaction)."""
+    lowered = {c.lower() for c in columns}
+    renamed = [c for c in columns if (m := re.fullmatch(r"(.+)_\d+", c))
+               and m.group(1).lower() in lowered]
+    if not renamed:
+        return []
+    location = "'" + str(sniffed.path).replace("'", "''") + "'"
+    try:
+        with duckdb.connect() as con:
+            keys = [row[0] for row in con.execute(
+                f"SELECT DISTINCT unnest(json_keys(json)) FROM read_ndjson_objects({location}, "
+                f"maximum_object_size = {max(max_line_bytes, 1 << 20)})").fetchall()]
+    except duckdb.Error:
+        return None  # cannot tell: the caller checks line by line
+    spellings: dict[str, list[str]] = {}
+    for key in keys:
+        spellings.setdefault(key.lower(), []).append(key)
+    return sorted(k for group in spellings.values() if len(group) > 1 for k in group)

@@ -8,6 +8,8 @@ DuckDB, so a million rows never pass through Python.
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -23,11 +25,25 @@ from analytics.store.fields import (
     ID_COLUMN,
     ID_PREFIX,
     STORE_COLUMNS,
+    TimeRange,
     typed_select,
 )
-from analytics.store.files import MAX_LINE_BYTES, MAX_ROWS, reader_sql, sniff
+from analytics.store.files import (
+    MAX_LINE_BYTES,
+    MAX_ROWS,
+    SniffedFile,
+    json_key_spellings,
+    reader_sql,
+    refuse_nul_in_names,
+    sniff,
+)
 from analytics.store.ingest_report import FileLoadReport, IngestReport
-from analytics.store.read_errors import read_error
+from analytics.store.read_errors import (
+    BadJsonLine,
+    read_error,
+    refuse_nul_cells,
+    scan_json_lines,
+)
 from analytics.store.rejects import write_rejects
 from analytics.store.schema import guess_stage
 from analytics.store.steps import refresh_people
@@ -48,7 +64,8 @@ class _FileLoader:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, kind: Kind, path: Path, *, mapping,
                  on_error: OnError, replace: bool, time_format, default_source, progress: Progress,
-                 load_id: int, max_line_bytes: int) -> None:
+                 load_id: int, max_line_bytes: int, time_range: TimeRange,
+                 temp_folder: Callable[[], Path]) -> None:
         self.con = con
         self.kind = kind
         self.path = path
@@ -61,7 +78,10 @@ class _FileLoader:
         self.progress = progress
         self.load_id = load_id
         self.max_line_bytes = max_line_bytes
+        self.time_range = time_range
+        self.temp_folder = temp_folder
         self.id_col = ID_COLUMN[kind]
+        self.bad_json: list[BadJsonLine] = []
 
     def _sql(self, query: str, params: list | None = None):
         return self.con.execute(query, params or [])
@@ -71,20 +91,32 @@ class _FileLoader:
         report = FileLoadReport(file=self.name, kind=self.kind, format=sniffed.format)
         self.progress(f"Reading {self.path.name}", 0, 0)
         skip_lines = sniffed.format == "csv" and self.on_error == "skip"
-        try:
-            if skip_lines:
-                self._sql("DROP TABLE IF EXISTS _csv_rejects")
-                self._sql("DROP TABLE IF EXISTS _csv_scans")
-            self._sql("CREATE OR REPLACE TEMP TABLE _raw AS SELECT * FROM "
-                      + reader_sql(sniffed, self.max_line_bytes, skip_lines))
-        except duckdb.Error as exc:
-            raise read_error(self.name, sniffed.format, exc) from None
+        refused, columns = (self._json_lines_refused(sniffed)
+                            if sniffed.format == "jsonl" and self.on_error == "skip"
+                            else (None, None))
+        if refused is not None:
+            self._read_json_lines_without_bad_ones(sniffed, refused)
+        else:
+            try:
+                if skip_lines:
+                    self._sql("DROP TABLE IF EXISTS _csv_rejects")
+                    self._sql("DROP TABLE IF EXISTS _csv_scans")
+                self._sql("CREATE OR REPLACE TEMP TABLE _raw AS SELECT * FROM "
+                          + reader_sql(sniffed, self.max_line_bytes, skip_lines, columns))
+            except duckdb.Error as exc:
+                raise read_error(self.name, sniffed.format, exc) from None
         described = self._sql("DESCRIBE _raw").fetchall()
         types = {row[0]: row[1] for row in described}
-        report.rows_read = self._sql("SELECT count(*) FROM _raw").fetchone()[0]
+        if sniffed.format == "jsonl":
+            self._refuse_json_key_spellings(sniffed, list(types))
+            refuse_nul_in_names(self.name, list(types))
         self.rowid_base = self._sql("SELECT min(rowid) FROM _raw").fetchone()[0]
-        self.bad_lines = self._stash_bad_lines() if skip_lines else 0
-        report.rows_read += self.bad_lines
+        # rowid follows file order (insertion order is preserved) but starts at an arbitrary
+        # base inside a transaction; counting from the smallest gives the 1-based data row.
+        self.row_sql = f"(_raw.rowid - {self.rowid_base} + 1)"
+        self.bad_lines = (self._stash_bad_lines() if skip_lines
+                          else self._stash_bad_json_lines())
+        report.rows_read = self._sql("SELECT count(*) FROM _raw").fetchone()[0] + self.bad_lines
         if report.rows_read > MAX_ROWS:
             raise InputFileError(self.name, f"the file has {report.rows_read:,} rows, above the "
                                  f"{MAX_ROWS:,}-row limit for one load",
@@ -92,20 +124,20 @@ class _FileLoader:
         if report.rows_read == 0:
             raise InputFileError(self.name, "has column names but no data rows",
                                  hint="Export it again with its rows")
+        self.csv_lines = sniffed.format == "csv"
+        refuse_nul_cells(self.con, self.name, types, self.row_sql, self.csv_lines)
         plan = plan_columns(self.kind, self.name, list(types), self.mapping)
         self.id_source = plan.fields.get(self.id_col, self.id_col)
         report.columns = dict(plan.fields)
         report.extra_columns = list(plan.extras)
-        self.csv_lines = sniffed.format == "csv"
 
         self.progress(f"Checking {self.path.name}", 0, report.rows_read)
-        select = typed_select(self.kind, plan, types, self.time_format, self.default_source)
+        select = typed_select(self.kind, plan, types, self.time_format, self.default_source,
+                              self.time_range)
         exprs = [f"{sql} AS {cells.quote_ident(name)}" for name, sql in select.expressions.items()]
         exprs += [f"{sql} AS {cells.quote_ident('_raw_' + f)}"
                   for f, sql in select.raw_texts.items()]
-        # rowid follows file order (insertion order is preserved) but starts at an arbitrary
-        # base inside a transaction; counting from the smallest gives the 1-based data row.
-        self._sql(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT rowid - {self.rowid_base} + 1 "
+        self._sql(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {self.row_sql} "
                   f"AS _row, {', '.join(exprs)} FROM _raw")
 
         self.store_empty = self._sql(
@@ -119,14 +151,91 @@ class _FileLoader:
         self._stash_rejects(report)
         return report
 
+    # -- reading: what a load refuses whatever on_error says, and the lines it sets aside ----
+
+    def _json_lines_refused(self, sniffed: SniffedFile
+                            ) -> tuple[duckdb.Error | None, dict[str, str] | None]:
+        """What DuckDB's reader says against the file, asked on a connection of its own (a
+        failed statement would abort this load's transaction, and skip mode must go on); else
+        the columns it found. Its schema pass reads every line, so it finds any malformed one,
+        and the read that follows is told the columns instead of looking for them again."""
+        try:
+            with duckdb.connect() as probe:
+                found = probe.execute(
+                    f"DESCRIBE SELECT * FROM {reader_sql(sniffed, self.max_line_bytes)}").fetchall()
+        except duckdb.Error as exc:
+            return exc, None
+        return None, {row[0]: row[1] for row in found}
+
+    def _read_json_lines_without_bad_ones(self, sniffed: SniffedFile, exc: duckdb.Error) -> None:
+        """Skip mode, after DuckDB refused a JSON Lines file: find the bad lines ourselves and
+        read a copy in which each is `{}`, so every other row keeps its number (the copy lives in
+        the data folder, like every temporary file about the data, and only while it is read)."""
+        copy = self.temp_folder() / f"ingest-{uuid.uuid4().hex}.jsonl"
+        try:
+            self.bad_json, rows = scan_json_lines(self.name, copy_to=copy)
+            if not self.bad_json:  # DuckDB objected to something every line passes
+                raise read_error(self.name, "jsonl", exc) from None
+            if len(self.bad_json) == rows:
+                raise InputFileError(self.name, "no line of the file is a JSON object",
+                                     hint="Write one JSON object per line")
+            try:
+                self._sql("CREATE OR REPLACE TEMP TABLE _raw AS SELECT * FROM " + reader_sql(
+                    dataclasses.replace(sniffed, path=copy), self.max_line_bytes))
+            except duckdb.Error as again:
+                first = str(again).splitlines()[0] if str(again) else "unknown error"
+                raise InputFileError(
+                    self.name, f"could not be read as JSONL, even without its "
+                               f"{len(self.bad_json):,} malformed line(s): {first}") from None
+        finally:
+            copy.unlink(missing_ok=True)
+
+    def _stash_bad_json_lines(self) -> int:
+        """The malformed lines found in skip mode: into the rejects, out of the rows."""
+        if not self.bad_json:
+            return 0
+        self.con.executemany(
+            "INSERT INTO _all_rejects VALUES (?, ?, NULL, ?, ?, NULL)",
+            [(self.name, b.row, b.text, f"line {b.line}: not valid JSON ({b.problem})")
+             for b in self.bad_json])
+        self._sql(f"DELETE FROM _raw WHERE rowid - {self.rowid_base} + 1 IN (SELECT unnest(?))",
+                  [[b.row for b in self.bad_json]])
+        return len(self.bad_json)
+
+    def _refuse_json_key_spellings(self, sniffed: SniffedFile, columns: list[str]) -> None:
+        if self.bad_json:  # the line-by-line pass has checked the keys already
+            return
+        spellings = json_key_spellings(sniffed, columns, self.max_line_bytes)
+        if spellings == []:
+            return
+        scan_json_lines(self.name)  # raises, naming the line and the key
+        if spellings:
+            raise InputFileError(self.name, f"has keys that differ only in case: "
+                                            f"{', '.join(spellings[:6])}",
+                                 hint="Write each key one way throughout the file")
+
     def _stash_bad_lines(self) -> int:
         """Lines DuckDB could not parse (wrong field count, bad quoting), kept for the report."""
-        return self._sql(f"""
+        self._sql(f"""
             INSERT INTO _all_rejects
-            SELECT {cells.quote_literal(self.name)}, NULL, column_name, csv_line,
+            SELECT {cells.quote_literal(self.name)}, line - 1, column_name, csv_line,
                    'line ' || CAST(line AS VARCHAR) || ': ' || error_message, NULL
             FROM _csv_rejects
-        """).fetchone()[0]
+        """)
+        bad = self._sql("SELECT count(DISTINCT line) FROM _csv_rejects").fetchone()[0]
+        if bad:
+            # DuckDB leaves the bad lines out, so the rows after one would be numbered too low:
+            # the k-th row read is data row k plus the bad rows before it. With bad rows b_j
+            # (sorted, j from 0), that is k + #{j : b_j - j <= k}.
+            self._sql("""
+                CREATE OR REPLACE TEMP TABLE _skipped_rows AS
+                SELECT b - row_number() OVER (ORDER BY b) + 1 AS adj
+                FROM (SELECT DISTINCT line - 1 AS b FROM _csv_rejects)
+            """)
+            k = f"(_raw.rowid - {self.rowid_base} + 1)"
+            self.row_sql = (f"({k} + (SELECT count(*) FROM _skipped_rows AS s "
+                            f"WHERE s.adj <= {k}))")
+        return bad
 
     # -- checks ------------------------------------------------------------------------------
 
@@ -135,14 +244,18 @@ class _FileLoader:
         for check in select.checks:
             column = fields.get(check.field, check.field)
             value = f"_raw_{check.field}" if check.field in select.raw_texts else "NULL"
+            summary = cells.quote_literal(check.reason)
             parts.append(
                 f"SELECT _row, {cells.quote_literal(column)} AS column_name, "
-                f"CAST({value} AS VARCHAR) AS value, {cells.quote_literal(check.reason)} AS reason "
+                f"CAST({value} AS VARCHAR) AS value, "
+                f"CAST({check.detail or summary} AS VARCHAR) AS reason, {summary} AS summary "
                 f"FROM _typed WHERE {check.condition}"
             )
+        # `reason` says what is wrong with the row (its value included where that helps);
+        # `summary` is the same for every row with that problem, for the report's counts.
         union = " UNION ALL ".join(parts) if parts else (
             "SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS column_name, NULL::VARCHAR AS value, "
-            "NULL::VARCHAR AS reason WHERE FALSE")
+            "NULL::VARCHAR AS reason, NULL::VARCHAR AS summary WHERE FALSE")
         self._sql(f"CREATE OR REPLACE TEMP TABLE _rejects AS {union}")
 
     def _content_hash(self, alias: str = "") -> str:
@@ -206,7 +319,7 @@ class _FileLoader:
             WHERE k.{idc} IN (SELECT {idc} FROM _keyed GROUP BY {idc} HAVING count(*) > 1)
         """)
         self._sql(f"""
-            INSERT INTO _rejects
+            INSERT INTO _rejects (_row, column_name, value, reason)
             SELECT d._row, {id_column}, d.{idc},
                    'id appears more than once in this file with different content (rows '
                    || c.rows_list || ')'
@@ -236,7 +349,7 @@ class _FileLoader:
             return
         idc = self.id_col
         self._sql(f"""
-            INSERT INTO _rejects
+            INSERT INTO _rejects (_row, column_name, value, reason)
             SELECT k._row, {cells.quote_literal(self.id_source)}, k.{idc},
                    'id is already in the store with different content (use --replace to '
                    || 'overwrite it)'
@@ -326,12 +439,13 @@ class _FileLoader:
 
     def _stash_rejects(self, report: FileLoadReport) -> None:
         rows = self._sql("""
-            SELECT reason, count(DISTINCT _row) FROM _rejects GROUP BY reason ORDER BY 2 DESC
+            SELECT COALESCE(summary, reason), count(DISTINCT _row) FROM _rejects
+            GROUP BY 1 ORDER BY 2 DESC, 1
         """).fetchall()
         report.reject_reasons = {reason: n for reason, n in rows}
         if self.bad_lines:
-            report.reject_reasons["line could not be read as CSV (see the rejects file)"] = (
-                self.bad_lines)
+            what = "is not valid JSON" if self.bad_json else "could not be read as CSV"
+            report.reject_reasons[f"line {what} (see the rejects file)"] = self.bad_lines
         report.rows_rejected = self.bad_lines + self._sql(
             "SELECT count(DISTINCT _row) FROM _rejects").fetchone()[0]
         if report.rows_rejected > self.bad_lines:
@@ -340,9 +454,9 @@ class _FileLoader:
                 SELECT {cells.quote_literal(self.name)}, r._row, r.column_name, r.value, r.reason,
                        w.record
                 FROM _rejects AS r
-                JOIN (SELECT rowid - {self.rowid_base} + 1 AS _row,
-                             CAST(to_json(raw_row) AS VARCHAR) AS record
-                      FROM _raw AS raw_row) AS w USING (_row)
+                JOIN (SELECT {self.row_sql} AS _row,
+                             CAST(to_json(_raw) AS VARCHAR) AS record
+                      FROM _raw) AS w USING (_row)
             """)
 
 
@@ -378,8 +492,11 @@ def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
         raise ArgumentError("source", f"'{default_source}' is not one of "
                                       f"{', '.join(FEEDBACK_SOURCES)}")
     progress = progress or _no_progress
+    # One range for all files of the call, read when it starts.
+    time_range = TimeRange.from_settings()
     reports: list[FileLoadReport] = []
-    with store.writer() as con:
+    size = sum(Path(p).stat().st_size for p in paths if Path(p).is_file())
+    with store.writer(needs_bytes=size) as con:
         con.execute("""CREATE OR REPLACE TEMP TABLE _all_rejects (
             file VARCHAR, row_number BIGINT, column_name VARCHAR, value VARCHAR, reason VARCHAR,
             record VARCHAR)""")
@@ -395,7 +512,8 @@ def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
                 loader = _FileLoader(
                     con, kind, Path(path), mapping=mapping or {}, on_error=on_error,
                     replace=replace, time_format=time_format, default_source=default_source,
-                    progress=progress, load_id=load_id, max_line_bytes=max_line_bytes)
+                    progress=progress, load_id=load_id, max_line_bytes=max_line_bytes,
+                    time_range=time_range, temp_folder=store.temp_folder)
                 report = loader.load()
                 con.execute(
                     "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, now())",

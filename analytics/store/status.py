@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
 
-from analytics.store.connection import EventStore, one
+import duckdb
+
+from analytics.errors import ArgumentError, StoreDamagedError
+from analytics.store.connection import STORE_FILENAME, EventStore, _open, initialise_schema, one
+from analytics.store.faults import is_corruption, record_health
 
 
 @dataclass
@@ -81,3 +88,193 @@ def store_status(store: EventStore) -> StoreStatus:
             "SELECT source, count(*) AS n FROM feedback GROUP BY source ORDER BY n DESC, source"
         ).fetchall())
     return status
+
+
+# --- Is every block readable? -----------------------------------------------------------------
+
+
+@dataclass
+class TableCheck:
+    table: str
+    rows: int | None
+    ok: bool
+    problem: str = ""
+
+
+@dataclass
+class StoreCheck:
+    path: str
+    opened: bool
+    tables: list[TableCheck] = field(default_factory=list)
+    problem: str = ""
+    seconds: float = 0.0
+
+    @property
+    def damaged(self) -> list[str]:
+        if not self.opened:
+            return ["header"]
+        return [t.table for t in self.tables if not t.ok]
+
+
+def _tables(con: duckdb.DuckDBPyConnection, database: str | None = None) -> dict[str, list[str]]:
+    """Each table of a database and its columns, in order."""
+    where = f"c.database_name = '{database}'" if database else \
+        "c.database_name = current_database()"
+    columns: dict[str, list[str]] = {}
+    for table, column in con.execute(
+            "SELECT c.table_name, c.column_name FROM duckdb_columns() AS c "
+            "JOIN duckdb_tables() AS t ON t.table_oid = c.table_oid "
+            f"WHERE {where} AND c.schema_name = 'main' "
+            "ORDER BY c.table_name, c.column_index").fetchall():
+        columns.setdefault(table, []).append(column)
+    return columns
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def verify_store(path: Path) -> StoreCheck:
+    """Read every block of every table (DuckDB checks each block's checksum as it reads it:
+    hashing every column of every row makes it read them all) and record the verdict next to
+    the store, so that a write can refuse a damaged file without reading it again."""
+    started = time.perf_counter()
+    try:
+        con = _open(path, read_only=True)
+    except StoreDamagedError as exc:
+        return StoreCheck(str(path), opened=False, problem=str(exc),
+                          seconds=time.perf_counter() - started)
+    check = StoreCheck(str(path), opened=True)
+    try:
+        for table, columns in _tables(con).items():
+            hashed = ", ".join(_q(c) for c in columns)
+            try:
+                rows = one(con, f"SELECT count(*), bit_xor(hash({hashed})) FROM {_q(table)}")[0]
+                check.tables.append(TableCheck(table, int(rows), True))
+            except duckdb.Error as exc:
+                if not is_corruption(exc):
+                    raise
+                check.tables.append(TableCheck(table, None, False, str(exc).splitlines()[0]))
+    finally:
+        con.close()
+    check.seconds = time.perf_counter() - started
+    record_health(path, check.damaged, "; ".join(t.problem for t in check.tables if not t.ok))
+    return check
+
+
+# --- Copying out what can be read ---------------------------------------------------------------
+
+ROW_GROUP = 122_880  # DuckDB's rows per row group: a damaged block loses at most a few of them
+SMALLEST_PIECE = 2_048
+
+
+@dataclass
+class TableSalvage:
+    table: str
+    rows_saved: int
+    rows_lost: int
+    damaged: bool
+    parquet: str
+
+
+@dataclass
+class SalvageReport:
+    folder: str
+    store: str
+    tables: list[TableSalvage]
+    rebuilt: list[str]
+    reload: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _copy_ranges(con: duckdb.DuckDBPyConnection, table: str, columns: str, start: int,
+                 stop: int) -> tuple[int, int]:
+    """Copy rowids [start, stop) that can be read, halving a range that cannot."""
+    try:
+        saved = one(con, f"INSERT INTO main.{_q(table)} ({columns}) "
+                         f"SELECT {columns} FROM damaged.{_q(table)} "
+                         f"WHERE rowid >= {start} AND rowid < {stop}")[0]
+        return int(saved), 0
+    except duckdb.Error as exc:
+        if not is_corruption(exc):
+            raise
+    if stop - start <= SMALLEST_PIECE:
+        try:
+            lost = one(con, f"SELECT count(*) FROM damaged.{_q(table)} "
+                            f"WHERE rowid >= {start} AND rowid < {stop}")[0]
+        except duckdb.Error:
+            lost = stop - start
+        return 0, int(lost)
+    middle = (start + stop) // 2
+    a = _copy_ranges(con, table, columns, start, middle)
+    b = _copy_ranges(con, table, columns, middle, stop)
+    return a[0] + b[0], a[1] + b[1]
+
+
+def salvage_store(store: EventStore, folder: str | Path) -> SalvageReport:
+    """Copy every readable row of a (damaged) store into a new store in `folder`, plus one
+    Parquet file per table and a report; the damaged file is only read."""
+    out = Path(folder).expanduser().absolute()
+    if out == store.home:
+        raise ArgumentError("salvage", "choose a folder other than the data folder itself")
+    target = out / STORE_FILENAME
+    if target.exists():
+        raise ArgumentError("salvage", f"{out} already holds a store; choose an empty folder")
+    check = verify_store(store.path)
+    if not check.opened:
+        raise StoreDamagedError(
+            f"The store {store.path} is damaged in its header or catalog, so no table can be "
+            "read from it. Restore it from a backup, or move it away and load your files "
+            "again.", tables=["header"])
+    out.mkdir(parents=True, exist_ok=True)
+    damaged = set(check.damaged)
+    con = duckdb.connect(str(target))
+    tables: list[TableSalvage] = []
+    rebuilt: list[str] = []
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("ATTACH ? AS damaged (READ_ONLY)", [str(store.path)])
+        initialise_schema(con)
+        con.execute("DELETE FROM stages")
+        con.execute("DELETE FROM meta")
+        ours = _tables(con, one(con, "SELECT current_database()")[0])
+        for table, columns in _tables(con, "damaged").items():
+            if table not in ours:
+                continue
+            shared = ", ".join(_q(c) for c in columns if c in ours[table])
+            total, last = one(con, f"SELECT count(*), max(rowid) FROM damaged.{_q(table)}")
+            if table in damaged:
+                saved, lost = 0, 0
+                for start in range(0, int(last or 0) + 1, ROW_GROUP):
+                    a, b = _copy_ranges(con, table, shared, start, start + ROW_GROUP)
+                    saved, lost = saved + a, lost + b
+            else:
+                con.execute(f"INSERT INTO main.{_q(table)} ({shared}) "
+                            f"SELECT {shared} FROM damaged.{_q(table)}")
+                saved, lost = int(total), 0
+            tables.append(TableSalvage(table, saved, lost, table in damaged,
+                                       str(out / f"{table}.parquet")))
+        con.execute("DETACH damaged")
+        if damaged & {"events", "journey_steps", "identity_map"}:
+            from analytics.store.steps import rebuild_all
+
+            rebuild_all(con)  # each journey's moves, from the events that were saved
+            rebuilt.append("journey_steps")
+        initialise_schema(con)  # default stages if none could be saved, schema version
+        for t in tables:
+            con.execute(f"COPY main.{_q(t.table)} TO '{t.parquet}' (FORMAT parquet)")
+    finally:
+        con.close()
+    reload = (
+        f"Check the copy with `journey --home {out} status`. To use it, move the damaged file "
+        f"away (`mv {store.path} {store.path}.damaged`) and copy {target} to {store.home}; "
+        "then load again the files you still have for what was lost (a load adds only rows "
+        "that are not already there) and run `journey feedback index`. The Parquet files hold "
+        "the same tables, for other tools.")
+    report = SalvageReport(str(out), str(target), tables, rebuilt, reload)
+    (out / "salvage_report.json").write_text(json.dumps(
+        {**report.to_dict(), "damaged_tables": sorted(damaged),
+         "problems": {t.table: t.problem for t in check.tables if not t.ok}}, indent=2))
+    return report
