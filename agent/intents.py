@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from importlib import resources
 
@@ -9,6 +10,7 @@ import numpy as np
 import yaml
 
 from analytics.feedback.embedder import MiniLMEmbedder, shared_embedder
+from tools.base import BoundedCache
 
 # Below this similarity to every example, the question is not one we can answer.
 MIN_SIMILARITY = 0.38
@@ -38,9 +40,13 @@ class IntentClassifier:
         self.examples = load_examples()
         self.labels = [intent for intent, items in self.examples.items() for _ in items]
         self.vectors = self.embedder.embed([q for items in self.examples.values() for q in items])
+        self._vectors = BoundedCache(512)  # question -> its vector
 
     def classify(self, question: str) -> IntentMatch:
-        v = self.embedder.embed([question])[0]
+        v = self._vectors.get(question)
+        if v is None:
+            # The suggested questions come again and again from every session: embed once.
+            v = self._vectors[question] = self.embedder.embed([question])[0]
         sims = self.vectors @ v
         scores: dict[str, float] = {}
         for intent in self.examples:
@@ -55,10 +61,14 @@ class IntentClassifier:
 
 
 _shared: IntentClassifier | None = None
+_shared_lock = threading.Lock()
 
 
 def shared_classifier() -> IntentClassifier:
+    """One classifier per process, built once even when the first questions come together."""
     global _shared
     if _shared is None:
-        _shared = IntentClassifier()
+        with _shared_lock:
+            if _shared is None:
+                _shared = IntentClassifier()
     return _shared

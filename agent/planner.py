@@ -9,6 +9,7 @@ mobile?" reruns the previous question's tools with the new filter.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -24,7 +25,9 @@ from tools.session import Session
 FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|same|now|only|for|on)\b", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=1)
 def _templates() -> dict:
+    """The answer templates, read once per process (every conversation starts a planner)."""
     text = resources.files("prompts").joinpath("answers.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
@@ -59,7 +62,6 @@ class OfflinePlanner:
         self.ctx = self.session.ctx
         self.templates = _templates()
         self.last: tuple[str, Entities] | None = None
-        self._facts: dict[str, Any] | None = None
 
     def call(self, tool: str, arguments: dict) -> ToolResult:
         return self.session.call(tool, arguments)
@@ -67,18 +69,18 @@ class OfflinePlanner:
     def facts(self) -> dict[str, Any]:
         """What the planner needs to know about the data (from the describe_data tool: event
         popularity, the end of the data, the journey's defaults), read once per context."""
-        if self._facts is None and "planner_facts" in self.ctx.cache:
-            self._facts = self.ctx.cache["planner_facts"]
-        if self._facts is None:
-            from tools.registry import call_tool
+        # Shared by the context's conversations and forgotten with the data (a conversation
+        # that outlives a load asks again); one of them reads it while the others wait.
+        return self.ctx.cached(self.ctx.cache, "planner_facts", self._read_facts)
 
-            data = call_tool(self.ctx, "describe_data").result
-            self._facts = {"popularity": {e.event_name: e.people for e in data.event_names},
-                           "end": data.last_event.date() if data.last_event else None,
-                           "conversion": data.conversion_event, "churn": data.churn_event,
-                           "key_steps": data.key_steps}
-            self.ctx.cache["planner_facts"] = self._facts
-        return self._facts
+    def _read_facts(self) -> dict[str, Any]:
+        from tools.registry import call_tool
+
+        data = call_tool(self.ctx, "describe_data").result
+        return {"popularity": {e.event_name: e.people for e in data.event_names},
+                "end": data.last_event.date() if data.last_event else None,
+                "conversion": data.conversion_event, "churn": data.churn_event,
+                "key_steps": data.key_steps}
 
     def warm_up(self, models: bool = True) -> None:
         """Load what answers would otherwise wait for: the embedding model, the catalog, the
@@ -90,10 +92,12 @@ class OfflinePlanner:
         except Exception:  # no feedback yet: nothing to warm
             pass
         if models:
-            from tools.registry import call_tool
+            from tools.session import shared_call
 
+            # Through the sessions' shared results: a question asked while the warm-up trains
+            # a model waits for that model instead of training a second one.
             for tool in ("segments", "churn"):
-                call_tool(self.ctx, tool, {})
+                shared_call(self.ctx, tool, {})
 
     # -- planning ---------------------------------------------------------------------------
 

@@ -81,3 +81,19 @@ def served_demo(people: int = 20_000, settle_s: float = 5.0) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def wait_until_warm(url: str, limit_s: float = 300.0) -> float:
+    """Seconds until the served app's warm-up is done: its last step trains the churn model,
+    so a churn-risk question that answers at once says everything is loaded."""
+    from gradio_client import Client
+
+    started = time.perf_counter()
+    client = Client(url, verbose=False)
+    while time.perf_counter() - started < limit_s:
+        asked = time.perf_counter()
+        client.submit("who is at risk of churning?", [], api_name="/respond").result(timeout=300)
+        if time.perf_counter() - asked < 0.5:
+            break
+        time.sleep(1)
+    return time.perf_counter() - started

@@ -13,7 +13,9 @@ lists the tools (`journey --help`) pays for pydantic and nothing heavier.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -178,6 +180,9 @@ class ToolResult:
     error: JourneyError | None = None  # the problem, for each face to spell its own way
     result_id: str | None = None
     _data: dict | None = field(default=None, repr=False)
+    # The chart, built once: shared by the copies sessions make of a shared result (the web
+    # app would otherwise draw the same chart for every session that asks the same question).
+    _chart: dict = field(default_factory=dict, repr=False, compare=False)
 
     def data(self) -> dict:
         """The result serialised (once, then kept): for --json, MCP and reference lookups."""
@@ -194,94 +199,206 @@ class ToolResult:
         """Builds the result's chart from its own numbers, when it has one."""
         if not self.ok or self.result is None or not hasattr(self.result, "figure"):
             return None
-        return self.result.figure
+        build, chart = self.result.figure, self._chart
+
+        def figure() -> Any:
+            if "figure" not in chart:
+                chart["figure"] = build()
+            return chart["figure"]
+
+        return figure
 
 
 class BoundedCache:
-    """A small least-recently-used mapping: a long-running server never grows without bound."""
+    """A small least-recently-used mapping: a long-running server never grows without bound.
+    Safe to share between threads (the web app answers sessions side by side)."""
 
     def __init__(self, maxsize: int = 32) -> None:
         from collections import OrderedDict
 
         self.maxsize = maxsize
         self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
 
     def __contains__(self, key: Any) -> bool:
-        return key in self._items
+        with self._lock:
+            return key in self._items
 
     def __getitem__(self, key: Any) -> Any:
-        self._items.move_to_end(key)
-        return self._items[key]
+        with self._lock:
+            self._items.move_to_end(key)
+            return self._items[key]
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self.maxsize:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
 
     def __len__(self) -> int:
-        return len(self._items)
+        with self._lock:
+            return len(self._items)
 
     def get(self, key: Any, default: Any = None) -> Any:
-        return self[key] if key in self._items else default
+        with self._lock:
+            if key not in self._items:
+                return default
+            self._items.move_to_end(key)
+            return self._items[key]
 
     def clear(self) -> None:
-        self._items.clear()
+        with self._lock:
+            self._items.clear()
+
+
+_MISSING = object()
 
 
 class ToolContext:
     """The store tools run on, with what is worth loading once and sharing between
-    conversations while the data stay the same: the catalog, the feedback index, themes and
-    trained models (a bounded cache, cleared after any write)."""
+    conversations while the data stay the same: the catalog, the feedback index, themes,
+    trained models (a bounded cache) and read tools' results (`results`, see
+    tools/session.py).
 
-    def __init__(self, store: EventStore, cache_size: int = 32) -> None:
+    Everything cached describes the data as they were: it is forgotten after a write in this
+    process (`forget_cache`) and whenever the store's change stamp moves (a load or an erasure
+    by another process too), which costs two stat calls per look. Many threads share one
+    context (the web app's sessions): lookups are locked, and a value that several threads
+    need at once is computed by one of them while the others wait for it (`cached`)."""
+
+    def __init__(self, store: EventStore, cache_size: int = 32,
+                 results_size: int = 128) -> None:
         self.store = store
+        self._lock = threading.RLock()
+        self._flights: dict[Any, tuple[threading.RLock, int]] = {}
+        self._stamp = store.change_stamp()
         self._catalog: Catalog | None = None
         self._index: Any = None
-        self.cache = BoundedCache(cache_size)
+        self._index_opened = False
+        self._cache = BoundedCache(cache_size)
+        self._results = BoundedCache(results_size)
         # A face that can show progress of long writes sets this: (description, done, total).
         self.progress: Callable[[str, int, int], None] | None = None
 
+    @property
+    def cache(self) -> BoundedCache:
+        """Themes, snippets, trained models and the planner's facts, for the current data."""
+        self.current()
+        return self._cache
+
+    @cache.setter
+    def cache(self, value: BoundedCache) -> None:
+        self._cache = value
+
+    @property
+    def results(self) -> BoundedCache:
+        """Read tools' results by tool and arguments, for the current data."""
+        self.current()
+        return self._results
+
+    def current(self) -> tuple:
+        """The store's change stamp; when it moved, everything cached is forgotten first."""
+        stamp = self.store.change_stamp()
+        if stamp != self._stamp:
+            with self._lock:
+                if stamp != self._stamp:
+                    self._forget()
+                    self._stamp = stamp
+        return stamp
+
+    def _forget(self) -> None:
+        self._catalog = None
+        self._index = None
+        self._cache.clear()
+        self._results.clear()
+
+    def forget_cache(self) -> None:
+        """After new data: drop the catalog and every cached result."""
+        with self._lock:
+            self._forget()
+            self._stamp = self.store.change_stamp()
+
+    @contextmanager
+    def _flight(self, key: Any) -> Iterator[None]:
+        """One lock per key being computed, dropped when no thread needs it any more."""
+        with self._lock:
+            lock, users = self._flights.get(key, (None, 0))
+            lock = lock or threading.RLock()
+            self._flights[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._lock:
+                lock, users = self._flights[key]
+                if users == 1:
+                    del self._flights[key]
+                else:
+                    self._flights[key] = (lock, users - 1)
+
+    def cached(self, cache: BoundedCache, key: Any, compute: Callable[[], Any],
+               keep: Callable[[Any], bool] = lambda value: True) -> Any:
+        """`cache[key]`, computed once: a thread that asks while another computes it waits for
+        that one's value. A value computed while the data changed is returned, not kept."""
+        self.current()
+        value = cache.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        with self._flight((id(cache), key)):
+            stamp = self.current()
+            value = cache.get(key, _MISSING)
+            if value is not _MISSING:
+                return value
+            value = compute()
+            with self._lock:
+                if keep(value) and self.store.change_stamp() == stamp == self._stamp:
+                    cache[key] = value
+            return value
+
     def catalog(self) -> Catalog:
-        if self._catalog is None:
+        self.current()
+        catalog = self._catalog
+        if catalog is None:
             # From the data folder's description while the store is unchanged (no queries).
             from analytics.description import describe_data
 
-            self._catalog = describe_data(self.store).catalog()
-        return self._catalog
+            with self._flight("catalog"):
+                stamp = self.current()
+                catalog = self._catalog
+                if catalog is None:
+                    catalog = describe_data(self.store).catalog()
+                    with self._lock:
+                        if stamp == self._stamp:
+                            self._catalog = catalog
+        return catalog
 
     @property
     def index_opened(self) -> bool:
         """Whether the feedback index was opened (it may have been brought up to date)."""
-        return self._index is not None
+        return self._index_opened
 
     def feedback_index(self) -> Any:
-        if self._index is None:
-            from analytics.feedback.index import FeedbackIndex
+        self.current()
+        with self._lock:
+            if self._index is None:
+                from analytics.feedback.index import FeedbackIndex
 
-            self._index = FeedbackIndex(self.store)
-        return self._index
-
-    def forget_cache(self) -> None:
-        """After new data: drop the catalog and every cached result."""
-        self._catalog = None
-        self._index = None
-        self.cache.clear()
+                self._index = FeedbackIndex(self.store)
+                self._index_opened = True
+            return self._index
 
     def themes(self, k: int | None = None) -> Any:
         """Feedback themes, computed once while the data stay the same (and per k)."""
         from analytics.feedback.themes import themes
 
-        key = ("themes", k)
-        if key not in self.cache:
-            self.cache[key] = themes(self.feedback_index(), k=k)
-        return self.cache[key]
+        return self.cached(self._cache, ("themes", k),
+                           lambda: themes(self.feedback_index(), k=k))
 
     def snippets(self) -> Any:
         """All indexed snippets with their embeddings, read once while the data stay the same."""
-        if "snippets" not in self.cache:
-            self.cache["snippets"] = self.feedback_index().all_snippets()
-        return self.cache["snippets"]
+        return self.cached(self._cache, "snippets",
+                           lambda: self.feedback_index().all_snippets())
 
     def scoped_filters(self, con: Any, args: FilterArgs) -> Filters:
         filters = args.to_filters()

@@ -105,9 +105,27 @@ def friction_tool(ctx: ToolContext, args: FrictionArgs) -> Any:
     index = ctx.feedback_index()
     index.ensure_current()
     with ctx.store.reader() as con:
-        return friction(con, index, args.step, next_step=args.next_step,
+        return friction(con, index, args.step, next_step=args.next_step or _next_key_step(
+                            ctx, con, args.step),
                         themes_result=ctx.themes(), snippets=ctx.snippets()[0],
                         filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
+
+
+def key_steps_of(ctx: ToolContext, con: Any) -> list[str]:
+    """The journey's key steps, read once while the data stay the same (friction and the
+    journey map would otherwise scan the events for them on every question)."""
+    from analytics.anomalies import key_steps
+
+    return ctx.cached(ctx.cache, "key_steps", lambda: key_steps(con))
+
+
+def _next_key_step(ctx: ToolContext, con: Any, step: str) -> str | None:
+    """The key step after `step`, as friction's own default would pick it; None when the step
+    is not a key step (friction then looks at what people do next)."""
+    steps = key_steps_of(ctx, con)
+    if step in steps and steps.index(step) + 1 < len(steps):
+        return steps[steps.index(step) + 1]
+    return None
 
 
 def friction_view(args: FrictionArgs, result: Any) -> TableView:
@@ -129,13 +147,12 @@ class JourneyMapArgs(ToolArgs):
 
 
 def journey_map_tool(ctx: ToolContext, args: JourneyMapArgs) -> Any:
-    from analytics.anomalies import key_steps
     from analytics.journey_map import journey_map
 
     index = ctx.feedback_index()
     index.ensure_current()
     with ctx.store.reader() as con:
-        steps = args.steps or key_steps(con)
+        steps = args.steps or list(key_steps_of(ctx, con))
         try:
             themes_result, snippets = ctx.themes(), ctx.snippets()[0]
         except JourneyError:  # no feedback yet: the map still shows the funnel

@@ -285,7 +285,9 @@ def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
             chat = gr.Chatbot(label="Conversation", height=640, render_markdown=False)
             box = gr.Textbox(placeholder="Where do we lose people?", show_label=False)
             gr.Examples(SUGGESTED, inputs=box, label="Try")
-            box.submit(app.respond, [box, chat, agent_state], [chat, agent_state, box])
+            # Questions only read: sessions are answered side by side (see serve's queue).
+            box.submit(app.respond, [box, chat, agent_state], [chat, agent_state, box],
+                       concurrency_limit="default")
         with gr.Tab("Journey map"):
             with gr.Row():
                 since = gr.Textbox(label="From (YYYY-MM-DD)")
@@ -333,7 +335,7 @@ def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
             # Writes: one at a time, and not offered to API clients (the page's own buttons
             # only); each still checks the signed-in user's role (JourneyApp.actor).
             load.click(app.upload, [upload, kind, mapping, on_error], [load_text, status],
-                       concurrency_limit=1, api_visibility="private")
+                       concurrency_limit=1, concurrency_id="writes", api_visibility="private")
             gr.Markdown("### Erase a customer (data protection request)")
             with gr.Row():
                 erase_id = gr.Textbox(label="Customer id")
@@ -341,7 +343,7 @@ def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
             erase = gr.Button("Erase", variant="stop")
             erase_text = gr.Markdown()
             erase.click(app.forget, [erase_id, erase_ok], [erase_text, status],
-                        concurrency_limit=1, api_visibility="private")
+                        concurrency_limit=1, concurrency_id="writes", api_visibility="private")
     return demo
 
 
@@ -370,6 +372,10 @@ def serve(store: EventStore, host: str = "127.0.0.1", port: int = 7860,
     from ui.web_guard import HostGuard, allowed_names
 
     guard = Middleware(HostGuard, allowed=allowed_names(host, settings().public_names))  # type: ignore[arg-type]
+    # Reads (chat, journey map, diagnose, plan) run side by side, up to this many at once
+    # (more only adds thread switching on a small machine); the writes above share one
+    # queue of their own, one at a time.
+    demo.queue(default_concurrency_limit=8)
     demo.launch(server_name=host, server_port=port, share=False, theme=theme,
                 app_kwargs={"middleware": [guard]},
                 auth=app.sign_in if app.signing_in else None,

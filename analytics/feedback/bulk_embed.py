@@ -4,7 +4,9 @@ Chroma's writes hold Python's lock for their whole duration, so a model running 
 the indexing process stalls whenever Chroma writes (measured: no overlap at all). For a bulk
 load the model runs in a child process (`python -m analytics.feedback.bulk_embed`), fed
 chunks of texts ahead of the writer; it writes each chunk's vectors to a file in a private
-temporary folder and says so on stdout, so it never waits for the parent to read.
+temporary folder and says so on stdout, so it never waits for the parent to read. The vectors
+are derived from customers' words: the folder is made in the data folder's temporary folder
+when the caller gives it, so an erasure clears whatever a crash left there.
 
 A plain subprocess rather than multiprocessing: multiprocessing's spawn re-imports the caller's
 main module, which runs any unguarded script a second time. If the child cannot start or dies,
@@ -38,8 +40,10 @@ class BulkEmbedder:
 
     PROCESS_FROM = 2_000
 
-    def __init__(self, embedder: MiniLMEmbedder, texts: int, in_child: bool | None = None) -> None:
+    def __init__(self, embedder: MiniLMEmbedder, texts: int, in_child: bool | None = None,
+                 temp_dir: Path | None = None) -> None:
         self.embedder = embedder
+        self._temp_dir = temp_dir
         self._child: subprocess.Popen | None = None
         self._folder: Path | None = None
         self._sent = 0
@@ -54,7 +58,9 @@ class BulkEmbedder:
         return self._child
 
     def _start(self) -> None:
-        self._folder = Path(tempfile.mkdtemp(prefix="journey-embed-"))
+        if self._temp_dir is not None:
+            self._temp_dir.mkdir(parents=True, exist_ok=True)
+        self._folder = Path(tempfile.mkdtemp(prefix="journey-embed-", dir=self._temp_dir))
         try:
             self._child = subprocess.Popen(
                 [sys.executable, "-m", "analytics.feedback.bulk_embed", self.embedder.precision,

@@ -209,12 +209,16 @@ class MiniLMEmbedder:
 
 
 _shared: MiniLMEmbedder | None = None
+_shared_lock = threading.Lock()
 
 
 def shared_embedder() -> MiniLMEmbedder:
+    """One embedder per process (one model in memory), even when threads ask at once."""
     global _shared
     if _shared is None:
-        _shared = MiniLMEmbedder()
+        with _shared_lock:
+            if _shared is None:
+                _shared = MiniLMEmbedder()
     return _shared
 
 

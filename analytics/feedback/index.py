@@ -7,15 +7,25 @@ recomputed on every sync (cheap: no embedding) because new events can move it; o
 whose metadata changed are written. The collection records which model made its vectors; a
 different model re-embeds everything rather than mixing vectors. The original text never leaves
 DuckDB; Chroma holds only the redacted text.
+
+Chroma keeps an open folder's state in memory per process, so a process that changes the folder
+(a sync, an erasure, a rebuild) replaces `chroma.generation` next to it; every other process
+sees the file change on its next use and reopens (see `_process_epoch`). An erasure does not
+only delete: Chroma's write-ahead queue, its full-text index, freed SQLite pages and the vector
+files keep a deleted snippet, so the collection is written afresh into a new folder from what
+remains (no re-embedding) and swapped in (`erase`).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +39,74 @@ from analytics.store import EventStore
 
 COLLECTION = "feedback"
 UPSERT_BATCH = 1000
+GENERATION_FILE = "chroma.generation"
 Progress = Callable[[str, int, int], None]
+
+# Per index folder: the generation file's stamp this process's Chroma state reflects, and how
+# many times this process reopened it (an index opened at an older epoch reopens).
+_EPOCHS: dict[str, tuple[tuple | None, int]] = {}
+_EPOCHS_LOCK = threading.Lock()
+
+
+def _stamp(path: Path) -> tuple | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return (info.st_mtime_ns, info.st_size, info.st_ino)
+
+
+def _drop_chroma_system(folder: Path) -> None:
+    """Forget the Chroma state this process holds for `folder`; the next client reads the
+    folder afresh (Chroma shares one state per path in a process and never rereads it)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    system = SharedSystemClient._identifier_to_system.pop(str(folder), None)
+    SharedSystemClient._identifier_to_refcount.pop(str(folder), None)
+    if system is not None:
+        try:
+            system.stop()
+        except Exception:  # already stopped, or its folder is gone: nothing to release
+            pass
+
+
+def _close(client: Any) -> None:
+    """Release a client's Chroma state (`close` is on the client, not on its typed API)."""
+    client.close()
+
+
+SWAP_GIVEN_UP_S = 3600  # a swap takes seconds: a half this old belongs to no running one
+
+
+def _swap_abandoned(folder: Path, pid: str) -> bool:
+    import time
+
+    try:
+        if time.time() - folder.stat().st_mtime > SWAP_GIVEN_UP_S:
+            return True
+    except OSError:
+        return False
+    if os.name == "nt" or not pid.isdigit():
+        return False  # (os.kill would end the process on Windows, not probe it)
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists, owned by someone else
+    return False
+
+
+def remove_leftover_folders(home: Path) -> None:
+    """Backups of a damaged index and the halves of an interrupted swap hold snippets: they do
+    not outlive the rebuild that made them (a swap still running in a live process is left)."""
+    for folder in home.glob("chroma.*"):
+        if not folder.is_dir():
+            continue
+        kind, _, rest = folder.name.partition(".")[2].partition("-")
+        if kind == "broken" or (kind in ("fresh", "old")
+                                and _swap_abandoned(folder, rest.split("-")[0])):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _no_progress(description: str, done: int, total: int) -> None:
@@ -154,6 +231,7 @@ class FeedbackIndex:
         self.path = store.home / "chroma"
         self.embedder = embedder or shared_embedder()
         self._collection = None
+        self._epoch = -1  # the process epoch the open collection belongs to
         self._checked_stamp: tuple | None = None
         self._texts: tuple[tuple | None, dict[str, list[tuple[str, str, dict]]]] | None = None
         # Web sessions share an index: one sync at a time, and the others then find it current.
@@ -168,12 +246,54 @@ class FeedbackIndex:
                                                    allow_reset=True))
 
     def collection(self):
-        if self._collection is None:
+        epoch = self._process_epoch()
+        if self._collection is None or self._epoch != epoch:
             ef_class = _register_embedding_function()
             self._collection = self._client().get_or_create_collection(
                 COLLECTION, embedding_function=ef_class(self.embedder),
                 metadata={"hnsw:space": "cosine", **self._identity()})
+            self._epoch = epoch
+            self._texts = None
         return self._collection
+
+    @property
+    def _generation_path(self) -> Path:
+        return self.path.with_name(GENERATION_FILE)
+
+    def _process_epoch(self) -> int:
+        """This process's epoch for the folder, moved on (and Chroma's state dropped) when
+        another process changed the folder since this one last looked (one stat call)."""
+        stamp = _stamp(self._generation_path)
+        with _EPOCHS_LOCK:
+            seen, epoch = _EPOCHS.get(str(self.path), (None, -1))
+            if epoch < 0 or seen != stamp:
+                if epoch >= 0:
+                    _drop_chroma_system(self.path)
+                epoch += 1
+                _EPOCHS[str(self.path)] = (stamp, epoch)
+            return epoch
+
+    def _changed_here(self, replaced: bool = False) -> None:
+        """Tell other processes this one changed the folder (their open state is stale).
+        `replaced`: the folder itself was swapped, so this process's state goes too."""
+        target = self._generation_path
+        partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+        partial.write_text(uuid.uuid4().hex)
+        with _EPOCHS_LOCK:  # so no other thread here takes this process's own change for news
+            partial.replace(target)
+            if replaced:
+                _drop_chroma_system(self.path)
+                self._collection = None
+            _, epoch = _EPOCHS.get(str(self.path), (None, 0))
+            _EPOCHS[str(self.path)] = (_stamp(target), max(epoch, 0) + int(replaced))
+
+    def _reopen(self) -> None:
+        """After Chroma failed on a folder changed behind its back: read it afresh."""
+        with _EPOCHS_LOCK:
+            seen, epoch = _EPOCHS.get(str(self.path), (None, 0))
+            _drop_chroma_system(self.path)
+            _EPOCHS[str(self.path)] = (seen, max(epoch, 0) + 1)
+        self._collection = None
 
     def _identity(self) -> dict[str, str]:
         """What made the stored vectors and labels (kept in the collection's metadata)."""
@@ -190,23 +310,25 @@ class FeedbackIndex:
             return False
         self._client().delete_collection(COLLECTION)
         self._collection = None
+        self._changed_here(replaced=True)  # other handles in this process name the old one
         self.collection()
         return True
 
     def _open_or_rebuild(self) -> bool:
-        """Open the collection; a damaged Chroma folder is moved aside and rebuilt."""
+        """Open the collection; a damaged Chroma folder is moved aside, removed and rebuilt
+        (the store holds everything it was made from)."""
+        remove_leftover_folders(self.store.home)
         try:
             self.collection().count()
             return False
         except Exception:  # chromadb raises many types for a damaged folder
-            from chromadb.api.shared_system_client import SharedSystemClient
-
-            self._collection = None
-            SharedSystemClient.clear_system_cache()
             broken = self.path.with_name(f"chroma.broken-{datetime.now():%Y%m%d%H%M%S}")
+            self._changed_here(replaced=True)
             if self.path.exists():
                 shutil.move(str(self.path), str(broken))
+                shutil.rmtree(broken, ignore_errors=True)
             self.collection()
+            self._changed_here()  # others that reopened in between look again
             return True
 
     def sync(self, progress: Progress | None = None) -> IndexReport:
@@ -231,7 +353,8 @@ class FeedbackIndex:
         new = [i for i, (feedback_id, clean) in enumerate(zip(ids, docs))
                if known.get(feedback_id, (None,))[0] != clean]
         progress("Embedding feedback", 0, len(new))
-        with BulkEmbedder(self.embedder, len(new)) as ahead:
+        # The child's scratch files go where an erasure clears them (not the system's /tmp).
+        with BulkEmbedder(self.embedder, len(new), temp_dir=self.store.home / "tmp") as ahead:
             # The model starts on the first chunks now and runs while sentiment is scored below.
             embedding = _EmbedAhead(ahead, docs, new)
             scorer = SentimentScorer()
@@ -264,6 +387,8 @@ class FeedbackIndex:
         gone = sorted(set(known) - set(ids))
         for start in range(0, len(gone), UPSERT_BATCH):
             collection.delete(ids=gone[start:start + UPSERT_BATCH])
+        if new or moved or gone or not same_scoring:
+            self._changed_here()
         notes = ["The feedback index was damaged and has been rebuilt from the store."] if rebuilt \
             else []
         if model_changed:
@@ -283,6 +408,67 @@ class FeedbackIndex:
             if self.store.change_stamp() != self._checked_stamp or self._collection is None:
                 self.sync()
 
+    def erase(self, feedback_ids: list[str]) -> None:
+        """Remove snippets so that nothing of them stays on disk. Deleting is not enough: the
+        write-ahead queue keeps each write (text, metadata, vector), and SQLite's freed pages,
+        the full-text index and the vector files keep deleted entries. So after the delete the
+        collection is written afresh from what remains (the vectors are copied, not embedded
+        again) into a new folder, which replaces the old one."""
+        with self._sync_lock:
+            if self.path.exists() and feedback_ids:
+                collection = self.collection()
+                for start in range(0, len(feedback_ids), UPSERT_BATCH):
+                    collection.delete(ids=feedback_ids[start:start + UPSERT_BATCH])
+                self._changed_here()
+                self._write_afresh()
+            remove_leftover_folders(self.store.home)
+
+    def _write_afresh(self) -> None:
+        import chromadb
+        from chromadb.config import Settings
+
+        old = self.collection()
+        tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # the pid: a leftover of a dead one goes
+        fresh = self.path.with_name(f"chroma.fresh-{tag}")
+        aside = self.path.with_name(f"chroma.old-{tag}")
+        client = chromadb.PersistentClient(path=str(fresh), settings=Settings(
+            anonymized_telemetry=False, allow_reset=True))
+        try:
+            copy = client.create_collection(
+                COLLECTION, embedding_function=_register_embedding_function()(self.embedder),
+                metadata={"hnsw:space": "cosine", **(old.metadata or {})})
+            total = old.count()
+            for offset in range(0, total, UPSERT_BATCH):
+                got = old.get(limit=UPSERT_BATCH, offset=offset,
+                              include=["documents", "metadatas", "embeddings"])
+                if got["ids"]:
+                    copy.add(ids=got["ids"], documents=got["documents"],
+                             metadatas=got["metadatas"], embeddings=got["embeddings"])
+            if copy.count() != total:
+                raise RuntimeError(f"the rewritten feedback index holds {copy.count()} of "
+                                   f"{total} snippets")
+        except BaseException:
+            _close(client)
+            shutil.rmtree(fresh, ignore_errors=True)
+            raise
+        _close(client)
+        # Chroma's state for the old folder is dropped before the swap, and every other
+        # process reopens when it sees the generation change.
+        self._changed_here(replaced=True)
+        try:
+            os.replace(self.path, aside)
+            try:
+                os.replace(fresh, self.path)
+            except BaseException:
+                os.replace(aside, self.path)  # the old folder back: the delete above holds
+                raise
+        except BaseException:
+            shutil.rmtree(fresh, ignore_errors=True)
+            raise
+        finally:
+            self._changed_here(replaced=True)
+        shutil.rmtree(aside, ignore_errors=True)
+
     def search(self, query: str, *, k: int = 8, stage: str | None = None,
                source: str | None = None, sentiment: str | None = None,
                since: date | None = None, people: set[str] | None = None,
@@ -291,6 +477,17 @@ class FeedbackIndex:
             raise ArgumentError("query", "give a search text, e.g. \"too expensive\"")
         if not 1 <= k <= 100:
             raise ArgumentError("k", "must be between 1 and 100")
+        from chromadb.errors import ChromaError
+
+        try:
+            return self._search(query, k, stage, source, sentiment, since, people, distinct)
+        except ChromaError:  # the folder changed under us in a way no generation file told
+            self._reopen()
+            return self._search(query, k, stage, source, sentiment, since, people, distinct)
+
+    def _search(self, query: str, k: int, stage: str | None, source: str | None,
+                sentiment: str | None, since: date | None, people: set[str] | None,
+                distinct: bool) -> list[Snippet]:
         self.ensure_current()
         conditions: list[dict] = []
         for key, value in (("stage", stage), ("source", source), ("sentiment", sentiment)):
@@ -369,8 +566,14 @@ class FeedbackIndex:
 
     def all_snippets(self) -> tuple[list[Snippet], np.ndarray]:
         """Every snippet with its embedding (for themes)."""
+        from chromadb.errors import ChromaError
+
         self.ensure_current()
-        got = self.collection().get(include=["documents", "metadatas", "embeddings"])
+        try:
+            got = self.collection().get(include=["documents", "metadatas", "embeddings"])
+        except ChromaError:  # changed under us: read it afresh
+            self._reopen()
+            got = self.collection().get(include=["documents", "metadatas", "embeddings"])
         snippets = [_snippet(i, d, m, None) for i, d, m in
                     zip(got["ids"], got["documents"], got["metadatas"])]
         vectors = np.asarray(got["embeddings"], dtype=np.float32) if len(got["ids"]) else \
