@@ -72,7 +72,7 @@ def test_bad_input_exits_non_zero_with_the_location(tmp_path):
     assert "bad.csv, row 1 (line 2), column 'timestamp'" in result.stderr.replace("\n", "")
     assert "Traceback" not in result.stderr
     skipped = journey("ingest", "events", str(bad), "--on-error", "skip", home=tmp_path / "h")
-    assert skipped.returncode == 0
+    assert skipped.returncode == 2  # its one row was rejected: nothing loaded is a failure
     assert (tmp_path / "h" / "rejects" / "bad.csv.rejected.csv").exists()
 
 
@@ -106,3 +106,25 @@ def test_demo_data_and_stage_editing(tmp_path):
     assert assignments["pricing_view"] == ("consideration", "rule")
     forced = journey("demo-data", "--customers", "400", "--force", "--json", home=home)
     assert forced.returncode == 0, forced.stderr
+
+
+def test_version():
+    from importlib.metadata import version
+
+    done = journey("--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"journey {version('journey-agent')}"
+
+
+def test_a_load_that_rejects_every_row_fails(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,event_name,timestamp\nu1,signup,not-a-date\n"
+                   "u2,signup,1970-01-01\n")
+    done = journey("ingest", "events", str(bad), "--on-error", "skip", home=tmp_path / "h")
+    assert done.returncode == 2
+    assert "every row was rejected" in done.stderr
+    assert "before 1990-01-01" in done.stdout  # the reasons are still shown
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("customer_id,event_name,timestamp\nu1,signup,2026-01-01T10:00:00\n"
+                     "u2,signup,1970-01-01\n")
+    done = journey("ingest", "events", str(mixed), "--on-error", "skip", home=tmp_path / "h")
+    assert done.returncode == 0, done.stderr

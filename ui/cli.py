@@ -17,6 +17,8 @@ HELP = ("Journey Agent: see where customers drop off, which paths convert, who c
 
 @click.group("journey", help=HELP, no_args_is_help=True,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="journey-agent", prog_name="journey",
+                      message="%(prog)s %(version)s")
 @click.option("--home", metavar="DIR", default=None,
               help="Folder that holds your data (default: ./.journey, or $JOURNEY_HOME).")
 @click.pass_context

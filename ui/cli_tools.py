@@ -272,6 +272,13 @@ def build_command(spec: ToolSpec) -> click.Command:
         if not result.ok:
             raise JourneyError(spell_error(spec, result))
         emit_tool_result(result, CLI[spec.name], **extras)
+        if spec.name == "ingest" and nothing_loaded(result.result):
+            # Not a success for a script either: every row was bad (the report says why).
+            from ui.cli_output import say
+
+            say("[bold red]Error:[/] every row was rejected, nothing was loaded; see the "
+                "reasons above and the rejects file.", stderr=True)
+            raise SystemExit(2)
         global read_only_run
         read_only_run = not spec.writes and tools.index_opened is False
 
@@ -279,6 +286,13 @@ def build_command(spec: ToolSpec) -> click.Command:
     return click.Command(face.words[-1], params=params, callback=callback, help=help_text,
                          short_help=spec.summary, no_args_is_help=bool(face.arguments) and any(
                              p.info.is_required() for p in params_of(spec) if p.positional))
+
+
+def nothing_loaded(report: Any) -> bool:
+    """A load that read rows and rejected every one of them."""
+    files = getattr(report, "files", [])
+    return bool(files) and sum(f.rows_read for f in files) > 0 and all(
+        f.rows_rejected == f.rows_read for f in files)
 
 
 def spell_error(spec: ToolSpec, result: Any) -> str:
