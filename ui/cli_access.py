@@ -83,14 +83,18 @@ def users_remove(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def users_list(ctx: click.Context, as_json: bool) -> None:
     """The users and their roles."""
-    users = _accounts(ctx).users()
+    _print_roles(_accounts(ctx).users(), as_json,
+                 "No users: the web app serves only this machine (127.0.0.1), without sign-in. "
+                 "Add one with `journey users add NAME --role admin`.")
+
+
+def _print_roles(roles: dict[str, str], as_json: bool, when_none: str) -> None:
     if as_json:
-        print_json(users)
+        print_json(roles)
         return
-    if not users:
-        say("No users: the web app serves only this machine (127.0.0.1), without sign-in. Add "
-            "one with `journey users add NAME --role admin`.")
-    for name, role in users.items():
+    if not roles:
+        say(when_none)
+    for name, role in roles.items():
         say(f"{data(name)}  {role}")
 
 
@@ -127,14 +131,8 @@ def tokens_remove(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def tokens_list(ctx: click.Context, as_json: bool) -> None:
     """The tokens' names and roles (never the tokens themselves)."""
-    tokens = _accounts(ctx).tokens()
-    if as_json:
-        print_json(tokens)
-        return
-    if not tokens:
-        say("No tokens. Make one with `journey tokens add NAME --role viewer`.")
-    for name, role in tokens.items():
-        say(f"{data(name)}  {role}")
+    _print_roles(_accounts(ctx).tokens(), as_json,
+                 "No tokens. Make one with `journey tokens add NAME --role viewer`.")
 
 
 @click.command("audit")

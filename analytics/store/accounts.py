@@ -154,9 +154,13 @@ class Accounts:
         return new
 
     def remove_user(self, name: str) -> None:
+        self._remove("users", "user", name)
+
+    def _remove(self, table: str, kind: str, name: str) -> None:
         data = self._read()
-        if data["users"].pop(name, None) is None:
-            raise AccessError(f"No user '{name}' (users: {', '.join(data['users']) or 'none'})")
+        if data[table].pop(name, None) is None:
+            raise AccessError(f"No {kind} '{name}' ({table}: "
+                              f"{', '.join(data[table]) or 'none'})")
         self._write(data)
 
     def sign_in(self, name: str, password: str) -> Actor | None:
@@ -200,11 +204,7 @@ class Accounts:
         return token
 
     def remove_token(self, name: str) -> None:
-        data = self._read()
-        if data["tokens"].pop(name, None) is None:
-            raise AccessError(f"No token '{name}' (tokens: "
-                              f"{', '.join(data['tokens']) or 'none'})")
-        self._write(data)
+        self._remove("tokens", "token", name)
 
     def holder(self, token: str | None) -> Actor | None:
         """Whose token this is, or None."""
