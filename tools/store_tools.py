@@ -78,6 +78,12 @@ class IngestArgs(ToolArgs):
     source: Optional[FeedbackSource] = Field(None, description="For feedback files without a "
                                              "source column: " + ", ".join(FEEDBACK_SOURCES)
                                              + ".")
+    format: Literal["auto", "mixpanel", "amplitude", "segment", "ga4", "posthog", "plain"] = Field(
+        "auto", description="The vendor export an events file is: auto recognises Mixpanel, "
+        "Amplitude, Segment, GA4 and PostHog exports from their shape; plain reads the columns "
+        "as they are.")
+    timezone: Optional[str] = Field(None, description="The time zone of times written without "
+                                    "an offset, e.g. Europe/Berlin (default UTC).")
 
 
 def ingest_tool(ctx: ToolContext, args: IngestArgs) -> Any:
@@ -86,7 +92,8 @@ def ingest_tool(ctx: ToolContext, args: IngestArgs) -> Any:
     return ingest_files(ctx.store, args.kind, list(args.paths), mapping=args.mapping,
                         on_error=args.on_error, replace=args.replace,
                         time_format=args.time_format, default_source=args.source,
-                        progress=ctx.progress)
+                        progress=ctx.progress, vendor_format=args.format,
+                        timezone=args.timezone)
 
 
 def ingest_view(args: IngestArgs, result: Any) -> TableView:
@@ -97,15 +104,24 @@ def ingest_view(args: IngestArgs, result: Any) -> TableView:
     notes = []
     for f in result.files:
         name = Path(f.file).name
+        if f.preset:
+            from analytics.store.vendors import PRESETS
+
+            notes.append(f"{name}: read as a {PRESETS[f.preset].title}.")
+        if f.identity_calls:
+            notes.append(f"{name}: {f.identity_calls:,} identify/alias call(s) read to link "
+                         "people (not loaded as events).")
+        if f.identities_linked:
+            notes.append(f"{name}: {f.identities_linked:,} anonymous id(s) linked to a customer.")
         if f.rows_replaced:
             notes.append(f"{name}: replaced {f.rows_replaced:,} stored rows.")
         notes += [f"{name}: {count:,} row(s) skipped: {reason}"
                   for reason, count in f.reject_reasons.items()]
         if f.rejects_file:
             notes.append(f"{name}: rejected rows with reasons in {f.rejects_file}")
-        mapped = ", ".join(f"{src}->{dst}" for dst, src in f.columns.items() if src != dst)
+        mapped = ", ".join(f"{dst} <- {src}" for dst, src in f.columns.items() if src != dst)
         if mapped:
-            notes.append(f"{name}: columns recognised: {mapped}")
+            notes.append(f"{name}: fields read from: {mapped}")
         if f.extra_columns:
             kept = "properties" if result.kind == "events" else "attributes"
             notes.append(f"{name}: kept as {kept}: {', '.join(f.extra_columns[:12])}"

@@ -21,19 +21,20 @@ KINDS: tuple[Kind, ...] = ("events", "customers", "feedback")
 ALIASES: dict[Kind, dict[str, list[str]]] = {
     "events": {
         "event_id": ["event_id", "message_id", "messageId", "$insert_id", "insert_id", "event_uuid",
-                     "uuid", "id"],
+                     "uuid", "id", "properties.$insert_id"],
         "customer_id": ["customer_id", "user_id", "userId", "$user_id", "distinct_id", "account_id",
-                        "contact_id"],
+                        "contact_id", "properties.distinct_id"],
         "anonymous_id": ["anonymous_id", "anonymousId", "device_id", "$device_id", "user_pseudo_id",
                          "client_id", "visitor_id", "cookie_id"],
         "timestamp": ["timestamp", "event_time", "event_timestamp", "time", "ts",
                       "originalTimestamp", "occurred_at", "created_at", "datetime", "date",
-                      "sent_at", "received_at"],
+                      "sent_at", "received_at", "properties.time"],
         "event_name": ["event_name", "event", "event_type", "action", "name"],
         "channel": ["channel", "utm_source", "source", "traffic_source_source",
-                    "traffic_source.source", "context_campaign_source", "medium", "utm_medium"],
+                    "traffic_source.source", "context_campaign_source", "context.campaign.source",
+                    "properties.utm_source", "medium", "utm_medium"],
         "device": ["device", "device_type", "device_category", "device.category",
-                   "context_device_type", "platform"],
+                   "context_device_type", "context.device.type", "platform"],
         "properties": ["properties", "event_properties", "event_params", "params"],
     },
     "customers": {
@@ -61,6 +62,16 @@ ALIASES: dict[Kind, dict[str, list[str]]] = {
         "text": ["text", "comment", "body", "review", "message", "feedback", "content",
                  "description", "verbatim"],
     },
+}
+
+# Names inside nested columns (JSON objects, structs) that files without a vendor preset still
+# use: a JSON Lines file nesting its time under properties, GA4 records read as structs.
+KNOWN_PATHS: dict[Kind, list[str]] = {
+    "events": ["properties.time", "properties.distinct_id", "properties.$insert_id",
+               "properties.utm_source", "context.campaign.source", "context.device.type",
+               "traffic_source.source", "device.category"],
+    "customers": ["properties.email", "traits.email", "geo.country"],
+    "feedback": [],
 }
 
 REQUIRED: dict[Kind, list[str]] = {

@@ -9,7 +9,9 @@ milliseconds, not after reading a gigabyte).
 from __future__ import annotations
 
 import csv
+import gzip
 import io
+import zlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +45,7 @@ _EXTENSIONS: dict[str, FileFormat] = {
 
 _KNOWN_WRONG: dict[bytes, str] = {
     b"PK\x03\x04": "a ZIP archive or an Excel/Numbers workbook; save it as CSV first",
-    b"\x1f\x8b": "a gzip-compressed file; decompress it first",
+    b"\x1f\x8b": "a gzip-compressed file; name it .jsonl.gz or .csv.gz, or decompress it",
     b"%PDF": "a PDF document; export the data as CSV, Parquet or JSON Lines",
     b"\xd0\xcf\x11\xe0": "an old Excel/Office document; save it as CSV first",
     b"SQLite format 3": "a SQLite database; export the table as CSV or Parquet",
@@ -66,9 +68,18 @@ def _guess_delimiter(first_line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
+def is_gzip(path: Path) -> bool:
+    return path.suffix.lower() == ".gz"
+
+
+def open_bytes(path: Path):
+    """The file's bytes, decompressed when it is a .gz (exports are often written so)."""
+    return gzip.open(path, "rb") if is_gzip(path) else path.open("rb")
+
+
 def _first_line(path: Path, limit: int) -> bytes | None:
     """The first line (without its newline), or None when it is longer than `limit` bytes."""
-    with path.open("rb") as handle:
+    with open_bytes(path) as handle:
         chunk = handle.read(limit + 1)
     ends = [i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i != -1]
     if not ends:
@@ -94,13 +105,28 @@ def sniff(path: str | Path, max_line_bytes: int = MAX_LINE_BYTES) -> SniffedFile
             hint="Split it into several files (they load in one transaction), or raise "
                  "JOURNEY_MAX_FILE_MB")
 
-    with path.open("rb") as handle:
-        head = handle.read(64 * 1024)
+    suffix = path.suffix.lower()
+    if is_gzip(path):
+        suffix = Path(path.stem).suffix.lower()
+        if _EXTENSIONS.get(suffix) not in ("csv", "jsonl"):
+            raise InputFileError(name, "is compressed, but its name does not say what is inside",
+                                 hint="Name it .jsonl.gz, .json.gz, .csv.gz or .tsv.gz")
+        try:
+            with open_bytes(path) as handle:
+                head = handle.read(64 * 1024)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputFileError(name, f"is not a readable gzip file ({exc})",
+                                 hint="Download or compress it again") from None
+        if not head:
+            raise InputFileError(name, "the file is empty once decompressed",
+                                 hint="Export it again with its rows")
+    else:
+        with path.open("rb") as handle:
+            head = handle.read(64 * 1024)
     for magic, what in _KNOWN_WRONG.items():
         if head.startswith(magic):
             raise InputFileError(name, f"this looks like {what}")
 
-    suffix = path.suffix.lower()
     fmt = _EXTENSIONS.get(suffix)
     if head.startswith(b"PAR1"):
         fmt = "parquet"
@@ -108,7 +134,7 @@ def sniff(path: str | Path, max_line_bytes: int = MAX_LINE_BYTES) -> SniffedFile
         raise InputFileError(
             name,
             f"unsupported file type '{suffix or '(no extension)'}'",
-            hint="Use .csv, .tsv, .parquet or .jsonl (JSON Lines)",
+            hint="Use .csv, .tsv, .parquet or .jsonl (JSON Lines), each also as .gz",
         )
     if fmt == "parquet":
         with path.open("rb") as handle:

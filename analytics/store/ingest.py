@@ -8,6 +8,7 @@ DuckDB, so a million rows never pass through Python.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import uuid
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import duckdb
 
 from analytics.errors import ArgumentError, InputFileError
 from analytics.store import cells
-from analytics.store.columns import KINDS, Kind, plan_columns
+from analytics.store.columns import KINDS, KNOWN_PATHS, Kind, plan_columns
 from analytics.store.connection import EventStore, one
 from analytics.store.fields import (
     FEEDBACK_SOURCES,
@@ -38,6 +39,7 @@ from analytics.store.files import (
     sniff,
 )
 from analytics.store.ingest_report import FileLoadReport, IngestReport
+from analytics.store.nesting import NestedColumns
 from analytics.store.read_errors import (
     BadJsonLine,
     read_error,
@@ -47,6 +49,13 @@ from analytics.store.read_errors import (
 from analytics.store.rejects import write_rejects
 from analytics.store.schema import guess_stage
 from analytics.store.steps import refresh_people
+from analytics.store.vendors import (
+    ROW_COLUMN,
+    VENDOR_FORMATS,
+    choose_preset,
+    flat_plan,
+    with_mapping,
+)
 
 OnError = Literal["fail", "skip"]
 # (phase description, rows done, rows in total) -> None; rows in total is 0 while unknown.
@@ -65,7 +74,8 @@ class _FileLoader:
     def __init__(self, con: duckdb.DuckDBPyConnection, kind: Kind, path: Path, *, mapping,
                  on_error: OnError, replace: bool, time_format, default_source, progress: Progress,
                  load_id: int, max_line_bytes: int, time_range: TimeRange,
-                 temp_folder: Callable[[], Path]) -> None:
+                 temp_folder: Callable[[], Path], vendor_format: str = "auto",
+                 timezone: str | None = None) -> None:
         self.con = con
         self.kind = kind
         self.path = path
@@ -82,6 +92,11 @@ class _FileLoader:
         self.temp_folder = temp_folder
         self.id_col = ID_COLUMN[kind]
         self.bad_json: list[BadJsonLine] = []
+        self.vendor_format = vendor_format
+        self.timezone = timezone
+        self.synthetic: set[str] = set()  # columns made from dotted paths (not extras)
+        self.preset_sources: dict[str, str] = {}
+        self.linked = False  # identity calls in the file linked ids (in _journey_links)
 
     def _sql(self, query: str, params: list | None = None):
         return self.con.execute(query, params or [])
@@ -126,9 +141,11 @@ class _FileLoader:
                                  hint="Export it again with its rows")
         self.csv_lines = sniffed.format == "csv"
         refuse_nul_cells(self.con, self.name, types, self.row_sql, self.csv_lines)
-        plan = plan_columns(self.kind, self.name, list(types), self.mapping)
+        types, mapping = self._flatten(types, report)
+        plan = plan_columns(self.kind, self.name, list(types), mapping)
+        plan.extras = [c for c in plan.extras if c not in self.synthetic]
         self.id_source = plan.fields.get(self.id_col, self.id_col)
-        report.columns = dict(plan.fields)
+        report.columns = dict(plan.fields) if report.preset is None else self.preset_sources
         report.extra_columns = list(plan.extras)
 
         self.progress(f"Checking {self.path.name}", 0, report.rows_read)
@@ -137,8 +154,9 @@ class _FileLoader:
         exprs = [f"{sql} AS {cells.quote_ident(name)}" for name, sql in select.expressions.items()]
         exprs += [f"{sql} AS {cells.quote_ident('_raw_' + f)}"
                   for f, sql in select.raw_texts.items()]
-        self._sql(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {self.row_sql} "
-                  f"AS _row, {', '.join(exprs)} FROM _raw")
+        with self._local_time():
+            self._sql(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {self.row_sql} "
+                      f"AS _row, {', '.join(exprs)} FROM _raw")
 
         self.store_empty = self._sql(
             f"SELECT count(*) = 0 FROM (SELECT 1 FROM {self.kind} LIMIT 1)").fetchone()[0]
@@ -150,6 +168,84 @@ class _FileLoader:
         self._dedupe_and_insert(report)
         self._stash_rejects(report)
         return report
+
+    # -- nesting: vendor presets and dotted paths ---------------------------------------------
+
+    @contextlib.contextmanager
+    def _local_time(self):
+        """Times written without an offset are read in the export's time zone (--timezone);
+        DuckDB reads them in the session's zone, which is UTC everywhere else."""
+        if not self.timezone:
+            yield
+            return
+        self._sql(f"SET TimeZone = {cells.quote_literal(self.timezone)}")
+        try:
+            yield
+        finally:
+            self._sql("SET TimeZone = 'UTC'")
+
+    def _replace_raw(self, select_sql: str) -> dict[str, str]:
+        """Rewrite the raw table (order kept), numbering rows by the file's own row numbers."""
+        self._sql(f"CREATE OR REPLACE TEMP TABLE _flat AS {select_sql}")
+        self._sql("DROP TABLE _raw")
+        self._sql("ALTER TABLE _flat RENAME TO _raw")
+        self.row_sql = f"_raw.{ROW_COLUMN}"
+        return {row[0]: row[1] for row in self._sql("DESCRIBE _raw").fetchall()
+                if row[0] != ROW_COLUMN}
+
+    def _flatten(self, types: dict[str, str], report: FileLoadReport
+                 ) -> tuple[dict[str, str], dict[str, str]]:
+        """(columns to plan from, mapping to plan with): a vendor's export rewritten into the
+        store's own fields, or the dotted paths the mapping and the known names reach into."""
+        preset = (choose_preset(self.vendor_format, list(types), self.name)
+                  if self.kind == "events" else None)
+        if preset is None:
+            return self._add_dotted_paths(types), self.mapping
+        preset = with_mapping(preset, self.mapping, self.name, list(types))
+        plan = flat_plan(preset, types, self.row_sql)
+        self._sql("CREATE OR REPLACE TEMP TABLE _journey_links (alias VARCHAR, canonical "
+                  "VARCHAR, ts_text VARCHAR)")
+        if plan.links_sql:
+            self._sql(f"INSERT INTO _journey_links {plan.links_sql}")
+        self._sql("CREATE OR REPLACE TEMP TABLE _journey_aliases AS SELECT alias FROM "
+                  "_journey_links UNION SELECT anonymous_id FROM identity_map")
+        report.preset = preset.name
+        report.identity_calls = self._sql(plan.identity_rows_sql).fetchone()[0]
+        self.preset_sources = self._filled_sources(plan.sources, NestedColumns(
+            types, preset.key_values))
+        self.linked = plan.links_sql is not None
+        return self._replace_raw(plan.flat_sql), {}
+
+    def _filled_sources(self, sources: dict[str, list[str]], nested: NestedColumns
+                        ) -> dict[str, str]:
+        """field -> the paths it was read from that hold a value somewhere in the file."""
+        candidates = [(f, p) for f, paths in sources.items() for p in paths
+                      if nested.has(p.split(" ")[0])]
+        if not candidates:
+            return {}
+        hits = self._sql("SELECT " + ", ".join(
+            f"bool_or({nested.text(p.split(' ')[0])} IS NOT NULL)" for _, p in candidates)
+            + " FROM _raw").fetchone()
+        used: dict[str, list[str]] = {}
+        for (f, p), hit in zip(candidates, hits, strict=True):
+            if hit:
+                used.setdefault(f, []).append(p)
+        return {f: " | ".join(p) for f, p in used.items()}
+
+    def _add_dotted_paths(self, types: dict[str, str]) -> dict[str, str]:
+        nested = NestedColumns(types)
+        wanted = [s for s in self.mapping if s not in types and nested.has(s)]
+        known = [a for a in KNOWN_PATHS.get(self.kind, []) if a not in types and nested.has(a)]
+        if known:  # only the known names the file really fills
+            filled = self._sql("SELECT " + ", ".join(
+                f"bool_or({nested.text(a)} IS NOT NULL)" for a in known) + " FROM _raw"
+            ).fetchone()
+            wanted += [a for a, hit in zip(known, filled, strict=True) if hit and a not in wanted]
+        if not wanted:
+            return types
+        self.synthetic = set(wanted)
+        paths = ", ".join(f"{nested.json(p)} AS {cells.quote_ident(p)}" for p in wanted)
+        return self._replace_raw(f"SELECT *, {paths}, {self.row_sql} AS {ROW_COLUMN} FROM _raw")
 
     # -- reading: what a load refuses whatever on_error says, and the lines it sets aside ----
 
@@ -421,11 +517,25 @@ class _FileLoader:
                 start = end
         report.rows_loaded = done
         if self.kind == "events":
-            self._learn_identities()
+            report.identities_linked = self._learn_identities()
 
-    def _learn_identities(self) -> None:
-        # The first customer an anonymous id was seen with wins; later pairings are ignored so a
-        # shared device cannot merge two customers' journeys.
+    def _learn_identities(self) -> int:
+        """Link anonymous ids to customers: first the file's identity calls (identify, alias),
+        then events that carry both ids. The first customer an id was linked to wins; later
+        pairings are ignored so a shared device cannot merge two customers' journeys."""
+        before = self._sql("SELECT count(*) FROM identity_map").fetchone()[0]
+        if self.linked:
+            ts = cells.timestamp("ts_text", "VARCHAR", self.time_format)
+            with self._local_time():
+                self._sql(f"""
+                    CREATE OR REPLACE TEMP TABLE _linked AS
+                    SELECT alias, arg_min(canonical, ts_text) AS canonical, min({ts}) AS seen
+                    FROM _journey_links
+                    WHERE alias NOT IN (SELECT anonymous_id FROM identity_map)
+                    GROUP BY alias
+                """)
+            self._sql("INSERT INTO _new_identities SELECT * FROM _linked")
+            self._sql("INSERT INTO identity_map SELECT * FROM _linked")
         self._sql("""
             INSERT INTO _new_identities
             SELECT anonymous_id, arg_min(customer_id, CAST(ts AS VARCHAR) || customer_id), min(ts)
@@ -436,6 +546,7 @@ class _FileLoader:
         """, [self.load_id])
         self._sql("INSERT INTO identity_map SELECT * FROM _new_identities WHERE anonymous_id NOT "
                   "IN (SELECT anonymous_id FROM identity_map)")
+        return self._sql("SELECT count(*) FROM identity_map").fetchone()[0] - before
 
     def _stash_rejects(self, report: FileLoadReport) -> None:
         rows = self._sql("""
@@ -460,6 +571,26 @@ class _FileLoader:
             """)
 
 
+def check_timezone(name: str | None) -> str | None:
+    """An IANA zone name as DuckDB knows it (Europe/Berlin, America/New_York), or an error that
+    lists close ones."""
+    if name is None or not name.strip() or name.strip().upper() == "UTC":
+        return None
+    import difflib
+
+    with duckdb.connect() as con:
+        zones = [r[0] for r in con.execute("SELECT name FROM pg_timezone_names()").fetchall()]
+    if name.strip() in zones:
+        return name.strip()
+    lowered = {z.lower(): z for z in zones}
+    if name.strip().lower() in lowered:
+        return lowered[name.strip().lower()]
+    close = difflib.get_close_matches(name, zones, 5, 0.6)
+    raise ArgumentError("timezone", f"'{name}' is not a time zone"
+                        + (f"; did you mean {', '.join(close)}?" if close
+                           else "; use a name such as Europe/Berlin or America/New_York"))
+
+
 def _next_load_id(con: duckdb.DuckDBPyConnection) -> int:
     return one(con, "SELECT COALESCE(max(load_id), 0) + 1 FROM loads")[0]
 
@@ -480,8 +611,12 @@ def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
                  replace: bool = False, time_format: str | None = None,
                  default_source: str | None = None, rejects_dir: str | Path | None = None,
                  progress: Progress | None = None,
-                 max_line_bytes: int = MAX_LINE_BYTES) -> IngestReport:
-    """Load `paths` as `kind` in one transaction; raise a JourneyError naming what to fix."""
+                 max_line_bytes: int = MAX_LINE_BYTES, vendor_format: str = "auto",
+                 timezone: str | None = None) -> IngestReport:
+    """Load `paths` as `kind` in one transaction; raise a JourneyError naming what to fix.
+
+    `vendor_format` forces a vendor's export shape (auto: recognised from the file, plain: none);
+    `timezone` is the zone of times written without an offset (UTC when not given)."""
     if kind not in KINDS:
         raise ArgumentError("kind", f"'{kind}' is not one of {', '.join(KINDS)}")
     if not paths:
@@ -491,6 +626,13 @@ def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
     if default_source is not None and default_source not in FEEDBACK_SOURCES:
         raise ArgumentError("source", f"'{default_source}' is not one of "
                                       f"{', '.join(FEEDBACK_SOURCES)}")
+    if vendor_format not in VENDOR_FORMATS:
+        raise ArgumentError("format", f"'{vendor_format}' is not one of "
+                                      f"{', '.join(VENDOR_FORMATS)}")
+    if vendor_format not in ("auto", "plain") and kind != "events":
+        raise ArgumentError("format", f"--format {vendor_format} is for event exports; load "
+                                      f"{kind} files without it")
+    timezone = check_timezone(timezone)
     progress = progress or _no_progress
     # One range for all files of the call, read when it starts.
     time_range = TimeRange.from_settings()
@@ -513,7 +655,8 @@ def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
                     con, kind, Path(path), mapping=mapping or {}, on_error=on_error,
                     replace=replace, time_format=time_format, default_source=default_source,
                     progress=progress, load_id=load_id, max_line_bytes=max_line_bytes,
-                    time_range=time_range, temp_folder=store.temp_folder)
+                    time_range=time_range, temp_folder=store.temp_folder,
+                    vendor_format=vendor_format, timezone=timezone)
                 report = loader.load()
                 con.execute(
                     "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, now())",

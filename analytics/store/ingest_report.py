@@ -22,6 +22,9 @@ class FileLoadReport:
     rejects_file: str | None = None
     columns: dict[str, str] = field(default_factory=dict)  # store field -> the file's column
     extra_columns: list[str] = field(default_factory=list)
+    preset: str | None = None  # the vendor export the file was read as (mixpanel, segment, ...)
+    identity_calls: int = 0  # identify/alias calls: read to link people, not loaded as events
+    identities_linked: int = 0  # anonymous ids newly linked to a customer by this file
 
     @property
     def rows_skipped(self) -> int:

@@ -14,7 +14,7 @@ import duckdb
 from analytics.errors import InputFileError
 from analytics.store import cells
 from analytics.store.connection import one
-from analytics.store.files import MAX_LINE_BYTES
+from analytics.store.files import MAX_LINE_BYTES, open_bytes
 
 NUL_HINT = ("Nothing was loaded. A NUL byte is binary data, not text: the export is probably "
             "damaged; export it again, or remove the NUL bytes (for example with tr -d '\\000')")
@@ -138,7 +138,7 @@ def scan_json_lines(file: str, *, stop_at_first: bool = False,
     bad: list[BadJsonLine] = []
     spellings: dict[str, tuple[str, int]] = {}  # lower-cased key -> first spelling and its line
     with ExitStack() as stack:
-        source = stack.enter_context(open(file, "rb"))
+        source = stack.enter_context(open_bytes(Path(file)))
         copy = stack.enter_context(copy_to.open("wb")) if copy_to else None
         row = 0
         for number, raw in enumerate(source, start=1):
