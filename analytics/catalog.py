@@ -25,6 +25,7 @@ class Catalog:
     channels: list[str] = field(default_factory=list)
     devices: list[str] = field(default_factory=list)
     customer_attributes: list[str] = field(default_factory=list)  # keys in customers.attributes
+    event_properties: list[str] = field(default_factory=list)  # keys in events.properties
 
     @property
     def attributes(self) -> list[str]:
@@ -41,10 +42,22 @@ class Catalog:
         raise UnknownNameError("stage", name, closest(name, self.stages) or self.stages)
 
     def check_attribute(self, name: str) -> str:
-        if name in self.attributes:
+        """A person attribute: derived, a customer column or attribute, or an event property
+        (the person's value is that of their first event that has it)."""
+        if name in self.attributes or self._is_event_property(name):
             return name
-        raise UnknownNameError("attribute", name,
-                               closest(name, self.attributes) or self.attributes[:12])
+        known = self.attributes + self.event_properties
+        raise UnknownNameError("attribute", name, closest(name, known) or known[:12])
+
+    def check_event_property(self, name: str) -> str:
+        if self._is_event_property(name):
+            return name
+        raise UnknownNameError("event property", name, closest(name, self.event_properties)
+                               or self.event_properties[:12])
+
+    def _is_event_property(self, name: str) -> bool:
+        # A dotted name reaches into a nested property (context.page.path under context).
+        return name in self.event_properties or name.split(".")[0] in self.event_properties
 
     def check_value(self, attribute: str, value: str) -> str:
         known = {"channel": self.channels, "device": self.devices}.get(attribute)
@@ -77,7 +90,15 @@ def load_catalog(con: Connection) -> Catalog:
         FROM (SELECT attributes FROM customers WHERE attributes IS NOT NULL LIMIT 10000)
         ORDER BY key
     """).fetchall()
+    # Keys of the most recent events' properties: the vocabulary a step or breakdown may use.
+    properties = con.execute("""
+        SELECT DISTINCT unnest(json_keys(properties)) AS key
+        FROM (SELECT properties FROM events WHERE json_type(properties) = 'OBJECT'
+              ORDER BY ts DESC, event_id LIMIT 50000)
+        ORDER BY key
+    """).fetchall()
     return Catalog(
+        event_properties=[r[0] for r in properties],
         events=[r[0] for r in event_rows],
         stages=[r[0] for r in stage_rows],
         event_stage={r[0]: r[1] for r in event_rows},

@@ -27,12 +27,13 @@ if TYPE_CHECKING:
 
 CHURN_WORDS = ("cancel", "churn")
 CACHE_NAME = "description.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: event_properties
 
 
 @dataclass(kw_only=True)
 class DataDescription(AnalyticResult, StoreStatus):
     customer_attributes: list[str] = field(default_factory=list)
+    event_properties: list[str] = field(default_factory=list)
     conversion_event: str | None = None
     churn_event: str | None = None
     key_steps: list[str] = field(default_factory=list)
@@ -59,7 +60,8 @@ class DataDescription(AnalyticResult, StoreStatus):
                        event_stage={e.event_name: e.stage for e in self.event_names},
                        channels=sorted(self.channels), devices=sorted(self.devices),
                        customer_attributes=[a for a in self.customer_attributes
-                                            if a not in builtin])
+                                            if a not in builtin],
+                       event_properties=list(self.event_properties))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DataDescription:
@@ -138,6 +140,7 @@ def _describe(store: EventStore) -> DataDescription:
                f"key steps: {' > '.join(steps)}.")
     return DataDescription(
         **base, summary=summary, customer_attributes=catalog.attributes,
+        event_properties=catalog.event_properties,
         conversion_event=conversion, churn_event=churn_event(events), key_steps=steps,
         definitions={"people": "customer ids, plus anonymous ids not linked to one",
                      "conversion_event": "the purchase-stage event that most often closes a "

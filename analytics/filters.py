@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from analytics.catalog import CUSTOMER_COLUMNS, Catalog
+from analytics.event_filters import property_sql
+from analytics.store.cells import quote_ident, quote_literal
+from analytics.store.nesting import json_path
 
 
 @dataclass(frozen=True)
@@ -52,14 +55,28 @@ def check_filters(filters: Filters, catalog: Catalog) -> None:
         catalog.check_attribute(key)
 
 
+# How a person gets one value of an attribute, for every filter and breakdown (stated in each
+# result's definitions).
+ATTRIBUTE_RULE = ("a person's attribute is the customer record's value (a CRM column or "
+                  "attribute) when there is one, else the value of that event property on the "
+                  "person's first event that has it (first touch, like channel and device)")
+
+
+def _property_column(attribute: str) -> str:
+    return quote_ident("prop:" + attribute)
+
+
 def attribute_sql(attribute: str, profile: str = "p", customer: str = "c") -> str:
     """The SQL expression of a person-level attribute (as text, for grouping)."""
     if attribute in ("device", "channel"):
         return f"{profile}.{attribute}"
+    from_events = f"{profile}.{_property_column(attribute)}"
     if attribute in CUSTOMER_COLUMNS:
-        return f"CAST({customer}.{attribute} AS VARCHAR)"
-    key = attribute.replace("'", "''")
-    return f"({customer}.attributes->>'{key}')"
+        return f"COALESCE(CAST({customer}.{attribute} AS VARCHAR), {from_events})"
+    return (f"COALESCE(json_extract_string({customer}.attributes, "
+            f"{quote_literal(json_path([attribute]))}), {from_events})")
+
+
 
 
 def _utc(day: date) -> datetime:
@@ -69,14 +86,25 @@ def _utc(day: date) -> datetime:
 PROFILE_SQL = """
 profile AS (
     SELECT person_id,
-           arg_min(device, {'ts': ts, 'id': event_id}) FILTER (WHERE device IS NOT NULL)
+           arg_min(device, {{'ts': ts, 'id': event_id}}) FILTER (WHERE device IS NOT NULL)
                AS device,
-           arg_min(channel, {'ts': ts, 'id': event_id}) FILTER (WHERE channel IS NOT NULL)
-               AS channel,
+           arg_min(channel, {{'ts': ts, 'id': event_id}}) FILTER (WHERE channel IS NOT NULL)
+               AS channel,{properties}
            max(customer_id) AS customer_id
     FROM journey_events
     GROUP BY person_id
 )"""
+
+
+def profile_sql(attributes: list[str]) -> str:
+    """The people's first-touch device and channel, and the first value of each event property
+    that `attributes` may need (customer attributes fall back to it)."""
+    columns = ""
+    for attribute in dict.fromkeys(a for a in attributes if a not in ("device", "channel")):
+        value = property_sql(attribute)
+        columns += (f"\n           arg_min({value}, {{'ts': ts, 'id': event_id}}) FILTER "
+                    f"(WHERE {value} IS NOT NULL) AS {_property_column(attribute)},")
+    return PROFILE_SQL.format(properties=columns)
 
 
 @dataclass
@@ -103,7 +131,8 @@ def scope_sql(filters: Filters, *, group_by: str | None = None, date_range: bool
     person_conditions: list[str] = []
     need_profile = filters.needs_profile or group_by is not None
     if need_profile:
-        ctes.append(PROFILE_SQL)
+        ctes.append(profile_sql([k for k, _ in filters.attributes]
+                                + ([group_by] if group_by else [])))
         person_filter = ["TRUE"]
         for value_list, column in ((filters.channel, "p.channel"), (filters.device, "p.device")):
             if value_list:
@@ -138,7 +167,7 @@ people AS (
 ev AS (
     SELECT e.event_id AS event_id, e.person_id AS person_id, e.customer_id AS customer_id,
            e.ts AS ts, e.event_name AS event_name, {stage_cols},
-           e.channel AS channel, e.device AS device{grp_col}
+           e.channel AS channel, e.device AS device, e.properties AS properties{grp_col}
     FROM {events_table} AS e {join}
     WHERE {where}
 )""")

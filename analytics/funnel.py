@@ -17,7 +17,8 @@ from typing import Literal
 
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import ArgumentError
-from analytics.filters import Filters, check_filters, date_bounds, scope_sql
+from analytics.event_filters import StepEvent, parse_step_event, step_sql
+from analytics.filters import ATTRIBUTE_RULE, Filters, check_filters, date_bounds, scope_sql
 from analytics.results import AnalyticResult, duration, pct, rate
 from analytics.store.connection import Connection
 
@@ -67,26 +68,32 @@ class FunnelResult(AnalyticResult):
         return fig
 
 
-def parse_steps(steps: list[str], catalog: Catalog) -> list[list[str]]:
+def parse_steps(steps: list[str], catalog: Catalog) -> list[list[StepEvent]]:
+    """Each step: alternatives separated by '|', each an event, optionally with property
+    conditions in brackets (`$pageview[$pathname=/pricing]`)."""
     if len(steps) < 2:
         raise ArgumentError("steps", "a funnel needs at least two steps, e.g. pricing_view signup")
     parsed = []
     for step in steps:
-        alternatives = [s.strip() for s in step.split("|") if s.strip()]
+        alternatives = [parse_step_event(s.strip()) for s in step.split("|") if s.strip()]
         if not alternatives:
             raise ArgumentError("steps", f"step '{step}' names no event")
-        parsed.append([catalog.check_event(a) for a in alternatives])
+        for alternative in alternatives:
+            catalog.check_event(alternative.event)
+            for condition in alternative.conditions:
+                catalog.check_event_property(condition.key)
+        parsed.append(alternatives)
     return parsed
 
 
-def _step_sql(steps: list[list[str]], order: Order, window: int | None,
+def _step_sql(steps: list[list[StepEvent]], order: Order, window: int | None,
               start, end, grouped: bool) -> tuple[str, list]:
     """CTEs s1..sN: one row per person who reached the step, with the step's time."""
     params: list = []
     ctes = []
     grp = ", any_value(grp) AS grp" if grouped else ""
-    names = ", ".join("?" for _ in steps[0])
-    params.extend(steps[0])
+    first_step, first_params = step_sql(steps[0])
+    params.extend(first_params)
     first_cond = []
     if start is not None:
         first_cond.append("ts >= ?")
@@ -94,12 +101,12 @@ def _step_sql(steps: list[list[str]], order: Order, window: int | None,
     if end is not None:
         first_cond.append("ts < ?")
         params.append(end)
-    where = " AND ".join([f"event_name IN ({names})"] + first_cond)
+    where = " AND ".join([first_step] + first_cond)
     ctes.append(f"s1 AS (SELECT person_id, min(ts) AS t, min(ts) AS t1{grp} FROM ev "
                 f"WHERE {where} GROUP BY person_id)")
     for k, step in enumerate(steps[1:], start=2):
-        names = ", ".join("?" for _ in step)
-        params.extend(step)
+        condition, step_params = step_sql(step, "e")
+        params.extend(step_params)
         # Strict: at or after the previous step. Any order: anywhere after step 1.
         after = "e.ts >= p.t" if order == "strict" else "e.ts >= p.t1"
         window_cond = f" AND e.ts <= p.t1 + INTERVAL {int(window)} SECOND" if window else ""
@@ -108,7 +115,7 @@ def _step_sql(steps: list[list[str]], order: Order, window: int | None,
         ctes.append(
             f"s{k} AS (SELECT p.person_id, {time_expr} AS t, any_value(p.t1) AS t1, "
             f"any_value(p.t) AS t_prev{grp_col} FROM s{k - 1} AS p JOIN ev AS e "
-            f"ON e.person_id = p.person_id AND e.event_name IN ({names}) AND {after}"
+            f"ON e.person_id = p.person_id AND {condition} AND {after}"
             f"{window_cond} GROUP BY p.person_id)")
     return ",\n".join(ctes), params
 
@@ -152,7 +159,7 @@ def funnel(con: Connection, steps: list[str], *, order: Order = "strict",
         for k, events in enumerate(parsed, start=1):
             people, median_s, p90_s = per_step.get(k, (0, None, None))
             out.append(FunnelStep(
-                step=k, events=events, customers=people,
+                step=k, events=[a.text for a in events], customers=people,
                 conversion_from_previous=None if k == 1 else rate(people, previous),
                 conversion_from_first=rate(people, first),
                 dropped=0 if k == 1 else previous - people,
@@ -182,6 +189,9 @@ def funnel(con: Connection, steps: list[str], *, order: Order = "strict",
 def _definitions(order: str, window: int | None) -> dict[str, str]:
     return {
         "customers": "distinct people (a customer id, or an anonymous id not linked to one)",
+        "step": ("an event, or several separated by '|'; event[property=value] counts only "
+                 "events with that property value ('~' contains, '!=' differs)"),
+        "attribute": ATTRIBUTE_RULE,
         "step 1": "first occurrence of the step's events inside the date range",
         "order": ("strict: each step at or after the previous one's first occurrence (ties count "
                   "as in order)" if order == "strict" else

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import JourneyError
+from analytics.event_filters import parse_step_event
 from analytics.feedback.friction import FrictionResult, friction
 from analytics.feedback.index import FeedbackIndex
 from analytics.feedback.themes import ThemesResult
@@ -63,6 +64,8 @@ def journey_map(con: Connection, index: FeedbackIndex, steps: list[str], *,
             continue
         at, to = result_funnel.steps[i - 1].events[0], result_funnel.steps[i].events[0]
         drop = DropOff(step=at, next_step=to, dropped=dropped)
+        # Friction reads feedback by event; a step narrowed by a property uses its event.
+        at, to = parse_step_event(at).event, parse_step_event(to).event
         try:
             drop.friction = friction(con, index, at, next_step=to, themes_result=themes_result,
                                      snippets=snippets, filters=filters, catalog=catalog)

@@ -113,6 +113,11 @@ def ingest_view(args: IngestArgs, result: Any) -> TableView:
                          "people (not loaded as events).")
         if f.identities_linked:
             notes.append(f"{name}: {f.identities_linked:,} anonymous id(s) linked to a customer.")
+        if f.people_joined:
+            kept = " (the CRM's own id kept as crm_id)" if result.kind == "customers" else ""
+            notes.append(f"{name}: {f.people_joined:,} row(s) joined to the product's people by "
+                         f"e-mail or external id{kept}.")
+        notes += [f"{name}: {note}" for note in f.notes]
         if f.rows_replaced:
             notes.append(f"{name}: replaced {f.rows_replaced:,} stored rows.")
         notes += [f"{name}: {count:,} row(s) skipped: {reason}"
@@ -123,7 +128,7 @@ def ingest_view(args: IngestArgs, result: Any) -> TableView:
         if mapped:
             notes.append(f"{name}: fields read from: {mapped}")
         if f.extra_columns:
-            kept = "properties" if result.kind == "events" else "attributes"
+            kept = "attributes" if result.kind == "customers" else "properties"
             notes.append(f"{name}: kept as {kept}: {', '.join(f.extra_columns[:12])}"
                          + (" ..." if len(f.extra_columns) > 12 else ""))
     if result.new_event_names:

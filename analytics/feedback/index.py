@@ -211,7 +211,7 @@ class IndexReport:
 def feedback_rows(con) -> list[tuple]:
     """Feedback with the journey stage each person was in when they wrote it."""
     return con.execute("""
-        WITH f AS (SELECT * FROM journey_feedback),
+        WITH f AS (SELECT * FROM journey_feedback WHERE text <> ''),  -- a bare score has no text
         staged AS (
             SELECT f.feedback_id AS feedback_id,
                    arg_max(e.stage, {'ts': e.ts, 'id': e.event_id}) AS stage

@@ -114,12 +114,14 @@ def json_value(column: str, duck_type: str) -> str:
     return f"CAST(to_json({col}) AS JSON)"
 
 
-def json_object_of(columns: list[str]) -> str | None:
-    """The leftover columns of a row as one JSON object, or None when there are none."""
-    if not columns:
+def json_object_of(columns: list[str], named: dict[str, str] | None = None) -> str | None:
+    """The leftover columns of a row as one JSON object, or None when there are none;
+    `named` adds keys of our own naming (key -> SQL), such as `email` whatever the header."""
+    pairs = [f"{quote_literal(c)}, {quote_ident(c)}" for c in columns]
+    pairs += [f"{quote_literal(k)}, {sql}" for k, sql in (named or {}).items()]
+    if not pairs:
         return None
-    pairs = ", ".join(f"{quote_literal(c)}, {quote_ident(c)}" for c in columns)
-    return f"json_object({pairs})"
+    return f"json_object({', '.join(pairs)})"
 
 
 # A JSON text that writes a NUL character: \u0000 not preceded by an escaping backslash.

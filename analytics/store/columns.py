@@ -39,11 +39,18 @@ ALIASES: dict[Kind, dict[str, list[str]]] = {
     },
     "customers": {
         "customer_id": ["customer_id", "user_id", "userId", "distinct_id", "$distinct_id",
-                        "account_id", "contact_id", "id"],
+                        "account_id", "contact_id", "id", "record_id", "contact_id__c"],
+        # The product's own id for a CRM record (HubSpot/Salesforce custom property), and the
+        # e-mail: either joins the record to the product's people when the ids differ.
+        "external_id": ["external_id", "external_user_id", "product_user_id", "app_user_id",
+                        "external_id__c", "user_id__c"],
+        "email": ["email", "email_address", "e_mail", "contact_email", "primary_email"],
         "signup_at": ["signup_at", "signup_time", "signup_date", "signed_up_at", "created_at",
-                      "createdAt", "created", "$created", "first_seen"],
+                      "createdAt", "created", "$created", "first_seen", "create_date",
+                      "createddate"],
         "plan": ["plan", "plan_name", "tier", "subscription_plan", "pricing_plan"],
-        "country": ["country", "country_code", "$country_code", "geo_country", "geo.country"],
+        "country": ["country", "country_code", "$country_code", "geo_country", "geo.country",
+                    "country_region", "mailing_country", "billing_country"],
         "revenue": ["revenue", "total_revenue", "lifetime_value", "ltv", "mrr", "amount"],
         "churned": ["churned", "is_churned", "churn", "has_churned"],
         "opted_out": ["opted_out", "opt_out", "unsubscribed", "do_not_contact", "do_not_track"],
@@ -51,16 +58,22 @@ ALIASES: dict[Kind, dict[str, list[str]]] = {
         "consent": ["consent", "marketing_consent", "opted_in", "opt_in", "email_consent"],
     },
     "feedback": {
-        "feedback_id": ["feedback_id", "response_id", "ticket_id", "review_id", "comment_id", "id"],
+        "feedback_id": ["feedback_id", "response_id", "ticket_id", "review_id", "comment_id", "id",
+                        "token"],
         "customer_id": ["customer_id", "user_id", "userId", "distinct_id", "account_id",
                         "contact_id"],
         "anonymous_id": ["anonymous_id", "anonymousId", "device_id", "visitor_id"],
         "timestamp": ["timestamp", "created_at", "submitted_at", "date", "time", "ts",
                       "createdAt"],
-        "source": ["source", "feedback_source", "feedback_type", "type", "channel"],
-        "rating": ["rating", "score", "stars", "nps", "nps_score", "csat"],
+        # Never a vendor's own `type` (Zendesk: question/incident): that says what a ticket is
+        # about, not where the feedback came from.
+        "source": ["source", "feedback_source", "feedback_channel"],
+        "rating": ["rating", "score", "stars", "nps", "nps_score", "csat",
+                   "likelihood_to_recommend"],
         "text": ["text", "comment", "body", "review", "message", "feedback", "content",
-                 "description", "verbatim"],
+                 "description", "verbatim", "reason", "answer"],
+        "email": ["email", "requester_email", "e_mail", "email_address", "customer_email",
+                  "user_email"],
     },
 }
 
@@ -74,10 +87,41 @@ KNOWN_PATHS: dict[Kind, list[str]] = {
     "feedback": [],
 }
 
+# Survey tools (Typeform, SurveyMonkey, Google Forms) head each column with its question.
+QUESTION_PATTERNS: dict[Kind, dict[str, list[str]]] = {
+    "feedback": {
+        "rating": [r"how likely.*recommend", r"\bnps\b", r"\b0\s*(-|to)\s*10\b",
+                   r"how satisfied", r"\brate\b"],
+        "text": [r"\breason\b", r"\bwhy\b", r"tell us", r"comment", r"feedback",
+                 r"anything else", r"what could"],
+    },
+}
+
+# Columns that say which tool wrote a feedback file, and so where its feedback came from.
+SOURCE_BY_SHAPE: list[tuple[str, set[str]]] = [
+    ("ticket", {"requester", "requesteremail", "ticketid", "priority", "assignee", "via"}),
+    ("survey", {"token", "submittedat", "networkid", "respondentid", "collectorid"}),
+]
+
+
+def source_from_shape(columns: list[str], rating_column: str | None) -> str | None:
+    """The feedback source a helpdesk or survey export implies: tickets for Zendesk-like
+    columns, a survey for Typeform-like ones (NPS when its score asks about recommending)."""
+    names = {normalise(c) for c in columns}
+    for source, marks in SOURCE_BY_SHAPE:
+        if len(names & marks) >= (1 if source == "ticket" else 2) or (
+                source == "survey" and "token" in names):
+            if source == "survey" and rating_column and re.search("recommend", rating_column,
+                                                                  re.I):
+                return "nps"
+            return source
+    return None
+
+
 REQUIRED: dict[Kind, list[str]] = {
     "events": ["timestamp", "event_name"],
     "customers": ["customer_id"],
-    "feedback": ["timestamp", "text"],
+    "feedback": ["timestamp"],
 }
 
 # At least one of these must be present.
@@ -122,19 +166,44 @@ class ColumnPlan:
     recognised: dict[str, str] = field(default_factory=dict)  # field -> alias used (for the report)
 
 
+def _mapping_entries(text: str) -> list[tuple[str, str | None]]:
+    """Split on commas and '=' outside quotes: a header such as "How likely, 0-10?" is written
+    in double (or single) quotes. Returns (source, field or None when there is no '=')."""
+    entries: list[tuple[str, str | None]] = []
+    current, source, quote = "", None, None
+    for char in text + ",":
+        if quote:
+            if char == quote:
+                quote = None
+            else:
+                current += char
+        elif char in "\"'" and not current.strip():
+            quote = char
+        elif char == "=" and source is None:
+            source, current = current, ""
+        elif char == ",":
+            if source is not None or current.strip():
+                entries.append((source.strip(), current.strip()) if source is not None
+                               else (current.strip(), None))
+            current, source = "", None
+        else:
+            current += char
+    if quote:
+        raise ArgumentError("mapping", f"a quote ({quote}) is not closed in '{text}'")
+    return entries
+
+
 def parse_mapping(text: str | None) -> dict[str, str]:
-    """`user_id=customer_id,event_time=timestamp` -> {'user_id': 'customer_id', ...}."""
+    """`user_id=customer_id,event_time=timestamp` -> {'user_id': 'customer_id', ...}; a source
+    with commas or '=' in it is quoted: `"How likely, 0-10?"=rating`."""
     if not text:
         return {}
     mapping: dict[str, str] = {}
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "=" not in part:
+    for source, target in _mapping_entries(text):
+        part = source if target is None else f"{source}={target}"
+        if target is None:
             raise ArgumentError(
                 "mapping", f"entry '{part}' is not SOURCE=FIELD (for example user_id=customer_id)")
-        source, target = (s.strip() for s in part.split("=", 1))
         if not source or not target:
             raise ArgumentError("mapping", f"entry '{part}' has an empty side; write SOURCE=FIELD")
         mapping[source] = target
@@ -172,6 +241,15 @@ def plan_columns(kind: Kind, file: str, columns: list[str], mapping: dict[str, s
                 recognised[target] = actual
                 used.add(actual)
                 break
+    for target, patterns in QUESTION_PATTERNS.get(kind, {}).items():
+        if target in fields:
+            continue
+        hit = next((c for c in columns if c not in used
+                    and any(re.search(p, c, re.I) for p in patterns)), None)
+        if hit is not None:
+            fields[target] = hit
+            recognised[target] = hit
+            used.add(hit)
     missing = [f for f in REQUIRED[kind] if f not in fields]
     if missing:
         wanted = missing[0]

@@ -3,13 +3,13 @@ are rejected (with the reason shown to the user)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from analytics.config import settings
 from analytics.constants import FEEDBACK_SOURCES
 from analytics.store import cells
-from analytics.store.columns import ColumnPlan, Kind
+from analytics.store.columns import ColumnPlan, Kind, source_from_shape
 
 _SOURCE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "review": ("review", "reviews", "g2", "capterra", "trustpilot", "app_store", "appstore",
@@ -31,7 +31,8 @@ STORE_COLUMNS: dict[Kind, list[str]] = {
                "properties"],
     "customers": ["customer_id", "signup_at", "plan", "country", "revenue", "churned", "opted_out",
                   "attributes"],
-    "feedback": ["feedback_id", "customer_id", "anonymous_id", "ts", "source", "rating", "text"],
+    "feedback": ["feedback_id", "customer_id", "anonymous_id", "ts", "source", "rating", "text",
+                 "properties"],
 }
 
 
@@ -90,6 +91,7 @@ class TypedSelect:
     expressions: dict[str, str]  # store column -> SQL over the raw table
     raw_texts: dict[str, str]  # field -> raw text SQL (kept to report bad values)
     checks: list[CellCheck]
+    notes: list[str] = field(default_factory=list)  # what the load report should say
 
 
 def _text(plan: ColumnPlan, types: dict[str, str], field: str, lower: bool = False) -> str:
@@ -128,6 +130,16 @@ def _merge_json(parts: list[str]) -> str:
     return f"CAST(json_merge_patch({parts[0]}, {parts[1]}) AS JSON)"
 
 
+# What analytics tools write where there is no source: not a channel anyone can invest in.
+PLACEHOLDERS = ("(direct)", "(none)", "(not set)", "(not provided)", "(data not available)",
+                "(other)", "$direct", "null", "undefined")
+
+
+def _no_placeholder(text_sql: str) -> str:
+    listed = ", ".join(cells.quote_literal(p) for p in PLACEHOLDERS)
+    return f"(CASE WHEN {text_sql} IN ({listed}) THEN NULL ELSE {text_sql} END)"
+
+
 def events_select(plan: ColumnPlan, types: dict[str, str], time_format: str | None,
                   time_range: TimeRange | None = None) -> TypedSelect:
     f = plan.fields
@@ -144,8 +156,8 @@ def events_select(plan: ColumnPlan, types: dict[str, str], time_format: str | No
         "anonymous_id": _text(plan, types, "anonymous_id"),
         "ts": ts,
         "event_name": _text(plan, types, "event_name"),
-        "channel": _text(plan, types, "channel", lower=True),
-        "device": _text(plan, types, "device", lower=True),
+        "channel": _no_placeholder(_text(plan, types, "channel", lower=True)),
+        "device": _no_placeholder(_text(plan, types, "device", lower=True)),
         "properties": _merge_json(props),
     }
     checks = _timestamp_checks(plan, "timestamp", True, "ts",
@@ -181,7 +193,8 @@ def customers_select(plan: ColumnPlan, types: dict[str, str], time_format: str |
     opted_out_parts.append("FALSE")
     signup = (cells.timestamp(f["signup_at"], types[f["signup_at"]], time_format)
               if "signup_at" in f else "CAST(NULL AS TIMESTAMPTZ)")
-    attributes = cells.json_object_of(plan.extras)
+    attributes = cells.json_object_of(plan.extras, {k: _text(plan, types, k)
+                                                    for k in ("email", "external_id") if k in f})
     expressions = {
         "customer_id": _text(plan, types, "customer_id"),
         "signup_at": signup,
@@ -193,20 +206,23 @@ def customers_select(plan: ColumnPlan, types: dict[str, str], time_format: str |
         "attributes": f"CAST({attributes} AS JSON)" if attributes else "CAST(NULL AS JSON)",
         # Kept only to report cells that could not be read.
         "_consent": f"CAST({typed('consent', cells.boolean)} AS BOOLEAN)",
+        # Kept to join the record to the product's people when its id is the CRM's own.
+        "_email": f"lower({_text(plan, types, 'email')})",
+        "_external_id": _text(plan, types, "external_id"),
         "_opted_out": f"CAST({typed('opted_out', cells.boolean)} AS BOOLEAN)",
     }
     checks = [CellCheck("customer_id", "customer_id IS NULL", "missing customer id")]
     checks += _timestamp_checks(plan, "signup_at", False, "signup_at",
                                 time_range or TimeRange.from_settings())
     yes_no = "expected yes/no, true/false or 1/0"
-    for field, target, reason in [
+    for name, target, reason in [
         ("revenue", "revenue", "not a number"),
         ("churned", "churned", yes_no),
         ("opted_out", "_opted_out", yes_no),
         ("consent", "_consent", yes_no),
     ]:
-        if field in f:
-            checks.append(CellCheck(field, f"_raw_{field} IS NOT NULL AND {target} IS NULL",
+        if name in f:
+            checks.append(CellCheck(name, f"_raw_{name} IS NOT NULL AND {target} IS NULL",
                                     reason))
     raw = _raw(plan, types, ["customer_id", "signup_at", "revenue", "churned", "opted_out",
                              "consent"])
@@ -229,6 +245,14 @@ def feedback_select(plan: ColumnPlan, types: dict[str, str], time_format: str | 
     f = plan.fields
     source_text = (f"replace(lower({cells.raw_text(f['source'], types[f['source']])}), ' ', '_')"
                    if "source" in f else "CAST(NULL AS VARCHAR)")
+    notes = []
+    if default_source is None and "source" not in f:
+        default_source = source_from_shape(list(f.values()) + plan.extras, f.get("rating"))
+        if default_source:
+            notes.append(f"source: {default_source} for every row (the file's columns are a "
+                         f"{'helpdesk' if default_source == 'ticket' else 'survey'} export's)")
+    properties = cells.json_object_of(plan.extras, {"email": _text(plan, types, "email")}
+                                      if "email" in f else None)
     expressions = {
         "feedback_id": _text(plan, types, "feedback_id"),
         "customer_id": _text(plan, types, "customer_id"),
@@ -237,11 +261,15 @@ def feedback_select(plan: ColumnPlan, types: dict[str, str], time_format: str | 
         "source": _source_expr(source_text, default_source),
         "rating": (cells.number(f["rating"], types[f["rating"]]) if "rating" in f
                    else "CAST(NULL AS DOUBLE)"),
-        "text": _text(plan, types, "text"),
+        # A score with no comment is feedback too (an NPS answer); it is kept with empty text.
+        "text": f"COALESCE({_text(plan, types, 'text')}, '')",
+        "properties": f"CAST({properties} AS JSON)" if properties else "CAST(NULL AS JSON)",
+        "_email": f"lower({_text(plan, types, 'email')})",
     }
     checks = _timestamp_checks(plan, "timestamp", True, "ts",
                                time_range or TimeRange.from_settings())
-    checks.append(CellCheck("text", "text IS NULL", "empty feedback text"))
+    checks.append(CellCheck("text", "text = '' AND rating IS NULL",
+                            "no feedback text and no score"))
     checks.append(CellCheck(
         "source", "_raw_source IS NULL AND source IS NULL" if "source" in f else "source IS NULL",
         "missing source; give a source column, or one source for the whole file (review, "
@@ -258,7 +286,7 @@ def feedback_select(plan: ColumnPlan, types: dict[str, str], time_format: str | 
         checks.append(CellCheck("rating", "rating < 0 OR rating > 10",
                                 "rating must be between 0 and 10"))
     raw = _raw(plan, types, ["timestamp", "text", "source", "rating", "feedback_id"])
-    return TypedSelect(expressions, raw, checks)
+    return TypedSelect(expressions, raw, checks, notes)
 
 
 def typed_select(kind: Kind, plan: ColumnPlan, types: dict[str, str], time_format: str | None,

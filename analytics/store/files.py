@@ -11,8 +11,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import zlib
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal

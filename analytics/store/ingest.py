@@ -40,6 +40,11 @@ from analytics.store.files import (
 )
 from analytics.store.ingest_report import FileLoadReport, IngestReport
 from analytics.store.nesting import NestedColumns
+from analytics.store.people_join import (
+    rekey_stored_customers,
+    resolve_loaded_customers,
+    resolve_loaded_feedback,
+)
 from analytics.store.read_errors import (
     BadJsonLine,
     read_error,
@@ -157,6 +162,11 @@ class _FileLoader:
         with self._local_time():
             self._sql(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {self.row_sql} "
                       f"AS _row, {', '.join(exprs)} FROM _raw")
+        report.notes += select.notes
+        if self.kind == "customers":
+            report.people_joined = resolve_loaded_customers(self.con)
+        elif self.kind == "feedback":
+            report.people_joined = resolve_loaded_feedback(self.con)
 
         self.store_empty = self._sql(
             f"SELECT count(*) = 0 FROM (SELECT 1 FROM {self.kind} LIMIT 1)").fetchone()[0]
@@ -207,6 +217,9 @@ class _FileLoader:
                   "VARCHAR, ts_text VARCHAR)")
         if plan.links_sql:
             self._sql(f"INSERT INTO _journey_links {plan.links_sql}")
+        if plan.traits_sql:
+            self._sql(f"INSERT INTO _journey_traits SELECT *, {self.load_id} FROM "
+                      f"({plan.traits_sql})")
         self._sql("CREATE OR REPLACE TEMP TABLE _journey_aliases AS SELECT alias FROM "
                   "_journey_links UNION SELECT anonymous_id FROM identity_map")
         report.preset = preset.name
@@ -571,6 +584,27 @@ class _FileLoader:
             """)
 
 
+def _keep_traits(con: duckdb.DuckDBPyConnection, time_format: str | None,
+                 timezone: str | None) -> None:
+    """What the identify calls said about each person, with the e-mail on its own."""
+    if not one(con, "SELECT count(*) FROM _journey_traits")[0]:
+        return
+    ts = cells.timestamp("ts_text", "VARCHAR", time_format)
+    if timezone:
+        con.execute(f"SET TimeZone = {cells.quote_literal(timezone)}")
+    try:
+        con.execute(f"""
+            INSERT INTO person_traits
+            SELECT customer_id, NULLIF(trim(json_extract_string(traits, '$.email')), ''), traits,
+                   {ts}, load_id FROM _journey_traits AS t
+            WHERE NOT EXISTS (SELECT 1 FROM person_traits AS p WHERE p.customer_id = t.customer_id
+                              AND CAST(p.traits AS VARCHAR) = CAST(t.traits AS VARCHAR))
+        """)
+    finally:
+        if timezone:
+            con.execute("SET TimeZone = 'UTC'")
+
+
 def check_timezone(name: str | None) -> str | None:
     """An IANA zone name as DuckDB knows it (Europe/Berlin, America/New_York), or an error that
     lists close ones."""
@@ -644,6 +678,8 @@ def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
             record VARCHAR)""")
         con.execute("CREATE OR REPLACE TEMP TABLE _new_identities (anonymous_id VARCHAR, "
                     "customer_id VARCHAR, first_seen TIMESTAMPTZ)")
+        con.execute("CREATE OR REPLACE TEMP TABLE _journey_traits (customer_id VARCHAR, "
+                    "traits JSON, ts_text VARCHAR, load_id INTEGER)")
         con.execute("BEGIN TRANSACTION")
         try:
             new_names: list[str] = []
@@ -666,6 +702,12 @@ def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
             if kind == "events":
                 new_names = _map_new_event_names(con)
                 refresh_people(con, load_ids, everything=replace)
+                _keep_traits(con, time_format, timezone)
+                joined = rekey_stored_customers(con)
+                if joined and reports:
+                    reports[-1].notes.append(
+                        f"{joined:,} customer record(s) loaded earlier now join these events "
+                        "by e-mail")
             con.execute("COMMIT")
         except BaseException:
             # KeyboardInterrupt included: nothing of this call may stay in the store.

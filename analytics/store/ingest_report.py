@@ -25,6 +25,8 @@ class FileLoadReport:
     preset: str | None = None  # the vendor export the file was read as (mixpanel, segment, ...)
     identity_calls: int = 0  # identify/alias calls: read to link people, not loaded as events
     identities_linked: int = 0  # anonymous ids newly linked to a customer by this file
+    people_joined: int = 0  # CRM records / feedback joined to the product's people by e-mail or id
+    notes: list[str] = field(default_factory=list)  # choices the load made that the user should see
 
     @property
     def rows_skipped(self) -> int:

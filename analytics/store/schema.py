@@ -6,7 +6,7 @@ and ingest already guarantees unique ids (it anti-joins every load against what 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3  # 2: person_events view; 3: journey_steps
+SCHEMA_VERSION = 4  # 2: person_events view; 3: journey_steps; 4: person_traits, feedback.properties
 
 DEFAULT_STAGES: list[str] = ["awareness", "consideration", "evaluation", "purchase", "retention"]
 
@@ -47,11 +47,22 @@ CREATE TABLE IF NOT EXISTS feedback (
     text VARCHAR NOT NULL,
     load_id INTEGER NOT NULL
 );
+-- The feedback file's other columns (a ticket's priority, a survey's token), added in schema 4.
+ALTER TABLE feedback ADD COLUMN IF NOT EXISTS properties JSON;
 -- anonymous id -> customer id, learned from events that carry both (the first pairing wins).
 CREATE TABLE IF NOT EXISTS identity_map (
     anonymous_id VARCHAR NOT NULL,
     customer_id VARCHAR NOT NULL,
     first_seen TIMESTAMPTZ
+);
+-- What identify calls say about a person (Segment traits, PostHog $set): the e-mail joins CRM
+-- records whose ids are not the product's; the rest is kept as the vendor wrote it.
+CREATE TABLE IF NOT EXISTS person_traits (
+    customer_id VARCHAR NOT NULL,
+    email VARCHAR,
+    traits JSON,
+    ts TIMESTAMPTZ,
+    load_id INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS stages (
     stage VARCHAR NOT NULL,
@@ -138,6 +149,10 @@ LEFT JOIN identity_map AS im
 # Keyword rules that guess a stage for a new event name; the user can override any of them.
 # Checked in order: the first rule whose keyword occurs in the event name wins.
 STAGE_RULES: list[tuple[str, str]] = [
+    # Vendors' automatic events: a first visit or session start is where a journey begins.
+    ("session_start", "awareness"),
+    ("first_visit", "awareness"),
+    ("first_open", "awareness"),
     ("cancel", "retention"),
     ("churn", "retention"),
     ("renew", "retention"),
@@ -176,6 +191,9 @@ STAGE_RULES: list[tuple[str, str]] = [
     ("click", "awareness"),
     ("landing", "awareness"),
     ("page_view", "awareness"),
+    ("pageview", "awareness"),  # PostHog's $pageview
+    ("viewed_page", "awareness"),  # Segment/Amplitude naming
+    ("screen_view", "awareness"),
     ("visit", "awareness"),
     ("impression", "awareness"),
     ("open", "awareness"),
@@ -184,7 +202,7 @@ STAGE_RULES: list[tuple[str, str]] = [
 
 def guess_stage(event_name: str) -> str:
     """The stage an event most likely belongs to, from its name; 'retention' for product use."""
-    name = event_name.lower().replace(" ", "_").replace("-", "_")
+    name = event_name.lower().replace(" ", "_").replace("-", "_").lstrip("$[]")
     for keyword, stage in STAGE_RULES:
         if keyword in name:
             return stage

@@ -54,6 +54,7 @@ class EventPreset:
     renamed_calls: dict[str, str] = field(default_factory=dict)  # Segment page -> Page Viewed
     metadata: tuple[str, ...] = ()  # top-level columns that describe the call, not the event
     alias_prefix: str | None = None  # Mixpanel writes an anonymous distinct_id as $device:ID
+    traits: tuple[str, ...] = ()  # what an identity call says about the person (traits, $set)
 
     def needs(self) -> list[str]:
         return [self.call_field, *self.fields["timestamp"]]
@@ -88,13 +89,15 @@ AMPLITUDE = EventPreset(
         "anonymous_id": ("device_id",),
         "timestamp": ("event_time", "client_event_time", "server_received_time"),
         "event_name": ("event_type",),
-        "channel": ("event_properties.utm_source", "user_properties.utm_source",
-                    "user_properties.initial_utm_source"),
+        # Event-scoped first; then the person's first touch (utm_source is their last touch).
+        "channel": ("event_properties.utm_source", "user_properties.initial_utm_source",
+                    "user_properties.utm_source"),
         "device": ("event_properties.device_category", "device_type", "platform"),
     },
     containers=("event_properties",), call_field="event_type",
     identity_calls=("$identify", "$groupidentify"),
     country=("country",),
+    traits=("user_properties",),
 )
 
 SEGMENT = EventPreset(
@@ -113,6 +116,7 @@ SEGMENT = EventPreset(
     links=(Link("identify", "anonymousId", "userId"), Link("alias", "previousId", "userId")),
     country=("context.location.country",),
     renamed_calls={"page": "Page Viewed", "screen": "Screen Viewed"},
+    traits=("traits", "context.traits"),
     metadata=("type", "version", "channel", "projectId", "writeKey", "integrations",
               "receivedAt", "sentAt", "originalTimestamp"),
 )
@@ -154,6 +158,7 @@ POSTHOG = EventPreset(
     country=("properties.$geoip_country_code",),
     shared_id=("distinct_id",),
     person_group="person_id",
+    traits=("properties.$set", "person_properties"),
 )
 
 PRESETS: dict[str, EventPreset] = {p.name: p for p in (MIXPANEL, AMPLITUDE, SEGMENT, GA4,
@@ -204,6 +209,7 @@ class FlatPlan:
     links_sql: str | None  # alias, canonical, ts_text: one row per link found on identity calls
     flat_sql: str  # the flat table (FLAT_FIELDS, properties, ROW_COLUMN); needs _journey_aliases
     identity_rows_sql: str  # counts the identity calls, which are not loaded as events
+    traits_sql: str | None  # customer_id, traits, ts_text of identity calls that describe people
     sources: dict[str, list[str]]  # field -> the paths it may come from
 
 
@@ -247,9 +253,18 @@ def flat_plan(preset: EventPreset, types: dict[str, str], row_sql: str) -> FlatP
     flat_sql = (f"SELECT {', '.join(columns)}, {properties} AS properties, {row_sql} AS "
                 f"{ROW_COLUMN} FROM _raw WHERE NOT {is_identity}")
     links_sql = _links_sql(preset, nested, call, exprs["timestamp"])
+    traits = [t for t in (nested.json(p) for p in preset.traits) if t is not None]
+    person = (nested.first_text(preset.fields["customer_id"] + shared)
+              if preset.fields["customer_id"] + shared else None)
+    traits_sql = None
+    if traits and person and preset.identity_calls:
+        value = traits[0] if len(traits) == 1 else f"COALESCE({', '.join(traits)})"
+        traits_sql = (f"SELECT {person} AS customer_id, {value} AS traits, "
+                      f"{exprs['timestamp']} AS ts_text FROM _raw WHERE {is_identity} "
+                      f"AND {person} IS NOT NULL AND json_type({value}) = 'OBJECT'")
     return FlatPlan(links_sql=links_sql, flat_sql=flat_sql,
                     identity_rows_sql=f"SELECT count(*) FROM _raw WHERE {is_identity}",
-                    sources=sources)
+                    traits_sql=traits_sql, sources=sources)
 
 
 def _properties_sql(preset: EventPreset, nested: NestedColumns, types: dict[str, str]) -> str:

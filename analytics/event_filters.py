@@ -1,0 +1,133 @@
+"""Event properties in steps, filters and breakdowns.
+
+A step may narrow its event by the event's own properties, written in brackets after the name:
+`$pageview[$pathname=/pricing]`, `page_view[page_location~/pricing]`, `Order Completed[plan=pro,
+country!=US]`. `=` is equal, `!=` is not equal, `~` contains (ignoring case); every condition in
+the brackets must hold. A property name with dots (`context.page.path`) reaches into nested
+objects, unless the event has a key written exactly so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from analytics.errors import ArgumentError
+from analytics.store.nesting import json_path
+
+OPERATORS = ("!=", "~", "=")
+_STEP = re.compile(r"^(?P<event>.*?)\s*\[(?P<conditions>.*)\]\s*$", re.S)
+
+
+@dataclass(frozen=True)
+class Condition:
+    key: str
+    op: str  # '=', '!=' or '~'
+    value: str
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """One event a step accepts, with the property conditions it must meet."""
+
+    text: str  # as the user wrote it
+    event: str
+    conditions: tuple[Condition, ...] = ()
+
+
+def property_sql(key: str, column: str = "properties") -> str:
+    """The text of event property `key` (a literal key first, else a dotted path into nested
+    objects); NULL when the event does not have it."""
+    literal = f"json_extract_string({column}, {_literal(json_path([key]))})"
+    if "." not in key:
+        return literal
+    nested = f"json_extract_string({column}, {_literal(json_path(key.split('.')))})"
+    return f"COALESCE({literal}, {nested})"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _split_conditions(text: str) -> list[str]:
+    """Conditions separated by commas outside quotes."""
+    parts, current, quote = [], "", None
+    for char in text:
+        if quote:
+            current += char
+            quote = None if char == quote else quote
+        elif char in "\"'":
+            quote = char
+            current += char
+        elif char == ",":
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+def parse_step_event(text: str) -> StepEvent:
+    """`name` or `name[key=value,...]` -> StepEvent (the event name is not checked here)."""
+    match = _STEP.match(text)
+    if match is None:
+        if "[" in text or "]" in text:
+            raise ArgumentError("steps", f"step '{text}' has unbalanced brackets; write "
+                                         "event[property=value]")
+        return StepEvent(text, text.strip())
+    event = match.group("event").strip()
+    if not event:
+        raise ArgumentError("steps", f"step '{text}' names no event before its brackets")
+    conditions = []
+    for part in _split_conditions(match.group("conditions")):
+        for op in OPERATORS:
+            key, found, value = part.partition(op)
+            if found:
+                break
+        else:
+            raise ArgumentError("steps", f"condition '{part}' in step '{text}' needs an "
+                                         "operator: property=value, property!=value or "
+                                         "property~text")
+        key, value = _unquote(key), _unquote(value)
+        if not key:
+            raise ArgumentError("steps", f"condition '{part}' in step '{text}' names no "
+                                         "property")
+        conditions.append(Condition(key, op, value))
+    if not conditions:
+        raise ArgumentError("steps", f"step '{text}' has empty brackets")
+    return StepEvent(text, event, tuple(conditions))
+
+
+def step_sql(alternatives: list[StepEvent], alias: str = "") -> tuple[str, list]:
+    """SQL true for an event that any of the alternatives accepts, and its parameters."""
+    prefix = f"{alias}." if alias else ""
+    plain = [a.event for a in alternatives if not a.conditions]
+    parts: list[str] = []
+    params: list = []
+    if plain:
+        parts.append(f"{prefix}event_name IN ({', '.join('?' for _ in plain)})")
+        params.extend(plain)
+    for alt in alternatives:
+        if not alt.conditions:
+            continue
+        clauses = [f"{prefix}event_name = ?"]
+        params.append(alt.event)
+        for condition in alt.conditions:
+            value = property_sql(condition.key, f"{prefix}properties")
+            if condition.op == "=":
+                clauses.append(f"{value} = ?")
+            elif condition.op == "!=":
+                clauses.append(f"{value} IS DISTINCT FROM ?")
+            else:
+                clauses.append(f"contains(lower({value}), lower(?))")
+            params.append(condition.value)
+        parts.append("(" + " AND ".join(clauses) + ")")
+    return "(" + " OR ".join(parts) + ")", params
