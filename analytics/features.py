@@ -15,6 +15,7 @@ import pandas as pd
 
 from analytics.filters import Filters, scope_sql
 from analytics.store.connection import Connection, one
+from analytics.store.deals import won_revenue_sql
 
 MAX_EVENT_COLUMNS = 40
 
@@ -81,11 +82,12 @@ per_person AS (
            {', '.join(stage_cols + event_cols)}
     FROM scoped GROUP BY person_id
 )
-SELECT p.*, COALESCE(c.revenue, 0) AS revenue, c.churned AS churned,
+SELECT p.*, COALESCE(c.revenue, w.won_amount, 0) AS revenue, c.churned AS churned,
        COALESCE(c.opted_out, FALSE) AS opted_out, c.plan AS plan,
        (SELECT count(*) FROM feedback AS f WHERE f.customer_id = p.customer_id
           AND f.source = 'ticket' AND f.ts < ?) AS tickets
 FROM per_person AS p LEFT JOIN customers AS c ON c.customer_id = p.customer_id
+LEFT JOIN ({won_revenue_sql()}) AS w ON w.customer_id = p.customer_id
 ORDER BY p.person_id
 """, _reorder(params, len(scope.params), len(events), len(stages))).df()
     frame = frame.set_index("person_id")

@@ -28,14 +28,16 @@ def _seconds(days: float | None) -> int | None:
 
 class FunnelArgs(ToolArgs):
     steps: list[Name] = Field(..., min_length=2, max_length=MAX_STEPS,
-                              description="Event names in order; 'a|b' means "
-                                                            "either event.")
+                              description="Event names in order; 'a|b' means either event; "
+                                          "'$pageview[$pathname=/pricing]' only those events "
+                                          "(property=value, != differs, ~ contains).")
     order: Literal["strict", "any"] = Field("strict", description="strict: each step after the "
                                             "previous one; any: in any order.")
     window_days: Optional[Days] = Field(None, gt=0, description="Conversion window from step 1 "
                                         "(days, or a duration such as 14d, 12h).")
-    by: Optional[str] = Field(None, description="Break down by device, channel, plan, country "
-                                                "or another customer attribute.")
+    by: Optional[str] = Field(None, description="Break down by device, channel, plan, country, "
+                                                "another customer attribute or an event "
+                                                "property such as $browser (first touch).")
     filters: FilterArgs = Field(default_factory=FilterArgs)
 
 

@@ -13,7 +13,7 @@ from pydantic import BeforeValidator, Field
 from analytics.constants import FEEDBACK_SOURCES, FeedbackSource
 from tools.base import TableView, ToolArgs, ToolContext
 
-Kind = Literal["events", "customers", "feedback"]
+Kind = Literal["events", "customers", "feedback", "deals"]
 
 
 class DescribeDataArgs(ToolArgs):
@@ -59,7 +59,8 @@ def _mapping(value: Any) -> Any:
 
 
 class IngestArgs(ToolArgs):
-    kind: Kind = Field(..., description="What the files hold: events, customers or feedback.")
+    kind: Kind = Field(..., description="What the files hold: events, customers, feedback or "
+                      "deals (CRM deals / opportunities).")
     paths: list[str] = Field(..., min_length=1, max_length=100,
                              description="CSV, TSV, Parquet or JSON Lines "
                                                             "files on this machine.")

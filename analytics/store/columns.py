@@ -13,8 +13,8 @@ from typing import Literal
 
 from analytics.errors import ArgumentError
 
-Kind = Literal["events", "customers", "feedback"]
-KINDS: tuple[Kind, ...] = ("events", "customers", "feedback")
+Kind = Literal["events", "customers", "feedback", "deals"]
+KINDS: tuple[Kind, ...] = ("events", "customers", "feedback", "deals")
 
 # field -> recognised source names, best first. Matching ignores case and punctuation, so
 # 'anonymousId', 'anonymous_id' and 'Anonymous ID' are the same name.
@@ -75,6 +75,18 @@ ALIASES: dict[Kind, dict[str, list[str]]] = {
         "email": ["email", "requester_email", "e_mail", "email_address", "customer_email",
                   "user_email"],
     },
+    "deals": {
+        "deal_id": ["deal_id", "record_id", "opportunity_id", "hs_object_id", "id"],
+        "customer_id": ["customer_id", "associated_contact", "associated_contacts", "contact_id",
+                        "contact", "primary_contact", "user_id", "account_id", "contactid"],
+        "email": ["email", "contact_email", "associated_contact_email"],
+        "name": ["deal_name", "dealname", "opportunity_name", "name"],
+        "stage": ["deal_stage", "dealstage", "stage", "stage_name", "stagename", "status"],
+        "amount": ["amount", "deal_amount", "amount_in_company_currency", "value", "revenue"],
+        "created_at": ["create_date", "createdate", "created_at", "createddate", "created"],
+        "close_at": ["close_date", "closedate", "closed_at", "close_time", "closed_date"],
+        "pipeline": ["pipeline", "deal_pipeline", "record_type", "recordtype"],
+    },
 }
 
 # Names inside nested columns (JSON objects, structs) that files without a vendor preset still
@@ -85,6 +97,7 @@ KNOWN_PATHS: dict[Kind, list[str]] = {
                "traffic_source.source", "device.category"],
     "customers": ["properties.email", "traits.email", "geo.country"],
     "feedback": [],
+    "deals": [],
 }
 
 # Survey tools (Typeform, SurveyMonkey, Google Forms) head each column with its question.
@@ -122,6 +135,7 @@ REQUIRED: dict[Kind, list[str]] = {
     "events": ["timestamp", "event_name"],
     "customers": ["customer_id"],
     "feedback": ["timestamp"],
+    "deals": ["deal_id", "stage"],
 }
 
 # At least one of these must be present.
@@ -129,6 +143,7 @@ ONE_OF_REQUIRED: dict[Kind, list[str]] = {
     "events": ["customer_id", "anonymous_id"],
     "customers": [],
     "feedback": [],
+    "deals": [],
 }
 
 

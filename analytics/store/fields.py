@@ -23,8 +23,9 @@ _SOURCE_SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 ID_COLUMN: dict[Kind, str] = {"events": "event_id", "customers": "customer_id",
-                              "feedback": "feedback_id"}
-ID_PREFIX: dict[Kind, str] = {"events": "ev_", "customers": "cu_", "feedback": "fb_"}
+                              "feedback": "feedback_id", "deals": "deal_id"}
+ID_PREFIX: dict[Kind, str] = {"events": "ev_", "customers": "cu_", "feedback": "fb_",
+                              "deals": "dl_"}
 
 STORE_COLUMNS: dict[Kind, list[str]] = {
     "events": ["event_id", "customer_id", "anonymous_id", "ts", "event_name", "channel", "device",
@@ -33,6 +34,8 @@ STORE_COLUMNS: dict[Kind, list[str]] = {
                   "attributes"],
     "feedback": ["feedback_id", "customer_id", "anonymous_id", "ts", "source", "rating", "text",
                  "properties"],
+    "deals": ["deal_id", "customer_id", "name", "stage", "amount", "created_at", "close_at",
+              "pipeline", "properties"],
 }
 
 
@@ -289,10 +292,45 @@ def feedback_select(plan: ColumnPlan, types: dict[str, str], time_format: str | 
     return TypedSelect(expressions, raw, checks, notes)
 
 
+def deals_select(plan: ColumnPlan, types: dict[str, str], time_format: str | None,
+                 time_range: TimeRange | None = None) -> TypedSelect:
+    f = plan.fields
+    time_range = time_range or TimeRange.from_settings()
+
+    def when(field: str) -> str:
+        return (cells.timestamp(f[field], types[f[field]], time_format) if field in f
+                else "CAST(NULL AS TIMESTAMPTZ)")
+
+    properties = cells.json_object_of(plan.extras)
+    expressions = {
+        "deal_id": _text(plan, types, "deal_id"),
+        "customer_id": _text(plan, types, "customer_id"),
+        "name": _text(plan, types, "name"),
+        "stage": _text(plan, types, "stage"),
+        "amount": (cells.number(f["amount"], types[f["amount"]]) if "amount" in f
+                   else "CAST(NULL AS DOUBLE)"),
+        "created_at": when("created_at"),
+        "close_at": when("close_at"),
+        "pipeline": _text(plan, types, "pipeline"),
+        "properties": f"CAST({properties} AS JSON)" if properties else "CAST(NULL AS JSON)",
+        "_email": f"lower({_text(plan, types, 'email')})",
+    }
+    checks = [CellCheck("stage", "stage IS NULL", "missing deal stage")]
+    for name in ("created_at", "close_at"):
+        checks += _timestamp_checks(plan, name, False, name, time_range)
+    if "amount" in f:
+        checks.append(CellCheck("amount", "_raw_amount IS NOT NULL AND amount IS NULL",
+                                "amount is not a number"))
+    raw = _raw(plan, types, ["deal_id", "stage", "amount", "created_at", "close_at"])
+    return TypedSelect(expressions, raw, checks)
+
+
 def typed_select(kind: Kind, plan: ColumnPlan, types: dict[str, str], time_format: str | None,
                  default_source: str | None, time_range: TimeRange | None = None) -> TypedSelect:
     if kind == "events":
         return events_select(plan, types, time_format, time_range)
     if kind == "customers":
         return customers_select(plan, types, time_format, time_range)
+    if kind == "deals":
+        return deals_select(plan, types, time_format, time_range)
     return feedback_select(plan, types, time_format, default_source, time_range)

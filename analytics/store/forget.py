@@ -144,6 +144,7 @@ def _delete_rows(con: duckdb.DuckDBPyConnection, customer_id: str) -> ErasureRep
         identities = one(con, "DELETE FROM identity_map WHERE customer_id = ?",
                          [customer_id])[0]
         con.execute("DELETE FROM person_traits WHERE customer_id = ?", [customer_id])
+        con.execute("DELETE FROM deals WHERE customer_id = ?", [customer_id])
         from analytics.store.steps import forget_people
 
         forget_people(con, [customer_id] + [f"anon:{a}" for a in anon])

@@ -21,6 +21,7 @@ from analytics.errors import ArgumentError, InputFileError
 from analytics.store import cells
 from analytics.store.columns import KINDS, KNOWN_PATHS, Kind, plan_columns
 from analytics.store.connection import EventStore, one
+from analytics.store.deals import deal_events, resolve_loaded_deals
 from analytics.store.fields import (
     FEEDBACK_SOURCES,
     ID_COLUMN,
@@ -167,6 +168,8 @@ class _FileLoader:
             report.people_joined = resolve_loaded_customers(self.con)
         elif self.kind == "feedback":
             report.people_joined = resolve_loaded_feedback(self.con)
+        elif self.kind == "deals":
+            report.people_joined = resolve_loaded_deals(self.con)
 
         self.store_empty = self._sql(
             f"SELECT count(*) = 0 FROM (SELECT 1 FROM {self.kind} LIMIT 1)").fetchone()[0]
@@ -222,6 +225,8 @@ class _FileLoader:
                       f"({plan.traits_sql})")
         self._sql("CREATE OR REPLACE TEMP TABLE _journey_aliases AS SELECT alias FROM "
                   "_journey_links UNION SELECT anonymous_id FROM identity_map")
+        self._sql("CREATE OR REPLACE TEMP TABLE _journey_canonicals AS SELECT canonical FROM "
+                  "_journey_links UNION SELECT customer_id FROM identity_map")
         report.preset = preset.name
         report.identity_calls = self._sql(plan.identity_rows_sql).fetchone()[0]
         self.preset_sources = self._filled_sources(plan.sources, NestedColumns(
@@ -699,6 +704,13 @@ def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
                     [load_id, kind, str(Path(path).resolve()), report.rows_read,
                      report.rows_loaded, report.rows_skipped])
                 reports.append(report)
+            if kind == "deals":
+                steps = deal_events(con, load_ids)
+                if steps and reports:
+                    reports[-1].notes.append(f"{steps:,} journey event(s) written for these "
+                                             "deals (deal_created, deal_won, deal_lost)")
+                new_names = _map_new_event_names(con)
+                refresh_people(con, load_ids, everything=replace)
             if kind == "events":
                 new_names = _map_new_event_names(con)
                 refresh_people(con, load_ids, everything=replace)

@@ -21,6 +21,12 @@ _EVENT_EMAIL_PATHS = ("$.email", '$."$email"', "$.user_email", "$.context.traits
                       "$.user_properties.email", '$."$set".email')
 
 
+# The people the product's own events know (deal steps, written from the CRM, are not evidence
+# that a CRM record joins the product).
+PRODUCT_CUSTOMERS = ("SELECT customer_id FROM events WHERE customer_id IS NOT NULL "
+                     "AND NOT starts_with(event_id, 'deal:')")
+
+
 def _event_emails() -> str:
     found = ", ".join(f"json_extract_string(properties, '{p}')" for p in _EVENT_EMAIL_PATHS)
     return (f"SELECT lower(trim(COALESCE({found}))) AS email, customer_id FROM events "
@@ -49,7 +55,7 @@ def resolve_loaded_customers(con: duckdb.DuckDBPyConnection) -> int:
         WHERE COALESCE(t._external_id, m.customer_id) IS NOT NULL
           AND t.customer_id IS DISTINCT FROM COALESCE(t._external_id, m.customer_id)
           AND (t._external_id IS NOT NULL OR t.customer_id IS NULL OR t.customer_id NOT IN (
-              SELECT customer_id FROM events WHERE customer_id IS NOT NULL))
+              {PRODUCT_CUSTOMERS}))
     """)
     count = one(con, "SELECT count(*) FROM _resolved")[0]
     if count:
@@ -80,10 +86,10 @@ def resolve_loaded_feedback(con: duckdb.DuckDBPyConnection) -> int:
 def rekey_stored_customers(con: duckdb.DuckDBPyConnection) -> int:
     """After an events load: CRM records loaded earlier that did not join, now joined by an
     e-mail these events (or their identify calls) brought."""
-    waiting = one(con, """
+    waiting = one(con, f"""
         SELECT count(*) FROM customers
         WHERE json_extract_string(attributes, '$.email') IS NOT NULL
-          AND customer_id NOT IN (SELECT customer_id FROM events WHERE customer_id IS NOT NULL)
+          AND customer_id NOT IN ({PRODUCT_CUSTOMERS})
     """)[0]
     if not waiting:
         return 0
@@ -93,7 +99,7 @@ def rekey_stored_customers(con: duckdb.DuckDBPyConnection) -> int:
         FROM customers AS c JOIN ({known_emails_sql()}) AS m
             ON m.email = lower(trim(json_extract_string(c.attributes, '$.email')))
         WHERE c.customer_id <> m.customer_id
-          AND c.customer_id NOT IN (SELECT customer_id FROM events WHERE customer_id IS NOT NULL)
+          AND c.customer_id NOT IN ({PRODUCT_CUSTOMERS})
           AND m.customer_id NOT IN (SELECT customer_id FROM customers)
     """)
     con.execute("""
@@ -127,9 +133,8 @@ class JoinHealth:
 
 
 def join_health(con) -> JoinHealth:
-    row = con.execute("""
-        WITH ev AS (SELECT DISTINCT customer_id FROM events WHERE customer_id IS NOT NULL
-                    UNION SELECT DISTINCT customer_id FROM identity_map)
+    row = con.execute(f"""
+        WITH ev AS ({PRODUCT_CUSTOMERS} UNION SELECT customer_id FROM identity_map)
         SELECT (SELECT count(*) FROM customers),
                (SELECT count(*) FROM customers WHERE customer_id IN (SELECT customer_id FROM ev)),
                (SELECT count(*) FROM ev),

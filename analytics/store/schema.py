@@ -6,7 +6,7 @@ and ingest already guarantees unique ids (it anti-joins every load against what 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4  # 2: person_events view; 3: journey_steps; 4: person_traits, feedback.properties
+SCHEMA_VERSION = 4  # 2: person_events view; 3: journey_steps; 4: person_traits, deals, feedback.properties
 
 DEFAULT_STAGES: list[str] = ["awareness", "consideration", "evaluation", "purchase", "retention"]
 
@@ -54,6 +54,19 @@ CREATE TABLE IF NOT EXISTS identity_map (
     anonymous_id VARCHAR NOT NULL,
     customer_id VARCHAR NOT NULL,
     first_seen TIMESTAMPTZ
+);
+-- CRM deals / opportunities; ingest also writes each deal's steps as events (deals.py).
+CREATE TABLE IF NOT EXISTS deals (
+    deal_id VARCHAR NOT NULL,
+    customer_id VARCHAR,
+    name VARCHAR,
+    stage VARCHAR,
+    amount DOUBLE,
+    created_at TIMESTAMPTZ,
+    close_at TIMESTAMPTZ,
+    pipeline VARCHAR,
+    properties JSON,
+    load_id INTEGER NOT NULL
 );
 -- What identify calls say about a person (Segment traits, PostHog $set): the e-mail joins CRM
 -- records whose ids are not the product's; the rest is kept as the vendor wrote it.
@@ -149,6 +162,10 @@ LEFT JOIN identity_map AS im
 # Keyword rules that guess a stage for a new event name; the user can override any of them.
 # Checked in order: the first rule whose keyword occurs in the event name wins.
 STAGE_RULES: list[tuple[str, str]] = [
+    # CRM deals (deals.py): opened while evaluating, won or lost at the purchase.
+    ("deal_created", "evaluation"),
+    ("deal_won", "purchase"),
+    ("deal_lost", "purchase"),
     # Vendors' automatic events: a first visit or session start is where a journey begins.
     ("session_start", "awareness"),
     ("first_visit", "awareness"),

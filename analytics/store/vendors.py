@@ -24,6 +24,7 @@ VENDOR_FORMATS: tuple[str, ...] = ("auto", "mixpanel", "amplitude", "segment", "
 FLAT_FIELDS = ("event_id", "customer_id", "anonymous_id", "timestamp", "event_name", "channel",
                "device")
 ROW_COLUMN = "_journey_row"
+_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,12 @@ class EventPreset:
     alias_prefix: str | None = None  # Mixpanel writes an anonymous distinct_id as $device:ID
     traits: tuple[str, ...] = ()  # what an identity call says about the person (traits, $set)
 
-    def needs(self) -> list[str]:
-        return [self.call_field, *self.fields["timestamp"]]
+    def missing(self, nested: NestedColumns) -> list[str]:
+        """What a file must have to be this export: the call's name and a time."""
+        out = [] if nested.has(self.call_field) else [self.call_field]
+        if not any(nested.has(p) for p in self.fields["timestamp"]):
+            out.append(" or ".join(self.fields["timestamp"]))
+        return out
 
 
 MIXPANEL = EventPreset(
@@ -194,9 +199,11 @@ def choose_preset(fmt: str, columns: list[str], file: str) -> EventPreset | None
         return detect_preset(columns)
     preset = PRESETS[fmt]
     nested = NestedColumns({c: "JSON" for c in columns}, preset.key_values)
-    if not all(nested.has(p) for p in preset.needs()):
-        raise InputFileError(file, f"does not look like a {preset.title}: it has no "
-                             f"{' / '.join(p for p in preset.needs() if not nested.has(p))}",
+    missing = preset.missing(nested)
+    if missing:
+        article = "an" if preset.title[0].lower() in "aeiou" else "a"
+        raise InputFileError(file, f"does not look like {article} {preset.title}: it has no "
+                             f"{', '.join(missing)}",
                              hint=f"Columns found: {', '.join(columns[:20])}. Load it without "
                                   "--format, or with --format plain and a column mapping")
     return preset
@@ -235,19 +242,22 @@ def flat_plan(preset: EventPreset, types: dict[str, str], row_sql: str) -> FlatP
         sources["event_name"].append(f"{preset.call_field} ({', '.join(preset.renamed_calls)})")
     shared = tuple(p for p in preset.shared_id if nested.has(p))
     if shared:
-        # Linked: the anonymous side of a person; unlinked: an id of its own (a customer).
+        # Linked by an identity call: the anonymous side of a person. Unlinked: a customer when
+        # some call named it as the person it links to, or when it is not a UUID (the SDKs'
+        # anonymous ids are UUIDs; server-side events carry the product's own user id).
         one_id = nested.first_text(shared)
         linked = f"{one_id} IN (SELECT alias FROM _journey_aliases)"
-        have_anon = exprs["anonymous_id"] != "CAST(NULL AS VARCHAR)"
-        unlinked_sql = f"CASE WHEN NOT ({linked}) THEN {one_id} END"
-        if have_anon:  # Mixpanel: the shared id counts only where $device_id is absent
-            unlinked_sql = (f"CASE WHEN {exprs['anonymous_id']} IS NULL AND NOT ({linked}) "
-                            f"THEN {one_id} END")
+        anonymous = (f"({linked} OR ({one_id} NOT IN (SELECT canonical FROM _journey_canonicals)"
+                     f" AND regexp_full_match({one_id}, '{_UUID}')))")
+        unlinked_sql = f"CASE WHEN NOT {anonymous} THEN {one_id} END"
+        anon_sql = f"CASE WHEN {anonymous} THEN {one_id} END"
+        if exprs["anonymous_id"] != "CAST(NULL AS VARCHAR)":
+            # Mixpanel: the shared id counts only where $device_id is absent.
+            unlinked_sql = f"CASE WHEN {exprs['anonymous_id']} IS NULL THEN {unlinked_sql} END"
         exprs["customer_id"] = f"COALESCE({exprs['customer_id']}, {unlinked_sql})"
-        exprs["anonymous_id"] = (f"COALESCE({exprs['anonymous_id']}, "
-                                 f"CASE WHEN {linked} THEN {one_id} END)")
+        exprs["anonymous_id"] = f"COALESCE({exprs['anonymous_id']}, {anon_sql})"
         sources["customer_id"] += list(shared)
-        sources["anonymous_id"] += [f"{p} (when linked)" for p in shared]
+        sources["anonymous_id"] += [f"{p} (when anonymous)" for p in shared]
     properties = _properties_sql(preset, nested, types)
     columns = [f"{sql} AS {cells.quote_ident(name)}" for name, sql in exprs.items()]
     flat_sql = (f"SELECT {', '.join(columns)}, {properties} AS properties, {row_sql} AS "
