@@ -46,6 +46,19 @@ def checks(home: str | None) -> list[dict]:
         except Exception as exc:
             add("store", False, str(exc), "run `journey doctor` again; if it says the same, "
                                           "move the store away and load your data again")
+    texts = None
+    if status is not None and status.exists and status.events:
+        from analytics.store.people_join import join_health
+
+        with store.reader() as con:
+            health = join_health(con)
+            texts = con.execute("SELECT count(*) FROM feedback WHERE text <> ''").fetchone()[0]
+        if health.customers:
+            add("customers join events", health.warning is None,
+                f"{health.customers_with_events:,} of {health.customers:,} customer records "
+                f"have events; {health.event_customers_with_record:,} of "
+                f"{health.event_customers:,} identified people have a customer record",
+                health.warning or "")
     model = onnx_path()
     add("embedding model", model.exists(), str(model),
         "" if model.exists() else "run `python -m analytics.feedback.embedder --build`")
@@ -54,7 +67,8 @@ def checks(home: str | None) -> list[dict]:
 
         index = FeedbackIndex(store)
         indexed = index.collection().count() if index.path.exists() else 0
-        stored = status.feedback if status is not None else 0
+        # A bare score (an NPS answer with no comment) has no text to index.
+        stored = texts if texts is not None else (status.feedback if status is not None else 0)
         same_model = not index.path.exists() or index.made_by_this_model()
         detail = f"{indexed:,} of {stored:,} snippets indexed" + (
             "" if same_model else f", by another embedding model than {index.embedder.model_id}")

@@ -6,7 +6,8 @@ and ingest already guarantees unique ids (it anti-joins every load against what 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4  # 2: person_events view; 3: journey_steps; 4: person_traits, deals, feedback.properties
+# 2: person_events view; 3: journey_steps; 4: person_traits, deals, feedback.properties
+SCHEMA_VERSION = 4
 
 DEFAULT_STAGES: list[str] = ["awareness", "consideration", "evaluation", "purchase", "retention"]
 
