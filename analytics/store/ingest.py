@@ -215,6 +215,8 @@ class _FileLoader:
         if preset is None:
             return self._add_dotted_paths(types), self.mapping
         preset = with_mapping(preset, self.mapping, self.name, list(types))
+        nested = NestedColumns(types, preset.key_values)
+        self._refuse_empty_paths([p for p in self.mapping if nested.has(p)], nested, types)
         plan = flat_plan(preset, types, self.row_sql)
         self._sql("CREATE OR REPLACE TEMP TABLE _journey_links (alias VARCHAR, canonical "
                   "VARCHAR, ts_text VARCHAR)")
@@ -250,15 +252,34 @@ class _FileLoader:
                 used.setdefault(f, []).append(p)
         return {f: " | ".join(p) for f, p in used.items()}
 
+    def _filled(self, paths: list[str], nested: NestedColumns) -> dict[str, bool]:
+        if not paths:
+            return {}
+        hits = one(self.con, "SELECT " + ", ".join(
+            f"bool_or({nested.text(p)} IS NOT NULL)" for p in paths) + " FROM _raw")
+        return dict(zip(paths, (bool(h) for h in hits), strict=True))
+
+    def _refuse_empty_paths(self, paths: list[str], nested: NestedColumns,
+                            types: dict[str, str], filled: dict[str, bool] | None = None) -> None:
+        """A mapped path that no row fills is a typo, not a column of empty cells."""
+        filled = filled if filled is not None else self._filled(
+            [p for p in paths if p not in types], nested)
+        for path in paths:
+            if path in filled and not filled[path]:
+                raise InputFileError(self.name, f"the column mapping names '{path}', which no "
+                                                "row of the file has",
+                                     hint=f"Top-level columns: {', '.join(types)}")
+
     def _add_dotted_paths(self, types: dict[str, str]) -> dict[str, str]:
         nested = NestedColumns(types)
-        wanted = [s for s in self.mapping if s not in types and nested.has(s)]
-        known = [a for a in KNOWN_PATHS.get(self.kind, []) if a not in types and nested.has(a)]
-        if known:  # only the known names the file really fills
-            filled = self._sql("SELECT " + ", ".join(
-                f"bool_or({nested.text(a)} IS NOT NULL)" for a in known) + " FROM _raw"
-            ).fetchone()
-            wanted += [a for a, hit in zip(known, filled, strict=True) if hit and a not in wanted]
+        mapped = [s for s in self.mapping if s not in types and nested.has(s)]
+        known = [a for a in KNOWN_PATHS.get(self.kind, [])
+                 if a not in types and a not in mapped and nested.has(a)]
+        wanted: list[str] = []
+        if mapped or known:  # only the paths the file really fills
+            filled = self._filled(mapped + known, nested)
+            self._refuse_empty_paths(mapped, nested, types, filled)
+            wanted = [p for p in mapped + known if filled[p]]
         if not wanted:
             return types
         self.synthetic = set(wanted)

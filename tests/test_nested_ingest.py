@@ -1,0 +1,144 @@
+"""Nested files without a vendor preset, step filters, mappings and time zones: hand-made cases,
+the good and the bad."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from analytics.errors import ArgumentError, InputFileError, UnknownNameError
+from analytics.event_filters import parse_step_event, step_sql
+from analytics.funnel import funnel
+from analytics.store import EventStore, ingest_files
+from analytics.store.columns import parse_mapping
+from analytics.store.ingest import check_timezone
+
+
+def _jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+ROWS = [  # a home-grown tracker: its time and person inside `properties`, one key with dots
+    {"event": "view", "properties": {"time": 1709287200, "distinct_id": "a", "page": "/pricing",
+                                     "ctx": {"plan": "pro"}}},
+    {"event": "view", "properties": {"time": 1709287300, "distinct_id": "b", "page": "/",
+                                     "ctx": {"plan": "free"}}},
+    {"event": "signup", "properties": {"time": 1709287400, "distinct_id": "a", "page": "/"}},
+]
+
+
+def test_dotted_paths_in_the_mapping_reach_nested_fields(tmp_path):
+    path = _jsonl(tmp_path / "e.jsonl", [{**r, "timestamp": None} for r in ROWS])
+    store = EventStore(tmp_path / "h")
+    report = ingest_files(store, "events", [path], vendor_format="plain", mapping={
+        "properties.time": "timestamp", "properties.distinct_id": "customer_id"})
+    file = report.files[0]
+    assert file.preset is None and file.rows_loaded == 3
+    assert file.columns["timestamp"] == "properties.time"
+    with store.reader() as con:
+        rows = con.execute("SELECT customer_id, strftime(ts, '%Y-%m-%d %H:%M:%S') FROM events "
+                           "ORDER BY ts").fetchall()
+        # The dotted columns are read from `properties`, not added to it a second time.
+        keys = con.execute("SELECT json_keys(properties) FROM events LIMIT 1").fetchone()[0]
+    assert rows[0] == ("a", "2024-03-01 10:00:00")
+    assert "properties.time" not in keys
+
+
+def test_a_mapping_naming_a_missing_path_says_what_the_file_has(tmp_path):
+    path = _jsonl(tmp_path / "e.jsonl", ROWS)
+    with pytest.raises(InputFileError, match="properties.when"):
+        ingest_files(EventStore(tmp_path / "h"), "events", [path],
+                     mapping={"properties.when": "timestamp"})
+
+
+def test_known_nested_names_are_found_without_a_mapping(tmp_path):
+    path = _jsonl(tmp_path / "e.jsonl", [{"name": r["event"], **r} for r in ROWS])
+    report = ingest_files(EventStore(tmp_path / "h"), "events", [path])
+    assert report.files[0].columns["timestamp"] == "properties.time"
+    assert report.files[0].rows_loaded == 3
+
+
+def test_a_gzipped_csv_loads_and_a_bare_gz_is_refused(tmp_path):
+    csv_gz = tmp_path / "e.csv.gz"
+    with gzip.open(csv_gz, "wt", encoding="utf-8") as handle:
+        handle.write("user_id,timestamp,event\nu1,2024-03-01T10:00:00Z,a\n")
+    assert ingest_files(EventStore(tmp_path / "h"), "events", [csv_gz]).rows_loaded == 1
+    bare = tmp_path / "export.gz"
+    bare.write_bytes(csv_gz.read_bytes())
+    with pytest.raises(InputFileError, match="does not say what is inside"):
+        ingest_files(EventStore(tmp_path / "h2"), "events", [bare])
+    broken = tmp_path / "cut.jsonl.gz"
+    broken.write_bytes(csv_gz.read_bytes()[:12])
+    with pytest.raises(InputFileError, match="gzip"):
+        ingest_files(EventStore(tmp_path / "h3"), "events", [broken])
+
+
+def test_timezone_reads_local_times_and_leaves_offsets_alone(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text("user_id,timestamp,event\n"
+                    "u1,2024-01-15 12:00,a\n"  # winter: Berlin is UTC+1
+                    "u1,2024-07-15 12:00,b\n"  # summer: UTC+2
+                    "u1,2024-07-15T12:00:00Z,c\n")  # an explicit offset wins
+    store = EventStore(tmp_path / "h")
+    ingest_files(store, "events", [path], timezone="Europe/Berlin")
+    with store.reader() as con:
+        hours = con.execute("SELECT event_name, hour(ts) FROM events ORDER BY event_name"
+                            ).fetchall()
+        zone = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+    assert hours == [("a", 11), ("b", 10), ("c", 12)]
+    assert zone == "UTC"
+
+
+def test_a_wrong_timezone_names_close_ones():
+    with pytest.raises(ArgumentError, match="Europe/Berlin"):
+        check_timezone("Europe/Berln")
+    assert check_timezone("europe/berlin") == "Europe/Berlin"
+    assert check_timezone("UTC") is None
+
+
+def test_mapping_entries_may_quote_commas_and_equals():
+    assert parse_mapping('"How likely, 0-10?"=rating, Submitted At=timestamp') == {
+        "How likely, 0-10?": "rating", "Submitted At": "timestamp"}
+    assert parse_mapping("'a=b'=text") == {"a=b": "text"}
+    with pytest.raises(ArgumentError, match="not closed"):
+        parse_mapping('"How likely=rating')
+    with pytest.raises(ArgumentError, match="SOURCE=FIELD"):
+        parse_mapping("rating")
+
+
+def test_step_filters_parse_and_refuse_what_they_cannot_read():
+    step = parse_step_event("$pageview[$pathname=/pricing, plan!=free, title~'a, b']")
+    assert step.event == "$pageview"
+    assert [(c.key, c.op, c.value) for c in step.conditions] == [
+        ("$pathname", "=", "/pricing"), ("plan", "!=", "free"), ("title", "~", "a, b")]
+    for bad, words in [("view[page]", "needs an operator"), ("[a=b]", "names no event"),
+                       ("view[a=b", "unbalanced"), ("view[]", "empty brackets")]:
+        with pytest.raises(ArgumentError, match=words):
+            parse_step_event(bad)
+    sql, params = step_sql([step, parse_step_event("signup")])
+    # Values are parameters; property names are quoted JSON paths inside escaped literals.
+    assert params == ["signup", "$pageview", "/pricing", "free", "a, b"]
+    assert """'$."$pathname"'""" in sql
+    hostile, _ = step_sql([parse_step_event("""view[it's"x=1]""")])
+    assert """'$."it''s\\"x"'""" in hostile
+
+
+def test_step_filters_count_only_matching_events(tmp_path):
+    path = _jsonl(tmp_path / "e.jsonl", ROWS)
+    store = EventStore(tmp_path / "h")
+    ingest_files(store, "events", [path])
+    with store.reader() as con:
+        assert [s.customers for s in funnel(con, ["view", "signup"]).steps] == [2, 1]
+        assert [s.customers for s in funnel(con, ["view[page=/pricing]", "signup"]).steps] == [
+            1, 1]
+        assert [s.customers for s in funnel(con, ["view[page~PRIC]", "signup"]).steps] == [1, 1]
+        assert funnel(con, ["view[page!=/pricing]", "signup"]).steps[0].customers == 1
+        # A nested property by its dotted path, as a step filter and as a breakdown.
+        assert funnel(con, ["view[ctx.plan=pro]", "signup"]).steps[1].customers == 1
+        by_plan = funnel(con, ["view", "signup"], by="ctx.plan")
+        assert {g.group: g.steps[1].customers for g in by_plan.groups} == {"pro": 1, "free": 0}
+        with pytest.raises(UnknownNameError, match="pgae"):
+            funnel(con, ["view[pgae=/]", "signup"])
