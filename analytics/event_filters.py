@@ -75,8 +75,11 @@ def _unquote(text: str) -> str:
     return text
 
 
-def parse_step_event(text: str) -> StepEvent:
-    """`name` or `name[key=value,...]` -> StepEvent (the event name is not checked here)."""
+def parse_step_event(text: str, known_events: list[str] | tuple[str, ...] = ()) -> StepEvent:
+    """`name` or `name[key=value,...]` -> StepEvent (the event name is not checked here). A
+    name the store has, brackets and all, is that event: names are kept as written."""
+    if text in known_events or text.strip() in known_events:
+        return StepEvent(text, text.strip())
     match = _STEP.match(text)
     if match is None:
         if "[" in text or "]" in text:

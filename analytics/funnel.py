@@ -75,7 +75,8 @@ def parse_steps(steps: list[str], catalog: Catalog) -> list[list[StepEvent]]:
         raise ArgumentError("steps", "a funnel needs at least two steps, e.g. pricing_view signup")
     parsed = []
     for step in steps:
-        alternatives = [parse_step_event(s.strip()) for s in step.split("|") if s.strip()]
+        alternatives = [parse_step_event(s.strip(), catalog.events)
+                        for s in step.split("|") if s.strip()]
         if not alternatives:
             raise ArgumentError("steps", f"step '{step}' names no event")
         for alternative in alternatives:

@@ -65,7 +65,8 @@ def journey_map(con: Connection, index: FeedbackIndex, steps: list[str], *,
         at, to = result_funnel.steps[i - 1].events[0], result_funnel.steps[i].events[0]
         drop = DropOff(step=at, next_step=to, dropped=dropped)
         # Friction reads feedback by event; a step narrowed by a property uses its event.
-        at, to = parse_step_event(at).event, parse_step_event(to).event
+        at = parse_step_event(at, catalog.events).event
+        to = parse_step_event(to, catalog.events).event
         try:
             drop.friction = friction(con, index, at, next_step=to, themes_result=themes_result,
                                      snippets=snippets, filters=filters, catalog=catalog)

@@ -68,7 +68,7 @@ def test_size_and_row_caps_have_clear_messages(tmp_path, monkeypatch):
     with pytest.raises(InputFileError, match="above the 0 MB limit|JOURNEY_MAX_FILE_MB"):
         sniff(path)
     monkeypatch.setattr(files_module, "MAX_FILE_BYTES", 1 << 30)
-    import analytics.store.ingest as ingest_module
+    import analytics.store.file_loader as ingest_module
 
     monkeypatch.setattr(ingest_module, "MAX_ROWS", 10)
     store = EventStore(tmp_path / "h")

@@ -142,3 +142,54 @@ def test_step_filters_count_only_matching_events(tmp_path):
         assert {g.group: g.steps[1].customers for g in by_plan.groups} == {"pro": 1, "free": 0}
         with pytest.raises(UnknownNameError, match="pgae"):
             funnel(con, ["view[pgae=/]", "signup"])
+
+
+def test_mixpanel_original_id_merge_links_through_identify_calls(tmp_path):
+    """Before simplified ID merge, Mixpanel events carry only distinct_id: an anonymous UUID
+    until $identify links it to the user id (its $anon_distinct_id), or $create_alias does."""
+    anon, other = "0c2a3f0e-1d2b-4c5d-8e9f-000000000001", "0c2a3f0e-1d2b-4c5d-8e9f-000000000002"
+    rows = [
+        {"event": "Viewed", "properties": {"time": 1709287200, "distinct_id": anon,
+                                           "$insert_id": "1"}},
+        {"event": "$identify", "properties": {"time": 1709287300, "distinct_id": "u1",
+                                              "$anon_distinct_id": anon,
+                                              "$identified_id": "u1", "$insert_id": "2"}},
+        {"event": "Signed", "properties": {"time": 1709287400, "distinct_id": "u1",
+                                           "$insert_id": "3"}},
+        {"event": "Viewed", "properties": {"time": 1709287500, "distinct_id": other,
+                                           "$insert_id": "4"}},
+        {"event": "$create_alias", "properties": {"time": 1709287600, "distinct_id": other,
+                                                  "alias": "u2", "$insert_id": "5"}},
+        {"event": "Viewed", "properties": {"time": 1709287700, "distinct_id": "$device:d9",
+                                           "$insert_id": "6"}},  # never identified
+    ]
+    store = EventStore(tmp_path / "h")
+    report = ingest_files(store, "events", [_jsonl(tmp_path / "mp.jsonl", rows)]).files[0]
+    assert (report.preset, report.identity_calls, report.rows_loaded) == ("mixpanel", 2, 4)
+    with store.reader() as con:
+        people = dict(con.execute("SELECT person_id, count(*) FROM person_events GROUP BY 1"
+                                  ).fetchall())
+    assert people == {"u1": 2, "u2": 1, "anon:d9": 1}
+
+
+def test_segment_alias_and_identify_without_track_calls(tmp_path):
+    rows = [
+        {"type": "page", "anonymousId": "a1", "messageId": "m1", "name": "Home",
+         "properties": {"path": "/"}, "timestamp": "2024-03-01T10:00:00.000Z"},
+        {"type": "identify", "anonymousId": "a1", "userId": "u1", "messageId": "m2",
+         "traits": {"email": "Ann@Example.com"}, "timestamp": "2024-03-01T10:01:00.000Z"},
+        {"type": "page", "anonymousId": "a2", "messageId": "m3", "properties": {"path": "/"},
+         "timestamp": "2024-03-01T11:00:00.000Z"},
+        {"type": "alias", "previousId": "a2", "userId": "u2", "messageId": "m4",
+         "timestamp": "2024-03-01T11:01:00.000Z"},
+    ]
+    store = EventStore(tmp_path / "h")
+    report = ingest_files(store, "events", [_jsonl(tmp_path / "s.jsonl", rows)]).files[0]
+    assert (report.identity_calls, report.identities_linked) == (2, 2)
+    with store.reader() as con:
+        people = sorted(r[0] for r in con.execute(
+            "SELECT DISTINCT person_id FROM person_events").fetchall())
+        names = {r[0] for r in con.execute("SELECT event_name FROM events").fetchall()}
+        traits = con.execute("SELECT customer_id, email FROM person_traits").fetchall()
+    assert people == ["u1", "u2"] and names == {"Page Viewed"}
+    assert traits == [("u1", "Ann@Example.com")]

@@ -97,41 +97,45 @@ def ingest_tool(ctx: ToolContext, args: IngestArgs) -> Any:
                         timezone=args.timezone)
 
 
+def load_notes(kind: str, f: Any) -> list[str]:
+    """What one file's load did beyond the counts, as sentences (CLI, web and model alike)."""
+    notes: list[str] = []
+    if f.preset:
+        from analytics.store.vendors import PRESETS
+
+        notes.append(f"read as a {PRESETS[f.preset].title}.")
+    if f.identity_calls:
+        notes.append(f"{f.identity_calls:,} identify/alias call(s) read to link people (not "
+                     "loaded as events).")
+    if f.identities_linked:
+        notes.append(f"{f.identities_linked:,} anonymous id(s) linked to a customer.")
+    if f.people_joined:
+        kept = " (the CRM's own id kept as crm_id)" if kind == "customers" else ""
+        notes.append(f"{f.people_joined:,} row(s) joined to the product's people by e-mail or "
+                     f"external id{kept}.")
+    notes += list(f.notes)
+    if f.rows_replaced:
+        notes.append(f"replaced {f.rows_replaced:,} stored rows.")
+    notes += [f"{count:,} row(s) skipped: {reason}" for reason, count in f.reject_reasons.items()]
+    if f.rejects_file:
+        notes.append(f"rejected rows with reasons in {f.rejects_file}")
+    mapped = ", ".join(f"{dst} <- {src}" for dst, src in f.columns.items() if src != dst)
+    if mapped:
+        notes.append(f"fields read from: {mapped}")
+    if f.extra_columns:
+        kept = "attributes" if kind == "customers" else "properties"
+        notes.append(f"kept as {kept}: {', '.join(f.extra_columns[:12])}"
+                     + (" ..." if len(f.extra_columns) > 12 else ""))
+    return notes
+
+
 def ingest_view(args: IngestArgs, result: Any) -> TableView:
     from pathlib import Path
 
     rows = [[Path(f.file).name, f.rows_read, f.rows_loaded, f.rows_already_loaded,
              f.rows_duplicate_in_file, f.rows_rejected] for f in result.files]
-    notes = []
-    for f in result.files:
-        name = Path(f.file).name
-        if f.preset:
-            from analytics.store.vendors import PRESETS
-
-            notes.append(f"{name}: read as a {PRESETS[f.preset].title}.")
-        if f.identity_calls:
-            notes.append(f"{name}: {f.identity_calls:,} identify/alias call(s) read to link "
-                         "people (not loaded as events).")
-        if f.identities_linked:
-            notes.append(f"{name}: {f.identities_linked:,} anonymous id(s) linked to a customer.")
-        if f.people_joined:
-            kept = " (the CRM's own id kept as crm_id)" if result.kind == "customers" else ""
-            notes.append(f"{name}: {f.people_joined:,} row(s) joined to the product's people by "
-                         f"e-mail or external id{kept}.")
-        notes += [f"{name}: {note}" for note in f.notes]
-        if f.rows_replaced:
-            notes.append(f"{name}: replaced {f.rows_replaced:,} stored rows.")
-        notes += [f"{name}: {count:,} row(s) skipped: {reason}"
-                  for reason, count in f.reject_reasons.items()]
-        if f.rejects_file:
-            notes.append(f"{name}: rejected rows with reasons in {f.rejects_file}")
-        mapped = ", ".join(f"{dst} <- {src}" for dst, src in f.columns.items() if src != dst)
-        if mapped:
-            notes.append(f"{name}: fields read from: {mapped}")
-        if f.extra_columns:
-            kept = "attributes" if result.kind == "customers" else "properties"
-            notes.append(f"{name}: kept as {kept}: {', '.join(f.extra_columns[:12])}"
-                         + (" ..." if len(f.extra_columns) > 12 else ""))
+    notes = [f"{Path(f.file).name}: {note}" for f in result.files
+             for note in load_notes(result.kind, f)]
     if result.new_event_names:
         notes.append(f"New events placed in stages by name ({len(result.new_event_names)}); "
                      "check them with the stage map.")
@@ -176,14 +180,17 @@ def forget_view(args: ForgetArgs, result: Any) -> TableView:
                             "no personal data is kept)"])
 
 
-def preview_columns(path: str, kind: Kind, mapping: str | None) -> Any:
+def preview_columns(path: str, kind: Kind, mapping: str | None,
+                    vendor_format: str = "auto") -> Any:
     """Which of a file's columns will feed which field, before anything is loaded."""
     from pathlib import Path
 
     import duckdb
 
-    from analytics.store.columns import parse_mapping, plan_columns
+    from analytics.store.columns import ColumnPlan, parse_mapping, plan_columns
     from analytics.store.files import reader_sql, sniff
+    from analytics.store.nesting import NestedColumns
+    from analytics.store.vendors import choose_preset
 
     sniffed = sniff(path)
     con = duckdb.connect()
@@ -192,4 +199,14 @@ def preview_columns(path: str, kind: Kind, mapping: str | None) -> Any:
             f"DESCRIBE SELECT * FROM {reader_sql(sniffed)} LIMIT 0").fetchall()]
     finally:
         con.close()
-    return plan_columns(kind, Path(path).name, columns, parse_mapping(mapping))
+    preset = choose_preset(vendor_format, columns, Path(path).name) if kind == "events" else None
+    if preset is None:
+        return plan_columns(kind, Path(path).name, columns, parse_mapping(mapping))
+    # A vendor's export: its fields come from the paths the preset names (the load report says
+    # which of them held values).
+    nested = NestedColumns({c: "JSON" for c in columns}, preset.key_values)
+    fields = {f: " | ".join(p for p in paths if nested.has(p))
+              for f, paths in preset.fields.items() if any(nested.has(p) for p in paths)}
+    whole = {p for paths in preset.fields.values() for p in paths if "." not in p}
+    return ColumnPlan(kind="events", fields=fields, preset=preset.title,
+                      extras=[c for c in columns if c not in whole and c not in preset.metadata])

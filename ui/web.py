@@ -214,8 +214,8 @@ class JourneyApp:
 
     # -- data -----------------------------------------------------------------------------------
 
-    def upload(self, file, kind: str, mapping: str, on_error: str,
-               request: gr.Request = None):
+    def upload(self, file, kind: str, mapping: str, on_error: str, vendor: str = "auto",
+               timezone: str = "", request: gr.Request = None):
         actor = self.actor(request)
         if actor is None:
             return f"**Not loaded.** {md(UNKNOWN_ACTOR)}", self.status()
@@ -223,8 +223,8 @@ class JourneyApp:
             return "Choose a file first.", self.status()
         path = file if isinstance(file, str) else file.name
         result = call_tool(self.shared, "ingest", {
-            "kind": kind, "paths": [path], "mapping": mapping or None, "on_error": on_error},
-            actor)
+            "kind": kind, "paths": [path], "mapping": mapping or None, "on_error": on_error,
+            "format": vendor or "auto", "timezone": (timezone or "").strip() or None}, actor)
         if not result.ok:
             # The upload's temporary path means nothing to the user: name the file they chose.
             message = problem(result).replace(str(path), Path(path).name)
@@ -232,7 +232,12 @@ class JourneyApp:
         f = result.result.files[0]
         lines = [f"Loaded **{f.rows_loaded:,}** of {f.rows_read:,} rows "
                  f"({f.rows_already_loaded:,} already loaded, {f.rows_rejected:,} rejected)."]
-        lines += [f"- {n:,} skipped: {md(reason)}" for reason, n in f.reject_reasons.items()]
+        # The command line's notes: preset, identity calls, joins, source, skipped rows.
+        from tools.store_tools import load_notes
+
+        upload_path = str(path)
+        lines += [f"- {md(note.replace(upload_path, Path(path).name))}"
+                  for note in load_notes(kind, f)]
         return "\n".join(lines), self.status()
 
     def forget(self, customer_id: str, confirm: bool, request: gr.Request = None):
@@ -251,7 +256,7 @@ class JourneyApp:
                 self.status())
 
     @staticmethod
-    def preview(file, kind: str, mapping: str) -> str:
+    def preview(file, kind: str, mapping: str, vendor: str = "auto") -> str:
         """Which of the file's columns will feed which field, before anything is loaded."""
         if file is None:
             return ""
@@ -259,15 +264,17 @@ class JourneyApp:
 
         path = file if isinstance(file, str) else file.name
         try:
-            plan = preview_columns(path, kind, mapping)
+            plan = preview_columns(path, kind, mapping, vendor or "auto")
         except JourneyError as exc:
             return f"**This file cannot be loaded as {kind} yet.** {md(str(exc))}"
         except Exception as exc:  # a reader error: the load itself reports it precisely
             return f"Could not preview this file ({type(exc).__name__}); try loading it."
         rows = "\n".join(f"| {md(source)} | {field} |" for field, source in plan.fields.items())
         extra = md(", ".join(plan.extras)) or "none"
-        kept = "event properties" if kind == "events" else "customer attributes"
-        return (f"| your column | becomes |\n|---|---|\n{rows}\n\nKept as {kept}: {extra}")
+        kept = "customer attributes" if kind == "customers" else f"{kind.rstrip('s')} properties"
+        read_as = f"Read as a **{md(plan.preset)}**.\n\n" if plan.preset else ""
+        return (f"{read_as}| your column | becomes |\n|---|---|\n{rows}\n\n"
+                f"Kept as {kept}: {extra}")
 
     def status(self) -> dict:
         return call_tool(self.shared, "describe_data").data()
@@ -320,21 +327,28 @@ def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
             make_plan.click(app.plan, [metrics, quarter, model], plan_md)
             save.click(app.download, plan_md, plan_file)
         with gr.Tab("Data"):
-            upload = gr.File(label="CSV, Parquet or JSON Lines")
-            kind = gr.Dropdown(["events", "customers", "feedback"], value="events",
+            upload = gr.File(label="CSV, Parquet or JSON Lines (also .gz), as your tool exports it")
+            kind = gr.Dropdown(["events", "customers", "feedback", "deals"], value="events",
                                label="What the file holds")
+            with gr.Row():
+                vendor = gr.Dropdown(["auto", "mixpanel", "amplitude", "segment", "ga4",
+                                      "posthog", "plain"], value="auto",
+                                     label="Export from (auto: recognised from the file)")
+                timezone = gr.Textbox(label="Time zone of times without one (optional)",
+                                      placeholder="Europe/Berlin")
             mapping = gr.Textbox(label="Column mapping (optional)",
                                  placeholder="user_id=customer_id,event_time=timestamp")
             on_error = gr.Radio(["fail", "skip"], value="fail", label="Bad rows")
             preview = gr.Markdown()
-            for trigger in (upload.change, kind.change, mapping.change):
-                trigger(app.preview, [upload, kind, mapping], preview)
+            for trigger in (upload.change, kind.change, mapping.change, vendor.change):
+                trigger(app.preview, [upload, kind, mapping, vendor], preview)
             load = gr.Button("Load")
             load_text = gr.Markdown()
             status = gr.JSON(label="Store status", value=app.status)
             # Writes: one at a time, and not offered to API clients (the page's own buttons
             # only); each still checks the signed-in user's role (JourneyApp.actor).
-            load.click(app.upload, [upload, kind, mapping, on_error], [load_text, status],
+            load.click(app.upload, [upload, kind, mapping, on_error, vendor, timezone],
+                       [load_text, status],
                        concurrency_limit=1, concurrency_id="writes", api_visibility="private")
             gr.Markdown("### Erase a customer (data protection request)")
             with gr.Row():

@@ -179,6 +179,7 @@ class ColumnPlan:
     fields: dict[str, str]
     extras: list[str] = field(default_factory=list)
     recognised: dict[str, str] = field(default_factory=dict)  # field -> alias used (for the report)
+    preset: str | None = None  # the vendor export the file was recognised as
 
 
 def _mapping_entries(text: str) -> list[tuple[str, str | None]]:

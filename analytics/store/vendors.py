@@ -246,9 +246,15 @@ def flat_plan(preset: EventPreset, types: dict[str, str], row_sql: str) -> FlatP
         # some call named it as the person it links to, or when it is not a UUID (the SDKs'
         # anonymous ids are UUIDs; server-side events carry the product's own user id).
         one_id = nested.first_text(shared)
+        device_marked = "FALSE"
+        if preset.alias_prefix:  # Mixpanel's $device:ID is an anonymous device, by name
+            prefix = cells.quote_literal(preset.alias_prefix)
+            device_marked = f"starts_with({one_id}, {prefix})"
+            one_id = (f"(CASE WHEN {device_marked} THEN substr({one_id}, "
+                      f"{len(preset.alias_prefix) + 1}) ELSE {one_id} END)")
         linked = f"{one_id} IN (SELECT alias FROM _journey_aliases)"
-        anonymous = (f"({linked} OR ({one_id} NOT IN (SELECT canonical FROM _journey_canonicals)"
-                     f" AND regexp_full_match({one_id}, '{_UUID}')))")
+        anonymous = (f"({linked} OR {device_marked} OR ({one_id} NOT IN (SELECT canonical FROM "
+                     f"_journey_canonicals) AND regexp_full_match({one_id}, '{_UUID}')))")
         unlinked_sql = f"CASE WHEN NOT {anonymous} THEN {one_id} END"
         anon_sql = f"CASE WHEN {anonymous} THEN {one_id} END"
         if exprs["anonymous_id"] != "CAST(NULL AS VARCHAR)":
