@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 CHURN_WORDS = ("cancel", "churn")
 CACHE_NAME = "description.json"
-CACHE_VERSION = 2  # 2: event_properties
+CACHE_VERSION = 3  # 2: event_properties; 3: deals
 
 
 @dataclass(kw_only=True)

@@ -228,20 +228,30 @@ def test_customers_bad_boolean_and_revenue(store, write):
 
 
 def test_feedback_sources_ratings_and_defaults(store, write):
-    path = write("fb.csv", "id,created_at,type,score,comment\n"
+    path = write("fb.csv", "id,created_at,source,score,comment\n"
                            "f1,2024-01-01,Zendesk,,Billing is broken\n"
                            "f2,2024-01-02,nps,9,Love it\n"
                            "f3,2024-01-03,carrier pigeon,,Hello\n"
                            "f4,2024-01-04,review,11,Too high\n"
-                           "f5,2024-01-05,chat,3,\n")
+                           "f5,2024-01-05,nps,3,\n"  # a bare score is feedback
+                           "f6,2024-01-06,chat,,\n")  # nothing said at all is not
     report = ingest_files(store, "feedback", [path], on_error="skip")
     f = report.files[0]
-    assert f.rows_loaded == 2
-    assert rows(store, "SELECT feedback_id, source, rating FROM feedback ORDER BY 1") == [
-        ("f1", "ticket", None), ("f2", "nps", 9.0)]
+    assert f.rows_loaded == 3
+    assert rows(store, "SELECT feedback_id, source, rating, text FROM feedback ORDER BY 1") == [
+        ("f1", "ticket", None, "Billing is broken"), ("f2", "nps", 9.0, "Love it"),
+        ("f5", "nps", 3.0, "")]
     assert set(f.reject_reasons) == {
         "unknown source; use one of review, nps, ticket, chat, survey",
-        "rating must be between 0 and 10", "empty feedback text"}
+        "rating must be between 0 and 10", "no feedback text and no score"}
+    # A vendor's own `type` (Zendesk: question, incident) is what a ticket is about, not where
+    # the feedback came from: it is kept as a property, and the source must be given.
+    typed = write("fb3.csv", "id,created_at,type,comment\nt1,2024-01-01,incident,Down again\n")
+    with pytest.raises(InputFileError, match="missing source"):
+        ingest_files(store, "feedback", [typed])
+    ingest_files(store, "feedback", [typed], default_source="ticket")
+    assert rows(store, "SELECT source, json_extract_string(properties, '$.type') FROM feedback "
+                       "WHERE feedback_id = 't1'") == [("ticket", "incident")]
     no_source = write("fb2.csv", "timestamp,text\n2024-01-01,Great onboarding\n")
     with pytest.raises(InputFileError, match="missing source"):
         ingest_files(store, "feedback", [no_source])

@@ -262,12 +262,12 @@ def test_each_write_needs_its_role_and_is_audited(signed_store, tmp_path):
                                      _Request("vera")))[-1]
     said = " ".join(m["content"] for m in history if isinstance(m["content"], str))
     assert "I could not answer" not in said and "Restart" not in said
-    said, _ = app.upload(str(events), "events", "", "fail", _Request("vera"))
+    said, _ = app.upload(str(events), "events", "", "fail", request=_Request("vera"))
     assert "Not loaded" in said and "needs the analyst role" in said
     said, _ = app.forget(customer, True, _Request("ana"))
     assert "Not erased" in said and "needs the admin role" in said
     assert _customers(signed_store, customer) == 1
-    said, _ = app.upload(str(events), "events", "", "fail", _Request("ana"))
+    said, _ = app.upload(str(events), "events", "", "fail", request=_Request("ana"))
     assert said.startswith("Loaded **1**")
     said, _ = app.forget(customer, True, _Request("adam"))
     assert said.startswith("Erased")

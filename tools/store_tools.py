@@ -39,6 +39,8 @@ def describe_data_view(args: DescribeDataArgs, result: Any) -> TableView:
         notes.append("Devices: " + ", ".join(result.devices))
     if result.customer_attributes:
         notes.append("Customer attributes: " + ", ".join(result.customer_attributes))
+    if result.deals:
+        notes.append(f"Deals: {result.deals:,} ({result.won_deals:,} won).")
     if result.feedback_by_source:
         notes.append("Feedback by source: " + ", ".join(
             f"{k} {v:,}" for k, v in result.feedback_by_source.items()))

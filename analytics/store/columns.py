@@ -138,13 +138,14 @@ REQUIRED: dict[Kind, list[str]] = {
     "deals": ["deal_id", "stage"],
 }
 
-# At least one of these must be present.
+# At least one of these must be present, and what it is for (the error says).
 ONE_OF_REQUIRED: dict[Kind, list[str]] = {
     "events": ["customer_id", "anonymous_id"],
     "customers": [],
-    "feedback": [],
+    "feedback": ["text", "rating"],  # a comment, or a bare score (an NPS answer)
     "deals": [],
 }
+_ONE_OF_WHAT = {"events": "identifying the person", "feedback": "with the feedback"}
 
 
 def normalise(name: str) -> str:
@@ -282,10 +283,10 @@ def plan_columns(kind: Kind, file: str, columns: list[str], mapping: dict[str, s
     if one_of and not any(f in fields for f in one_of):
         raise InputFileError(
             file,
-            f"missing a column identifying the person ({' or '.join(one_of)})",
+            f"missing a column {_ONE_OF_WHAT[kind]} ({' or '.join(one_of)})",
             hint=(
                 f"Columns found: {', '.join(columns[:30])}. Say which it is in the "
-                f"column mapping: YOUR_COLUMN=customer_id"
+                f"column mapping: YOUR_COLUMN={one_of[0]}"
             ),
         )
     extras = [c for c in columns if c not in used]

@@ -34,6 +34,8 @@ class StoreStatus:
     opted_out_customers: int = 0
     feedback: int = 0
     identities: int = 0
+    deals: int = 0
+    won_deals: int = 0
     loads: int = 0
     first_event: datetime | None = None
     last_event: datetime | None = None
@@ -68,6 +70,11 @@ def store_status(store: EventStore) -> StoreStatus:
                  "FROM customers")
         status.feedback = one(con, "SELECT count(*) AS n FROM feedback")[0]
         status.identities = one(con, "SELECT count(*) AS n FROM identity_map")[0]
+        from analytics.store.deals import outcome_sql
+
+        status.deals, status.won_deals = one(
+            con, f"SELECT count(*), count(*) FILTER (WHERE {outcome_sql('stage')} = 'won') "
+                 "FROM deals")
         status.loads = one(con, "SELECT count(*) AS n FROM loads")[0]
         status.stages = [r[0] for r in con.execute(
             "SELECT stage FROM stages ORDER BY position, stage").fetchall()]
