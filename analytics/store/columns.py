@@ -44,7 +44,8 @@ ALIASES: dict[Kind, dict[str, list[str]]] = {
         # e-mail: either joins the record to the product's people when the ids differ.
         "external_id": ["external_id", "external_user_id", "product_user_id", "app_user_id",
                         "external_id__c", "user_id__c"],
-        "email": ["email", "email_address", "e_mail", "contact_email", "primary_email"],
+        "email": ["email", "email_address", "e_mail", "contact_email", "primary_email",
+                  "traits.email", "properties.email"],
         "signup_at": ["signup_at", "signup_time", "signup_date", "signed_up_at", "created_at",
                       "createdAt", "created", "$created", "first_seen", "create_date",
                       "createddate"],
@@ -89,16 +90,18 @@ ALIASES: dict[Kind, dict[str, list[str]]] = {
     },
 }
 
-# Names inside nested columns (JSON objects, structs) that files without a vendor preset still
-# use: a JSON Lines file nesting its time under properties, GA4 records read as structs.
-KNOWN_PATHS: dict[Kind, list[str]] = {
-    "events": ["properties.time", "properties.distinct_id", "properties.$insert_id",
-               "properties.utm_source", "context.campaign.source", "context.device.type",
-               "traffic_source.source", "device.category"],
-    "customers": ["properties.email", "traits.email", "geo.country"],
-    "feedback": [],
-    "deals": [],
-}
+def nested_candidates(kind: Kind, columns: list[str], mapped: set[str]) -> list[str]:
+    """The dotted names (properties.time, context.campaign.source) worth looking for inside
+    nested columns: only for fields that no top-level column and no mapping already fills, so a
+    flat file is never scanned for them."""
+    have = {normalise(c) for c in columns}
+    out: list[str] = []
+    for name, aliases in ALIASES[kind].items():
+        if name in mapped or any("." not in a and normalise(a) in have for a in aliases):
+            continue
+        out += [a for a in aliases if "." in a and a not in columns]
+    return out
+
 
 # Survey tools (Typeform, SurveyMonkey, Google Forms) head each column with its question.
 QUESTION_PATTERNS: dict[Kind, dict[str, list[str]]] = {

@@ -8,7 +8,7 @@ import contextlib
 
 from analytics.errors import InputFileError
 from analytics.store import cells
-from analytics.store.columns import KNOWN_PATHS
+from analytics.store.columns import nested_candidates
 from analytics.store.connection import one
 from analytics.store.ingest_report import FileLoadReport
 from analytics.store.loader_base import LoaderBase
@@ -106,8 +106,8 @@ class NestingSteps(LoaderBase):
     def _add_dotted_paths(self, types: dict[str, str]) -> dict[str, str]:
         nested = NestedColumns(types)
         mapped = [s for s in self.mapping if s not in types and nested.has(s)]
-        known = [a for a in KNOWN_PATHS.get(self.kind, [])
-                 if a not in types and a not in mapped and nested.has(a)]
+        known = [a for a in nested_candidates(self.kind, list(types), set(self.mapping.values()))
+                 if a not in mapped and nested.has(a)]
         wanted: list[str] = []
         if mapped or known:  # only the paths the file really fills
             filled = self._filled(mapped + known, nested)
