@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -61,6 +62,23 @@ def test_data_tab_loads_and_explains_errors(tmp_path):
     message, status = app.upload(str(bad), "events", "", "fail")
     assert message.startswith("**Not loaded.**") and "row 1" in message
     assert status["events"] == 1
+
+
+def test_data_tab_reads_a_vendor_export_and_says_how(tmp_path):
+    """The Data tab previews and loads a vendor's export as exported, with the CLI's notes."""
+    fixtures = Path(__file__).parent / "fixtures" / "vendors"
+    app = JourneyApp(EventStore(tmp_path / "h"))
+    shown = JourneyApp.preview(str(fixtures / "segment.jsonl"), "events", "")
+    assert "Read as a **Segment archive" in shown and "| context.device.type | device |" in shown
+    message, status = app.upload(str(fixtures / "segment.jsonl"), "events", "", "fail")
+    assert "read as a Segment archive" in message and "identify/alias call(s)" in message
+    assert status["people"] == 40
+    message, _ = app.upload(str(fixtures / "hubspot_contacts.csv"), "customers", "", "fail",
+                            "auto", "Europe/Berlin")
+    assert "joined to the product's people by e-mail" in message
+    message, _ = app.upload(str(fixtures / "hubspot_deals.csv"), "deals", "", "fail", "auto",
+                            "Europe/Berl")
+    assert message.startswith("**Not loaded.**") and "Europe/Berlin" in message
 
 
 def test_column_mapping_preview(tmp_path):

@@ -64,12 +64,14 @@ class IngestArgs(ToolArgs):
     kind: Kind = Field(..., description="What the files hold: events, customers, feedback or "
                       "deals (CRM deals / opportunities).")
     paths: list[str] = Field(..., min_length=1, max_length=100,
-                             description="CSV, TSV, Parquet or JSON Lines "
-                                                            "files on this machine.")
+                             description="CSV, TSV, Parquet or JSON Lines files (also "
+                                         ".gz) on this machine, as your tool exported them.")
     mapping: Annotated[dict[str, str], BeforeValidator(_mapping)] = Field(
         default_factory=dict, description="Which of your columns is which field, e.g. "
-        "user_id=customer_id,event_time=timestamp. Common export names (Segment, Mixpanel, "
-        "Amplitude, GA4) are recognised without it.")
+        "user_id=customer_id,event_time=timestamp; a dotted path reaches inside a nested "
+        "object (properties.time=timestamp); quote a header with commas "
+        "('\"How likely, 0-10?\"=rating'). Vendor exports and common names are recognised "
+        "without it.")
     on_error: Literal["fail", "skip"] = Field("fail", description="fail: load nothing if any "
                                               "row is bad. skip: load the good rows and write "
                                               "the bad ones, with reasons, to a file.")
