@@ -9,14 +9,12 @@ objects, unless the event has a key written exactly so.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from analytics.errors import ArgumentError
 from analytics.store.nesting import json_path
 
 OPERATORS = ("!=", "~", "=")
-_STEP = re.compile(r"^(?P<event>.*?)\s*\[(?P<conditions>.*)\]\s*$", re.S)
 
 
 @dataclass(frozen=True)
@@ -45,6 +43,13 @@ def property_sql(key: str, column: str = "properties") -> str:
     return f"COALESCE({literal}, {nested})"
 
 
+def same_value(value_sql: str) -> str:
+    """SQL (two ? parameters, both the value) true when a property equals the value as a
+    marketer means it: ignoring case, and numbers by value (49 is 49.0)."""
+    return (f"(lower({value_sql}) = lower(?) OR TRY_CAST({value_sql} AS DOUBLE) = "
+            "TRY_CAST(? AS DOUBLE))")
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -68,6 +73,23 @@ def _split_conditions(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+def _split_brackets(text: str) -> tuple[str, str] | None:
+    """(event, conditions) for `event[conditions]`, the brackets being the last ones: event and
+    property names may have brackets of their own (Amplitude's `[Amplitude] Page Viewed`)."""
+    if not text.endswith("]"):
+        return None
+    depth = 0
+    for position in range(len(text) - 1, -1, -1):
+        char = text[position]
+        if char == "]":
+            depth += 1
+        elif char == "[":
+            depth -= 1
+            if depth == 0:
+                return text[:position].strip(), text[position + 1:-1]
+    return None
+
+
 def _unquote(text: str) -> str:
     text = text.strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
@@ -80,17 +102,17 @@ def parse_step_event(text: str, known_events: list[str] | tuple[str, ...] = ()) 
     name the store has, brackets and all, is that event: names are kept as written."""
     if text in known_events or text.strip() in known_events:
         return StepEvent(text, text.strip())
-    match = _STEP.match(text)
-    if match is None:
-        if "[" in text or "]" in text:
+    split = _split_brackets(text.strip())
+    if split is None:
+        if text.count("[") != text.count("]"):
             raise ArgumentError("steps", f"step '{text}' has unbalanced brackets; write "
                                          "event[property=value]")
         return StepEvent(text, text.strip())
-    event = match.group("event").strip()
+    event, inside = split
     if not event:
         raise ArgumentError("steps", f"step '{text}' names no event before its brackets")
     conditions = []
-    for part in _split_conditions(match.group("conditions")):
+    for part in _split_conditions(inside):
         for op in OPERATORS:
             key, found, value = part.partition(op)
             if found:
@@ -125,12 +147,12 @@ def step_sql(alternatives: list[StepEvent], alias: str = "") -> tuple[str, list]
         params.append(alt.event)
         for condition in alt.conditions:
             value = property_sql(condition.key, f"{prefix}properties")
-            if condition.op == "=":
-                clauses.append(f"{value} = ?")
-            elif condition.op == "!=":
-                clauses.append(f"{value} IS DISTINCT FROM ?")
-            else:
+            if condition.op == "~":
                 clauses.append(f"contains(lower({value}), lower(?))")
-            params.append(condition.value)
+                params.append(condition.value)
+                continue
+            same = f"COALESCE({same_value(value)}, FALSE)"
+            clauses.append(same if condition.op == "=" else f"NOT {same}")
+            params += [condition.value, condition.value]
         parts.append("(" + " AND ".join(clauses) + ")")
     return "(" + " OR ".join(parts) + ")", params

@@ -3,7 +3,9 @@
 A filter compiles to one SQL common table expression, `ev`, holding the events in scope, so
 each analytic writes `WITH <scope> SELECT ... FROM ev` and the work stays inside DuckDB.
 Person-level attributes are defined once here: `device` and `channel` are those of the person's
-first event that has one (first touch), the rest come from the customers table.
+first event (first touch: no channel there means they came direct, even if a later visit came
+from a campaign), the rest come from the customers table or, failing that, the first event
+that has the property.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from analytics.catalog import CUSTOMER_COLUMNS, Catalog
-from analytics.event_filters import property_sql
+from analytics.event_filters import property_sql, same_value
 from analytics.store.cells import quote_ident, quote_literal
 from analytics.store.nesting import json_path
 
@@ -59,7 +61,8 @@ def check_filters(filters: Filters, catalog: Catalog) -> None:
 # result's definitions).
 ATTRIBUTE_RULE = ("a person's attribute is the customer record's value (a CRM column or "
                   "attribute) when there is one, else the value of that event property on the "
-                  "person's first event that has it (first touch, like channel and device)")
+                  "person's first event that has it; channel and device are those of the "
+                  "person's first event (none there: direct / unknown)")
 
 
 def _property_column(attribute: str) -> str:
@@ -86,9 +89,8 @@ def _utc(day: date) -> datetime:
 PROFILE_SQL = """
 profile AS (
     SELECT person_id,
-           arg_min(device, {{'ts': ts, 'id': event_id}}) FILTER (WHERE device IS NOT NULL)
-               AS device,
-           arg_min(channel, {{'ts': ts, 'id': event_id}}) FILTER (WHERE channel IS NOT NULL)
+           NULLIF(arg_min(COALESCE(device, ''), {{'ts': ts, 'id': event_id}}), '') AS device,
+           NULLIF(arg_min(COALESCE(channel, ''), {{'ts': ts, 'id': event_id}}), '')
                AS channel,{properties}
            max(customer_id) AS customer_id
     FROM journey_events
@@ -139,8 +141,9 @@ def scope_sql(filters: Filters, *, group_by: str | None = None, date_range: bool
                 person_filter.append(f"{column} IN ({', '.join('?' for _ in value_list)})")
                 params.extend(value_list)
         for key, value in filters.attributes:
-            person_filter.append(f"{attribute_sql(key)} = ?")
-            params.append(value)
+            # As a marketer means it: `plan=Pro` finds the CRM's "pro"; 49 is 49.0.
+            person_filter.append(f"COALESCE({same_value(attribute_sql(key))}, FALSE)")
+            params += [value, value]
         grp = attribute_sql(group_by) if group_by else "NULL"
         ctes.append(f"""
 people AS (

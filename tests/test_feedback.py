@@ -334,3 +334,31 @@ def test_friction_quotes_the_most_typical_snippets_first(tmp_path):
     assert (result.dropped, result.passed) == (2, 1)
     assert [q["feedback_id"] for q in result.themes[0].quotes] == ["f2", "f1"]
     assert result.themes[0].dropped_share == 1.0
+
+
+def test_themes_of_repeated_texts_are_as_many_as_the_texts(tmp_path):
+    """Survey reasons and ticket templates repeat word for word: three texts said four times
+    each make at most three themes (k-means would otherwise leave a theme empty), and one text
+    said twelve times is too little to group, with a message instead of a crash."""
+    texts = ["Billing is confusing and I was charged twice", "Great onboarding, setup was quick",
+             "Reports are slow to load"]
+    rows = "".join(f"f{i},c{i},2024-01-{i + 1:02d}T10:00:00Z,survey,\"{texts[i % 3]}\"\n"
+                   for i in range(12))
+    feedback = tmp_path / "f.csv"
+    feedback.write_text("feedback_id,customer_id,timestamp,source,text\n" + rows)
+    store = EventStore(tmp_path / "h")
+    ingest_files(store, "feedback", [feedback])
+    index = FeedbackIndex(store)
+    index.sync()
+    found = themes(index)
+    assert 2 <= found.k <= 3 and all(t.size > 0 for t in found.themes)
+    assert sum(t.size for t in found.themes) == 12
+    same = tmp_path / "same.csv"
+    same.write_text("feedback_id,customer_id,timestamp,source,text\n" + "".join(
+        f"s{i},c{i},2024-02-{i + 1:02d}T10:00:00Z,survey,Too expensive\n" for i in range(12)))
+    store = EventStore(tmp_path / "h2")
+    ingest_files(store, "feedback", [same])
+    index = FeedbackIndex(store)
+    index.sync()
+    with pytest.raises(JourneyError, match="only 1 different thing"):
+        themes(index)

@@ -114,13 +114,16 @@ def test_step_filters_parse_and_refuse_what_they_cannot_read():
     assert step.event == "$pageview"
     assert [(c.key, c.op, c.value) for c in step.conditions] == [
         ("$pathname", "=", "/pricing"), ("plan", "!=", "free"), ("title", "~", "a, b")]
+    amplitude = parse_step_event("[Amplitude] Page Viewed[[Amplitude] Page Path=/pricing]")
+    assert amplitude.event == "[Amplitude] Page Viewed"
+    assert amplitude.conditions[0].key == "[Amplitude] Page Path"
     for bad, words in [("view[page]", "needs an operator"), ("[a=b]", "names no event"),
                        ("view[a=b", "unbalanced"), ("view[]", "empty brackets")]:
         with pytest.raises(ArgumentError, match=words):
             parse_step_event(bad)
     sql, params = step_sql([step, parse_step_event("signup")])
     # Values are parameters; property names are quoted JSON paths inside escaped literals.
-    assert params == ["signup", "$pageview", "/pricing", "free", "a, b"]
+    assert params == ["signup", "$pageview", "/pricing", "/pricing", "free", "free", "a, b"]
     assert """'$."$pathname"'""" in sql
     hostile, _ = step_sql([parse_step_event("""view[it's"x=1]""")])
     assert """'$."it''s\\"x"'""" in hostile
@@ -136,6 +139,7 @@ def test_step_filters_count_only_matching_events(tmp_path):
             1, 1]
         assert [s.customers for s in funnel(con, ["view[page~PRIC]", "signup"]).steps] == [1, 1]
         assert funnel(con, ["view[page!=/pricing]", "signup"]).steps[0].customers == 1
+        assert funnel(con, ["view[page=/PRICING]", "signup"]).steps[0].customers == 1
         # A nested property by its dotted path, as a step filter and as a breakdown.
         assert funnel(con, ["view[ctx.plan=pro]", "signup"]).steps[1].customers == 1
         by_plan = funnel(con, ["view", "signup"], by="ctx.plan")
@@ -193,3 +197,58 @@ def test_segment_alias_and_identify_without_track_calls(tmp_path):
         traits = con.execute("SELECT customer_id, email FROM person_traits").fetchall()
     assert people == ["u1", "u2"] and names == {"Page Viewed"}
     assert traits == [("u1", "Ann@Example.com")]
+
+
+def test_amplitude_identify_links_and_empty_is_no_channel(tmp_path):
+    """Amplitude's $identify rows carry both ids (the only link for a device that has no
+    identified event), its `EMPTY` means no UTM, and its default names have brackets."""
+    base = {"platform": "Web", "country": "United States", "event_properties": {}}
+    rows = [
+        {**base, "$insert_id": "i1", "event_type": "[Amplitude] Page Viewed",
+         "event_time": "2026-10-05 10:00:00.000000", "user_id": None, "device_id": "dev-A",
+         "device_type": "Apple iPhone", "event_properties": {"[Amplitude] Page Path": "/pricing"},
+         "user_properties": {"initial_utm_source": "EMPTY"}},
+        {**base, "$insert_id": "i2", "event_type": "$identify", "device_id": "dev-A",
+         "event_time": "2026-10-05 10:01:00.000000", "user_id": "amp-user-X",
+         "device_type": "Apple iPhone", "user_properties": {"email": "x@example.com"}},
+        {**base, "$insert_id": "i3", "event_type": "Sign Up", "device_id": "dev-B",
+         "event_time": "2026-10-05 11:00:00.000000", "user_id": "amp-user-X",
+         "device_type": "Windows", "user_properties": {"initial_utm_source": "google"}},
+    ]
+    store = EventStore(tmp_path / "h")
+    report = ingest_files(store, "events", [_jsonl(tmp_path / "amp.json", rows)]).files[0]
+    assert report.preset == "amplitude" and report.identities_linked == 2
+    with store.reader() as con:
+        people = con.execute("SELECT DISTINCT person_id FROM person_events").fetchall()
+        channels = con.execute("SELECT DISTINCT channel FROM events").fetchall()
+        devices = sorted(r[0] for r in con.execute("SELECT device FROM events").fetchall())
+        steps = funnel(con, ["[Amplitude] Page Viewed[[Amplitude] Page Path=/pricing]",
+                             "Sign Up"]).steps
+    assert people == [("amp-user-X",)]
+    assert set(channels) == {(None,), ("google",)}  # EMPTY is no channel
+    assert devices == ["desktop", "mobile"]
+    assert [s.customers for s in steps] == [1, 1]
+
+
+def test_ga4_rows_are_one_event_however_the_export_wrote_them(tmp_path):
+    """GA4 has no event id: the same event from a Parquet export and a JSON one (numbers as
+    strings) is one event, while a person's two events at different times stay two."""
+    import pandas as pd
+
+    def row(micros, value):
+        return {"event_date": "20241001", "event_timestamp": micros, "event_name": "purchase",
+                "user_pseudo_id": "p1", "user_id": None,
+                "event_params": [{"key": "value", "value": {"int_value": value}}]}
+
+    frame = pd.DataFrame([row(1727776800000000, 49), row(1727776900000000, 49)])
+    frame.to_parquet(tmp_path / "ga4.parquet")
+    text = [row(str(1727776800000000), "49"), row(str(1727776900000000), "49")]
+    store = EventStore(tmp_path / "h")
+    first = ingest_files(store, "events", [tmp_path / "ga4.parquet"]).files[0]
+    second = ingest_files(store, "events", [_jsonl(tmp_path / "ga4.jsonl", text)]).files[0]
+    assert first.preset == second.preset == "ga4" and first.rows_loaded == 2
+    assert (second.rows_loaded, second.rows_already_loaded, second.rows_rejected) == (0, 2, 0)
+    with store.reader() as con:
+        assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 2
+        # 49 is 49, whether the export wrote it as a number or as text.
+        assert funnel(con, ["purchase[value=49.0]", "purchase"]).steps[0].customers == 1

@@ -120,7 +120,7 @@ def test_event_properties_break_down_and_filter(loaded, vendor):
     assert filtered.steps[0].customers == people
 
 
-@pytest.mark.parametrize("vendor", ["amplitude", "segment", "ga4", "posthog"])
+@pytest.mark.parametrize("vendor", list(STEPS))
 def test_devices_come_from_where_the_vendor_keeps_them(loaded, vendor):
     ctx, _ = loaded[vendor]
     result = _ok(call_tool(ctx, "funnel", {"steps": STEPS[vendor][:2], "by": "device"}))

@@ -75,7 +75,7 @@ def test_data_tab_reads_a_vendor_export_and_says_how(tmp_path):
     assert status["people"] == 40
     message, _ = app.upload(str(fixtures / "hubspot_contacts.csv"), "customers", "", "fail",
                             "auto", "Europe/Berlin")
-    assert "joined to the product's people by e-mail" in message
+    assert "given the product's user id" in message
     message, _ = app.upload(str(fixtures / "hubspot_deals.csv"), "deals", "", "fail", "auto",
                             "Europe/Berl")
     assert message.startswith("**Not loaded.**") and "Europe/Berlin" in message

@@ -114,9 +114,9 @@ def load_notes(kind: str, f: Any) -> list[str]:
     if f.identities_linked:
         notes.append(f"{f.identities_linked:,} anonymous id(s) linked to a customer.")
     if f.people_joined:
-        kept = " (the CRM's own id kept as crm_id)" if kind == "customers" else ""
-        notes.append(f"{f.people_joined:,} row(s) joined to the product's people by e-mail or "
-                     f"external id{kept}.")
+        kept = " (the file's own id kept as crm_id)" if kind == "customers" else ""
+        notes.append(f"{f.people_joined:,} row(s) given the product's user id, from an external "
+                     f"id column or an e-mail the store knows{kept}.")
     notes += list(f.notes)
     if f.rows_replaced:
         notes.append(f"replaced {f.rows_replaced:,} stored rows.")

@@ -115,23 +115,33 @@ def themes(index: FeedbackIndex, *, k: int | None = None, seed: int = 0, max_k: 
     n = len(snippets)
     if n < 10:
         raise JourneyError(f"Only {n} feedback snippets: too few to find themes")
+    # Survey reasons and ticket templates repeat word for word: there cannot be more themes
+    # than different texts (k-means would leave clusters empty).
+    distinct = len(np.unique(np.round(vectors, 5), axis=0))
+    if distinct < 3:
+        raise JourneyError(f"The {n} feedback snippets say only {distinct} different thing(s): "
+                           "too few to find themes; read them with `journey feedback search`")
     scores: dict[int, float] = {}
     if k is None:
         rng = np.random.default_rng(seed)
         sample = rng.choice(n, size=min(n, 1500), replace=False)
-        for candidate in range(4, min(max_k, n - 1) + 1):
+        for candidate in range(2 if distinct < 5 else 4, min(max_k, n - 1, distinct) + 1):
             labels = KMeans(candidate, n_init=2, random_state=seed).fit_predict(vectors[sample])
             if len(set(labels)) > 1:
                 scores[candidate] = float(silhouette_score(vectors[sample], labels,
                                                            metric="cosine"))
+        if not scores:  # every sampled clustering put all snippets together
+            scores[min(2, distinct)] = 0.0
         k = max(scores, key=lambda c: (round(scores[c], 3), -c))
-    if not 2 <= k <= min(40, n - 1):
-        raise ArgumentError("k", "must be between 2 and 40 (and below the number of snippets)")
+    if not 2 <= k <= min(40, n - 1, distinct):
+        raise ArgumentError("k", f"must be between 2 and {min(40, n - 1, distinct)} (below the "
+                                 "number of snippets and of different texts)")
     model = KMeans(k, n_init=4, random_state=seed).fit(vectors)
     raw = model.labels_
     order = {old: new for new, (old, _) in enumerate(
         sorted(zip(*np.unique(raw, return_counts=True)), key=lambda t: (-t[1], t[0])))}
     labels = np.array([order[x] for x in raw])
+    k = len(order)  # a cluster k-means left empty is no theme
     centres = np.array([vectors[labels == c].mean(axis=0) for c in range(k)])
     texts = [s.text for s in snippets]
     keywords = keywords_by_theme(texts, labels, k)

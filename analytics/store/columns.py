@@ -121,15 +121,15 @@ SOURCE_BY_SHAPE: list[tuple[str, set[str]]] = [
 
 
 def source_from_shape(columns: list[str], rating_column: str | None) -> str | None:
-    """The feedback source a helpdesk or survey export implies: tickets for Zendesk-like
-    columns, a survey for Typeform-like ones (NPS when its score asks about recommending)."""
+    """The feedback source a file's columns imply: NPS when its score asks about recommending
+    (Typeform, Google Forms, SurveyMonkey), tickets for Zendesk-like columns, a survey for
+    Typeform-like ones."""
+    if rating_column and re.search(r"recommend|\bnps\b", rating_column, re.I):
+        return "nps"
     names = {normalise(c) for c in columns}
     for source, marks in SOURCE_BY_SHAPE:
         if len(names & marks) >= (1 if source == "ticket" else 2) or (
                 source == "survey" and "token" in names):
-            if source == "survey" and rating_column and re.search("recommend", rating_column,
-                                                                  re.I):
-                return "nps"
             return source
     return None
 

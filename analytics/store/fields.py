@@ -135,7 +135,7 @@ def _merge_json(parts: list[str]) -> str:
 
 # What analytics tools write where there is no source: not a channel anyone can invest in.
 PLACEHOLDERS = ("(direct)", "(none)", "(not set)", "(not provided)", "(data not available)",
-                "(other)", "$direct", "null", "undefined")
+                "(other)", "$direct", "null", "undefined", "empty", "(empty)")  # Amplitude: EMPTY
 
 
 def _no_placeholder(text_sql: str) -> str:

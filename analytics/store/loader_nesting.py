@@ -50,6 +50,12 @@ class NestingSteps(LoaderBase):
         preset = with_mapping(preset, self.mapping, self.name, list(types))
         nested = NestedColumns(types, preset.key_values)
         self._refuse_empty_paths([p for p in self.mapping if nested.has(p)], nested, types)
+        times = [p for p in preset.fields["timestamp"] if nested.has(p)]
+        if self.vendor_format != "auto" and not any(self._filled(times, nested).values()):
+            article = "an" if preset.title[0].lower() in "aeiou" else "a"
+            raise InputFileError(self.name, f"does not look like {article} {preset.title}: no "
+                                            f"row has {' or '.join(times) or 'a time'}",
+                                 hint="Load it without --format, so its shape is recognised")
         plan = flat_plan(preset, types, self.row_sql)
         self._sql("CREATE OR REPLACE TEMP TABLE _journey_links (alias VARCHAR, canonical "
                   "VARCHAR, ts_text VARCHAR)")

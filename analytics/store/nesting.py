@@ -28,7 +28,11 @@ def as_json(column: str, duck_type: str) -> str:
     if duck_type.upper() == "JSON":
         return col
     if cells.is_text_type(duck_type):
-        return f"(CASE WHEN json_valid({col}) THEN CAST({col} AS JSON) END)"
+        # Only an object or a list written as text (PostHog's CSV `properties`) is parsed; a
+        # value such as 20241001 or true stays the text it was.
+        starts = "regexp_matches(" + col + r", '^\s*[\[{]')"
+        return (f"(CASE WHEN {starts} AND json_valid({col}) THEN CAST({col} AS JSON) "
+                f"ELSE to_json({col}) END)")
     return f"CAST(to_json({col}) AS JSON)"
 
 

@@ -56,6 +56,7 @@ class EventPreset:
     metadata: tuple[str, ...] = ()  # top-level columns that describe the call, not the event
     alias_prefix: str | None = None  # Mixpanel writes an anonymous distinct_id as $device:ID
     traits: tuple[str, ...] = ()  # what an identity call says about the person (traits, $set)
+    id_from: tuple[str, ...] = ()  # an export without event ids: the fields that make one
 
     def missing(self, nested: NestedColumns) -> list[str]:
         """What a file must have to be this export: the call's name and a time."""
@@ -74,7 +75,8 @@ MIXPANEL = EventPreset(
         "timestamp": ("properties.time",),
         "event_name": ("event",),
         "channel": ("properties.utm_source", "properties.$initial_utm_source"),
-        "device": ("properties.$device_type", "properties.device_type"),
+        "device": ("properties.$device_type", "properties.device_type", "properties.$device",
+                   "properties.$os"),
     },
     containers=("properties",), call_field="event",
     identity_calls=("$identify", "$create_alias", "$merge"),
@@ -97,10 +99,12 @@ AMPLITUDE = EventPreset(
         # Event-scoped first; then the person's first touch (utm_source is their last touch).
         "channel": ("event_properties.utm_source", "user_properties.initial_utm_source",
                     "user_properties.utm_source"),
-        "device": ("event_properties.device_category", "device_type", "platform"),
+        "device": ("event_properties.device_category", "device_type", "device_family",
+                   "os_name", "platform"),
     },
     containers=("event_properties",), call_field="event_type",
     identity_calls=("$identify", "$groupidentify"),
+    links=(Link("$identify", "device_id", "user_id"),),
     country=("country",),
     traits=("user_properties",),
 )
@@ -129,7 +133,9 @@ SEGMENT = EventPreset(
 GA4 = EventPreset(
     name="ga4", title="Google Analytics 4 BigQuery export",
     fields={
-        "event_id": (),  # GA4 has none: ingest keys each row by its content
+        # GA4 has none: one person's event of one name at one microsecond is one event, however
+        # the export was written (Parquet or JSON, numbers as numbers or as strings).
+        "event_id": (),
         "customer_id": ("user_id",),
         "anonymous_id": ("user_pseudo_id",),
         "timestamp": ("event_timestamp",),
@@ -141,6 +147,8 @@ GA4 = EventPreset(
     },
     containers=("event_params",), call_field="event_name",
     key_values=("event_params", "user_properties"),
+    id_from=("user_pseudo_id", "user_id", "event_timestamp", "event_name",
+             "batch_event_index", "event_bundle_sequence_id"),
     country=("geo.country",),
 )
 
@@ -235,6 +243,13 @@ def flat_plan(preset: EventPreset, types: dict[str, str], row_sql: str) -> FlatP
         paths = tuple(p for p in preset.fields.get(name, ()) if nested.has(p))
         sources[name] = list(paths)
         exprs[name] = nested.first_text(paths)
+    exprs["device"] = device_category(exprs["device"])
+    parts = [nested.text(p) for p in preset.id_from if nested.has(p)]
+    if parts and not sources["event_id"]:
+        joined = " || chr(31) || ".join(f"COALESCE({p}, '')" for p in parts)
+        exprs["event_id"] = f"'{preset.name}:' || substr(md5({joined}), 1, 24)"
+        used = ", ".join(p for p in preset.id_from if nested.has(p))
+        sources["event_id"] = [f"made from {used}"]
     if preset.renamed_calls:
         renames = " ".join(f"WHEN {cells.quote_literal(k)} THEN {cells.quote_literal(v)}"
                            for k, v in preset.renamed_calls.items())
@@ -281,6 +296,18 @@ def flat_plan(preset: EventPreset, types: dict[str, str], row_sql: str) -> FlatP
     return FlatPlan(links_sql=links_sql, flat_sql=flat_sql,
                     identity_rows_sql=f"SELECT count(*) FROM _raw WHERE {is_identity}",
                     traits_sql=traits_sql, sources=sources)
+
+
+def device_category(text_sql: str) -> str:
+    """desktop / mobile / tablet from what vendors write (Amplitude's `Apple iPhone`, Mixpanel's
+    `$os`, Segment's `ios`); a value it does not know is kept, lower-cased."""
+    value = f"lower({text_sql})"
+    return (f"(CASE WHEN {text_sql} IS NULL THEN NULL "
+            f"WHEN regexp_matches({value}, 'ipad|tablet|kindle|galaxy tab') THEN 'tablet' "
+            f"WHEN regexp_matches({value}, 'iphone|android|mobile|phone|^ios$|ipod') "
+            "THEN 'mobile' "
+            f"WHEN regexp_matches({value}, 'desktop|windows|mac|linux|chrome os|ubuntu') "
+            f"THEN 'desktop' ELSE {value} END)")
 
 
 def _properties_sql(preset: EventPreset, nested: NestedColumns, types: dict[str, str]) -> str:
