@@ -9,6 +9,7 @@ first purchase. Purchases on the same day count once, as is customary.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +21,13 @@ from analytics.errors import JourneyError
 from analytics.filters import Filters, check_filters, scope_sql
 from analytics.results import AnalyticResult, pct
 from analytics.store.connection import Connection
+
+# (description, done, total) -> None; total 0 when unknown. A face shows it, or nothing does.
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(description: str, done: int, total: int) -> None:
+    pass
 
 
 class BetaGeometricNBD:
@@ -41,7 +49,10 @@ class BetaGeometricNBD:
                 -np.inf)
         return ln_a1 + np.logaddexp(ln_a2, ln_a3)
 
-    def fit(self, x, t_x, t_age) -> BetaGeometricNBD:
+    STARTS = ((0.0, 0.0, 0.0, 0.0), (-1.0, 1.0, -0.5, 0.5))  # the better fit of the two wins
+
+    def fit(self, x, t_x, t_age, progress: Progress | None = None) -> BetaGeometricNBD:
+        report = progress or _no_progress
         x, t_x, t_age = (np.asarray(v, dtype=float) for v in (x, t_x, t_age))
 
         def objective(log_params):
@@ -50,11 +61,14 @@ class BetaGeometricNBD:
                      - self.penalty * (params ** 2).sum())
 
         best = None
-        for start in ([0.0, 0.0, 0.0, 0.0], [-1.0, 1.0, -0.5, 0.5]):
+        for tried, start in enumerate(self.STARTS):
+            report(f"Fitting the purchase model to {len(x):,} customers", tried, len(self.STARTS))
             res = minimize(objective, np.array(start), method="Nelder-Mead",
                            options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-8})
             if best is None or res.fun < best.fun:
                 best = res
+        report(f"Fitting the purchase model to {len(x):,} customers", len(self.STARTS),
+               len(self.STARTS))
         assert best is not None  # the loop above always runs
         self.r_, self.alpha_, self.a_, self.b_ = np.exp(best.x)
         self.log_likelihood_ = -best.fun
@@ -114,12 +128,14 @@ class PAliveResult(AnalyticResult):
 
 
 def p_alive(con: Connection, purchase_event: str, *, horizon_weeks: float = 12,
-            top: int = 20, filters: Filters = Filters(), catalog: Catalog | None = None
-            ) -> PAliveResult:
+            top: int = 20, filters: Filters = Filters(), catalog: Catalog | None = None,
+            progress: Progress | None = None) -> PAliveResult:
+    report = progress or _no_progress
     catalog = catalog or load_catalog(con)
     catalog.check_event(purchase_event)
     check_filters(filters, catalog)
     scope = scope_sql(filters)
+    report(f"Reading every {purchase_event}", 0, 0)
     rows = con.execute(f"""
 {scope.ctes},
 days AS (SELECT DISTINCT person_id, CAST(ts AS DATE) AS day FROM ev
@@ -143,7 +159,8 @@ ORDER BY p.person_id
     if x.sum() == 0:
         raise JourneyError(f"No customer did {purchase_event} on two different days: P(alive) "
                            "needs repeat purchases")
-    model = BetaGeometricNBD().fit(x, t_x, t_age)
+    model = BetaGeometricNBD().fit(x, t_x, t_age, progress=report)
+    report(f"Scoring {len(ids):,} customers", 0, 0)
     alive = model.p_alive(x, t_x, t_age)
     expected = model.expected_purchases(horizon_weeks, x, t_x, t_age)
     values = [CustomerValue(i, int(xi), float(ta - tx), float(pa), float(e))

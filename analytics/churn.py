@@ -12,6 +12,7 @@ association, not cause).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,6 +33,9 @@ from analytics.store.connection import Connection, one
 
 # Known only after the fact (lifetime revenue grows after the cutoff), so never a feature.
 LEAKY_FEATURES = ("revenue",)
+
+# (description, done, total) -> None; total 0 when unknown. A face shows it, or nothing does.
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -87,6 +91,10 @@ class ChurnResult(AnalyticResult):
         fig.update_layout(title="What the churn model relies on (holdout AUC drop)",
                           yaxis={"autorange": "reversed"})
         return fig
+
+
+def _no_progress(description: str, done: int, total: int) -> None:
+    pass
 
 
 def _label_frame(con, cutoff: datetime, horizon: timedelta, churn_event: str | None,
@@ -157,7 +165,8 @@ def churn_model(con: Connection, *, churn_event: str | None = None,
                 inactive_days: int | None = None, among: str | None = None,
                 horizon_days: int = 30, training_snapshots: int = 3, seed: int = 0,
                 top: int = 20, filters: Filters = Filters(),
-                catalog: Catalog | None = None) -> ChurnResult:
+                catalog: Catalog | None = None,
+                progress: Progress | None = None) -> ChurnResult:
     catalog = catalog or load_catalog(con)
     check_filters(filters, catalog)
     if not churn_event and inactive_days is None:  # an empty churn_event means none given
@@ -187,13 +196,24 @@ def churn_model(con: Connection, *, churn_event: str | None = None,
     from analytics.features import top_events
 
     events = top_events(con)
+    # One count for the whole fit (each snapshot, the fit, the drivers, the final fit, the
+    # scores), so a long run shows how far it is; the drivers' permutations take longest.
+    report, steps, done = progress or _no_progress, len(cutoffs) + 5, 0
+
+    def step(description: str) -> None:
+        nonlocal done
+        report(description, done, steps)
+        done += 1
+
     train_parts = []
     table = None
     for cutoff in cutoffs:
+        step(f"Churn model: what customers had done by {cutoff:%Y-%m-%d}")
         table, frame = _snapshot(con, cutoff, horizon, churn_event, inactive_days, among,
                                  filters, events)
         train_parts.append(frame)
     train = pd.concat(train_parts)
+    step(f"Churn model: what customers had done by {test_cutoff:%Y-%m-%d} (holdout)")
     test_table, test = _snapshot(con, test_cutoff, horizon, churn_event, inactive_days, among,
                                  filters, events)
     assert table is not None  # with no training cutoff, pd.concat above has already raised
@@ -205,6 +225,7 @@ def churn_model(con: Connection, *, churn_event: str | None = None,
             "horizon, or define churn as a number of days without events.")
     x_train, y_train = _matrix(table, train, columns), train["label"].to_numpy()
     x_test, y_test = _matrix(test_table, test, columns), test["label"].to_numpy()
+    step(f"Churn model: training on {len(train):,} customer snapshots")
     model = _model(len(train), seed).fit(x_train, y_train)
     p_test = model.predict_proba(x_test)[:, 1]
     decile = max(1, len(p_test) // 10)
@@ -217,6 +238,7 @@ def churn_model(con: Connection, *, churn_event: str | None = None,
         pr_auc=float(average_precision_score(y_test, p_test)),
         brier=float(brier_score_loss(y_test, p_test)), precision_top_decile=precision_top,
         lift_top_decile=precision_top / base if base else None)
+    step("Churn model: measuring what drives churn")
     rng = np.random.default_rng(seed)
     sample = rng.choice(len(y_test), size=min(len(y_test), 4000), replace=False)
     importance = permutation_importance(model, x_test[sample], y_test[sample], scoring="roc_auc",
@@ -229,9 +251,11 @@ def churn_model(con: Connection, *, churn_event: str | None = None,
         drivers.append(Driver(columns[i], float(importance.importances_mean[i]),
                               "higher -> more risk" if corr > 0 else "higher -> less risk"))
     # Final model on every labelled snapshot, scoring customers as of the end of the data.
+    step("Churn model: training on every snapshot")
     final = _model(len(train) + len(test), seed).fit(
         np.vstack([x_train, x_test]), np.concatenate([y_train, y_test]))
     now = data_end + timedelta(seconds=1)
+    step("Churn model: scoring customers as of the latest data")
     now_table, now_frame = _snapshot(con, now, horizon, churn_event, inactive_days, among,
                                      filters, events)
     scores: dict[str, float] = {}
@@ -245,6 +269,7 @@ def churn_model(con: Connection, *, churn_event: str | None = None,
             ["risk", "recency_days"], ascending=[False, True]).head(top)
         at_risk = [CustomerRisk(str(i), float(r.risk), r.last_event, float(r.recency_days))
                    for i, r in listed.iterrows()]
+    step("Churn model: done")
     result = ChurnResult(
         churn_definition=definition, horizon_days=horizon_days, training_cutoffs=cutoffs,
         training_rows=len(train), holdout=holdout, drivers=drivers, scored_at=now,

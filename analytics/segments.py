@@ -9,6 +9,7 @@ where its average sits furthest from the overall average, in units of the overal
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,9 @@ from analytics.filters import Filters, check_filters
 from analytics.paths import default_conversion_event
 from analytics.results import AnalyticResult, pct
 from analytics.store.connection import Connection
+
+# (description, done, total) -> None; total 0 when unknown. A face shows it, or nothing does.
+Progress = Callable[[str, int, int], None]
 
 SILHOUETTE_SAMPLE = 4000
 # Two segments almost always just split "went far" from "did not"; a marketer needs more.
@@ -78,6 +82,10 @@ class SegmentsResult(AnalyticResult):
         return fig
 
 
+def _no_progress(description: str, done: int, total: int) -> None:
+    pass
+
+
 def _pretty_event(name: str) -> str:
     for suffix in ("_view", "_started", "_completed", "_created", "_visit", "_click"):
         if name.endswith(suffix):
@@ -119,12 +127,15 @@ def _name(members, everyone, conversion_rate, overall_conversion, churn_rate, ov
 def segments(con: Connection, *, k: int | None = None, seed: int = 0,
              customers_only: bool = False, conversion_event: str | None = None,
              max_k: int = 8, filters: Filters = Filters(),
-             catalog: Catalog | None = None) -> SegmentsResult:
+             catalog: Catalog | None = None,
+             progress: Progress | None = None) -> SegmentsResult:
+    report = progress or _no_progress
     catalog = catalog or load_catalog(con)
     check_filters(filters, catalog)
     conversion_event = conversion_event or default_conversion_event(con)
     if conversion_event:
         catalog.check_event(conversion_event)
+    report("Reading what each person did", 0, 0)
     table = person_features(con, filters=filters, customers_only=customers_only)
     frame = table.frame
     n = len(frame)
@@ -138,11 +149,15 @@ def segments(con: Connection, *, k: int | None = None, seed: int = 0,
     if k is None:
         rng = np.random.default_rng(seed)
         sample = rng.choice(n, size=min(n, SILHOUETTE_SAMPLE), replace=False)
-        for candidate in range(MIN_K, min(max_k, n - 1) + 1):
+        candidates = range(MIN_K, min(max_k, n - 1) + 1)
+        for tried, candidate in enumerate(candidates):
+            report("Choosing the number of segments", tried, len(candidates))
             labels = KMeans(candidate, n_init=3, random_state=seed).fit_predict(scaled[sample])
             if len(set(labels)) > 1:
                 scores[candidate] = float(silhouette_score(scaled[sample], labels))
+        report("Choosing the number of segments", len(candidates), len(candidates))
         k = max(scores, key=lambda c: (round(scores[c], 3), -c))
+    report(f"Grouping {n:,} people into {k} segments", 0, 0)
     model = KMeans(k, n_init=4, random_state=seed).fit(scaled)
     labels = model.labels_
     # Number segments by size so that the same data always gives the same numbering.
@@ -164,6 +179,7 @@ def segments(con: Connection, *, k: int | None = None, seed: int = 0,
     means, stds = raw.mean(), raw.std(ddof=0).replace(0, np.nan)
     result_segments = []
     for seg in range(k):
+        report("Describing the segments", seg, k)
         members = frame[frame["segment"] == seg]
         churn_known = members["churned"].notna()
         churn_rate = (float(members.loc[churn_known, "churned"].astype(float).mean())
@@ -181,6 +197,7 @@ def segments(con: Connection, *, k: int | None = None, seed: int = 0,
                                               float(v)) for f, v in top.items()],
             top_last_events={e: float(s) for e, s in members["last_event"].value_counts(
                 normalize=True).head(3).items()}))
+    report("Describing the segments", k, k)
     seen: dict[str, int] = {}
     for s in result_segments:  # make names unique by adding the strongest feature
         seen[s.name] = seen.get(s.name, 0) + 1
@@ -215,7 +232,8 @@ def segments(con: Connection, *, k: int | None = None, seed: int = 0,
 
 
 def segment_filter(con: Connection, spec: str, filters: Filters = Filters(),
-                   *, seed: int = 0, customers_only: bool = False) -> Filters:
+                   *, seed: int = 0, customers_only: bool = False,
+                   progress: Progress | None = None) -> Filters:
     """`filters` narrowed to one segment of the default segmentation (number or name part).
 
     The segmentation is the one `journey segments` shows with the same seed and population, so
@@ -223,7 +241,8 @@ def segment_filter(con: Connection, spec: str, filters: Filters = Filters(),
     """
     from dataclasses import replace
 
-    result = segments(con, seed=seed, customers_only=customers_only, filters=filters)
+    result = segments(con, seed=seed, customers_only=customers_only, filters=filters,
+                      progress=progress)
     names = {s.segment: s.name for s in result.segments}
     wanted = [k for k, name in names.items()
               if spec.strip() == str(k) or spec.strip().lower() in name.lower()]

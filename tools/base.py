@@ -278,7 +278,10 @@ class ToolContext:
         self._index_opened = False
         self._cache = BoundedCache(cache_size)
         self._results = BoundedCache(results_size)
-        # A face that can show progress of long writes sets this: (description, done, total).
+        # A face that can show progress sets this: (description, done, total), total 0 when
+        # unknown. Loads and the long analytics (segments, churn, P(alive), next best action)
+        # report through it. One caller at a time: only a one-command process (the command
+        # line) sets it, never a context that threads share.
         self.progress: Callable[[str, int, int], None] | None = None
 
     @property
@@ -405,7 +408,7 @@ class ToolContext:
         if args.segment:
             from analytics.segments import segment_filter
 
-            filters = segment_filter(con, args.segment, filters)
+            filters = segment_filter(con, args.segment, filters, progress=self.progress)
         return filters
 
 

@@ -26,7 +26,8 @@ def segments_tool(ctx: ToolContext, args: SegmentsArgs) -> Any:
     with ctx.store.reader() as con:
         return segments(con, k=args.k, seed=args.seed, customers_only=args.customers_only,
                         conversion_event=args.conversion_event,
-                        filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
+                        filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog(),
+                        progress=ctx.progress)
 
 
 def segments_view(args: SegmentsArgs, result: Any) -> TableView:
@@ -56,7 +57,8 @@ def churn_tool(ctx: ToolContext, args: ChurnArgs) -> Any:
     with ctx.store.reader() as con:
         return churn_model(con, churn_event=args.churn_event, inactive_days=args.inactive_days,
                            horizon_days=args.horizon_days, top=args.top, seed=args.seed,
-                           filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
+                           filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog(),
+                           progress=ctx.progress)
 
 
 def churn_view(args: ChurnArgs, result: Any) -> TableView:
@@ -81,7 +83,8 @@ def p_alive_tool(ctx: ToolContext, args: PAliveArgs) -> Any:
 
     with ctx.store.reader() as con:
         return p_alive(con, args.purchase_event, horizon_weeks=args.horizon_weeks, top=args.top,
-                       filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
+                       filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog(),
+                       progress=ctx.progress)
 
 
 def p_alive_view(args: PAliveArgs, result: Any) -> TableView:
@@ -114,13 +117,13 @@ def next_best_action_tool(ctx: ToolContext, args: NextBestActionArgs) -> Any:
 
     with ctx.store.reader() as con:
         filters = args.filters.to_filters()
-        scores = (churn_model(con, inactive_days=args.inactive_days, filters=filters).scores
-                  if args.at_risk else None)
+        scores = (churn_model(con, inactive_days=args.inactive_days, filters=filters,
+                              progress=ctx.progress).scores if args.at_risk else None)
         return next_best_actions(con, goal=args.goal, avoid=args.avoid,
                                  customer_id=args.customer_id, segment=args.filters.segment,
                                  at_risk=args.at_risk, risk_scores=scores,
                                  min_support=args.min_support, filters=filters,
-                                 catalog=ctx.catalog())
+                                 catalog=ctx.catalog(), progress=ctx.progress)
 
 
 def next_best_action_view(args: NextBestActionArgs, result: Any) -> TableView:

@@ -15,6 +15,7 @@ from analytics.store.accounts import ROLE_MEANS, ROLES
 from ui.cli_output import data, print_json, say, store_of
 
 ROLE_HELP = "; ".join(f"{role}: {means}" for role, means in ROLE_MEANS.items())
+JSON_HELP = "Print the result as JSON."
 
 
 def _accounts(ctx: click.Context):
@@ -40,13 +41,15 @@ def audit(ctx: click.Context, action: str, detail: dict) -> None:
     record(store_of(ctx).home, me.name, me.role, action, ok=True, detail=detail)
 
 
-def _password(from_stdin: bool) -> str:
+def _password(from_stdin: bool, as_json: bool = False) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     if not sys.stdin.isatty():
         raise click.UsageError("No terminal to type a password in: pipe it with "
                                "--password-stdin.")
-    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    # With --json the question goes to stderr: stdout holds only the JSON.
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True,
+                            err=as_json))
 
 
 @click.group("users", no_args_is_help=True)
@@ -59,22 +62,31 @@ def users_group() -> None:
 @click.option("--role", type=click.Choice(ROLES), required=True, help=ROLE_HELP + ".")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input "
               "(for scripts) instead of asking for it.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
-def users_add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
+def users_add(ctx: click.Context, name: str, role: str, password_stdin: bool,
+              as_json: bool) -> None:
     """Add a user, or change a user's role and password."""
-    new = _accounts(ctx).add_user(name, role, _password(password_stdin))
+    new = _accounts(ctx).add_user(name, role, _password(password_stdin, as_json))
     audit(ctx, "users add" if new else "users change", {"user": name, "role": role})
+    if as_json:
+        print_json({"user": name, "role": role, "added": new})
+        return
     say(f"{'Added' if new else 'Updated'} {data(name)} as {role}. The web app now asks everyone "
         "to sign in.")
 
 
 @users_group.command("remove")
 @click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
-def users_remove(ctx: click.Context, name: str) -> None:
+def users_remove(ctx: click.Context, name: str, as_json: bool) -> None:
     """Remove a user (their sign-in stops working at once)."""
     _accounts(ctx).remove_user(name)
     audit(ctx, "users remove", {"user": name})
+    if as_json:
+        print_json({"user": name, "removed": True})
+        return
     say(f"Removed {data(name)}.")
 
 
@@ -107,22 +119,31 @@ def tokens_group() -> None:
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), default="viewer", show_default=True,
               help=ROLE_HELP + ".")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP + " It holds the token, shown "
+              "this once.")
 @click.pass_context
-def tokens_add(ctx: click.Context, name: str, role: str) -> None:
+def tokens_add(ctx: click.Context, name: str, role: str, as_json: bool) -> None:
     """Make a token for an MCP client (shown once; replaces an earlier token of that name)."""
     token = _accounts(ctx).add_token(name, role)
     audit(ctx, "tokens add", {"token": name, "role": role})
+    if as_json:
+        print_json({"name": name, "role": role, "token": token})
+        return
     say(f"Token {data(name)} ({role}). Copy it now, it is not shown again:", stderr=True)
     click.echo(token)
 
 
 @tokens_group.command("remove")
 @click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
-def tokens_remove(ctx: click.Context, name: str) -> None:
+def tokens_remove(ctx: click.Context, name: str, as_json: bool) -> None:
     """Revoke a token (clients using it are refused at once)."""
     _accounts(ctx).remove_token(name)
     audit(ctx, "tokens remove", {"token": name})
+    if as_json:
+        print_json({"name": name, "revoked": True})
+        return
     say(f"Revoked {data(name)}.")
 
 

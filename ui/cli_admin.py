@@ -13,7 +13,9 @@ import click
 
 from ui.cli_access import ACCESS_COMMANDS, audit
 from ui.cli_doctor import doctor_cmd
-from ui.cli_output import RowProgress, data, print_json, say, store_of
+from ui.cli_output import RowProgress, data, print_json, say, store_of, when_interrupted
+
+JSON_HELP = "Print the result as JSON."
 
 
 @click.command("demo-data")
@@ -29,6 +31,9 @@ def demo_data(ctx: click.Context, customers: int, seed: int, force: bool, as_jso
     from sample_data.demo import load_demo
 
     store = store_of(ctx)
+    # Events, customers and feedback are three loads: a Ctrl-C between them keeps the first.
+    when_interrupted("Interrupted: part of the demo may be loaded; `journey demo-data --force` "
+                     "starts again.")
     if force and store.home.exists():
         for path in (store.path, store.home / "demo"):
             if path.is_dir():
@@ -51,13 +56,19 @@ def demo_data(ctx: click.Context, customers: int, seed: int, force: bool, as_jso
 @click.argument("target", type=click.Path(dir_okay=False))
 @click.option("--anonymize", is_flag=True, help="Replace ids with keyed hashes, drop "
                                                 "attributes, redact feedback text.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
-def export_cmd(ctx: click.Context, table: str, target: str, anonymize: bool) -> None:
+def export_cmd(ctx: click.Context, table: str, target: str, anonymize: bool,
+               as_json: bool) -> None:
     """Export a table (opted-out customers are never in an exported customer list)."""
     from analytics.store.export import export_table
 
+    when_interrupted(f"Interrupted: {target} may be incomplete; export again.")
     rows = export_table(store_of(ctx), table, target, anonymize=anonymize)
-    say(f"{rows:,} rows written to {target}" + (" (anonymised)" if anonymize else ""))
+    if as_json:
+        print_json({"table": table, "target": target, "rows": rows, "anonymized": anonymize})
+        return
+    say(f"{rows:,} rows written to {data(target)}" + (" (anonymised)" if anonymize else ""))
 
 
 @click.group("stages", no_args_is_help=True)
@@ -95,26 +106,34 @@ def stages_show(ctx: click.Context, as_json: bool) -> None:
 @stages_group.command("set")
 @click.argument("event")
 @click.argument("stage")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
-def stages_set(ctx: click.Context, event: str, stage: str) -> None:
+def stages_set(ctx: click.Context, event: str, stage: str, as_json: bool) -> None:
     """Put an event (e.g. pricing_view) in a stage (e.g. consideration)."""
     from analytics.store.stages import set_event_stage
 
     a = set_event_stage(store_of(ctx), event, stage)
     audit(ctx, "stages set", {"event": a.event_name, "stage": a.stage})
+    if as_json:
+        print_json(a.__dict__)
+        return
     say(f"{data(a.event_name)} is now in {data(a.stage)}.")
 
 
 @stages_group.command("add")
 @click.argument("stage")
 @click.option("--after", default=None, help="Existing stage it follows.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
-def stages_add(ctx: click.Context, stage: str, after: str | None) -> None:
+def stages_add(ctx: click.Context, stage: str, after: str | None, as_json: bool) -> None:
     """Add a stage of your own (e.g. advocacy) to the journey."""
     from analytics.store.stages import add_stage
 
     stages = add_stage(store_of(ctx), stage, after)
     audit(ctx, "stages add", {"stage": stage, "after": after})
+    if as_json:
+        print_json({"stages": stages})
+        return
     say("Stages: " + " -> ".join(data(s) for s in stages))
 
 
@@ -130,6 +149,7 @@ def feedback_index(ctx: click.Context, as_json: bool) -> None:
     """Redact, score and embed new feedback into the local search index."""
     from analytics.feedback.index import FeedbackIndex
 
+    when_interrupted("Interrupted: run `journey feedback index` again to finish the index.")
     with RowProgress(enabled=not as_json) as progress:
         report = FeedbackIndex(store_of(ctx)).sync(progress=progress)
     audit(ctx, "feedback index", {"snippets": report.snippets, "embedded": report.embedded})
@@ -161,7 +181,11 @@ def ask_cmd(ctx: click.Context, question: str, as_json: bool) -> None:
     from tools.base import ToolContext
     from ui.cli_output import console
 
-    answer = make_agent(ToolContext(store_of(ctx))).ask(question)
+    tools = ToolContext(store_of(ctx))
+    # The tools it calls report how far they are, as the commands of the same tools do.
+    with RowProgress(enabled=not as_json, waiting="journey ask: working") as progress:
+        tools.progress = progress
+        answer = make_agent(tools).ask(question)
     if as_json:
         print_json(answer.to_dict())
         return
@@ -191,6 +215,7 @@ def mcp_cmd(ctx: click.Context, http: bool, port: int, allow_writes: bool) -> No
     """Serve the journey tools to MCP clients (stdio by default; read-only by default)."""
     from ui.mcp_server import serve_http, serve_stdio
 
+    when_interrupted("Stopped.")  # Ctrl-C is how a server is stopped
     if http:
         serve_http(store_of(ctx), port, allow_writes)
     else:
@@ -225,6 +250,7 @@ def ui_cmd(ctx: click.Context, port: int, host: str) -> None:
     sign_in = (f"sign-in required, {len(users)} user(s)" if users
                else "this machine only, no sign-in")
     say(f"Journey Agent on http://{data(host)}:{port} ({sign_in}; Ctrl-C to stop)")
+    when_interrupted("Stopped.")
     serve(store_of(ctx), host=host, port=port)
 
 
@@ -243,6 +269,7 @@ def run_app(ctx: click.Context, port: int, no_ui: bool) -> None:
     if not status.exists or status.events == 0:
         say("The store is empty: loading the demo data first.")
         ctx.invoke(demo_data, customers=20_000, seed=7, force=False, as_json=False)
+    when_interrupted("Interrupted: `journey run` again finishes the preparation.")
     with RowProgress() as progress:
         report = FeedbackIndex(store).sync(progress=progress)
     ctx.invoke(status_command(ctx))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from ui.cli_output import data, home_of, print_json, say, store_of
+from ui.cli_output import data, home_of, print_json, say, store_of, when_interrupted
 
 
 def checks(home: str | None) -> list[dict]:
@@ -133,6 +133,9 @@ def doctor_cmd(ctx: click.Context, salvage: str | None, as_json: bool) -> None:
 def _salvage(ctx: click.Context, folder: str, as_json: bool) -> None:
     from analytics.store.status import salvage_store
 
+    # The damaged store is only read; what is half-written is the copy.
+    when_interrupted(f"Interrupted: {folder} holds an incomplete copy; salvage again into an "
+                     "empty folder.")
     report = salvage_store(store_of(ctx), folder)
     if as_json:
         print_json(report.to_dict())

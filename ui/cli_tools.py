@@ -21,6 +21,7 @@ import click
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from analytics.errors import JourneyError
 from tools.registry import BY_NAME, ToolSpec
 
 # Set when the command that ran was a tool that read the store and touched nothing else (no
@@ -187,7 +188,6 @@ def click_param(param: Param, face: CliFace) -> click.Parameter:
 
 def _read_text(source: str) -> str:
     from analytics.diagnosis.parser import MAX_CHARS
-    from analytics.errors import JourneyError
 
     if source == "-":
         if sys.stdin is None or sys.stdin.isatty():
@@ -246,17 +246,23 @@ def build_command(spec: ToolSpec) -> click.Command:
 
     @click.pass_context
     def callback(ctx: click.Context, **values: Any) -> None:
-        from analytics.errors import JourneyError
         from tools.base import ToolContext
-        from ui.cli_output import RowProgress, store_of
+        from ui.cli_output import RowProgress, error_json, store_of, when_interrupted
 
         extras = {k: values.pop(k, None) for k in ("as_json", "chart", "csv", "md", "yes")}
         arguments = arguments_from(spec, values, ctx)
         if "yes" in face.extras and not extras["yes"]:
             shown = " ".join(str(v) for v in arguments.values())
+            when_interrupted("Interrupted: nothing was changed.")
+            # With --json the question goes to stderr: stdout holds only the JSON.
             if not click.confirm(f"{spec.name.capitalize()} {shown}: this cannot be undone. "
-                                 "Go ahead?", default=False):
+                                 "Go ahead?", default=False, err=bool(extras["as_json"])):
+                if extras["as_json"]:
+                    error_json("Not confirmed: nothing was changed.", "not_confirmed",
+                               hint="add --yes to go ahead without the question")
                 raise SystemExit(1)
+        during, after = INTERRUPTED_WRITE.get(spec.name, ("Interrupted.", "Interrupted."))
+        when_interrupted(during)
         tools = ToolContext(store_of(ctx))
         from analytics.store.accounts import machine_user
         from tools.registry import call_tool
@@ -266,11 +272,15 @@ def build_command(spec: ToolSpec) -> click.Command:
 
             leave_readers_open()  # this process ends after the command (see ui.cli.run)
 
-        with RowProgress(enabled=spec.writes and not extras["as_json"]) as progress:
+        # Loads and the long analytics report how far they are (on a terminal, never into JSON).
+        with RowProgress(enabled=not extras["as_json"],
+                         waiting=f"journey {' '.join(face.words)}: working") as progress:
             tools.progress = progress
             result = call_tool(tools, spec.name, arguments, machine_user("command line"))
         if not result.ok:
-            raise JourneyError(spell_error(spec, result))
+            raise CommandError(spell_error(spec, result),
+                               command_error_details(spec, result, arguments))
+        when_interrupted(after)
         emit_tool_result(result, CLI[spec.name], **extras)
         if spec.name == "ingest" and nothing_loaded(result.result):
             # Not a success for a script either: every row was bad (the report says why).
@@ -286,6 +296,60 @@ def build_command(spec: ToolSpec) -> click.Command:
     return click.Command(face.words[-1], params=params, callback=callback, help=help_text,
                          short_help=spec.summary, no_args_is_help=bool(face.arguments) and any(
                              p.info.is_required() for p in params_of(spec) if p.positional))
+
+
+# What a Ctrl-C leaves of a write, while the tool runs and once it has returned: a load is one
+# transaction (analytics/store/ingest.py rolls it back); an erasure commits the store first,
+# then clears the feedback index, so only running it again is sure to finish it.
+INTERRUPTED_WRITE = {
+    "ingest": ("Interrupted: nothing was changed.",
+               "Interrupted after the load had finished: the data were loaded."),
+    "forget": ("Interrupted: run the same `journey forget` again to be sure the customer is "
+               "erased everywhere.", "Interrupted after the erasure had finished."),
+}
+
+
+class CommandError(JourneyError):
+    """A tool's complaint as the command line says it (fields spelled as flags), with what
+    `--json` reports of it: the original error's kind, its field, a hint."""
+
+    def __init__(self, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+def command_error_details(spec: ToolSpec, result: Any, arguments: dict) -> dict[str, Any]:
+    """The `--json` error of a tool that refused: the field as the argument model names it
+    (`window_days`, `filters.since`) and as the command line spells it (`--window`)."""
+    from analytics.errors import UnknownNameError
+    from ui.cli_output import error_details
+
+    error = result.error
+    details: dict[str, Any] = (error_details(error) if error is not None
+                               else {"kind": "JourneyError"})
+    if isinstance(error, UnknownNameError):
+        details["field"] = field_holding(arguments, error.name)
+    flag = flag_of(spec, details["field"]) if details.get("field") else ""
+    if flag.startswith("-"):  # not for a positional argument: it has no flag to name
+        details["option"] = flag
+    suggest = getattr(error, "suggest", None)
+    if suggest:
+        details["hint"] = "; ".join(filter(None, [
+            details.get("hint"), f"use {flag_of(spec, suggest[0])} {suggest[1]}"]))
+    return details
+
+
+def field_holding(arguments: dict, name: str, prefix: str = "") -> str | None:
+    """Which of the typed arguments holds `name` (`steps` for an unknown step): an unknown name
+    does not know which argument it came from."""
+    for key, value in arguments.items():
+        if isinstance(value, dict):
+            found = field_holding(value, name, f"{prefix}{key}.")
+            if found:
+                return found
+        elif value == name or (isinstance(value, list) and name in value):
+            return prefix + key
+    return None
 
 
 def nothing_loaded(report: Any) -> bool:
