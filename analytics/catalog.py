@@ -90,12 +90,17 @@ def load_catalog(con: Connection) -> Catalog:
         FROM (SELECT attributes FROM customers WHERE attributes IS NOT NULL LIMIT 10000)
         ORDER BY key
     """).fetchall()
-    # Keys of the most recent events' properties: the vocabulary a step or breakdown may use.
+    # Keys of the events' properties: the vocabulary a step or breakdown may use. A big store is
+    # read through a repeatable sample spread over all its events (old and new alike); every
+    # event name's own keys come in too, so a rare event's property is still known.
     properties = con.execute("""
-        SELECT DISTINCT unnest(json_keys(properties)) AS key
-        FROM (SELECT properties FROM events WHERE json_type(properties) = 'OBJECT'
-              ORDER BY ts DESC, event_id LIMIT 50000)
-        ORDER BY key
+        WITH picked AS (
+            SELECT properties FROM events USING SAMPLE reservoir(200000 ROWS) REPEATABLE (7)
+            UNION ALL
+            SELECT any_value(properties) FROM events WHERE json_type(properties) = 'OBJECT'
+            GROUP BY event_name)
+        SELECT DISTINCT unnest(json_keys(properties)) AS key FROM picked
+        WHERE json_type(properties) = 'OBJECT' ORDER BY key
     """).fetchall()
     return Catalog(
         event_properties=[r[0] for r in properties],

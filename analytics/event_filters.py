@@ -90,6 +90,45 @@ def _split_brackets(text: str) -> tuple[str, str] | None:
     return None
 
 
+def _operator_in(part: str) -> tuple[int, str] | None:
+    """(position, operator) of the first operator after the property name: in
+    `title="a ~ b"` it is '=', and the '~' is part of the value. A name in quotes
+    (`"a=b"=1`) may hold operators itself."""
+    start = 0
+    stripped = part.lstrip()
+    if stripped[:1] in ("'", '"'):
+        close = stripped.find(stripped[0], 1)
+        start = len(part) - len(stripped) + (close + 1 if close > 0 else 0)
+    for position in range(start, len(part)):
+        if part.startswith("!=", position):
+            return position, "!="
+        if part[position] in "=~":
+            return position, part[position]
+    return None
+
+
+def split_alternatives(step: str) -> list[str]:
+    """A step's alternatives, separated by '|' outside brackets and quotes (a page title such as
+    "Pricing | Acme" is one value)."""
+    parts, current, depth, quote = [], "", 0, None
+    for char in step:
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "\"'" and depth:
+            quote = char
+        elif char == "[":
+            depth += 1
+        elif char == "]":
+            depth = max(depth - 1, 0)
+        elif char == "|" and depth == 0:
+            parts.append(current)
+            current = ""
+            continue
+        current += char
+    parts.append(current)
+    return [p.strip() for p in parts if p.strip()]
+
+
 def _unquote(text: str) -> str:
     text = text.strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
@@ -113,14 +152,13 @@ def parse_step_event(text: str, known_events: list[str] | tuple[str, ...] = ()) 
         raise ArgumentError("steps", f"step '{text}' names no event before its brackets")
     conditions = []
     for part in _split_conditions(inside):
-        for op in OPERATORS:
-            key, found, value = part.partition(op)
-            if found:
-                break
-        else:
+        found = _operator_in(part)
+        if found is None:
             raise ArgumentError("steps", f"condition '{part}' in step '{text}' needs an "
                                          "operator: property=value, property!=value or "
                                          "property~text")
+        at, op = found
+        key, value = part[:at], part[at + len(op):]
         key, value = _unquote(key), _unquote(value)
         if not key:
             raise ArgumentError("steps", f"condition '{part}' in step '{text}' names no "

@@ -5,7 +5,7 @@ each analytic writes `WITH <scope> SELECT ... FROM ev` and the work stays inside
 Person-level attributes are defined once here: `device` and `channel` are those of the person's
 first event (first touch: no channel there means they came direct, even if a later visit came
 from a campaign), the rest come from the customers table or, failing that, the first event
-that has the property.
+that has the property. A CRM deal's steps are no touch: they carry no channel or device.
 """
 
 from __future__ import annotations
@@ -89,9 +89,10 @@ def _utc(day: date) -> datetime:
 PROFILE_SQL = """
 profile AS (
     SELECT person_id,
-           NULLIF(arg_min(COALESCE(device, ''), {{'ts': ts, 'id': event_id}}), '') AS device,
-           NULLIF(arg_min(COALESCE(channel, ''), {{'ts': ts, 'id': event_id}}), '')
-               AS channel,{properties}
+           NULLIF(arg_min(COALESCE(device, ''), {{'ts': ts, 'id': event_id}})
+                      FILTER (WHERE NOT starts_with(event_id, 'deal:')), '') AS device,
+           NULLIF(arg_min(COALESCE(channel, ''), {{'ts': ts, 'id': event_id}})
+                      FILTER (WHERE NOT starts_with(event_id, 'deal:')), '') AS channel,{properties}
            max(customer_id) AS customer_id
     FROM journey_events
     GROUP BY person_id

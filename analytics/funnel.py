@@ -17,7 +17,7 @@ from typing import Literal
 
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import ArgumentError
-from analytics.event_filters import StepEvent, parse_step_event, step_sql
+from analytics.event_filters import StepEvent, parse_step_event, split_alternatives, step_sql
 from analytics.filters import ATTRIBUTE_RULE, Filters, check_filters, date_bounds, scope_sql
 from analytics.results import AnalyticResult, duration, pct, rate
 from analytics.store.connection import Connection
@@ -75,8 +75,8 @@ def parse_steps(steps: list[str], catalog: Catalog) -> list[list[StepEvent]]:
         raise ArgumentError("steps", "a funnel needs at least two steps, e.g. pricing_view signup")
     parsed = []
     for step in steps:
-        alternatives = [parse_step_event(s.strip(), catalog.events)
-                        for s in step.split("|") if s.strip()]
+        pieces = [step] if step in catalog.events else split_alternatives(step)
+        alternatives = [parse_step_event(s, catalog.events) for s in pieces]
         if not alternatives:
             raise ArgumentError("steps", f"step '{step}' names no event")
         for alternative in alternatives:

@@ -252,3 +252,40 @@ def test_ga4_rows_are_one_event_however_the_export_wrote_them(tmp_path):
         assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 2
         # 49 is 49, whether the export wrote it as a number or as text.
         assert funnel(con, ["purchase[value=49.0]", "purchase"]).steps[0].customers == 1
+
+
+def test_a_shared_id_reads_the_same_whatever_the_store_holds(tmp_path):
+    """Mixpanel: a UUID user id seen as $user_id, then on a server-side event with no device:
+    one customer, in the first load and the next (the store's links do not change the row)."""
+    user = "3f2b8c1e-5a4d-4e6f-9a7b-1c2d3e4f5a6b"
+    rows = [
+        {"event": "Viewed", "properties": {"time": 1709287200, "distinct_id": user,
+                                           "$device_id": "dev1", "$user_id": user,
+                                           "$insert_id": "i1"}},
+        {"event": "Purchase", "properties": {"time": 1709287300, "distinct_id": user,
+                                             "$insert_id": "i2"}},
+    ]
+    path = _jsonl(tmp_path / "mp.jsonl", rows)
+    store = EventStore(tmp_path / "h")
+    ingest_files(store, "events", [path])
+    again = ingest_files(store, "events", [path]).files[0]
+    assert (again.rows_loaded, again.rows_already_loaded, again.rows_rejected) == (0, 2, 0)
+    with store.reader() as con:
+        assert con.execute("SELECT DISTINCT person_id FROM person_events").fetchall() == [
+            (user,)]
+
+
+def test_step_values_may_hold_operators_and_bars(tmp_path):
+    rows = [{"type": "page", "anonymousId": "a1", "userId": "u1", "messageId": "m1",
+             "properties": {"title": "Pricing | Acme ~ plans", "path": "/pricing"},
+             "timestamp": "2024-03-01T10:00:00Z"},
+            {"type": "track", "event": "Signed Up", "userId": "u1", "messageId": "m2",
+             "timestamp": "2024-03-01T10:05:00Z"}]
+    store = EventStore(tmp_path / "h")
+    ingest_files(store, "events", [_jsonl(tmp_path / "s.jsonl", rows)])
+    with store.reader() as con:
+        for step in ['Page Viewed[title="Pricing | Acme ~ plans"]',
+                     'Page Viewed[title~"| acme ~"]']:
+            assert [s.customers for s in funnel(con, [step, "Signed Up"]).steps] == [1, 1]
+        assert [s.customers for s in funnel(con, ['Page Viewed[title="Pricing"]|Signed Up',
+                                                  "Signed Up"]).steps] == [1, 1]

@@ -353,10 +353,11 @@ def field_holding(arguments: dict, name: str, prefix: str = "") -> str | None:
 
 
 def nothing_loaded(report: Any) -> bool:
-    """A load that read rows and rejected every one of them."""
+    """A load that read rows and rejected every one it could have loaded (identify calls, read
+    only to link people, do not count as loaded)."""
     files = getattr(report, "files", [])
-    return bool(files) and sum(f.rows_read for f in files) > 0 and all(
-        f.rows_rejected == f.rows_read for f in files)
+    return bool(files) and all(f.rows_rejected > 0 and f.rows_loaded == 0
+                               and f.rows_already_loaded == 0 for f in files)
 
 
 def spell_error(spec: ToolSpec, result: Any) -> str:

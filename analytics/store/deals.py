@@ -47,9 +47,7 @@ def resolve_loaded_deals(con: duckdb.DuckDBPyConnection) -> int:
                           min(customer_id) AS customer_id
                    FROM customers WHERE json_extract_string(attributes, '$.crm_id') IS NOT NULL
                    GROUP BY 1) AS crm ON crm.crm_id = t.customer_id
-        LEFT JOIN ({known_emails_sql(with_customers=True)}) AS m
-            ON m.email = COALESCE(t._email, CASE WHEN contains(t.customer_id, '@')
-                                                 THEN lower(trim(t.customer_id)) END)
+        LEFT JOIN ({known_emails_sql(with_customers=True)}) AS m ON m.email = t._email
         WHERE COALESCE(direct.customer_id, crm.customer_id, m.customer_id) IS NOT NULL
           AND t.customer_id IS DISTINCT FROM
               COALESCE(direct.customer_id, crm.customer_id, m.customer_id)
@@ -59,13 +57,34 @@ def resolve_loaded_deals(con: duckdb.DuckDBPyConnection) -> int:
     return one(con, "SELECT count(*) FROM _resolved")[0]
 
 
-def deal_events(con: duckdb.DuckDBPyConnection, load_ids: list[int]) -> int:
-    """The journey events of the deals these loads wrote (replacing those of the same deals)."""
-    marks = ", ".join("?" for _ in load_ids)
+def resolve_waiting_deals(con: duckdb.DuckDBPyConnection) -> int:
+    """Deals loaded before their person was known (their contact only an e-mail), joined now that
+    a customer record or an identify call has that e-mail; their steps are written."""
+    waiting = one(con, "SELECT count(*) FROM deals WHERE customer_id IS NULL AND "
+                       "json_extract_string(properties, '$.contact_email') IS NOT NULL")[0]
+    if not waiting:
+        return 0
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _deals_joined AS
+        SELECT d.deal_id, m.customer_id FROM deals AS d
+        JOIN ({known_emails_sql(with_customers=True)}) AS m
+            ON m.email = json_extract_string(d.properties, '$.contact_email')
+        WHERE d.customer_id IS NULL
+    """)
+    con.execute("UPDATE deals SET customer_id = j.customer_id FROM _deals_joined AS j "
+                "WHERE deals.deal_id = j.deal_id")
+    return deal_events(con, where="deal_id IN (SELECT deal_id FROM _deals_joined)")
+
+
+def deal_events(con: duckdb.DuckDBPyConnection, load_ids: list[int] | None = None, *,
+                where: str | None = None) -> int:
+    """The journey events of the deals these loads wrote, or of the deals `where` selects
+    (replacing those of the same deals). A deal whose person is not known has none."""
+    chosen = where or f"load_id IN ({', '.join(str(int(i)) for i in load_ids or [-1])})"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _deal_steps AS
         WITH d AS (SELECT *, {outcome_sql('stage')} AS outcome FROM deals
-                   WHERE load_id IN ({marks}) AND customer_id IS NOT NULL),
+                   WHERE {chosen} AND customer_id IS NOT NULL),
         steps AS (
             SELECT d.*, 'created' AS step, created_at AS step_at FROM d WHERE created_at IS NOT NULL
             UNION ALL
@@ -81,14 +100,14 @@ def deal_events(con: duckdb.DuckDBPyConnection, load_ids: list[int]) -> int:
                    AS properties,
                load_id
         FROM steps
-    """, load_ids)
+    """)
     # A deal loaded again with --replace may have moved on (open -> won): its steps are redone.
     con.execute(f"""
         DELETE FROM events WHERE event_id IN (
             SELECT 'deal:' || deal_id || ':' || step FROM deals,
                 (VALUES ('created'), ('won'), ('lost')) AS s(step)
-            WHERE load_id IN ({marks}))
-    """, load_ids)
+            WHERE {chosen})
+    """)
     con.execute("INSERT INTO events SELECT * FROM _deal_steps")
     return one(con, "SELECT count(*) FROM _deal_steps")[0]
 

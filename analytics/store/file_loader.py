@@ -12,7 +12,13 @@ from analytics.errors import InputFileError
 from analytics.store import cells
 from analytics.store.columns import Kind, plan_columns
 from analytics.store.deals import resolve_loaded_deals
-from analytics.store.fields import ID_COLUMN, STORE_COLUMNS, TimeRange, typed_select
+from analytics.store.fields import (
+    ID_COLUMN,
+    STORE_COLUMNS,
+    TimeRange,
+    clear_placeholders_sql,
+    typed_select,
+)
 from analytics.store.files import (
     MAX_ROWS,
     reader_sql,
@@ -121,6 +127,8 @@ class FileLoader(NestingSteps, ReadingSteps, CheckingSteps):
         with self._local_time():
             self._sql(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {self.row_sql} "
                       f"AS _row, {', '.join(exprs)} FROM _raw")
+        if self.kind == "events":
+            self._sql(clear_placeholders_sql("_typed"))
         report.notes += select.notes
         if self.kind == "customers":
             report.people_joined = resolve_loaded_customers(self.con)
@@ -196,7 +204,7 @@ class FileLoader(NestingSteps, ReadingSteps, CheckingSteps):
             with self._local_time():
                 self._sql(f"""
                     CREATE OR REPLACE TEMP TABLE _linked AS
-                    SELECT alias, arg_min(canonical, ts_text) AS canonical, min({ts}) AS seen
+                    SELECT alias, arg_min(canonical, {ts}) AS canonical, min({ts}) AS seen
                     FROM _journey_links
                     WHERE alias NOT IN (SELECT anonymous_id FROM identity_map)
                     GROUP BY alias

@@ -123,8 +123,10 @@ def _delete_rows(con: duckdb.DuckDBPyConnection, customer_id: str) -> ErasureRep
     known = one(
         con, "SELECT (SELECT count(*) FROM customers WHERE customer_id = ?) + "
              "(SELECT count(*) FROM events WHERE customer_id = ?) + "
-             "(SELECT count(*) FROM feedback WHERE customer_id = ?)",
-        [customer_id, customer_id, customer_id])[0]
+             "(SELECT count(*) FROM feedback WHERE customer_id = ?) + "
+             "(SELECT count(*) FROM person_traits WHERE customer_id = ?) + "
+             "(SELECT count(*) FROM deals WHERE customer_id = ?)",
+        [customer_id] * 5)[0]
     if not known and not anon:
         return None
     traces = identifying_values(con, customer_id, anon)
@@ -143,8 +145,14 @@ def _delete_rows(con: duckdb.DuckDBPyConnection, customer_id: str) -> ErasureRep
         customers = one(con, "DELETE FROM customers WHERE customer_id = ?", [customer_id])[0]
         identities = one(con, "DELETE FROM identity_map WHERE customer_id = ?",
                          [customer_id])[0]
-        con.execute("DELETE FROM person_traits WHERE customer_id = ?", [customer_id])
-        con.execute("DELETE FROM deals WHERE customer_id = ?", [customer_id])
+        # What identify calls said (under the customer or one of their anonymous ids), and
+        # their CRM deals, also those still waiting under their e-mail.
+        emails = [v.lower() for v in traces if "@" in v]
+        con.execute("DELETE FROM person_traits WHERE customer_id = ? OR customer_id IN "
+                    "(SELECT unnest(?::VARCHAR[]))", [customer_id, anon])
+        con.execute("DELETE FROM deals WHERE customer_id = ? OR (customer_id IS NULL AND "
+                    "json_extract_string(properties, '$.contact_email') IN "
+                    "(SELECT unnest(?::VARCHAR[])))", [customer_id, emails])
         from analytics.store.steps import forget_people
 
         forget_people(con, [customer_id] + [f"anon:{a}" for a in anon])
@@ -166,7 +174,9 @@ def identifying_values(con: duckdb.DuckDBPyConnection, customer_id: str,
     """The id, the anonymous ids, and the profile's e-mail, name and phone values."""
     values = [customer_id, *anonymous_ids]
     rows = con.execute("SELECT attributes FROM customers WHERE customer_id = ? AND "
-                       "attributes IS NOT NULL", [customer_id]).fetchall()
+                       "attributes IS NOT NULL UNION ALL SELECT traits FROM person_traits "
+                       "WHERE customer_id = ? OR customer_id IN (SELECT unnest(?::VARCHAR[]))",
+                       [customer_id, customer_id, anonymous_ids]).fetchall()
     import json
 
     for (attributes,) in rows:
@@ -176,7 +186,7 @@ def identifying_values(con: duckdb.DuckDBPyConnection, customer_id: str,
             continue
         if isinstance(found, dict):
             values += [str(v).strip() for k, v in found.items()
-                       if any(word in k.lower() for word in IDENTIFYING_KEYS)
+                       if (any(word in k.lower() for word in IDENTIFYING_KEYS) or k == "crm_id")
                        and isinstance(v, str) and v.strip()]
     return list(dict.fromkeys(v for v in values if v))
 

@@ -16,7 +16,7 @@ from analytics.errors import ArgumentError
 from analytics.store import cells
 from analytics.store.columns import KINDS
 from analytics.store.connection import EventStore, one
-from analytics.store.deals import deal_events
+from analytics.store.deals import deal_events, resolve_waiting_deals
 from analytics.store.fields import FEEDBACK_SOURCES, TimeRange
 from analytics.store.file_loader import FileLoader
 from analytics.store.files import MAX_LINE_BYTES
@@ -46,14 +46,20 @@ def _keep_traits(con: duckdb.DuckDBPyConnection, time_format: str | None,
     try:
         con.execute(f"""
             INSERT INTO person_traits
-            SELECT customer_id, NULLIF(trim(json_extract_string(traits, '$.email')), ''), traits,
-                   {ts}, load_id FROM _journey_traits AS t
+            SELECT DISTINCT ON (customer_id, CAST(traits AS VARCHAR)) customer_id,
+                   NULLIF(trim(json_extract_string(traits, '$.email')), ''), traits, {ts},
+                   load_id FROM _journey_traits AS t
             WHERE NOT EXISTS (SELECT 1 FROM person_traits AS p WHERE p.customer_id = t.customer_id
                               AND CAST(p.traits AS VARCHAR) = CAST(t.traits AS VARCHAR))
         """)
     finally:
         if timezone:
             con.execute("SET TimeZone = 'UTC'")
+
+
+def _has_deal_steps(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(one(con, "SELECT count(*) FROM (SELECT 1 FROM events "
+                         "WHERE starts_with(event_id, 'deal:') LIMIT 1)")[0])
 
 
 def check_timezone(name: str | None) -> str | None:
@@ -150,6 +156,13 @@ def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
                     [load_id, kind, str(Path(path).resolve()), report.rows_read,
                      report.rows_loaded, report.rows_skipped])
                 reports.append(report)
+            if kind == "customers":
+                waiting = resolve_waiting_deals(con)
+                moved = any(f.people_joined for f in reports)
+                if waiting or (moved and _has_deal_steps(con)):
+                    # Deal steps now belong to the product's person: journeys are redone.
+                    new_names = _map_new_event_names(con)
+                    refresh_people(con, load_ids, everything=True)
             if kind == "deals":
                 steps = deal_events(con, load_ids)
                 if steps and reports:
@@ -158,10 +171,11 @@ def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
                 new_names = _map_new_event_names(con)
                 refresh_people(con, load_ids, everything=replace)
             if kind == "events":
-                new_names = _map_new_event_names(con)
-                refresh_people(con, load_ids, everything=replace)
                 _keep_traits(con, time_format, timezone)
                 joined = rekey_stored_customers(con)
+                waiting = resolve_waiting_deals(con)
+                new_names = _map_new_event_names(con)
+                refresh_people(con, load_ids, everything=replace or bool(joined or waiting))
                 if joined and reports:
                     reports[-1].notes.append(
                         f"{joined:,} customer record(s) loaded earlier now join these events "

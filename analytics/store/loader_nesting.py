@@ -64,10 +64,12 @@ class NestingSteps(LoaderBase):
         if plan.traits_sql:
             self._sql(f"INSERT INTO _journey_traits SELECT *, {self.load_id} FROM "
                       f"({plan.traits_sql})")
+        # From this file only: what the store already holds must not change how a row reads.
         self._sql("CREATE OR REPLACE TEMP TABLE _journey_aliases AS SELECT alias FROM "
-                  "_journey_links UNION SELECT anonymous_id FROM identity_map")
+                  "_journey_links")
         self._sql("CREATE OR REPLACE TEMP TABLE _journey_canonicals AS SELECT canonical FROM "
-                  "_journey_links UNION SELECT customer_id FROM identity_map")
+                  "_journey_links" + (f" UNION {plan.customers_sql}" if plan.customers_sql
+                                      else ""))
         report.preset = preset.name
         report.identity_calls = self._sql(plan.identity_rows_sql).fetchone()[0]
         self.preset_sources = self._filled_sources(plan.sources, NestedColumns(

@@ -16,9 +16,11 @@ import duckdb
 
 from analytics.store.connection import one
 
-# Where vendors put an e-mail on an event (Segment context.traits, Amplitude user_properties).
-_EVENT_EMAIL_PATHS = ("$.email", '$."$email"', "$.user_email", "$.context.traits.email",
-                      "$.user_properties.email", '$."$set".email')
+# Where vendors put the person's own e-mail on an event (Segment context.traits, Amplitude
+# user_properties, PostHog $set, Mixpanel $email). A bare `email` property is not read: an
+# "Invite Sent {email: bob@...}" names someone else.
+_EVENT_EMAIL_PATHS = ('$."$email"', "$.context.traits.email", "$.user_properties.email",
+                      '$."$set".email')
 
 
 # The people the product's own events know (deal steps, written from the CRM, are not evidence
@@ -47,15 +49,25 @@ def known_emails_sql(with_customers: bool = False) -> str:
 
 def resolve_loaded_customers(con: duckdb.DuckDBPyConnection) -> int:
     """Inside a customers load: give each record of `_typed` the product's id when its external
-    id or e-mail names a person and its own id does not. Returns how many were re-keyed."""
+    id or e-mail names a person and its own id does not. Returns how many were re-keyed.
+
+    Not re-keyed: an e-mail that two records of the file share (which person would it be?), and
+    a person who already has a record of their own (the product's, not this CRM row)."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _resolved AS
-        SELECT t._row AS _row, COALESCE(t._external_id, m.customer_id) AS person
-        FROM _typed AS t LEFT JOIN ({known_emails_sql()}) AS m ON m.email = t._email
+        SELECT t._row AS _row, t.customer_id AS old_id,
+               COALESCE(t._external_id, m.customer_id) AS person
+        FROM _typed AS t LEFT JOIN ({known_emails_sql()}) AS m
+            ON m.email = t._email
+           AND t._email IN (SELECT _email FROM _typed GROUP BY _email HAVING count(*) = 1)
         WHERE COALESCE(t._external_id, m.customer_id) IS NOT NULL
           AND t.customer_id IS DISTINCT FROM COALESCE(t._external_id, m.customer_id)
           AND (t._external_id IS NOT NULL OR t.customer_id IS NULL OR t.customer_id NOT IN (
               {PRODUCT_CUSTOMERS}))
+          AND NOT EXISTS (
+              SELECT 1 FROM customers AS c
+              WHERE c.customer_id = COALESCE(t._external_id, m.customer_id)
+                AND json_extract_string(c.attributes, '$.crm_id') IS DISTINCT FROM t.customer_id)
     """)
     count = one(con, "SELECT count(*) FROM _resolved")[0]
     if count:
@@ -66,7 +78,19 @@ def resolve_loaded_customers(con: duckdb.DuckDBPyConnection) -> int:
                          json_object('crm_id', _typed.customer_id)) AS JSON) END
             FROM _resolved AS r WHERE r._row = _typed._row
         """)
+        _rekey_related(con, "SELECT old_id, person AS new_id FROM _resolved "
+                            "WHERE old_id IS NOT NULL")
     return count
+
+
+def _rekey_related(con: duckdb.DuckDBPyConnection, pairs_sql: str) -> None:
+    """Deals, tickets and deal steps loaded earlier under the CRM's id follow their record to
+    the product's id (same transaction), so the person is one person whatever the order."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _rekeyed AS {pairs_sql}")
+    for table, only in (("deals", ""), ("feedback", ""),
+                        ("events", " AND starts_with(t.event_id, 'deal:')")):
+        con.execute(f"UPDATE {table} AS t SET customer_id = r.new_id FROM _rekeyed AS r "
+                    f"WHERE t.customer_id = r.old_id{only}")
 
 
 def resolve_loaded_feedback(con: duckdb.DuckDBPyConnection) -> int:
@@ -93,6 +117,7 @@ def rekey_stored_customers(con: duckdb.DuckDBPyConnection) -> int:
     """)[0]
     if not waiting:
         return 0
+    # One CRM record per e-mail, and only onto a person who has no record yet.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _rekey AS
         SELECT c.customer_id AS old_id, m.customer_id AS new_id
@@ -101,6 +126,9 @@ def rekey_stored_customers(con: duckdb.DuckDBPyConnection) -> int:
         WHERE c.customer_id <> m.customer_id
           AND c.customer_id NOT IN ({PRODUCT_CUSTOMERS})
           AND m.customer_id NOT IN (SELECT customer_id FROM customers)
+          AND m.email IN (
+              SELECT lower(trim(json_extract_string(attributes, '$.email'))) FROM customers
+              GROUP BY 1 HAVING count(*) = 1)
     """)
     con.execute("""
         UPDATE customers SET customer_id = r.new_id,
@@ -108,6 +136,7 @@ def rekey_stored_customers(con: duckdb.DuckDBPyConnection) -> int:
                               json_object('crm_id', r.old_id)) AS JSON)
         FROM _rekey AS r WHERE customers.customer_id = r.old_id
     """)
+    _rekey_related(con, "SELECT old_id, new_id FROM _rekey")
     return one(con, "SELECT count(*) FROM _rekey")[0]
 
 

@@ -225,6 +225,7 @@ class FlatPlan:
     flat_sql: str  # the flat table (FLAT_FIELDS, properties, ROW_COLUMN); needs _journey_aliases
     identity_rows_sql: str  # counts the identity calls, which are not loaded as events
     traits_sql: str | None  # customer_id, traits, ts_text of identity calls that describe people
+    customers_sql: str | None  # the ids the file itself names as customers (Mixpanel $user_id)
     sources: dict[str, list[str]]  # field -> the paths it may come from
 
 
@@ -255,11 +256,15 @@ def flat_plan(preset: EventPreset, types: dict[str, str], row_sql: str) -> FlatP
                            for k, v in preset.renamed_calls.items())
         exprs["event_name"] = f"COALESCE({exprs['event_name']}, CASE {call} {renames} END)"
         sources["event_name"].append(f"{preset.call_field} ({', '.join(preset.renamed_calls)})")
+    named = exprs["customer_id"]
+    customers_sql = (None if named == "CAST(NULL AS VARCHAR)" else
+                     f"SELECT DISTINCT {named} FROM _raw WHERE {named} IS NOT NULL")
     shared = tuple(p for p in preset.shared_id if nested.has(p))
     if shared:
         # Linked by an identity call: the anonymous side of a person. Unlinked: a customer when
         # some call named it as the person it links to, or when it is not a UUID (the SDKs'
-        # anonymous ids are UUIDs; server-side events carry the product's own user id).
+        # anonymous ids are UUIDs; server-side events carry the product's own user id). Told
+        # from the file alone, so loading it again reads every row the same way.
         one_id = nested.first_text(shared)
         device_marked = "FALSE"
         if preset.alias_prefix:  # Mixpanel's $device:ID is an anonymous device, by name
@@ -290,12 +295,15 @@ def flat_plan(preset: EventPreset, types: dict[str, str], row_sql: str) -> FlatP
     traits_sql = None
     if traits and person and preset.identity_calls:
         value = traits[0] if len(traits) == 1 else f"COALESCE({', '.join(traits)})"
-        traits_sql = (f"SELECT {person} AS customer_id, {value} AS traits, "
-                      f"{exprs['timestamp']} AS ts_text FROM _raw WHERE {is_identity} "
+        # Kept under the person's lasting id: an anonymous id's traits go to whom it links to.
+        traits_sql = (f"SELECT COALESCE(l.canonical, {person}) AS customer_id, {value} AS traits, "
+                      f"{exprs['timestamp']} AS ts_text FROM _raw "
+                      f"LEFT JOIN (SELECT alias, min(canonical) AS canonical FROM _journey_links "
+                      f"GROUP BY alias) AS l ON l.alias = {person} WHERE {is_identity} "
                       f"AND {person} IS NOT NULL AND json_type({value}) = 'OBJECT'")
     return FlatPlan(links_sql=links_sql, flat_sql=flat_sql,
                     identity_rows_sql=f"SELECT count(*) FROM _raw WHERE {is_identity}",
-                    traits_sql=traits_sql, sources=sources)
+                    traits_sql=traits_sql, customers_sql=customers_sql, sources=sources)
 
 
 def device_category(text_sql: str) -> str:
