@@ -6,6 +6,23 @@ read becomes NULL, and `ingest` reports such cells (present raw, NULL typed) wit
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def local_time(con, zone: str | None) -> Iterator[None]:
+    """Times written without an offset are read in the export's time zone (--timezone) while
+    this lasts; DuckDB reads them in the session's zone, which is UTC everywhere else."""
+    if not zone:
+        yield
+        return
+    con.execute(f"SET TimeZone = {quote_literal(zone)}")
+    try:
+        yield
+    finally:
+        con.execute("SET TimeZone = 'UTC'")
+
 
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'

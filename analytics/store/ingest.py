@@ -41,9 +41,7 @@ def _keep_traits(con: duckdb.DuckDBPyConnection, time_format: str | None,
     if not one(con, "SELECT count(*) FROM _journey_traits")[0]:
         return
     ts = cells.timestamp("ts_text", "VARCHAR", time_format)
-    if timezone:
-        con.execute(f"SET TimeZone = {cells.quote_literal(timezone)}")
-    try:
+    with cells.local_time(con, timezone):
         con.execute(f"""
             INSERT INTO person_traits
             SELECT DISTINCT ON (customer_id, CAST(traits AS VARCHAR)) customer_id,
@@ -52,9 +50,6 @@ def _keep_traits(con: duckdb.DuckDBPyConnection, time_format: str | None,
             WHERE NOT EXISTS (SELECT 1 FROM person_traits AS p WHERE p.customer_id = t.customer_id
                               AND CAST(p.traits AS VARCHAR) = CAST(t.traits AS VARCHAR))
         """)
-    finally:
-        if timezone:
-            con.execute("SET TimeZone = 'UTC'")
 
 
 def _has_deal_steps(con: duckdb.DuckDBPyConnection) -> bool:

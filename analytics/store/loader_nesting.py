@@ -13,22 +13,13 @@ from analytics.store.connection import one
 from analytics.store.ingest_report import FileLoadReport
 from analytics.store.loader_base import LoaderBase
 from analytics.store.nesting import NestedColumns
-from analytics.store.vendors import ROW_COLUMN, choose_preset, flat_plan, with_mapping
+from analytics.store.vendor_sql import flat_plan
+from analytics.store.vendors import ROW_COLUMN, choose_preset, not_this_export, with_mapping
 
 
 class NestingSteps(LoaderBase):
-    @contextlib.contextmanager
-    def _local_time(self):
-        """Times written without an offset are read in the export's time zone (--timezone);
-        DuckDB reads them in the session's zone, which is UTC everywhere else."""
-        if not self.timezone:
-            yield
-            return
-        self._sql(f"SET TimeZone = {cells.quote_literal(self.timezone)}")
-        try:
-            yield
-        finally:
-            self._sql("SET TimeZone = 'UTC'")
+    def _local_time(self) -> contextlib.AbstractContextManager[None]:
+        return cells.local_time(self.con, self.timezone)
 
     def _replace_raw(self, select_sql: str) -> dict[str, str]:
         """Rewrite the raw table (order kept), numbering rows by the file's own row numbers."""
@@ -52,10 +43,8 @@ class NestingSteps(LoaderBase):
         self._refuse_empty_paths([p for p in self.mapping if nested.has(p)], nested, types)
         times = [p for p in preset.fields["timestamp"] if nested.has(p)]
         if self.vendor_format != "auto" and not any(self._filled(times, nested).values()):
-            article = "an" if preset.title[0].lower() in "aeiou" else "a"
-            raise InputFileError(self.name, f"does not look like {article} {preset.title}: no "
-                                            f"row has {' or '.join(times) or 'a time'}",
-                                 hint="Load it without --format, so its shape is recognised")
+            raise not_this_export(preset, self.name, f"no row has {' or '.join(times)}",
+                                  "Load it without --format, so its shape is recognised")
         plan = flat_plan(preset, types, self.row_sql)
         self._sql("CREATE OR REPLACE TEMP TABLE _journey_links (alias VARCHAR, canonical "
                   "VARCHAR, ts_text VARCHAR)")
