@@ -138,10 +138,18 @@ PLACEHOLDERS = ("(direct)", "(none)", "(not set)", "(not provided)", "(data not 
                 "(other)", "$direct", "null", "undefined", "empty", "(empty)")  # Amplitude: EMPTY
 
 
+def placeholders_found_sql(table: str) -> str:
+    """How many placeholder values a typed table's channel and device hold: asked over the
+    distinct values first, which costs a fraction of the UPDATE's scan of every row."""
+    listed = ", ".join(cells.quote_literal(p) for p in PLACEHOLDERS)
+    return (f"SELECT count(*) FROM (SELECT DISTINCT channel AS v FROM {table} UNION "
+            f"SELECT DISTINCT device FROM {table}) WHERE v IN ({listed})")
+
+
 def clear_placeholders_sql(table: str) -> str:
     """An UPDATE that makes a placeholder channel or device no value. Run on the typed table
-    after it is made: in its expression the CASE would read each cell two more times (a fifth
-    of a million-row load)."""
+    after it is made (in its expression the CASE would read each cell two more times), and only
+    when placeholders_found_sql finds one."""
     listed = ", ".join(cells.quote_literal(p) for p in PLACEHOLDERS)
     return (f"UPDATE {table} SET "
             f"channel = CASE WHEN channel IN ({listed}) THEN NULL ELSE channel END, "

@@ -11,12 +11,14 @@ import duckdb
 from analytics.errors import InputFileError
 from analytics.store import cells
 from analytics.store.columns import Kind, plan_columns
+from analytics.store.connection import one
 from analytics.store.deals import resolve_loaded_deals
 from analytics.store.fields import (
     ID_COLUMN,
     STORE_COLUMNS,
     TimeRange,
     clear_placeholders_sql,
+    placeholders_found_sql,
     typed_select,
 )
 from analytics.store.files import (
@@ -127,7 +129,7 @@ class FileLoader(NestingSteps, ReadingSteps, CheckingSteps):
         with self._local_time():
             self._sql(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {self.row_sql} "
                       f"AS _row, {', '.join(exprs)} FROM _raw")
-        if self.kind == "events":
+        if self.kind == "events" and one(self.con, placeholders_found_sql("_typed"))[0]:
             self._sql(clear_placeholders_sql("_typed"))
         report.notes += select.notes
         if self.kind == "customers":
