@@ -64,12 +64,17 @@ def journey_map(con: Connection, index: FeedbackIndex, steps: list[str], *,
             continue
         at, to = result_funnel.steps[i - 1].events[0], result_funnel.steps[i].events[0]
         drop = DropOff(step=at, next_step=to, dropped=dropped)
-        # Friction reads feedback by event; a step narrowed by a property uses its event.
-        at = parse_step_event(at, catalog.events).event
-        to = parse_step_event(to, catalog.events).event
+        # Friction reads feedback by event; a step narrowed by a property uses its event, and
+        # says so (its people are everyone who did the event, not only the step's).
+        at_step = parse_step_event(at, catalog.events)
+        to_step = parse_step_event(to, catalog.events)
+        at, to = at_step.event, to_step.event
         try:
             drop.friction = friction(con, index, at, next_step=to, themes_result=themes_result,
                                      snippets=snippets, filters=filters, catalog=catalog)
+            if at_step.conditions or to_step.conditions:
+                drop.note = (f"The feedback is that of everyone who did {at} but not {to}, "
+                             "not only of the steps' narrower events.")
         except JourneyError as exc:  # no feedback loaded, too few snippets for themes
             drop.note = str(exc)
         found.append(drop)
@@ -79,7 +84,7 @@ def journey_map(con: Connection, index: FeedbackIndex, steps: list[str], *,
         if top is not None:
             lines.append(f"At {d.step} ({d.dropped:,} lost before {d.next_step}): "
                          f"{pct(top.dropped_share, 0)} of those who left and wrote to us mention "
-                         f"'{top.label}'.")
+                         f"'{top.label}'." + (f" {d.note}" if d.note else ""))
         else:
             lines.append(f"At {d.step} ({d.dropped:,} lost before {d.next_step}): too little "
                          "feedback from those who left to say why.")

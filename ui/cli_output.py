@@ -166,7 +166,10 @@ def emit_tool_result(result: ToolResult, face: Any, *, as_json: bool = False,
         table = Table(title=Text(printable(view.title)))
         for i, column in enumerate(view.columns):
             numeric = any(isinstance(r[i], (int, float)) for r in view.rows)
-            table.add_column(column, justify="right" if numeric else "left")
+            # A narrow terminal wraps names rather than cutting them: two steps cut to the same
+            # "page_v…" could not be told apart.
+            table.add_column(column, justify="right" if numeric else "left",
+                             overflow="ellipsis" if numeric else "fold")
         for row in view.rows:
             # Cells are data: Text() so that markup in a name is shown, not interpreted.
             table.add_row(*[Text(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool)
