@@ -289,3 +289,13 @@ def test_step_values_may_hold_operators_and_bars(tmp_path):
             assert [s.customers for s in funnel(con, [step, "Signed Up"]).steps] == [1, 1]
         assert [s.customers for s in funnel(con, ['Page Viewed[title="Pricing"]|Signed Up',
                                                   "Signed Up"]).steps] == [1, 1]
+
+
+def test_an_acquisition_channel_column_is_the_channel(tmp_path):
+    path = tmp_path / "shop.csv"
+    path.write_text("user_id,timestamp,event,acquisition_channel,session_id\n"
+                    "u1,2024-03-01T10:00:00Z,home,Paid Search,s1\n")
+    store = EventStore(tmp_path / "h")
+    report = ingest_files(store, "events", [path]).files[0]
+    assert report.columns["channel"] == "acquisition_channel"
+    assert report.extra_columns == ["session_id"]  # kept as a property
