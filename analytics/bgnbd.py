@@ -136,19 +136,24 @@ def p_alive(con: Connection, purchase_event: str, *, horizon_weeks: float = 12,
     check_filters(filters, catalog)
     scope = scope_sql(filters)
     report(f"Reading every {purchase_event}", 0, 0)
+    # Ages are measured to the end of the window asked about (a calibration period), not to
+    # the last event the store holds: data after --until must not make customers look older.
+    end_day = ("CAST(? AS DATE)" if filters.end else
+               "(SELECT CAST(max(ts) AS DATE) FROM events)")
+    end_params = [filters.end] if filters.end else []
     rows = con.execute(f"""
 {scope.ctes},
 days AS (SELECT DISTINCT person_id, CAST(ts AS DATE) AS day FROM ev
          WHERE event_name = ? AND customer_id IS NOT NULL),
 per AS (SELECT person_id, count(*) - 1 AS x, min(day) AS first_day, max(day) AS last_day
         FROM days GROUP BY person_id),
-horizon AS (SELECT CAST(max(ts) AS DATE) AS end_day FROM events)
+horizon AS (SELECT {end_day} AS end_day)
 SELECT p.person_id, p.x, date_diff('day', p.first_day, p.last_day) / 7.0 AS t_x,
        date_diff('day', p.first_day, h.end_day) / 7.0 AS t_age,
        COALESCE(c.opted_out, FALSE) AS opted_out
 FROM per AS p CROSS JOIN horizon AS h LEFT JOIN customers AS c ON c.customer_id = p.person_id
 ORDER BY p.person_id
-""", scope.params + [purchase_event]).fetchall()
+""", scope.params + [purchase_event] + end_params).fetchall()
     if len(rows) < 20:
         raise JourneyError(f"Only {len(rows)} customers did {purchase_event}: too few to fit "
                            "a purchase model")

@@ -153,3 +153,37 @@ def test_next_best_action_recommends_the_planted_invite(demo_con, tmp_path):
     reach = next_best_actions(demo_con, min_support=20)
     assert {rec.action for rec in reach.recommendations}.isdisjoint(
         {"plan_selected", "checkout_started", "signup", "trial_expired"})
+
+
+def test_p_alive_measures_ages_to_the_end_of_the_window(tmp_path):
+    """A calibration window: customers' ages end where the window ends. A store that also
+    holds later purchases gives exactly the fit of a store cut at the window's end."""
+    import random
+    from datetime import date, datetime, timedelta
+
+    from analytics.bgnbd import p_alive
+    from analytics.filters import Filters
+    from analytics.store import EventStore, ingest_files
+
+    rng = random.Random(5)
+    start, cut = datetime(2024, 1, 1), datetime(2024, 6, 30, 23, 0)
+    rows = []
+    for person in range(60):
+        day = start + timedelta(days=rng.randint(0, 60))
+        while day < datetime(2024, 12, 31):
+            rows.append((f"c{person}", day.isoformat() + "Z"))
+            day += timedelta(days=rng.randint(5, 90) * (1 + person % 3))
+    header = "customer_id,timestamp,event\n"
+    before = [r for r in rows if r[1] < cut.isoformat()]
+    assert len(before) < len(rows)  # the full store has purchases after the window
+    for name, chosen in (("full", rows), ("cut", before)):
+        (tmp_path / f"{name}.csv").write_text(
+            header + "".join(f"{c},{t},purchase\n" for c, t in chosen))
+    fits = {}
+    for name in ("full", "cut"):
+        store = EventStore(tmp_path / name)
+        ingest_files(store, "events", [tmp_path / f"{name}.csv"])
+        with store.reader() as con:
+            fits[name] = p_alive(con, "purchase", filters=Filters(end=date(2024, 6, 30)))
+    assert fits["full"].params == pytest.approx(fits["cut"].params, rel=1e-9)
+    assert fits["full"].scores == pytest.approx(fits["cut"].scores, rel=1e-9)
