@@ -15,9 +15,9 @@ from typing import Any
 
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import JourneyError
-from analytics.filters import Filters, check_filters, scope_sql
+from analytics.filters import Filters, check_filters, observation_end, scope_sql
 from analytics.results import AnalyticResult, pct
-from analytics.store.connection import Connection, one
+from analytics.store.connection import Connection
 
 NOT_PROGRESS = ("error", "fail", "cancel", "expire", "churn")
 
@@ -91,7 +91,7 @@ def anomalies(con: Connection, *, steps: list[str] | None = None,
     if len(steps) < 2:
         raise JourneyError("Anomalies need at least two key steps")
     scope = scope_sql(filters)
-    data_end = one(con, "SELECT max(ts) FROM events")[0]
+    data_end = observation_end(con, filters)
     series: list[MetricSeries] = []
     for a, b in zip(steps, steps[1:]):
         rows = con.execute(f"""

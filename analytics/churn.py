@@ -26,10 +26,10 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import ArgumentError, JourneyError
 from analytics.features import model_matrix, person_features
-from analytics.filters import Filters, check_filters
+from analytics.filters import Filters, check_filters, observation_end
 from analytics.paths import default_conversion_event
 from analytics.results import AnalyticResult, pct
-from analytics.store.connection import Connection, one
+from analytics.store.connection import Connection
 
 # Known only after the fact (lifetime revenue grows after the cutoff), so never a feature.
 LEAKY_FEATURES = ("revenue",)
@@ -190,7 +190,7 @@ def churn_model(con: Connection, *, churn_event: str | None = None,
     if among:
         catalog.check_event(among)
     horizon = timedelta(days=horizon_days)
-    data_end = one(con, "SELECT max(ts) FROM events")[0]
+    data_end = observation_end(con, filters)
     test_cutoff = data_end - horizon
     cutoffs = [test_cutoff - horizon * i for i in range(training_snapshots, 0, -1)]
     from analytics.features import top_events

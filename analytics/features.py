@@ -8,13 +8,13 @@ there are many), so the feature table has one row per person and no Python loops
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
-from analytics.filters import Filters, scope_sql
-from analytics.store.connection import Connection, one
+from analytics.filters import Filters, observation_end, scope_sql
+from analytics.store.connection import Connection
 from analytics.store.deals import won_revenue_sql
 
 MAX_EVENT_COLUMNS = 40
@@ -47,7 +47,7 @@ def person_features(con: Connection, *, filters: Filters = Filters(),
     events = events if events is not None else top_events(con)
     stages = [r[0] for r in con.execute("SELECT stage FROM stages ORDER BY position").fetchall()]
     if as_of is None:
-        as_of = one(con, "SELECT max(ts) + INTERVAL 1 SECOND FROM events")[0]
+        as_of = observation_end(con, filters) + timedelta(seconds=1)
     scope = scope_sql(filters)
     params = list(scope.params)
     event_cols = []

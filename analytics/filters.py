@@ -178,6 +178,23 @@ ev AS (
     return Scope(ctes="WITH " + ",\n".join(c.strip() for c in ctes), params=params)
 
 
+def observation_end(con, filters: Filters) -> datetime:
+    """When observation stops: the last event at or before the date range's end (the whole
+    store's last event without one). Data after --until must not count as "still active",
+    make a week look complete, or age a customer."""
+    if filters.end is None:
+        row = con.execute("SELECT max(ts) FROM events").fetchone()
+    else:
+        row = con.execute("SELECT max(ts) FROM events WHERE ts < ?",
+                          [_utc(filters.end + timedelta(days=1))]).fetchone()
+    if not row or row[0] is None:
+        from analytics.errors import JourneyError
+
+        raise JourneyError("No events " + (f"up to {filters.end}" if filters.end else "yet")
+                           + ": there is nothing to observe")
+    return row[0]
+
+
 def date_bounds(filters: Filters) -> tuple[datetime | None, datetime | None]:
     start = _utc(filters.start) if filters.start else None
     end = _utc(filters.end + timedelta(days=1)) if filters.end else None

@@ -15,7 +15,7 @@ from typing import Literal
 
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import ArgumentError
-from analytics.filters import Filters, check_filters, scope_sql
+from analytics.filters import Filters, check_filters, observation_end, scope_sql
 from analytics.results import AnalyticResult, pct
 from analytics.store.connection import Connection, one
 
@@ -102,7 +102,8 @@ counts AS (SELECT cohort, k, count(*) AS active FROM activity WHERE k <= {int(ma
 SELECT s.cohort, s.size, c.k, c.active FROM sizes AS s LEFT JOIN counts AS c ON c.cohort = s.cohort
 ORDER BY s.cohort, c.k
 """, params).fetchall()
-    last = one(con, f"SELECT date_trunc('{period}', max(ts)) FROM events")[0]
+    end = observation_end(con, filters)
+    last = one(con, f"SELECT date_trunc('{period}', CAST(? AS TIMESTAMPTZ))", [end])[0]
     by_cohort: dict = {}
     for cohort, size, k, active in rows:
         entry = by_cohort.setdefault(cohort, (size, {}))

@@ -124,3 +124,77 @@ def test_anomaly_flags_only_the_broken_week(tmp_path):
     weeks = r.series[0].weeks
     assert weeks[0].baseline is None  # no history yet
     assert all(not w.flagged for w in weeks if w.week.date().isoformat() != "2024-03-04")
+
+
+def test_a_date_range_ends_observation_for_retention_and_weekly_rates(tmp_path):
+    """A store holding data after --until answers exactly as a store cut at its end: no cohort
+    looks more retained, no week looks complete, because of what happened later."""
+    import random
+    from datetime import date, datetime, timedelta
+
+    from analytics.anomalies import anomalies
+    from analytics.filters import Filters
+    from analytics.retention import retention
+    from analytics.store import EventStore, ingest_files
+
+    rng = random.Random(11)
+    rows = []
+    for person in range(400):
+        day = datetime(2024, 1, 1) + timedelta(days=rng.randint(0, 150), hours=rng.randint(0, 23))
+        rows.append((f"p{person}", day, "visit"))
+        if rng.random() < 0.5:
+            rows.append((f"p{person}", day + timedelta(hours=2), "signup"))
+            for k in range(rng.randint(0, 6)):
+                rows.append((f"p{person}", day + timedelta(days=7 * (k + 1)), "use"))
+    cut = datetime(2024, 4, 30, 23, 59)
+    until = Filters(end=date(2024, 4, 30))
+    results = {}
+    for name, chosen in (("full", rows), ("cut", [r for r in rows if r[1] <= cut])):
+        path = tmp_path / f"{name}.csv"
+        path.write_text("customer_id,timestamp,event\n" + "".join(
+            f"{c},{t.isoformat()}Z,{e}\n" for c, t, e in chosen))
+        store = EventStore(tmp_path / name)
+        ingest_files(store, "events", [path])
+        with store.reader() as con:
+            kept = retention(con, cohort_event="signup", return_event="use", filters=until)
+            weekly = anomalies(con, steps=["visit", "signup"], min_people=5, filters=until)
+        results[name] = (
+            [(c.cohort, c.size, c.retained) for c in kept.cohorts], kept.curve,
+            [[(w.week, w.people, w.converted, w.complete) for w in s.weeks] for s in weekly.series],
+            weekly.flagged)
+    assert len(rows) > sum(1 for r in rows if r[1] <= cut)  # the full store has later data
+    assert results["full"] == results["cut"]
+
+
+def test_a_date_range_ends_observation_for_the_churn_model(tmp_path):
+    """Churn's cutoffs, labels and scoring date come from the range's end, not the store's."""
+    import random
+    from datetime import date, datetime, timedelta
+
+    from analytics.churn import churn_model
+    from analytics.filters import Filters
+    from analytics.store import EventStore, ingest_files
+
+    rng = random.Random(3)
+    rows = []
+    for person in range(300):
+        day = datetime(2024, 1, 1) + timedelta(days=rng.randint(0, 90))
+        for _ in range(rng.randint(1, 30)):
+            rows.append((f"p{person}", day, rng.choice(["use", "report", "invite"])))
+            day += timedelta(days=rng.expovariate(1 / (3 + person % 10)))
+    cut = datetime(2024, 5, 31, 23, 59)
+    results = {}
+    for name, chosen in (("full", rows), ("cut", [r for r in rows if r[1] <= cut])):
+        path = tmp_path / f"{name}.csv"
+        path.write_text("customer_id,timestamp,event\n" + "".join(
+            f"{c},{t.isoformat()}Z,{e}\n" for c, t, e in chosen))
+        store = EventStore(tmp_path / name)
+        ingest_files(store, "events", [path])
+        with store.reader() as con:
+            model = churn_model(con, inactive_days=14, horizon_days=14,
+                                filters=Filters(end=date(2024, 5, 31)))
+        results[name] = (model.scored_at, model.training_cutoffs, model.training_rows,
+                         model.scores)
+    assert results["full"][0] == results["cut"][0] and results["full"][0] <= cut.astimezone()
+    assert results["full"][1:3] == results["cut"][1:3]
+    assert results["full"][3] == pytest.approx(results["cut"][3])
