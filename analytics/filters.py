@@ -80,8 +80,6 @@ def attribute_sql(attribute: str, profile: str = "p", customer: str = "c") -> st
             f"{quote_literal(json_path([attribute]))}), {from_events})")
 
 
-
-
 def _utc(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
