@@ -126,6 +126,21 @@ def test_anomaly_flags_only_the_broken_week(tmp_path):
     assert all(not w.flagged for w in weeks if w.week.date().isoformat() != "2024-03-04")
 
 
+def _full_and_cut_stores(tmp_path, rows, cut):
+    """Two stores of (customer, time, event) rows: all of them, and those up to `cut`."""
+    from analytics.store import EventStore, ingest_files
+
+    assert any(r[1] > cut for r in rows)  # the full store holds data after the range
+    stores = {}
+    for name, chosen in (("full", rows), ("cut", [r for r in rows if r[1] <= cut])):
+        path = tmp_path / f"{name}.csv"
+        path.write_text("customer_id,timestamp,event\n" + "".join(
+            f"{c},{t.isoformat()}Z,{e}\n" for c, t, e in chosen))
+        stores[name] = EventStore(tmp_path / name)
+        ingest_files(stores[name], "events", [path])
+    return stores
+
+
 def test_a_date_range_ends_observation_for_retention_and_weekly_rates(tmp_path):
     """A store holding data after --until answers exactly as a store cut at its end: no cohort
     looks more retained, no week looks complete, because of what happened later."""
@@ -135,7 +150,6 @@ def test_a_date_range_ends_observation_for_retention_and_weekly_rates(tmp_path):
     from analytics.anomalies import anomalies
     from analytics.filters import Filters
     from analytics.retention import retention
-    from analytics.store import EventStore, ingest_files
 
     rng = random.Random(11)
     rows = []
@@ -149,12 +163,7 @@ def test_a_date_range_ends_observation_for_retention_and_weekly_rates(tmp_path):
     cut = datetime(2024, 4, 30, 23, 59)
     until = Filters(end=date(2024, 4, 30))
     results = {}
-    for name, chosen in (("full", rows), ("cut", [r for r in rows if r[1] <= cut])):
-        path = tmp_path / f"{name}.csv"
-        path.write_text("customer_id,timestamp,event\n" + "".join(
-            f"{c},{t.isoformat()}Z,{e}\n" for c, t, e in chosen))
-        store = EventStore(tmp_path / name)
-        ingest_files(store, "events", [path])
+    for name, store in _full_and_cut_stores(tmp_path, rows, cut).items():
         with store.reader() as con:
             kept = retention(con, cohort_event="signup", return_event="use", filters=until)
             weekly = anomalies(con, steps=["visit", "signup"], min_people=5, filters=until)
@@ -162,7 +171,6 @@ def test_a_date_range_ends_observation_for_retention_and_weekly_rates(tmp_path):
             [(c.cohort, c.size, c.retained) for c in kept.cohorts], kept.curve,
             [[(w.week, w.people, w.converted, w.complete) for w in s.weeks] for s in weekly.series],
             weekly.flagged)
-    assert len(rows) > sum(1 for r in rows if r[1] <= cut)  # the full store has later data
     assert results["full"] == results["cut"]
 
 
@@ -173,7 +181,6 @@ def test_a_date_range_ends_observation_for_the_churn_model(tmp_path):
 
     from analytics.churn import churn_model
     from analytics.filters import Filters
-    from analytics.store import EventStore, ingest_files
 
     rng = random.Random(3)
     rows = []
@@ -184,12 +191,7 @@ def test_a_date_range_ends_observation_for_the_churn_model(tmp_path):
             day += timedelta(days=rng.expovariate(1 / (3 + person % 10)))
     cut = datetime(2024, 5, 31, 23, 59)
     results = {}
-    for name, chosen in (("full", rows), ("cut", [r for r in rows if r[1] <= cut])):
-        path = tmp_path / f"{name}.csv"
-        path.write_text("customer_id,timestamp,event\n" + "".join(
-            f"{c},{t.isoformat()}Z,{e}\n" for c, t, e in chosen))
-        store = EventStore(tmp_path / name)
-        ingest_files(store, "events", [path])
+    for name, store in _full_and_cut_stores(tmp_path, rows, cut).items():
         with store.reader() as con:
             model = churn_model(con, inactive_days=14, horizon_days=14,
                                 filters=Filters(end=date(2024, 5, 31)))

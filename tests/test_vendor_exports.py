@@ -345,3 +345,22 @@ def test_forget_erases_traits_deals_and_their_steps(tmp_path):
                  + (SELECT count(*) FROM customers WHERE customer_id = $1)""",
             [person, email]).fetchone()[0]
     assert left == 0
+
+
+def test_deals_and_feedback_properties_export(crm, tmp_path):
+    import pandas as pd
+
+    from analytics.store.export import export_table
+
+    ctx, _ = crm
+    assert export_table(ctx.store, "deals", tmp_path / "deals.csv") == TRUTH["hubspot"]["deals"]
+    deals = pd.read_csv(tmp_path / "deals.csv")
+    assert deals.loc[deals.stage == "closedwon", "amount"].sum() == \
+        TRUTH["hubspot"]["won_amount_total"]
+    export_table(ctx.store, "deals", tmp_path / "anon.csv", anonymize=True)
+    anon = pd.read_csv(tmp_path / "anon.csv")
+    assert anon["name"].isna().all() and anon["properties"].isna().all()
+    assert not set(anon["customer_id"].dropna()) & set(deals["customer_id"].dropna())
+    export_table(ctx.store, "feedback", tmp_path / "feedback.csv")
+    tickets = pd.read_csv(tmp_path / "feedback.csv")
+    assert tickets["properties"].str.contains('"Priority"').sum() == TRUTH["zendesk"]["tickets"]

@@ -52,7 +52,7 @@ def demo_data(ctx: click.Context, customers: int, seed: int, force: bool, as_jso
 
 
 @click.command("export")
-@click.argument("table", type=click.Choice(["events", "customers", "feedback"]))
+@click.argument("table", type=click.Choice(["events", "customers", "feedback", "deals"]))
 @click.argument("target", type=click.Path(dir_okay=False))
 @click.option("--anonymize", is_flag=True, help="Replace ids with keyed hashes, drop "
                                                 "attributes, redact feedback text.")

@@ -32,10 +32,13 @@ def export_key(store: EventStore) -> str:
     return path.read_text().strip()
 
 
+EXPORTABLE = ("events", "customers", "feedback", "deals")
+
+
 def export_table(store: EventStore, table: str, target: str | Path, *, anonymize: bool = False
                  ) -> int:
-    if table not in ("events", "customers", "feedback"):
-        raise JourneyError(f"Cannot export '{table}'; use events, customers or feedback")
+    if table not in EXPORTABLE:
+        raise JourneyError(f"Cannot export '{table}'; use {', '.join(EXPORTABLE)}")
     target = Path(target)
     fmt = {".csv": "csv", ".parquet": "parquet"}.get(target.suffix.lower())
     if fmt is None:
@@ -65,10 +68,24 @@ def export_table(store: EventStore, table: str, target: str | Path, *, anonymize
         params = [key] if anonymize else []
         sql = (f"SELECT {', '.join(select)} FROM customers WHERE NOT opted_out "
                "ORDER BY customer_id")
+    elif table == "deals":
+        # A deal's name and free-form columns can name the company or the person: anonymized,
+        # only the stage, amount and dates are left. Opted-out customers' deals are never out.
+        columns = ["deal_id", "customer_id", "name", "stage", "amount", "created_at", "close_at",
+                   "pipeline", "properties"]
+        select = [ident(c) if c == "customer_id" else
+                  f"NULL AS {c}" if anonymize and c in ("name", "properties") else c
+                  for c in columns]
+        params = [key] if anonymize else []
+        sql = (f"SELECT {', '.join(select)} FROM deals WHERE customer_id IS NULL OR customer_id "
+               "NOT IN (SELECT customer_id FROM customers WHERE opted_out) "
+               "ORDER BY created_at, deal_id")
     else:
         columns = ["feedback_id", "customer_id", "anonymous_id", "ts", "source", "rating",
                    "text"]
         select = [ident(c) if c in ("customer_id", "anonymous_id") else c for c in columns]
+        if not anonymize:
+            select.append("properties")  # the file's other columns (a ticket's priority)
         params = [key, key] if anonymize else []
         sql = f"SELECT {', '.join(select)} FROM feedback ORDER BY ts, feedback_id"
     with store.reader() as con:
