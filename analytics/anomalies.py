@@ -1,10 +1,18 @@
-"""The living map: weekly values of the key funnel rates, with unusual weeks flagged.
+"""What changed: every step of the main journey and every frequent event, period by period,
+with the unusual stretches found, sized and explained.
 
-For each pair of consecutive key steps (A -> B), a week's rate is: of the people whose first A
-fell in that week, the share who did B within the window after it. A week is flagged when its
-two-proportion z-score against the pooled rate of the previous `baseline_weeks` complete,
-unflagged weeks reaches `threshold`, with enough people behind it. Weeks
-whose window has not fully elapsed by the end of the data are reported but never flagged.
+Two kinds of metric are watched:
+* a step rate A -> B: of the people whose first A fell in the period, the share who did B within
+  `window_days` after it (one per pair of consecutive main-journey steps);
+* an event rate: of the people active in the period, the share who did the event (the frequent
+  events, and every error or support-like event however rare, since those rise with trouble).
+
+Periods are weeks (Monday, UTC), or days when the data are dense enough (`grain="auto"`). Each
+complete period is tested against the pooled rate of the `baseline_periods` complete,
+unremarkable periods before it (Fisher's exact test), and all tests are corrected together
+(Benjamini-Hochberg, change_tests.py). Consecutive flagged periods of a metric make one change:
+a window, its size, where it is concentrated (change_drivers.py) and what moved with it.
+Periods whose window has not fully elapsed by the end of observation are shown, never flagged.
 """
 
 from __future__ import annotations
@@ -14,39 +22,83 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from analytics.catalog import Catalog, load_catalog
+from analytics.change_tests import benjamini_hochberg, fisher_p, windows, z_score
 from analytics.errors import JourneyError
 from analytics.filters import Filters, check_filters, observation_end, scope_sql
+from analytics.journey_names import is_setback
 from analytics.results import AnalyticResult, pct
 from analytics.store.connection import Connection
 
 NOT_PROGRESS = ("error", "fail", "cancel", "expire", "churn")
+TROUBLE_WORDS = ("error", "fail", "crash", "support", "ticket", "complain", "contact", "bug",
+                 "timeout", "refund", "return", "declin", "denied")
+MAX_EVENTS = 20  # event rates watched, trouble events first
+DENSE_PER_DAY = 150  # people a day at the first step: enough to watch days, not weeks
 
 
 @dataclass
 class WeekValue:
-    week: datetime
+    week: datetime  # the period's start (a week or a day)
     people: int
     converted: int
     rate: float | None
     baseline: float | None = None
     z: float | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
     complete: bool = True
     flagged: bool = False
 
 
 @dataclass
 class MetricSeries:
-    metric: str  # "A -> B"
+    metric: str  # "A -> B" or "event: E"
     weeks: list[WeekValue]
-    last_week_change: float | None = None  # last complete week minus the week before
+    last_week_change: float | None = None  # last complete period minus the one before
+    kind: str = "step"  # step | event
+    events: tuple[str, ...] = ()  # (A, B) or (E,)
+
+
+@dataclass
+class Contribution:
+    dimension: str  # device, channel, plan, country or an event property
+    value: str
+    share_of_people: float  # during the window
+    rate_before: float | None
+    rate_during: float | None
+    share_of_change: float | None  # of the overall change, the part this value's own change makes
+    concentration: float | None = None  # share_of_change - share_of_people
+
+
+@dataclass
+class Change:
+    metric: str
+    kind: str
+    start: datetime
+    end: datetime  # exclusive
+    direction: str  # rose | fell
+    rate_before: float | None
+    rate_during: float | None
+    people: int
+    p_adjusted: float
+    size: float | None = None  # people affected: (during - before) * people
+    concentrated_in: list[Contribution] = field(default_factory=list)
+    co_moving: list[str] = field(default_factory=list)  # other changes in the same window
+
+    @property
+    def last_day(self) -> datetime:
+        return self.end - timedelta(days=1)
 
 
 @dataclass
 class AnomaliesResult(AnalyticResult):
     steps: list[str] = field(default_factory=list)
     window_days: int = 7
+    grain: str = "week"
     series: list[MetricSeries] = field(default_factory=list)
     flagged: list[dict] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    tests: int = 0
 
     kind = "anomalies"
 
@@ -54,47 +106,61 @@ class AnomaliesResult(AnalyticResult):
         import plotly.graph_objects as go
 
         fig = go.Figure()
-        for s in self.series:
+        shown = [s for s in self.series if s.kind == "step"] + [
+            s for s in self.series if s.kind == "event" and any(w.flagged for w in s.weeks)]
+        for s in shown:
             fig.add_trace(go.Scatter(x=[w.week for w in s.weeks], y=[w.rate for w in s.weeks],
                                      mode="lines", name=s.metric))
             flagged = [w for w in s.weeks if w.flagged]
             fig.add_trace(go.Scatter(x=[w.week for w in flagged], y=[w.rate for w in flagged],
                                      mode="markers", marker={"size": 12, "symbol": "x"},
                                      name=f"unusual: {s.metric}"))
-        fig.update_layout(title="Weekly conversion between key steps", yaxis={"tickformat": ".0%"})
+        for c in self.changes[:3]:
+            fig.add_vrect(x0=c.start, x1=c.end, opacity=0.1, line_width=0,
+                          annotation_text=c.metric)
+        fig.update_layout(title=f"What changed, {self.grain} by {self.grain}",
+                          yaxis={"tickformat": ".0%"})
         return fig
 
 
 def key_steps(con: Connection) -> list[str]:
-    """Per stage in order, the event most people do (errors, cancellations and expiries aside)."""
-    rows = con.execute("""
-        SELECT stage, event_name, count(DISTINCT person_id) AS people, min(stage_position) AS pos
-        FROM journey_events WHERE stage <> 'unmapped'
-        GROUP BY stage, event_name ORDER BY pos, people DESC, event_name
-    """).fetchall()
-    chosen: dict[str, str] = {}
-    for stage, event, _, _ in rows:
-        if stage not in chosen and not any(w in event.lower() for w in NOT_PROGRESS):
-            chosen[stage] = event
-    return list(chosen.values())
+    """The main journey of the journey model (inferred from behaviour, or the user's own)."""
+    from analytics.journey_model import journey_model
+
+    return list(journey_model(con).funnel)
 
 
-def anomalies(con: Connection, *, steps: list[str] | None = None,
-              window_days: int = 7, baseline_weeks: int = 8, threshold: float = 3.5,
-              min_people: int = 20, filters: Filters = Filters(),
-              catalog: Catalog | None = None) -> AnomaliesResult:
-    catalog = catalog or load_catalog(con)
-    check_filters(filters, catalog)
-    steps = steps or key_steps(con)
-    for s in steps:
-        catalog.check_event(s)
-    if len(steps) < 2:
-        raise JourneyError("Anomalies need at least two key steps")
-    scope = scope_sql(filters)
-    data_end = observation_end(con, filters)
-    series: list[MetricSeries] = []
-    for a, b in zip(steps, steps[1:]):
-        rows = con.execute(f"""
+def watched_events(con: Connection, scope, limit: int = MAX_EVENTS) -> list[str]:
+    """Frequent events (done by at least 1% of people), and every trouble-like event done by
+    at least 5 people: errors and support contacts are what rise with an incident."""
+    rows = con.execute(f"""
+{scope.ctes}
+SELECT event_name, count(DISTINCT person_id) AS people FROM ev
+GROUP BY event_name ORDER BY people DESC, event_name
+""", scope.params).fetchall()
+    counted = con.execute(f"{scope.ctes} SELECT count(DISTINCT person_id) FROM ev",
+                          scope.params).fetchone()
+    total = (counted[0] if counted else 0) or 1
+    trouble = [e for e, n in rows if n >= 5 and (is_setback(e) or any(
+        w in e.lower() for w in TROUBLE_WORDS))]
+    frequent = [e for e, n in rows if n / total >= 0.01 and e not in trouble]
+    return (trouble + frequent)[:limit]
+
+
+def _grain(con: Connection, scope, first_step: str, grain: str) -> str:
+    if grain != "auto":
+        return grain
+    row = con.execute(f"""
+{scope.ctes},
+firsts AS (SELECT person_id, min(ts) AS t FROM ev WHERE event_name = ? GROUP BY person_id),
+daily AS (SELECT date_trunc('day', t) AS d, count(*) AS people FROM firsts GROUP BY d)
+SELECT median(people) AS typical, count(*) AS days FROM daily
+""", scope.params + [first_step]).fetchone()
+    return "day" if row and row[0] and row[0] >= DENSE_PER_DAY and row[1] >= 42 else "week"
+
+
+def _step_rows(con: Connection, scope, a: str, b: str, window_days: int, grain: str):
+    return con.execute(f"""
 {scope.ctes},
 firsts AS (SELECT person_id, min(ts) AS t FROM ev WHERE event_name = ? GROUP BY person_id),
 reached AS (
@@ -104,53 +170,207 @@ reached AS (
      AND e.ts <= f.t + INTERVAL {int(window_days)} DAY
     GROUP BY f.person_id
 )
-SELECT date_trunc('week', f.t) AS week, count(*) AS people, sum(r.did) AS converted
+SELECT date_trunc('{grain}', f.t) AS period, count(*) AS people, sum(r.did) AS converted
 FROM firsts AS f JOIN reached AS r ON r.person_id = f.person_id
-GROUP BY week ORDER BY week
+GROUP BY period ORDER BY period
 """, scope.params + [a, b]).fetchall()
-        weeks = [WeekValue(w, n, int(c), c / n if n else None) for w, n, c in rows]
+
+
+def _event_rows(con: Connection, scope, events: list[str], grain: str) -> dict[str, list]:
+    if not events:
+        return {}
+    marks = ", ".join("?" for _ in events)
+    active = dict(con.execute(f"""
+{scope.ctes}
+SELECT date_trunc('{grain}', ts) AS period, count(DISTINCT person_id) AS people FROM ev
+GROUP BY period ORDER BY period
+""", scope.params).fetchall())
+    rows = con.execute(f"""
+{scope.ctes}
+SELECT event_name, date_trunc('{grain}', ts) AS period, count(DISTINCT person_id) AS people
+FROM ev WHERE event_name IN ({marks}) GROUP BY event_name, period
+""", scope.params + events).fetchall()
+    did: dict[tuple[str, datetime], int] = {(e, p): n for e, p, n in rows}
+    return {e: [(p, n, did.get((e, p), 0)) for p, n in sorted(active.items())] for e in events}
+
+
+def _baseline(weeks: list[WeekValue], i: int, periods: int, min_people: int,
+              suspect: set[int]) -> list[WeekValue]:
+    """The periods period i is judged against: usable ones on both sides (half each) where the
+    data go on after it, so a slow drift (a growing customer base) is its own baseline and
+    only a break from the local level stands out; only earlier ones at the end of the data."""
+    usable = [j for j, x in enumerate(weeks) if j != i and x.complete and x.rate is not None
+              and x.people >= min_people and j not in suspect]
+    before = [j for j in usable if j < i]
+    after = [j for j in usable if j > i]
+    half = periods // 2
+    if len(after) >= half and len(before) >= half:
+        chosen = before[-half:] + after[:half]
+    else:
+        chosen = before[-periods:]
+    return [weeks[j] for j in chosen]
+
+
+def _test_series(weeks: list[WeekValue], baseline_periods: int, min_people: int,
+                 alpha: float) -> list[tuple[WeekValue, float]]:
+    """Each complete period against its baseline; returns (period, raw p) for those tested.
+    Two passes: periods whose first-pass p is under `alpha` are left out of the second pass's
+    baselines, so an incident does not become its own baseline."""
+    suspect: set[int] = set()
+    tested: list[tuple[WeekValue, float]] = []
+    for attempt in range(2):
+        tested, found = [], set()
         for i, w in enumerate(weeks):
-            w.complete = w.week + timedelta(days=7 + window_days) <= data_end
-            history = [x for x in weeks[:i] if x.complete and x.people >= min_people
-                       and not x.flagged][-baseline_weeks:]
-            if len(history) >= 4 and w.rate is not None:
-                base_people = sum(x.people for x in history)
-                baseline = sum(x.converted for x in history) / base_people
-                w.baseline = baseline
-                # Two-proportion z: the week against its pooled baseline weeks.
-                variance = baseline * (1 - baseline) * (1 / w.people + 1 / base_people)
-                w.z = (w.rate - baseline) / max(variance ** 0.5, 1e-9)
-                w.flagged = (w.complete and w.people >= min_people and abs(w.z) >= threshold)
-        complete = [w.rate for w in weeks if w.complete and w.rate is not None
+            history = _baseline(weeks, i, baseline_periods, min_people, suspect)
+            w.baseline = w.z = w.p_value = None
+            if len(history) < 4 or w.rate is None:
+                continue
+            base_people = sum(x.people for x in history)
+            base_converted = sum(x.converted for x in history)
+            w.baseline = base_converted / base_people
+            w.z = z_score(w.rate, w.baseline, w.people, base_people)
+            if not (w.complete and w.people >= min_people):
+                continue
+            w.p_value = fisher_p(w.converted, w.people, base_converted, base_people)
+            tested.append((w, w.p_value))
+            if w.p_value < alpha:
+                found.add(i)
+        if attempt == 0:
+            suspect = found
+    return tested
+
+
+def anomalies(con: Connection, *, steps: list[str] | None = None,
+              window_days: int = 7, baseline_weeks: int = 8,
+              false_discovery_rate: float = 0.01, min_people: int = 20,
+              min_change: float = 0.02, grain: str = "auto", watch_events: bool = True,
+              filters: Filters = Filters(), catalog: Catalog | None = None) -> AnomaliesResult:
+    catalog = catalog or load_catalog(con)
+    check_filters(filters, catalog)
+    steps = steps or key_steps(con)
+    for step in steps:
+        catalog.check_event(step)
+    if len(steps) < 2:
+        raise JourneyError("What changed needs at least two steps of the journey: set the main "
+                           "journey with `journey model set funnel A B ...` or name the steps")
+    if grain not in ("auto", "week", "day"):
+        raise JourneyError("grain must be auto, week or day")
+    scope = scope_sql(filters, light=True)
+    data_end = observation_end(con, filters)
+    grain = _grain(con, scope, steps[0], grain)
+    period = timedelta(days=7 if grain == "week" else 1)
+    baseline_periods = baseline_weeks if grain == "week" else 28
+    series: list[MetricSeries] = []
+    for a, b in zip(steps, steps[1:]):
+        weeks = [WeekValue(p, n, int(c), c / n if n else None)
+                 for p, n, c in _step_rows(con, scope, a, b, window_days, grain)]
+        for w in weeks:
+            w.complete = w.week + period + timedelta(days=window_days) <= data_end
+        series.append(MetricSeries(f"{a} -> {b}", weeks, kind="step", events=(a, b)))
+    if watch_events:
+        for event, rows in _event_rows(con, scope, watched_events(con, scope), grain).items():
+            weeks = [WeekValue(p, n, int(c), c / n if n else None) for p, n, c in rows]
+            for w in weeks:
+                w.complete = w.week + period <= data_end
+            series.append(MetricSeries(f"event: {event}", weeks, kind="event",
+                                       events=(event,)))
+    tested = [(s, w, p) for s in series
+              for w, p in _test_series(s.weeks, baseline_periods, min_people,
+                                       false_discovery_rate)]
+    for (_, w, _), adjusted in zip(tested, benjamini_hochberg([p for _, _, p in tested])):
+        w.p_adjusted = adjusted
+        w.flagged = (adjusted <= false_discovery_rate and w.rate is not None
+                     and w.baseline is not None and abs(w.rate - w.baseline) >= min_change)
+    for s in series:
+        complete = [w.rate for w in s.weeks if w.complete and w.rate is not None
                     and w.people >= min_people]
-        change = (complete[-1] - complete[-2]) if len(complete) >= 2 else None
-        series.append(MetricSeries(f"{a} -> {b}", weeks, change))
+        s.last_week_change = (complete[-1] - complete[-2]) if len(complete) >= 2 else None
+    from analytics.change_drivers import explain_changes
+
+    changes = _changes(series, period)
+    explain_changes(con, scope, changes, grain, window_days, baseline_periods * period)
     flagged: list[dict[str, Any]] = [
         {"metric": s.metric, "week": w.week, "rate": w.rate, "baseline": w.baseline,
-         "z": w.z, "people": w.people} for s in series for w in s.weeks if w.flagged]
-    flagged.sort(key=lambda f: -abs(f["z"]))
+         "z": w.z, "p_adjusted": w.p_adjusted, "people": w.people}
+        for s in series for w in s.weeks if w.flagged]
+    flagged.sort(key=lambda f: (f["p_adjusted"], -abs(f["z"] or 0)))
     result = AnomaliesResult(
-        steps=steps, window_days=window_days, series=series, flagged=flagged,
-        filters=filters.describe(), definitions={
-            "weekly rate": f"of people whose first A fell in the week (Monday, UTC), the share who "
-                           f"did B within {window_days} days",
-            "baseline": f"pooled rate of the previous {baseline_weeks} complete, unflagged weeks",
-            "flag": f"two-proportion z-score of the week against its baseline, |z| >= {threshold}, "
-                    f"with >= {min_people} people; incomplete weeks are never flagged",
-            "last_week_change": "last complete week's rate minus the week before",
+        steps=steps, window_days=window_days, grain=grain, series=series, flagged=flagged,
+        changes=changes, tests=len(tested), filters=filters.describe(), definitions={
+            "step rate": f"of people whose first A fell in the {grain} (UTC), the share who did "
+                         f"B within {window_days} days",
+            "event rate": f"of people active in the {grain}, the share who did the event",
+            "baseline": f"pooled rate of {baseline_periods} complete {grain}s around the "
+                        "period (half before, half after; only before at the end of the "
+                        "data), leaving out unusual ones",
+            "test": "Fisher's exact test of the period against its baseline; p-values "
+                    f"corrected together with Benjamini-Hochberg ({len(tested)} tests), "
+                    f"flagged at a false discovery rate of {false_discovery_rate:.0%} and a "
+                    f"change of at least {min_change * 100:.0f} points, with >= {min_people} "
+                    "people; incomplete periods are never flagged",
+            "concentrated_in": "the value whose own change makes the largest part of the "
+                               "overall change beyond its share of the people (a ranked "
+                               "decomposition: share of people x change of rate)",
+            "last_week_change": f"last complete {grain}'s rate minus the one before",
         })
-    parts = []
-    if flagged:
-        f = flagged[0]
-        parts.append(f"{len(flagged)} unusual week(s). Largest: {f['metric']} in the week of "
-                     f"{f['week']:%Y-%m-%d} at {pct(f['rate'])} against a usual "
-                     f"{pct(f['baseline'])}.")
-    else:
-        parts.append("No unusual weeks.")
-    changes = [(s.metric, s.last_week_change) for s in series if s.last_week_change is not None]
-    if changes:
-        metric, moved = max(changes, key=lambda c: abs(c[1]))
-        parts.append(f"Since the week before, {metric} moved most "
-                     f"({moved * 100:+.1f} points).")
-    result.summary = " ".join(parts)
+    result.summary = _summary(result)
     return result
+
+
+def _changes(series: list[MetricSeries], period: timedelta) -> list[Change]:
+    out: list[Change] = []
+    for s in series:
+        flags = [(w.week, 1 if (w.rate or 0) > (w.baseline or 0) else -1)
+                 for w in s.weeks if w.flagged]
+        for win in windows(s.metric, flags, period):
+            inside = [w for w in s.weeks if win.start <= w.week < win.end]
+            people = sum(w.people for w in inside)
+            converted = sum(w.converted for w in inside)
+            before = inside[0].baseline
+            during = converted / people if people else None
+            out.append(Change(
+                metric=s.metric, kind=s.kind, start=win.start, end=win.end,
+                direction="rose" if win.direction > 0 else "fell", rate_before=before,
+                rate_during=during, people=people,
+                p_adjusted=min(w.p_adjusted or 1.0 for w in inside),
+                size=(during - before) * people if during is not None and before is not None
+                else None))
+    # The journey's own steps first (what a marketer asks about), each kind biggest first.
+    out.sort(key=lambda c: (c.kind != "step", -abs(c.size or 0)))
+    return out
+
+
+def _summary(result: AnomaliesResult) -> str:
+    unit = result.grain
+    if not result.changes:
+        parts = [f"No unusual {unit}s in {len(result.series)} metrics "
+                 f"({result.tests} tests, Benjamini-Hochberg corrected)."]
+    else:
+        c = result.changes[0]
+        length = (c.end - c.start).days // (7 if unit == "week" else 1)
+        parts = [f"{c.metric} {c.direction} from {pct(c.rate_before)} to {pct(c.rate_during)} "
+                 f"between {c.start:%Y-%m-%d} and {c.last_day:%Y-%m-%d} ({length} {unit}"
+                 f"{'s' if length != 1 else ''}, {c.people:,} people"
+                 + (f", about {abs(c.size):,.0f} {'more' if (c.size or 0) > 0 else 'fewer'} "
+                    + (f"reached {c.metric.split(' -> ', 1)[1]}" if c.kind == "step"
+                       else "did it") if c.size else "") + ")."]
+        if c.concentrated_in:
+            top = c.concentrated_in[0]
+            parts.append(f"Concentrated in {top.dimension} = {top.value}: "
+                         f"{pct(top.rate_before)} to {pct(top.rate_during)} there, "
+                         f"{pct(top.share_of_change, 0)} of the change from "
+                         f"{pct(top.share_of_people, 0)} of the people.")
+        elif c.kind == "step":
+            parts.append("Not concentrated in any one device, channel, plan, country or "
+                         "property value: it hit them alike.")
+        if c.co_moving:
+            parts.append("At the same time: " + "; ".join(c.co_moving[:3]) + ".")
+        others = len(result.changes) - 1
+        if others:
+            parts.append(f"{others} other change(s) found.")
+    moves = [(s.metric, s.last_week_change) for s in result.series
+             if s.kind == "step" and s.last_week_change is not None]
+    if moves:
+        metric, moved = max(moves, key=lambda m: abs(m[1]))
+        parts.append(f"Since the {unit} before, {metric} moved most ({moved * 100:+.1f} points).")
+    return " ".join(parts)

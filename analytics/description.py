@@ -25,9 +25,8 @@ if TYPE_CHECKING:
     from analytics.catalog import Catalog
     from analytics.store.connection import EventStore
 
-CHURN_WORDS = ("cancel", "churn")
 CACHE_NAME = "description.json"
-CACHE_VERSION = 3  # 2: event_properties; 3: deals
+CACHE_VERSION = 4  # 2: event_properties; 3: deals; 4: the journey model
 
 
 @dataclass(kw_only=True)
@@ -37,6 +36,7 @@ class DataDescription(AnalyticResult, StoreStatus):
     conversion_event: str | None = None
     churn_event: str | None = None
     key_steps: list[str] = field(default_factory=list)
+    model_origin: dict[str, str] = field(default_factory=dict)
 
     kind = "data"
 
@@ -71,11 +71,6 @@ class DataDescription(AnalyticResult, StoreStatus):
             if data[key] is not None:
                 data[key] = datetime.fromisoformat(data[key])
         return cls(**data)
-
-
-def churn_event(events: list[str]) -> str | None:
-    """The event that means a customer left, when the data has one (named like it)."""
-    return next((e for e in events if any(w in e.lower() for w in CHURN_WORDS)), None)
 
 
 def describe_data(store: EventStore) -> DataDescription:
@@ -124,25 +119,25 @@ def _describe(store: EventStore) -> DataDescription:
     base = {f.name: getattr(status, f.name) for f in fields(StoreStatus)}
     if not status.exists or not status.events:
         return DataDescription(**base, summary=f"No data yet in {status.home}.")
-    from analytics.anomalies import key_steps
     from analytics.catalog import load_catalog
-    from analytics.paths import default_conversion_event
+    from analytics.journey_model import journey_model
 
     with store.reader() as con:
         catalog = load_catalog(con)
-        conversion = default_conversion_event(con)
-        steps = key_steps(con)
-    events = [e.event_name for e in status.event_names]
+        model = journey_model(con)
     span = f"from {status.first_event:%Y-%m-%d} to {status.last_event:%Y-%m-%d}"
     summary = (f"{status.events:,} events from {status.people:,} people, {status.customers:,} "
                f"customers, {status.feedback:,} feedback items, {span}. Stages in order: "
-               f"{', '.join(status.stages)}. Conversion event: {conversion or 'none found'}; "
-               f"key steps: {' > '.join(steps)}.")
+               f"{', '.join(status.stages)}. Conversion event: "
+               f"{model.conversion_event or 'none found'}; main journey: "
+               f"{' > '.join(model.funnel)}.")
     return DataDescription(
         **base, summary=summary, customer_attributes=catalog.attributes,
         event_properties=catalog.event_properties,
-        conversion_event=conversion, churn_event=churn_event(events), key_steps=steps,
+        conversion_event=model.conversion_event, churn_event=model.churn_event,
+        key_steps=list(model.funnel), model_origin=dict(model.origin),
         definitions={"people": "customer ids, plus anonymous ids not linked to one",
-                     "conversion_event": "the purchase-stage event that most often closes a "
-                                         "person's purchase-stage activity",
-                     "key_steps": "per stage in order, the event most people do"})
+                     "conversion_event": model.definitions["conversion_event"],
+                     "key_steps": "the main journey: " + model.definitions["funnel"],
+                     "model_origin": "for each part of the journey model, whether it was "
+                                     "inferred from the data or set by you"})

@@ -119,18 +119,10 @@ def _prepare(con, catalog, filters, events: list[str | None]) -> Catalog:
 
 
 def default_conversion_event(con: Connection) -> str | None:
-    """The purchase-stage event that most often closes a person's purchase-stage activity."""
-    row = con.execute("""
-        WITH p AS (
-            SELECT person_id, event_name,
-                   row_number() OVER (PARTITION BY person_id ORDER BY ts DESC, event_id DESC)
-                       AS rn
-            FROM journey_events WHERE stage = 'purchase'
-        )
-        SELECT event_name FROM p WHERE rn = 1
-        GROUP BY event_name ORDER BY count(*) DESC, event_name LIMIT 1
-    """).fetchone()
-    return row[0] if row else None
+    """The journey model's conversion (inferred from behaviour, or the user's own)."""
+    from analytics.journey_model import journey_model
+
+    return journey_model(con).conversion_event
 
 
 def top_paths(con: Connection, *, top: int = 10, from_event: str | None = None,

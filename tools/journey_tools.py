@@ -238,11 +238,14 @@ def attribution_view(args: AttributionArgs, result: Any) -> TableView:
 
 class AnomaliesArgs(ToolArgs):
     steps: Optional[list[Name]] = Field(None, max_length=MAX_STEPS,
-                                        description="Key steps to watch (default: one per "
-                                                         "stage).")
-    window_days: int = Field(7, ge=1, le=31, description="Days after A within which B counts "
-                                                         "(weeks are always compared).")
-    threshold: float = Field(3.5, gt=0, description="z-score that flags a period as unusual.")
+                                        description="Steps to watch (default: the main "
+                                                    "journey of the journey model).")
+    window_days: int = Field(7, ge=1, le=31, description="Days after A within which B counts.")
+    grain: Literal["auto", "week", "day"] = Field("auto", description="Compare weeks or days "
+                                                  "(auto: days when the data are dense).")
+    false_discovery_rate: float = Field(0.01, gt=0, lt=0.5, description="Share of flagged "
+                                        "periods allowed to be flukes (Benjamini-Hochberg "
+                                        "over every test).")
     filters: FilterArgs = Field(default_factory=FilterArgs)
 
 
@@ -251,14 +254,25 @@ def anomalies_tool(ctx: ToolContext, args: AnomaliesArgs) -> Any:
 
     with ctx.store.reader() as con:
         return anomalies(con, steps=args.steps or None, window_days=args.window_days,
-                         threshold=args.threshold, filters=ctx.scoped_filters(con, args.filters),
-                         catalog=ctx.catalog())
+                         grain=args.grain, false_discovery_rate=args.false_discovery_rate,
+                         filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
 
 
 def anomalies_view(args: AnomaliesArgs, result: Any) -> TableView:
-    rows = [[f["metric"], f"{f['week']:%Y-%m-%d}", pct(f["rate"]), pct(f["baseline"]),
-             f"{f['z']:.1f}", f["people"]] for f in result.flagged]
-    changes = [f"{s.metric}: {s.last_week_change * 100:+.1f} points since the week before"
-               for s in result.series if s.last_week_change is not None]
-    return TableView("Unusual weeks", ["metric", "week", "rate", "usual", "z", "customers"],
-                     rows, notes=changes)
+    rows = []
+    for c in result.changes:
+        top = c.concentrated_in[0] if c.concentrated_in else None
+        where = (f"{top.dimension} = {top.value} ({pct(top.rate_before)} -> "
+                 f"{pct(top.rate_during)}, {pct(top.share_of_change, 0)} of the change)"
+                 if top else "")
+        rows.append([c.metric, f"{c.start:%Y-%m-%d} to {c.last_day:%Y-%m-%d}",
+                     f"{pct(c.rate_before)} -> {pct(c.rate_during)}", f"{c.people:,}",
+                     f"{c.p_adjusted:.2g}", where])
+    notes = [f"{c.metric}: at the same time {'; '.join(c.co_moving)}"
+             for c in result.changes[:3] if c.co_moving]
+    notes += [f"{s.metric}: {s.last_week_change * 100:+.1f} points since the {result.grain} "
+              "before" for s in result.series
+              if s.kind == "step" and s.last_week_change is not None]
+    notes.append(result.definitions.get("test", ""))
+    return TableView("What changed", ["metric", "window", "usual -> then", "people",
+                                      "adjusted p", "concentrated in"], rows, notes=notes)

@@ -7,6 +7,7 @@ from typing import Any
 
 from analytics.store.accounts import LOCAL, Actor
 from tools import feedback_tools as fb
+from tools import journey_model_tools as jmt
 from tools import journey_tools as jt
 from tools import model_tools as mt
 from tools import plan_tools as pt
@@ -19,6 +20,16 @@ TOOLS: list[ToolSpec] = [
              "customer attributes, date range, and the journey's defaults (conversion event, "
              "key steps). Use before guessing any name.", st.DescribeDataArgs,
              st.describe_data_tool, st.describe_data_view),
+    ToolSpec("journey_model", "The journey model every default uses, read from behaviour: the "
+             "conversion event, the main journey (ordered steps most converters pass), the churn "
+             "event and each event's stage, with the evidence (share of converters reaching each "
+             "step, median position).", jmt.JourneyModelArgs, jmt.journey_model_tool,
+             jmt.journey_model_view),
+    ToolSpec("set_journey_model", "Set the journey model's conversion event, main journey "
+             "(default funnel) or churn event, or reset one to what the data say.",
+             jmt.SetJourneyModelArgs, jmt.set_journey_model_tool, jmt.journey_model_view,
+             writes=True, chart=False, role="analyst", audit=jmt.set_journey_model_audit,
+             doing="Changing the journey model"),
     ToolSpec("funnel", "Customers reaching each step in order, conversion and drop-off per step, "
              "time between steps; optional breakdown (device, channel, plan...).",
              jt.FunnelArgs, jt.funnel_tool, jt.funnel_view),

@@ -140,9 +140,13 @@ def ingest_view(args: IngestArgs, result: Any) -> TableView:
              f.rows_duplicate_in_file, f.rows_rejected] for f in result.files]
     notes = [f"{Path(f.file).name}: {note}" for f in result.files
              for note in load_notes(result.kind, f)]
+    if result.journey_model:
+        notes.append(f"Journey model: {result.journey_model} See the evidence with `journey "
+                     "model`; change it with `journey model set conversion|funnel|churn ...`.")
     if result.new_event_names:
-        notes.append(f"New events placed in stages by name ({len(result.new_event_names)}); "
-                     "check them with the stage map.")
+        notes.append(f"New events ({len(result.new_event_names)}) placed in stages by where "
+                     "they happen in journeys (before or after converting) and their names; "
+                     "check them with `journey stages show`.")
     return TableView(f"Loaded {result.kind}", ["file", "read", "loaded", "already loaded",
                                                "repeated in file", "rejected"], rows,
                      notes=notes)

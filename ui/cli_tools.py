@@ -40,6 +40,8 @@ class CliFace:
 
 CLI: dict[str, CliFace] = {
     "describe_data": CliFace(("status",)),
+    "journey_model": CliFace(("model",)),
+    "set_journey_model": CliFace(("model", "set"), ("part", "events")),
     "funnel": CliFace(("funnel",), ("steps",), {"window_days": "--window"}),
     "journey_map": CliFace(("journey-map",), ("steps",)),
     "paths": CliFace(("paths",), flags={"from_event": "--from", "to_event": "--to",
@@ -373,6 +375,17 @@ def spell_error(spec: ToolSpec, result: Any) -> str:
     return str(error) if error is not None else result.content
 
 
+def _command_group(command: click.Command) -> click.Group:
+    """A command that also has subcommands: run alone, it is the command."""
+    def callback(**values: Any) -> None:
+        if click.get_current_context().invoked_subcommand is None:
+            command.callback(**values)  # type: ignore[misc]
+
+    return click.Group(command.name, params=command.params, callback=callback,
+                       invoke_without_command=True, help=command.help,
+                       short_help=command.short_help)
+
+
 def add_tool_commands(group: click.Group) -> None:
     subgroups: dict[str, click.Group] = {}
     for name, spec in BY_NAME.items():
@@ -382,6 +395,9 @@ def add_tool_commands(group: click.Group) -> None:
             group.add_command(command)
             continue
         parent = subgroups.get(words[0]) or group.commands.get(words[0])
+        if parent is not None and not isinstance(parent, click.Group):
+            parent = _command_group(parent)  # `journey model` shows; `journey model set` sets
+            group.add_command(parent)
         if parent is None:
             parent = click.Group(words[0], help=f"{words[0].capitalize()} commands.")
             group.add_command(parent)

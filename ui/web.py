@@ -279,6 +279,32 @@ class JourneyApp:
     def status(self) -> dict:
         return call_tool(self.shared, "describe_data").data()
 
+    def journey_model(self) -> str:
+        """The inferred journey (or the user's own), as the Data tab shows it."""
+        result = call_tool(self.shared, "journey_model")
+        if not result.ok:
+            return md(problem(result))
+        from tools.registry import BY_NAME
+
+        view = BY_NAME["journey_model"].view(None, result.result)
+        rows = "\n".join("| " + " | ".join(md(str(c)) for c in row) + " |" for row in view.rows)
+        head = "| " + " | ".join(view.columns) + " |\n|" + "---|" * len(view.columns)
+        notes = "\n".join(f"- {md(n)}" for n in view.notes[:-1])
+        return f"{md(result.result.summary)}\n\n{head}\n{rows}\n\n{notes}"
+
+    def set_journey_model(self, part: str, events: str, reset: bool,
+                          request: gr.Request = None) -> str:
+        actor = self.actor(request)
+        if actor is None:
+            return f"**Not changed.** {md(UNKNOWN_ACTOR)}"
+        names = [e.strip() for e in (events or "").replace(">", "\n").split("\n")
+                 if e.strip()]
+        result = call_tool(self.shared, "set_journey_model",
+                           {"part": part, "events": names, "reset": bool(reset)}, actor)
+        if not result.ok:
+            return f"**Not changed.** {md(problem(result))}\n\n{self.journey_model()}"
+        return self.journey_model()
+
 
 def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
     app = app or JourneyApp(store)
@@ -350,6 +376,19 @@ def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
             load.click(app.upload, [upload, kind, mapping, on_error, vendor, timezone],
                        [load_text, status],
                        concurrency_limit=1, concurrency_id="writes", api_visibility="private")
+            gr.Markdown("### Journey model (what every default uses)")
+            model_text = gr.Markdown(value=app.journey_model)
+            with gr.Row():
+                model_part = gr.Dropdown(["conversion", "funnel", "churn"], value="conversion",
+                                         label="Change")
+                model_events = gr.Textbox(label="Event, or steps in order (A > B > C)",
+                                          placeholder="Order Completed")
+                model_reset = gr.Checkbox(label="Back to what the data say")
+            set_model = gr.Button("Save the journey model")
+            set_model.click(app.set_journey_model, [model_part, model_events, model_reset],
+                            model_text, concurrency_limit=1, concurrency_id="writes",
+                            api_visibility="private")
+            load_text.change(app.journey_model, None, model_text)
             gr.Markdown("### Erase a customer (data protection request)")
             with gr.Row():
                 erase_id = gr.Textbox(label="Customer id")

@@ -89,6 +89,11 @@ def _map_new_event_names(con: duckdb.DuckDBPyConnection) -> list[str]:
     if names:
         con.executemany("INSERT INTO stage_map VALUES (?, ?, 'rule')",
                         [(n, guess_stage(n)) for n in names])
+    # The journey model (conversion, main journey, stages by position) is read again from
+    # what the store now holds; the names' stages above are only its starting point.
+    from analytics.journey_model import refresh_inferred
+
+    refresh_inferred(con)
     return names
 
 
@@ -181,4 +186,10 @@ def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
             con.execute("ROLLBACK")
             raise
         write_rejects(con, reports, Path(rejects_dir) if rejects_dir else store.home / "rejects")
-    return IngestReport(kind=kind, files=reports, new_event_names=new_names)
+        model = ""
+        if kind in ("events", "deals") and any(f.rows_loaded for f in reports):
+            from analytics.journey_model import journey_model
+
+            model = journey_model(con).summary
+    return IngestReport(kind=kind, files=reports, new_event_names=new_names,
+                        journey_model=model)

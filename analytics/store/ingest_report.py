@@ -38,6 +38,7 @@ class IngestReport:
     kind: Kind
     files: list[FileLoadReport]
     new_event_names: list[str] = field(default_factory=list)
+    journey_model: str = ""  # the journey model after the load, in a sentence (events loads)
 
     @property
     def rows_loaded(self) -> int:
@@ -56,4 +57,5 @@ class IngestReport:
         """The load summary as JSON-ready data (what `journey ingest --json` prints)."""
         return {"kind": self.kind, "rows_loaded": self.rows_loaded,
                 "rows_skipped": self.rows_skipped, "new_event_names": self.new_event_names,
+                "journey_model": self.journey_model,
                 "files": [dict(asdict(f), rows_skipped=f.rows_skipped) for f in self.files]}

@@ -1,0 +1,66 @@
+"""The statistics of "what changed": one honest test per period, one correction for all of them.
+
+A period's rate is compared with its baseline (the pooled earlier periods) by Fisher's exact
+test on the 2x2 table (converted / not, this period / baseline): exact at any count, so a week
+of 15 people is neither flagged on noise nor hidden by a normal approximation. Watching every
+step and every frequent event week by week makes hundreds of tests, so the p-values are
+corrected together with Benjamini-Hochberg: of the periods flagged, at most the chosen share
+(the false discovery rate) are expected to be flukes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+def fisher_p(converted: int, people: int, base_converted: int, base_people: int) -> float:
+    """Two-sided p-value of Fisher's exact test: this period against its baseline."""
+    from scipy.stats import fisher_exact
+
+    table = [[converted, people - converted],
+             [base_converted, base_people - base_converted]]
+    return float(fisher_exact(table, alternative="two-sided")[1])
+
+
+def z_score(rate: float, baseline: float, people: int, base_people: int) -> float:
+    """Two-proportion z of the period against the pooled baseline (shown, not tested)."""
+    variance = baseline * (1 - baseline) * (1 / people + 1 / base_people)
+    return (rate - baseline) / max(variance ** 0.5, 1e-9)
+
+
+def benjamini_hochberg(p_values: list[float]) -> list[float]:
+    """Adjusted p-values (step-up, monotone): flag those at or under the false discovery rate."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, p_values[i] * m / rank)
+        adjusted[i] = min(running, 1.0)
+    return adjusted
+
+
+@dataclass
+class Window:
+    """Consecutive flagged periods of one metric, moving the same way."""
+
+    metric: str
+    start: datetime  # first period's start
+    end: datetime  # last period's end (exclusive)
+    direction: int  # +1 rose, -1 fell
+    periods: list[int]  # indexes into the metric's periods
+
+
+def windows(metric: str, flags: list[tuple[datetime, int]], step: timedelta) -> list[Window]:
+    """`flags`: (period start, direction) of the flagged periods, in order."""
+    out: list[Window] = []
+    for index, (start, direction) in enumerate(flags):
+        last = out[-1] if out else None
+        if last and last.direction == direction and start == last.end:
+            last.end = start + step
+            last.periods.append(index)
+        else:
+            out.append(Window(metric, start, start + step, direction, [index]))
+    return out
