@@ -85,6 +85,9 @@ def journey_map(con: Connection, index: FeedbackIndex, steps: list[str], *,
             lines.append(f"At {d.step} ({d.dropped:,} lost before {d.next_step}): "
                          f"{pct(top.dropped_share, 0)} of those who left and wrote to us mention "
                          f"'{top.label}'." + (f" {d.note}" if d.note else ""))
+        elif d.friction is not None and d.friction.behaviour is not None:
+            lines.append(f"At {d.step} ({d.dropped:,} lost before {d.next_step}): "
+                         + _behaviour_clause(d.friction.behaviour))
         else:
             lines.append(f"At {d.step} ({d.dropped:,} lost before {d.next_step}): too little "
                          "feedback from those who left to say why.")
@@ -94,3 +97,15 @@ def journey_map(con: Connection, index: FeedbackIndex, steps: list[str], *,
         definitions={"drop_offs": f"the {drop_offs} funnel steps that lose the most people, "
                                   "each with the friction themes of those who left",
                      **result_funnel.definitions})
+
+
+def _behaviour_clause(behaviour) -> str:
+    """What those who left did instead, when no feedback says why."""
+    notable = [i for i in behaviour.instead if i.dropped_share > i.passed_share][:2]
+    said = [f"{pct(i.dropped_share, 0)} of them then did {i.event} (against "
+            f"{pct(i.passed_share, 0)} of those who went on)" for i in notable]
+    if behaviour.exits is not None:
+        said.append(f"{pct(behaviour.exits, 0)} did nothing else")
+    where = (f"; most in {behaviour.segments[0].dimension} = {behaviour.segments[0].value}"
+             if behaviour.segments else "")
+    return (", ".join(said) or "no behaviour sets them apart") + where + "."

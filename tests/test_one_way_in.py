@@ -48,6 +48,10 @@ EXAMPLES: dict[str, tuple[list[str], dict]] = {
                  {"step": "pricing_view", "filters": {"device": ["mobile"]}}),
     "diagnose": (["@metrics"], {"metrics_text": "@metrics"}),
     "plan": (["--quarter", "2027-Q1"], {"quarter": "2027-Q1"}),
+    "journey_model": ([], {}),
+    "set_journey_model": (["funnel", "pricing_view", "signup", "subscription_started"],
+                          {"part": "funnel",
+                           "events": ["pricing_view", "signup", "subscription_started"]}),
     "ingest": (["events", "@events"], {"kind": "events", "paths": ["@events"]}),
     "forget": (["@customer", "--yes"], {"customer_id": "@customer"}),
 }
@@ -64,7 +68,7 @@ def test_every_tool_has_an_example_a_command_and_an_mcp_listing():
     assert [t.name for t in offered(allow_writes=False)] == [t.name for t in READ_TOOLS]
     assert [t.name for t in offered(allow_writes=True)] == [t.name for t in TOOLS]
     assert {"next_best_action", "p_alive", "journey_map"} <= {t.name for t in READ_TOOLS}
-    assert {t.name for t in TOOLS if t.writes} == {"ingest", "forget"}
+    assert {t.name for t in TOOLS if t.writes} == {"ingest", "forget", "set_journey_model"}
 
 
 @pytest.mark.parametrize("name", list(BY_NAME))

@@ -104,10 +104,14 @@ def friction_tool(ctx: ToolContext, args: FrictionArgs) -> Any:
 
     index = ctx.feedback_index()
     index.ensure_current()
+    try:
+        themes_result, snippets = ctx.themes(), ctx.snippets()[0]
+    except JourneyError:  # no feedback, or too little: friction answers from behaviour
+        themes_result, snippets = None, None
     with ctx.store.reader() as con:
         return friction(con, index, args.step, next_step=args.next_step or _next_key_step(
                             ctx, con, args.step),
-                        themes_result=ctx.themes(), snippets=ctx.snippets()[0],
+                        themes_result=themes_result, snippets=snippets,
                         filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
 
 
@@ -129,12 +133,26 @@ def _next_key_step(ctx: ToolContext, con: Any, step: str) -> str | None:
 
 
 def friction_view(args: FrictionArgs, result: Any) -> TableView:
-    rows = [[t.label, pct(t.dropped_share, 0), pct(t.passed_share, 0), t.dropped_people]
-            for t in result.themes[:8]]
+    rows = [["said: " + t.label, pct(t.dropped_share, 0), pct(t.passed_share, 0),
+             t.dropped_people] for t in result.themes[:6]]
+    behaviour = result.behaviour
+    notes = []
+    if behaviour is not None:
+        rows += [[f"did: {i.event} ({i.kind})", pct(i.dropped_share, 0),
+                  pct(i.passed_share, 0), i.dropped_people] for i in behaviour.instead[:6]]
+        if behaviour.exits is not None:
+            rows.append([f"did nothing else within {behaviour.horizon_days} days",
+                         pct(behaviour.exits, 0), "", round(behaviour.exits * behaviour.dropped)])
+        notes += [f"Left most in {s.dimension} = {s.value}: {pct(s.left_rate, 0)} of "
+                  f"{s.people:,} left, against {pct(s.others_rate, 0)} elsewhere"
+                  for s in behaviour.segments[:3]]
+    if result.feedback_note:
+        notes.append(f"Feedback: {result.feedback_note}")
     quotes = [f"{q['feedback_id']} ({t.label}): {q['text']}" for t in result.themes[:3]
               for q in t.quotes[:2]]
-    return TableView(f"Dropped at {result.step} vs went on to {result.next_step}",
-                     ["theme", "dropped", "went on", "customers"], rows, quotes=quotes)
+    return TableView(f"Left at {result.step} vs went on to {result.next_step}",
+                     ["evidence", "left", "went on", "people"], rows, notes=notes,
+                     quotes=quotes)
 
 
 class JourneyMapArgs(ToolArgs):

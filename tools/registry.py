@@ -20,16 +20,6 @@ TOOLS: list[ToolSpec] = [
              "customer attributes, date range, and the journey's defaults (conversion event, "
              "key steps). Use before guessing any name.", st.DescribeDataArgs,
              st.describe_data_tool, st.describe_data_view),
-    ToolSpec("journey_model", "The journey model every default uses, read from behaviour: the "
-             "conversion event, the main journey (ordered steps most converters pass), the churn "
-             "event and each event's stage, with the evidence (share of converters reaching each "
-             "step, median position).", jmt.JourneyModelArgs, jmt.journey_model_tool,
-             jmt.journey_model_view),
-    ToolSpec("set_journey_model", "Set the journey model's conversion event, main journey "
-             "(default funnel) or churn event, or reset one to what the data say.",
-             jmt.SetJourneyModelArgs, jmt.set_journey_model_tool, jmt.journey_model_view,
-             writes=True, chart=False, role="analyst", audit=jmt.set_journey_model_audit,
-             doing="Changing the journey model"),
     ToolSpec("funnel", "Customers reaching each step in order, conversion and drop-off per step, "
              "time between steps; optional breakdown (device, channel, plan...).",
              jt.FunnelArgs, jt.funnel_tool, jt.funnel_view),
@@ -80,6 +70,16 @@ TOOLS: list[ToolSpec] = [
     ToolSpec("plan", "A quarterly plan of 3-7 quick wins with KPI, expected lift, owner and "
              "holdout, from pasted metrics or from the loaded data. Use for 'what should we fix "
              "first?'.", pt.PlanArgs, pt.plan_tool, pt.plan_view),
+    ToolSpec("journey_model", "The journey model every default uses, read from behaviour: the "
+             "conversion event, the main journey (ordered steps most converters pass), the churn "
+             "event and each event's stage, with the evidence (share of converters reaching each "
+             "step, median position).", jmt.JourneyModelArgs, jmt.journey_model_tool,
+             jmt.journey_model_view),
+    ToolSpec("set_journey_model", "Set the journey model's conversion event, main journey "
+             "(default funnel) or churn event, or reset one to what the data say.",
+             jmt.SetJourneyModelArgs, jmt.set_journey_model_tool, jmt.journey_model_view,
+             writes=True, chart=False, role="analyst", audit=jmt.set_journey_model_audit,
+             doing="Changing the journey model"),
     ToolSpec("ingest", "Load a file into the store (atomic; the same file twice adds nothing).",
              st.IngestArgs, st.ingest_tool, st.ingest_view, writes=True, chart=False,
              role="analyst", audit=st.ingest_audit, doing="Loading data"),

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 from analytics.anomalies import key_steps
 from analytics.catalog import Catalog, load_catalog
-from analytics.errors import ArgumentError
+from analytics.errors import ArgumentError, JourneyError
 from analytics.feedback.index import FeedbackIndex
 from analytics.feedback.themes import ThemesResult, themes
 from analytics.filters import Filters, check_filters, scope_sql
+from analytics.friction_behaviour import BehaviourFriction, behaviour_friction
 from analytics.paths import next_steps
 from analytics.results import AnalyticResult, pct
 from analytics.store.connection import Connection
@@ -42,12 +43,25 @@ class FrictionResult(AnalyticResult):
     dropped_with_feedback: int = 0
     passed_with_feedback: int = 0
     themes: list[ThemeFriction] = field(default_factory=list)
+    behaviour: BehaviourFriction | None = None  # what the leavers did instead (no feedback needed)
+    feedback_note: str = ""  # why there is nothing from feedback, when there is not
 
     kind = "friction"
 
     def figure(self):
         import plotly.graph_objects as go
 
+        if not self.themes and self.behaviour is not None:
+            instead = self.behaviour.instead[:8]
+            fig = go.Figure([
+                go.Bar(name=f"left at {self.step}", y=[i.event for i in instead],
+                       x=[i.dropped_share for i in instead], orientation="h"),
+                go.Bar(name=f"went on to {self.next_step}", y=[i.event for i in instead],
+                       x=[i.passed_share for i in instead], orientation="h"),
+            ])
+            fig.update_layout(barmode="group", title=f"What people did after {self.step}",
+                              xaxis={"tickformat": ".0%"}, yaxis={"autorange": "reversed"})
+            return fig
         rows = self.themes[:8]
         fig = go.Figure([
             go.Bar(name=f"dropped at {self.step}", y=[t.label for t in rows],
@@ -73,7 +87,7 @@ def _default_next(con, catalog: Catalog, step: str, filters: Filters) -> str:
     return following[0]
 
 
-def friction(con: Connection, index: FeedbackIndex, step: str, *,
+def friction(con: Connection, index: FeedbackIndex | None, step: str, *,
              next_step: str | None = None, min_people: int = 5,
              themes_result: ThemesResult | None = None, snippets: list | None = None,
              filters: Filters = Filters(),
@@ -84,6 +98,15 @@ def friction(con: Connection, index: FeedbackIndex, step: str, *,
     next_step = next_step or _default_next(con, catalog, step, filters)
     catalog.check_event(next_step)
     scope = scope_sql(filters)
+    behaviour = behaviour_friction(con, scope, step, next_step, key_steps(con))
+    feedback_note = ""
+    if themes_result is None:
+        try:
+            if index is None:
+                raise JourneyError("No feedback index")
+            themes_result = themes(index)
+        except JourneyError as exc:  # no feedback, or too little: behaviour still answers
+            feedback_note = str(exc)
     groups = con.execute(f"""
 {scope.ctes},
 at_step AS (SELECT person_id, min(ts) AS t FROM ev WHERE event_name = ? GROUP BY person_id),
@@ -96,7 +119,9 @@ FROM at_step AS a LEFT JOIN went_on AS w ON w.person_id = a.person_id
 """, scope.params + [step, next_step]).fetchall()
     passed_people = {p for p, ok in groups if ok}
     dropped_people = {p for p, ok in groups if not ok}
-    themes_result = themes_result or themes(index)
+    if themes_result is None or index is None:
+        return _result(step, next_step, dropped_people, passed_people, [], [], [], behaviour,
+                       feedback_note, filters)
     if snippets is None:
         snippets, _ = index.all_snippets()
     person_of = {r[0]: r[1] for r in con.execute(
@@ -135,7 +160,15 @@ FROM at_step AS a LEFT JOIN went_on AS w ON w.person_id = a.person_id
         rows.append(ThemeFriction(t.theme, t.label, d_share, p_share, d,
                                   d_share / p_share if p_share else None, picked))
     rows.sort(key=lambda r: (-r.dropped_share, r.theme))
-    result = FrictionResult(
+    return _result(step, next_step, dropped_people, passed_people, dropped_fb, passed_fb, rows,
+                   behaviour, feedback_note, filters)
+
+
+def _result(step: str, next_step: str, dropped_people: set, passed_people: set,
+            dropped_fb: list, passed_fb: list, rows: list[ThemeFriction],
+            behaviour: BehaviourFriction, feedback_note: str,
+            filters: Filters) -> FrictionResult:
+    result = FrictionResult(behaviour=behaviour, feedback_note=feedback_note,
         step=step, next_step=next_step, dropped=len(dropped_people), passed=len(passed_people),
         dropped_with_feedback=len(dropped_fb), passed_with_feedback=len(passed_fb), themes=rows,
         filters=filters.describe(), definitions={
@@ -147,16 +180,20 @@ FROM at_step AS a LEFT JOIN went_on AS w ON w.person_id = a.person_id
             "themes": "as in `journey feedback themes`",
             "quotes": "up to three distinct snippets of people who dropped, the most typical "
                       "of the theme (closest to its centre) first",
+            "behaviour": f"events the people who dropped did within "
+                         f"{behaviour.horizon_days} days after {step}, against those who went "
+                         f"on did between {step} and {next_step}; exits: did nothing else",
         })
+    lead = behaviour.sentence()
     if rows:
         top = rows[0]
         result.summary = (
-            f"{len(dropped_people):,} customers did {step} but not {next_step}; "
-            f"{len(dropped_fb):,} of them left feedback. Of those, {pct(top.dropped_share, 0)} "
-            f"mention '{top.label}'"
+            f"{lead} {len(dropped_fb):,} of those who left wrote to us: "
+            f"{pct(top.dropped_share, 0)} mention '{top.label}'"
             + (f" (against {pct(top.passed_share, 0)} of those who went on)" if passed_fb else "")
             + ".")
+    elif feedback_note:
+        result.summary = f"{lead} Nothing from feedback: {feedback_note.rstrip('.')}."
     else:
-        result.summary = (f"{len(dropped_people):,} customers did {step} but not {next_step}; "
-                          f"too few of them left feedback to say why.")
+        result.summary = f"{lead} Too few of those who left wrote to us to say why in words."
     return result
