@@ -10,7 +10,8 @@ Two kinds of metric are watched:
 Periods are weeks (Monday, UTC), or days when the data are dense enough (`grain="auto"`). Each
 complete period is tested against the pooled rate of the `baseline_periods` complete,
 unremarkable periods before it (Fisher's exact test), and all tests are corrected together
-(Benjamini-Hochberg, change_tests.py). Consecutive flagged periods of a metric make one change:
+(Benjamini-Hochberg within each family: the steps, the events; change_tests.py).
+Consecutive flagged periods of a metric make one change:
 a window, its size, where it is concentrated (change_drivers.py) and what moved with it.
 Periods whose window has not fully elapsed by the end of observation are shown, never flagged.
 """
@@ -242,7 +243,7 @@ def _test_series(weeks: list[WeekValue], baseline_periods: int, min_people: int,
 
 def anomalies(con: Connection, *, steps: list[str] | None = None,
               window_days: int = 7, baseline_weeks: int = 8,
-              false_discovery_rate: float = 0.01, min_people: int = 20,
+              false_discovery_rate: float = 0.05, min_people: int = 20,
               min_change: float = 0.02, grain: str = "auto", watch_events: bool = True,
               filters: Filters = Filters(), catalog: Catalog | None = None) -> AnomaliesResult:
     catalog = catalog or load_catalog(con)
@@ -277,10 +278,14 @@ def anomalies(con: Connection, *, steps: list[str] | None = None,
     tested = [(s, w, p) for s in series
               for w, p in _test_series(s.weeks, baseline_periods, min_people,
                                        false_discovery_rate)]
-    for (_, w, _), adjusted in zip(tested, benjamini_hochberg([p for _, _, p in tested])):
-        w.p_adjusted = adjusted
-        w.flagged = (adjusted <= false_discovery_rate and w.rate is not None
-                     and w.baseline is not None and abs(w.rate - w.baseline) >= min_change)
+    # Two families, each corrected on its own: the journey's steps (what is asked about) are
+    # not diluted by the many event rates watched beside them.
+    for family in ("step", "event"):
+        chosen = [(w, p) for s, w, p in tested if s.kind == family]
+        for (w, _), adjusted in zip(chosen, benjamini_hochberg([p for _, p in chosen])):
+            w.p_adjusted = adjusted
+            w.flagged = (adjusted <= false_discovery_rate and w.rate is not None
+                         and w.baseline is not None and abs(w.rate - w.baseline) >= min_change)
     for s in series:
         complete = [w.rate for w in s.weeks if w.complete and w.rate is not None
                     and w.people >= min_people]
@@ -304,7 +309,8 @@ def anomalies(con: Connection, *, steps: list[str] | None = None,
                         "period (half before, half after; only before at the end of the "
                         "data), leaving out unusual ones",
             "test": "Fisher's exact test of the period against its baseline; p-values "
-                    f"corrected together with Benjamini-Hochberg ({len(tested)} tests), "
+                    f"corrected with Benjamini-Hochberg ({len(tested)} tests, the steps and "
+                    "the event rates each as one family), "
                     f"flagged at a false discovery rate of {false_discovery_rate:.0%} and a "
                     f"change of at least {min_change * 100:.0f} points, with >= {min_people} "
                     "people; incomplete periods are never flagged",
@@ -342,13 +348,18 @@ def _changes(series: list[MetricSeries], period: timedelta) -> list[Change]:
 
 def _summary(result: AnomaliesResult) -> str:
     unit = result.grain
+    near = sorted(((s.metric, w) for s in result.series if s.kind == "step" for w in s.weeks
+                   if not w.flagged and w.p_value is not None and w.p_value < 0.01),
+                  key=lambda m: m[1].p_value or 1)
     if not result.changes:
         parts = [f"No unusual {unit}s in {len(result.series)} metrics "
                  f"({result.tests} tests, Benjamini-Hochberg corrected)."]
     else:
         c = result.changes[0]
         length = (c.end - c.start).days // (7 if unit == "week" else 1)
-        parts = [f"{c.metric} {c.direction} from {pct(c.rate_before)} to {pct(c.rate_during)} "
+        name = (c.metric if c.kind == "step"
+                else f"The share of active people doing {c.metric.removeprefix('event: ')}")
+        parts = [f"{name} {c.direction} from {pct(c.rate_before)} to {pct(c.rate_during)} "
                  f"between {c.start:%Y-%m-%d} and {c.last_day:%Y-%m-%d} ({length} {unit}"
                  f"{'s' if length != 1 else ''}, {c.people:,} people"
                  + (f", about {abs(c.size):,.0f} {'more' if (c.size or 0) > 0 else 'fewer'} "
@@ -368,6 +379,12 @@ def _summary(result: AnomaliesResult) -> str:
         others = len(result.changes) - 1
         if others:
             parts.append(f"{others} other change(s) found.")
+    if near and not any(c.kind == "step" for c in result.changes):
+        metric, w = near[0]
+        parts.append(f"Closest among the journey's steps: {metric} in the {unit} of "
+                     f"{w.week:%Y-%m-%d} at {pct(w.rate)} against a usual {pct(w.baseline)} "
+                     f"({w.people:,} people; p = {w.p_value:.2g} alone, {w.p_adjusted:.2g} "
+                     "after correcting for every test: not conclusive).")
     moves = [(s.metric, s.last_week_change) for s in result.series
              if s.kind == "step" and s.last_week_change is not None]
     if moves:

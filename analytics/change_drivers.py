@@ -31,6 +31,7 @@ EXPLAINED = 5  # changes explained (the largest first)
 # change that hits every value in proportion to its rate (desktop converts more, so loses more)
 # is not concentrated anywhere.
 MIN_CONCENTRATION = 0.2
+MIN_RELATIVE = 0.25  # and its own rate must move by a quarter more (relative) than the rest
 
 
 def explain_changes(con: Connection, scope: Any, changes: list, grain: str,
@@ -162,6 +163,16 @@ def decompose(rows: list[tuple]) -> list:
             explained = share * (rate_during - rate_before) / change
             if explained - share < MIN_CONCENTRATION:
                 continue  # in proportion, or the other way
+            # A change that cuts every value's rate by the same factor (a form broken for all)
+            # gives the high-rate value the larger part without being concentrated there.
+            others_before = (n0 - before[0], sum(b[1] for b, _ in parts.values()) - before[1])
+            others_during = (n1 - during[0], sum(d[1] for _, d in parts.values()) - during[1])
+            if others_before[0] and others_during[0] and others_before[1]:
+                others_rel = (others_during[1] / others_during[0]) / (
+                    others_before[1] / others_before[0]) - 1
+                own_rel = rate_during / rate_before - 1 if rate_before else 0.0
+                if abs(own_rel) - abs(others_rel) < MIN_RELATIVE:
+                    continue
             out.append(Contribution(dim, value, share, rate_before, rate_during, explained,
                                     explained - share))
     out.sort(key=lambda c: -(c.concentration or 0))

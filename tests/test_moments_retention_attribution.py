@@ -119,11 +119,24 @@ def test_anomaly_flags_only_the_broken_week(tmp_path):
     ingest_files(store, "events", [path])
     with store.reader() as con:
         r = anomalies(con, steps=["visit", "buy"], window_days=2)
-    assert [(f["week"].date().isoformat(), f["rate"]) for f in r.flagged] == [("2024-03-04", 0.05)]
-    assert r.flagged[0]["baseline"] == pytest.approx(0.4)
+    step = [f for f in r.flagged if f["metric"] == "visit -> buy"]
+    assert [(f["week"].date().isoformat(), f["rate"]) for f in step] == [("2024-03-04", 0.05)]
+    assert step[0]["baseline"] == pytest.approx(0.4)
     weeks = r.series[0].weeks
     assert weeks[0].baseline is None  # no history yet
     assert all(not w.flagged for w in weeks if w.week.date().isoformat() != "2024-03-04")
+    # One change, one week long; buying per active person fell in the same week.
+    change = r.changes[0]
+    assert (change.metric, change.start.date().isoformat(), change.last_day.date().isoformat()
+            ) == ("visit -> buy", "2024-03-04", "2024-03-10")
+    assert change.size == pytest.approx((0.05 - 0.4) * 100)
+    assert change.co_moving == ["buy fell from 40.0% to 5.0% of active people"]
+    # Fisher's exact p of 5/100 against 320/800, corrected over every test made.
+    from scipy.stats import fisher_exact
+
+    raw = fisher_exact([[5, 95], [320, 480]])[1]
+    assert step[0]["p_adjusted"] >= raw and r.tests >= 14
+    assert "Benjamini-Hochberg" in r.definitions["test"]
 
 
 def _full_and_cut_stores(tmp_path, rows, cut):

@@ -67,8 +67,12 @@ def test_attribution_recovers_channel_quality(con, demo_manifest):
 def test_anomalies_flag_the_broken_signup_week(con, demo_manifest):
     r = anomalies(con)
     week = demo_manifest["truths"]["signup_outage"]["week_start"][:10]
-    top = r.flagged[0]
-    assert (top["metric"], top["week"].date().isoformat()) == ("pricing_view -> signup", week)
+    top = r.changes[0]  # the journey's own steps lead
+    assert (top.metric, top.start.date().isoformat(), (top.end - top.start).days) == (
+        "pricing_view -> signup", week, 7)
+    # The broken form hit everyone alike, and signup errors rose with it.
+    assert top.concentrated_in == []
+    assert top.co_moving[0].startswith("signup_error rose")
 
 
 def test_default_conversion_and_next_step(con):

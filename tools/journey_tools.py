@@ -243,7 +243,7 @@ class AnomaliesArgs(ToolArgs):
     window_days: int = Field(7, ge=1, le=31, description="Days after A within which B counts.")
     grain: Literal["auto", "week", "day"] = Field("auto", description="Compare weeks or days "
                                                   "(auto: days when the data are dense).")
-    false_discovery_rate: float = Field(0.01, gt=0, lt=0.5, description="Share of flagged "
+    false_discovery_rate: float = Field(0.05, gt=0, lt=0.5, description="Share of flagged "
                                         "periods allowed to be flukes (Benjamini-Hochberg "
                                         "over every test).")
     filters: FilterArgs = Field(default_factory=FilterArgs)
