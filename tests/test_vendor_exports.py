@@ -364,3 +364,18 @@ def test_deals_and_feedback_properties_export(crm, tmp_path):
     export_table(ctx.store, "feedback", tmp_path / "feedback.csv")
     tickets = pd.read_csv(tmp_path / "feedback.csv")
     assert tickets["properties"].str.contains('"Priority"').sum() == TRUTH["zendesk"]["tickets"]
+
+
+@pytest.mark.parametrize("vendor", list(STEPS))
+def test_the_journey_model_ends_at_the_vendors_purchase(loaded, vendor):
+    """With no configuration, each vendor's own words: the conversion is its purchase event,
+    and the default journey has sign-up before it and nothing after it (no engagement or
+    autocapture event tacked on at the end)."""
+    from analytics.journey_model import journey_model
+
+    with loaded[vendor][0].store.reader() as con:
+        model = journey_model(con)
+    purchase, signup = STEPS[vendor][-1], STEPS[vendor][-2]
+    assert model.conversion_event == purchase
+    assert model.funnel[-1] == purchase and signup in model.funnel
+    assert model.funnel.index(signup) == len(model.funnel) - 2
