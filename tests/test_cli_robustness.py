@@ -45,11 +45,15 @@ def test_errors_under_json_are_one_object_with_the_same_exit_code(demo_store):
     assert "nope" in error["message"] and error["name"] == "nope"
     assert set(error) >= {"message", "kind", "field", "hint"}
 
-    missing = journey("funnel", "--json", home=home)  # STEPS not given: click's usage error
+    missing = journey("friction", "--json", home=home)  # STEP not given: click's usage error
     assert missing.returncode == 2
     error = _error(missing)
-    assert (error["kind"], error["field"]) == ("usage", "steps")
-    assert "STEPS" in error["message"] and "--help" in error["hint"]
+    assert (error["kind"], error["field"]) == ("usage", "step")
+    assert "STEP" in error["message"] and "--help" in error["hint"]
+    # The funnel's steps default to the journey model's main journey.
+    default = journey("funnel", "--json", home=home)
+    assert default.returncode == 0 and json.loads(default.stdout)["steps"][0]["events"] == [
+        "landing_view"]
 
     bad_value = journey("funnel", "pricing_view", "signup", "--window", "0", "--json", home=home)
     assert bad_value.returncode == 2

@@ -27,10 +27,13 @@ def _seconds(days: float | None) -> int | None:
 
 
 class FunnelArgs(ToolArgs):
-    steps: list[Name] = Field(..., min_length=2, max_length=MAX_STEPS,
-                              description="Event names in order; 'a|b' means either event; "
-                                          "'$pageview[$pathname=/pricing]' only those events "
-                                          "(property=value, != differs, ~ contains).")
+    steps: Optional[list[Name]] = Field(None, min_length=2, max_length=MAX_STEPS,
+                                        description="Event names in order (default: the main "
+                                                    "journey of the journey model); 'a|b' "
+                                                    "means either event; "
+                                                    "'$pageview[$pathname=/pricing]' only those "
+                                                    "events (property=value, != differs, ~ "
+                                                    "contains).")
     order: Literal["strict", "any"] = Field("strict", description="strict: each step after the "
                                             "previous one; any: in any order.")
     window_days: Optional[Days] = Field(None, gt=0, description="Conversion window from step 1 "
@@ -45,9 +48,21 @@ def funnel_tool(ctx: ToolContext, args: FunnelArgs) -> Any:
     from analytics.funnel import funnel
 
     with ctx.store.reader() as con:
-        return funnel(con, args.steps, order=args.order, window=_seconds(args.window_days),
+        steps = args.steps or _main_journey(con)
+        return funnel(con, steps, order=args.order, window=_seconds(args.window_days),
                       by=args.by, filters=ctx.scoped_filters(con, args.filters),
                       catalog=ctx.catalog())
+
+
+def _main_journey(con: Any) -> list[str]:
+    from analytics.anomalies import key_steps
+    from analytics.errors import ArgumentError
+
+    steps = key_steps(con)
+    if len(steps) < 2:
+        raise ArgumentError("steps", "the data have no main journey yet: name the steps, or "
+                                     "set them with `journey model set funnel A B ...`")
+    return steps
 
 
 def funnel_view(args: FunnelArgs, result: Any) -> TableView:
