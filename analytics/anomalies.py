@@ -25,6 +25,7 @@ from typing import Any
 from analytics.catalog import Catalog, load_catalog
 from analytics.change_tests import benjamini_hochberg, fisher_p, windows, z_score
 from analytics.errors import JourneyError
+from analytics.event_filters import step_sql
 from analytics.filters import Filters, check_filters, observation_end, scope_sql
 from analytics.journey_names import is_setback
 from analytics.results import AnalyticResult, pct
@@ -148,33 +149,47 @@ GROUP BY event_name ORDER BY people DESC, event_name
     return (trouble + frequent)[:limit]
 
 
-def _grain(con: Connection, scope, first_step: str, grain: str) -> str:
+def _grain(con: Connection, scope, first_step: list, grain: str) -> str:
     if grain != "auto":
         return grain
+    match, params = step_sql(first_step)
     row = con.execute(f"""
 {scope.ctes},
-firsts AS (SELECT person_id, min(ts) AS t FROM ev WHERE event_name = ? GROUP BY person_id),
+firsts AS (SELECT person_id, min(ts) AS t FROM ev WHERE {match} GROUP BY person_id),
 daily AS (SELECT date_trunc('day', t) AS d, count(*) AS people FROM firsts GROUP BY d)
 SELECT median(people) AS typical, count(*) AS days FROM daily
-""", scope.params + [first_step]).fetchone()
+""", scope.params + params).fetchone()
     return "day" if row and row[0] and row[0] >= DENSE_PER_DAY and row[1] >= 42 else "week"
 
 
-def _step_rows(con: Connection, scope, a: str, b: str, window_days: int, grain: str):
-    return con.execute(f"""
+def step_rate_ctes(scope, a: list, b: list, window_days: int) -> tuple[str, list]:
+    """CTEs `firsts` (person, t: their first A) and `reached` (person, did: B within the
+    window after it), for the step rate and its decomposition alike."""
+    match_a, params_a = step_sql(a)
+    match_b, params_b = step_sql(b, "e")
+    return f"""
 {scope.ctes},
-firsts AS (SELECT person_id, min(ts) AS t FROM ev WHERE event_name = ? GROUP BY person_id),
+first_rows AS (
+    SELECT person_id, ts AS t, device, channel, properties,
+           row_number() OVER (PARTITION BY person_id ORDER BY ts, event_id) AS rn
+    FROM ev WHERE {match_a}),
+firsts AS (SELECT person_id, t, device, channel, properties FROM first_rows WHERE rn = 1),
 reached AS (
     SELECT f.person_id, max(CASE WHEN e.person_id IS NULL THEN 0 ELSE 1 END) AS did
     FROM firsts AS f LEFT JOIN ev AS e
-      ON e.person_id = f.person_id AND e.event_name = ? AND e.ts >= f.t
+      ON e.person_id = f.person_id AND {match_b} AND e.ts >= f.t
      AND e.ts <= f.t + INTERVAL {int(window_days)} DAY
     GROUP BY f.person_id
-)
+)""", scope.params + params_a + params_b
+
+
+def _step_rows(con: Connection, scope, a: list, b: list, window_days: int, grain: str):
+    ctes, params = step_rate_ctes(scope, a, b, window_days)
+    return con.execute(f"""{ctes}
 SELECT date_trunc('{grain}', f.t) AS period, count(*) AS people, sum(r.did) AS converted
 FROM firsts AS f JOIN reached AS r ON r.person_id = f.person_id
 GROUP BY period ORDER BY period
-""", scope.params + [a, b]).fetchall()
+""", params).fetchall()
 
 
 def _event_rows(con: Connection, scope, events: list[str], grain: str) -> dict[str, list]:
@@ -249,22 +264,24 @@ def anomalies(con: Connection, *, steps: list[str] | None = None,
     catalog = catalog or load_catalog(con)
     check_filters(filters, catalog)
     steps = steps or key_steps(con)
-    for step in steps:
-        catalog.check_event(step)
     if len(steps) < 2:
         raise JourneyError("What changed needs at least two steps of the journey: set the main "
                            "journey with `journey model set funnel A B ...` or name the steps")
+    from analytics.funnel import parse_steps
+
+    parsed = dict(zip(steps, parse_steps(steps, catalog)))  # 'a|b', 'page[path=/x]' alike
     if grain not in ("auto", "week", "day"):
         raise JourneyError("grain must be auto, week or day")
     scope = scope_sql(filters, light=True)
     data_end = observation_end(con, filters)
-    grain = _grain(con, scope, steps[0], grain)
+    grain = _grain(con, scope, parsed[steps[0]], grain)
     period = timedelta(days=7 if grain == "week" else 1)
     baseline_periods = baseline_weeks if grain == "week" else 28
     series: list[MetricSeries] = []
     for a, b in zip(steps, steps[1:]):
         weeks = [WeekValue(p, n, int(c), c / n if n else None)
-                 for p, n, c in _step_rows(con, scope, a, b, window_days, grain)]
+                 for p, n, c in _step_rows(con, scope, parsed[a], parsed[b], window_days,
+                                           grain)]
         for w in weeks:
             w.complete = w.week + period + timedelta(days=window_days) <= data_end
         series.append(MetricSeries(f"{a} -> {b}", weeks, kind="step", events=(a, b)))
@@ -293,7 +310,7 @@ def anomalies(con: Connection, *, steps: list[str] | None = None,
     from analytics.change_drivers import explain_changes
 
     changes = _changes(series, period)
-    explain_changes(con, scope, changes, grain, window_days, baseline_periods * period)
+    explain_changes(con, scope, changes, grain, window_days, baseline_periods * period, parsed)
     flagged: list[dict[str, Any]] = [
         {"metric": s.metric, "week": w.week, "rate": w.rate, "baseline": w.baseline,
          "z": w.z, "p_adjusted": w.p_adjusted, "people": w.people}

@@ -35,14 +35,16 @@ MIN_RELATIVE = 0.25  # and its own rate must move by a quarter more (relative) t
 
 
 def explain_changes(con: Connection, scope: Any, changes: list, grain: str,
-                    window_days: int, baseline_span: timedelta) -> None:
+                    window_days: int, baseline_span: timedelta, parsed: dict) -> None:
+    """`parsed`: each step's text -> its parsed alternatives (funnel.parse_steps)."""
     """Fill each change's `concentrated_in` and `co_moving` (the largest changes only)."""
     from analytics.catalog import load_catalog
 
     keys = [k for k in load_catalog(con).event_properties
             if '"' not in k and "'" not in k][:MAX_KEYS]
     for change in changes[:EXPLAINED]:
-        rows = _segment_rows(con, scope, change, grain, window_days, baseline_span, keys)
+        rows = _segment_rows(con, scope, change, grain, window_days, baseline_span, keys,
+                             parsed)
         change.concentrated_in = decompose(rows)[:5]
     from analytics.anomalies import TROUBLE_WORDS
     from analytics.journey_names import is_setback
@@ -67,28 +69,20 @@ def _said(change: Any) -> str:
             f"{pct(change.rate_during)}{per}")
 
 
-def _units_sql(change: Any, scope: Any, grain: str, window_days: int) -> tuple[str, list]:
+def _units_sql(change: Any, scope: Any, grain: str, window_days: int,
+               parsed: dict) -> tuple[str, list]:
     """CTE `units` (did, during, t, device, channel, properties): one row per person in the
     metric (step) or per person and period (event rate)."""
     if change.kind == "step":
+        from analytics.anomalies import step_rate_ctes
+
         a, b = change.metric.split(" -> ", 1)
-        return f"""
-{scope.ctes},
-first_rows AS (
-    SELECT person_id, ts AS t, device, channel, properties,
-           row_number() OVER (PARTITION BY person_id ORDER BY ts, event_id) AS rn
-    FROM ev WHERE event_name = ?),
-firsts AS (SELECT person_id, t, device, channel, properties FROM first_rows WHERE rn = 1),
-reached AS (
-    SELECT f.person_id, max(CASE WHEN e.person_id IS NULL THEN 0 ELSE 1 END) AS did
-    FROM firsts AS f LEFT JOIN ev AS e
-      ON e.person_id = f.person_id AND e.event_name = ? AND e.ts >= f.t
-     AND e.ts <= f.t + INTERVAL {int(window_days)} DAY
-    GROUP BY f.person_id),
+        ctes, params = step_rate_ctes(scope, parsed[a], parsed[b], window_days)
+        return f"""{ctes},
 units AS (
     SELECT f.person_id AS person_id, f.t AS t, f.device AS device, f.channel AS channel,
            f.properties AS properties, r.did AS did
-    FROM firsts AS f JOIN reached AS r ON r.person_id = f.person_id)""", scope.params + [a, b]
+    FROM firsts AS f JOIN reached AS r ON r.person_id = f.person_id)""", params
     event = change.metric.removeprefix("event: ")
     return f"""
 {scope.ctes},
@@ -100,9 +94,9 @@ units AS (
 
 
 def _segment_rows(con: Connection, scope: Any, change: Any, grain: str, window_days: int,
-                  baseline_span: timedelta, keys: list[str]) -> list[tuple]:
+                  baseline_span: timedelta, keys: list[str], parsed: dict) -> list[tuple]:
     """(dimension, value, during 0/1, people, converted) over the baseline and the window."""
-    units, params = _units_sql(change, scope, grain, window_days)
+    units, params = _units_sql(change, scope, grain, window_days, parsed)
     span = [change.start - baseline_span, change.end]
     windowed = (f"{units},\nscoped AS (SELECT u.*, c.plan AS plan, c.country AS country, "
                 f"CASE WHEN u.t >= ? THEN 1 ELSE 0 END AS during FROM units AS u "

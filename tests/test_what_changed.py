@@ -52,6 +52,13 @@ def test_a_three_day_incident_on_one_platform_is_found_day_by_day(tmp_path):
     assert top.share_of_change > 0.9
     assert change.co_moving[0].startswith("Card Declined rose")
     assert len([c for c in r.changes if c.kind == "step"]) == 1
+    # Steps written as a funnel writes them: alternatives and property conditions.
+    with store.reader() as con:
+        either = anomalies(con, steps=["Basket Opened", "Order Placed|Card Declined"],
+                           window_days=1, watch_events=False)
+    assert either.series[0].metric == "Basket Opened -> Order Placed|Card Declined"
+    # A decline counts as going on here: on the broken days, more "went on", not fewer.
+    assert either.changes[0].direction == "rose"
 
 
 def test_stationary_data_flags_nothing_across_many_metrics(tmp_path):

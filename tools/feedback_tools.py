@@ -126,7 +126,10 @@ def key_steps_of(ctx: ToolContext, con: Any) -> list[str]:
 def _next_key_step(ctx: ToolContext, con: Any, step: str) -> str | None:
     """The key step after `step`, as friction's own default would pick it; None when the step
     is not a key step (friction then looks at what people do next)."""
-    steps = key_steps_of(ctx, con)
+    from analytics.feedback.friction import event_of
+
+    catalog = ctx.catalog()
+    steps = [event_of(s, catalog) for s in key_steps_of(ctx, con)]
     if step in steps and steps.index(step) + 1 < len(steps):
         return steps[steps.index(step) + 1]
     return None

@@ -74,8 +74,18 @@ class FrictionResult(AnalyticResult):
         return fig
 
 
+def event_of(step: str, catalog: Catalog) -> str:
+    """The event a journey step is about ('page[path=/pricing]' -> page, 'a|b' -> a):
+    friction compares people by event."""
+    from analytics.event_filters import parse_step_event, split_alternatives
+
+    if step in catalog.events:
+        return step
+    return parse_step_event(split_alternatives(step)[0], catalog.events).event
+
+
 def _default_next(con, catalog: Catalog, step: str, filters: Filters) -> str:
-    steps = key_steps(con)
+    steps = [event_of(s, catalog) for s in key_steps(con)]
     if step in steps and steps.index(step) + 1 < len(steps):
         return steps[steps.index(step) + 1]
     following = [n.event for n in next_steps(con, [step], filters=filters,
