@@ -87,6 +87,17 @@ def tour(page, shots: Path, bad_csv: Path, downloads: Path) -> dict:
     found["plan_download"] = target.read_text()
     page.screenshot(path=str(shots / "plan.png"))
     page.get_by_role("tab", name="Data").click()
+    # The journey model every default uses, shown and changed here (then put back).
+    page.get_by_text("Main journey:").first.wait_for(timeout=30_000)
+    found["model_shown"] = page.get_by_text("Main journey:").first.inner_text()
+    page.get_by_label("Event, or steps in order (A > B > C)").fill("subscription_started")
+    page.get_by_role("button", name="Save the journey model").click()
+    page.get_by_text("Set by you: conversion").first.wait_for(timeout=30_000)
+    page.get_by_label("Back to what the data say").check()
+    page.get_by_label("Event, or steps in order (A > B > C)").fill("")
+    page.get_by_role("button", name="Save the journey model").click()
+    page.get_by_text("Set by you: conversion").first.wait_for(state="detached", timeout=30_000)
+    found["model_reset"] = True
     page.locator("input[type=file]").first.set_input_files(str(bad_csv))
     page.wait_for_timeout(500)
     page.get_by_role("button", name="Load", exact=True).click()

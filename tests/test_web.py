@@ -187,6 +187,7 @@ def test_a_marketer_uses_every_screen_in_the_browser(server, tmp_path):
     print(f"\nfirst chat answer appeared {found['first_answer_s']:.2f} s after Enter")
     assert found["diagnosis_shown"]
     assert found["plan_download"].startswith("# Quick-win plan")
+    assert "subscription_started" in found["model_shown"] and found["model_reset"]
     assert "bad_events.csv" in found["upload_error"] and "row 1" in found["upload_error"]
     for name in ("chat", "journey-map", "diagnose", "plan", "data"):
         assert (tmp_path / "shots" / f"{name}.png").stat().st_size > 10_000
