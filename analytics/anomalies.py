@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from analytics.catalog import Catalog, load_catalog
-from analytics.change_tests import benjamini_hochberg, fisher_p, windows, z_score
+from analytics.change_tests import benjamini_hochberg, period_p, windows, z_score
 from analytics.errors import JourneyError
 from analytics.event_filters import step_sql
 from analytics.filters import Filters, check_filters, observation_end, scope_sql
@@ -210,20 +210,19 @@ FROM ev WHERE event_name IN ({marks}) GROUP BY event_name, period
     return {e: [(p, n, did.get((e, p), 0)) for p, n in sorted(active.items())] for e in events}
 
 
-def _baseline(weeks: list[WeekValue], i: int, periods: int, min_people: int,
-              suspect: set[int]) -> list[WeekValue]:
+def _baseline(weeks: list[WeekValue], i: int, periods: int, usable: list[int]) -> list[WeekValue]:
     """The periods period i is judged against: usable ones on both sides (half each) where the
     data go on after it, so a slow drift (a growing customer base) is its own baseline and
-    only a break from the local level stands out; only earlier ones at the end of the data."""
-    usable = [j for j, x in enumerate(weeks) if j != i and x.complete and x.rate is not None
-              and x.people >= min_people and j not in suspect]
-    before = [j for j in usable if j < i]
-    after = [j for j in usable if j > i]
+    only a break from the local level stands out; only earlier ones at the end of the data.
+    `usable`: indexes of complete, big enough, unremarkable periods, in order."""
+    from bisect import bisect_left, bisect_right
+
+    below, above = bisect_left(usable, i), bisect_right(usable, i)
     half = periods // 2
-    if len(after) >= half and len(before) >= half:
-        chosen = before[-half:] + after[:half]
+    if len(usable) - above >= half and below >= half:
+        chosen = usable[below - half:below] + usable[above:above + half]
     else:
-        chosen = before[-periods:]
+        chosen = usable[max(0, below - periods):below]
     return [weeks[j] for j in chosen]
 
 
@@ -236,8 +235,10 @@ def _test_series(weeks: list[WeekValue], baseline_periods: int, min_people: int,
     tested: list[tuple[WeekValue, float]] = []
     for attempt in range(2):
         tested, found = [], set()
+        usable = [j for j, x in enumerate(weeks) if x.complete and x.rate is not None
+                  and x.people >= min_people and j not in suspect]
         for i, w in enumerate(weeks):
-            history = _baseline(weeks, i, baseline_periods, min_people, suspect)
+            history = _baseline(weeks, i, baseline_periods, usable)
             w.baseline = w.z = w.p_value = None
             if len(history) < 4 or w.rate is None:
                 continue
@@ -247,7 +248,7 @@ def _test_series(weeks: list[WeekValue], baseline_periods: int, min_people: int,
             w.z = z_score(w.rate, w.baseline, w.people, base_people)
             if not (w.complete and w.people >= min_people):
                 continue
-            w.p_value = fisher_p(w.converted, w.people, base_converted, base_people)
+            w.p_value = period_p(w.converted, w.people, base_converted, base_people)
             tested.append((w, w.p_value))
             if w.p_value < alpha:
                 found.add(i)
@@ -325,7 +326,8 @@ def anomalies(con: Connection, *, steps: list[str] | None = None,
             "baseline": f"pooled rate of {baseline_periods} complete {grain}s around the "
                         "period (half before, half after; only before at the end of the "
                         "data), leaving out unusual ones",
-            "test": "Fisher's exact test of the period against its baseline; p-values "
+            "test": "the period against its baseline by Fisher's exact test (a pooled z-test "
+                    "when every expected cell is 10 or more); p-values "
                     f"corrected with Benjamini-Hochberg ({len(tested)} tests, the steps and "
                     "the event rates each as one family), "
                     f"flagged at a false discovery rate of {false_discovery_rate:.0%} and a "

@@ -170,10 +170,11 @@ def churn_model(con: Connection, *, churn_event: str | None = None,
     catalog = catalog or load_catalog(con)
     check_filters(filters, catalog)
     if not churn_event and inactive_days is None:  # an empty churn_event means none given
-        candidates = [e for e in catalog.events if "cancel" in e.lower() or "churn" in e.lower()]
-        if candidates:
-            churn_event = candidates[0]
-        else:
+        from analytics.journey_model import journey_model
+
+        # The journey model's churn event (a cancellation done after converting), else silence.
+        churn_event = journey_model(con).churn_event
+        if not churn_event:
             inactive_days = 30
     if churn_event:
         catalog.check_event(churn_event)

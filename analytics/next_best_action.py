@@ -112,7 +112,9 @@ def next_best_actions(con: Connection, *, goal: str | None = None,
     if goal and avoid:
         raise ArgumentError("goal", "give either a goal or an event to avoid, not both")
     if at_risk and not (goal or avoid):
-        avoid = next((e for e in catalog.events if "cancel" in e or "churn" in e), None)
+        from analytics.journey_model import journey_model
+
+        avoid = journey_model(con).churn_event
     target = avoid or goal or default_conversion_event(con)
     if not target:
         raise ArgumentError("goal", "name the goal event (e.g. subscription_started)")
