@@ -5,8 +5,9 @@
   error, a refund or a renewal never is. Of equal candidates the one reached first wins, so a
   first subscription beats the invoices and renewals that follow it.
 * The main journey is the ordered steps most converters pass before their first conversion:
-  each done before it by at least `STEP_SHARE` of converters, ordered by where it typically
-  first occurs (its median rank in the journey, as a share of the conversion's rank). Setbacks
+  each done before it by at least `STEP_SHARE` of converters, ordered by how often it comes
+  before the others (first occurrences, a tie counting half), which holds for steps minutes
+  apart in journeys of weeks; the median share of the way to converting is shown beside it. Setbacks
   (errors, cancellations) are never steps, and of the events nearly everyone does (a first
   visit, a page view) only the earliest stays, as the entry: they say nothing about progress.
 * The churn event is one named like a cancellation that mostly happens after converting.
@@ -34,8 +35,9 @@ CHOICES_KEY = "journey_model.choices"
 STEP_SHARE = 0.5  # of converters, done before converting: a step of the main journey
 UBIQUITOUS_SHARE = 0.9  # of all people: an event that says nothing about progress
 MAX_STEPS = 8  # conversion included
-AFTER_SHARE = 0.6  # of an event's occurrences by converters: after converting is retention
+AFTER_SHARE = 0.6  # of the converters doing an event, first doing it after: retention
 PARTS = ("conversion", "funnel", "churn")
+SAMPLE_PEOPLE = 50_000
 
 
 @dataclass
@@ -45,8 +47,8 @@ class StepEvidence:
     share_of_people: float | None
     converters_before: int  # converters who did it before their first conversion
     share_of_converters: float | None
-    median_position: float | None  # median first rank / the conversion's rank (0..1)
-    after_share: float | None  # of the occurrences by converters, the share after converting
+    median_position: float | None  # median share of the way, in time, to converting (0..1)
+    after_share: float | None  # of the converters who did it, the share who first did it after
     stage: str = ""
     in_journey: bool = False
     why_not: str = ""  # why an event most converters pass is not a step
@@ -58,7 +60,7 @@ class ConversionCandidate:
     people: int
     name_hint: int  # 2 strong, 1 weak, 0 none (journey_names.conversion_hint)
     revenue_share: float  # of its events, the share with a numeric revenue-like property
-    median_position: float | None  # median first rank / journey length
+    median_position: float | None  # median share of the way, in time, through the journey
     score: int
 
 
@@ -73,6 +75,8 @@ class JourneyModel(AnalyticResult):
     steps: list[StepEvidence] = field(default_factory=list)
     candidates: list[ConversionCandidate] = field(default_factory=list)
     stages: dict[str, str] = field(default_factory=dict)  # event -> stage, as inferred
+    # Above SAMPLE_PEOPLE people, shares and positions come from a fixed sample of this many.
+    sample_people: int | None = None
 
     kind = "journey_model"
 
@@ -101,41 +105,65 @@ class JourneyModel(AnalyticResult):
         return cls(**data)
 
 
-_RANKED = """
-ranked AS (
-    SELECT person_id, event_name, properties,
-           row_number() OVER (PARTITION BY person_id ORDER BY ts, event_id) AS rn,
-           count(*) OVER (PARTITION BY person_id) AS n
-    FROM person_events
-)"""
+FIRSTS = "_journey_firsts"
 
 
 def _revenue_sql(con: Connection) -> str:
     """A SQL test that an event row carries a number in a revenue-like property (only the keys
-    the store has, so a store without them costs nothing)."""
-    from analytics.catalog import load_catalog
-
-    keys = [k for k in load_catalog(con).event_properties if k.lower() in REVENUE_KEYS]
-    if not keys:
-        return "FALSE"
+    the store's events have, read from one example of each event, so a store without them
+    costs nothing)."""
+    keys = [r[0] for r in con.execute("""
+        SELECT DISTINCT unnest(json_keys(example)) AS key FROM (
+            SELECT any_value(properties) AS example FROM events
+            WHERE json_type(properties) = 'OBJECT' GROUP BY event_name)""").fetchall()
+            if r[0].lower() in REVENUE_KEYS and '"' not in r[0] and "'" not in r[0]]
     tests = [f"TRY_CAST(json_extract_string(properties, '$.\"{k}\"') AS DOUBLE) IS NOT NULL"
-             for k in keys if '"' not in k and "'" not in k]
+             for k in sorted(keys)]
     return " OR ".join(tests) or "FALSE"
 
 
+def _sample_sql(con: Connection) -> str:
+    """A store with more than SAMPLE_PEOPLE people is read through a fixed sample of them (by a
+    hash of the id, so the same people every time): shares and medians of 50,000 journeys
+    are as good as of all, and a load of millions of events does not wait on them."""
+    row = con.execute("SELECT approx_count_distinct(person_id) FROM person_events").fetchone()
+    people = row[0] if row and row[0] else 0
+    if people <= SAMPLE_PEOPLE:
+        return ""
+    every = -(-people // SAMPLE_PEOPLE)
+    return f"WHERE hash(person_id) % {int(every)} = 0"
+
+
+def _build_firsts(con: Connection, sample: str) -> None:
+    """Per person and event: when it first happened, how often, how often with revenue, and
+    when the person's journey starts and ends (a temp table of group-bys, no sort of the
+    events: positions are read in time, as a share of the way from the first event)."""
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE {FIRSTS} AS
+WITH per_event AS (
+    SELECT person_id, event_name, min(ts) AS first_ts, count(*) AS events,
+           sum(CASE WHEN {_revenue_sql(con)} THEN 1 ELSE 0 END) AS paid, max(ts) AS last_ts
+    FROM person_events {sample} GROUP BY person_id, event_name),
+span AS (
+    SELECT person_id, min(first_ts) AS start_ts, max(last_ts) AS end_ts
+    FROM per_event GROUP BY person_id)
+SELECT e.person_id, e.event_name, e.first_ts, e.events, e.paid, s.start_ts, s.end_ts
+FROM per_event AS e JOIN span AS s ON s.person_id = e.person_id""")
+
+
+def _share_of(ts: str, start: str, end: str) -> str:
+    """SQL: how far `ts` lies from `start` to `end`, 0..1 (0 when they coincide)."""
+    return (f"COALESCE(epoch_ms({ts}) - epoch_ms({start}), 0) * 1.0 / "
+            f"NULLIF(epoch_ms({end}) - epoch_ms({start}), 0)")
+
+
 def conversion_candidates(con: Connection) -> tuple[int, list[ConversionCandidate]]:
-    """(people, candidates best first) for the conversion event."""
+    """(people, candidates best first) for the conversion event (reads _build_firsts)."""
     rows = con.execute(f"""
-WITH {_RANKED.strip()},
-firsts AS (
-    SELECT person_id, event_name, min(rn) AS first_rn, max(n) AS n,
-           count(*) AS events, sum(CASE WHEN {_revenue_sql(con)} THEN 1 ELSE 0 END) AS paid
-    FROM ranked GROUP BY person_id, event_name)
 SELECT event_name, count(*) AS people, sum(paid) * 1.0 / sum(events) AS revenue_share,
-       median(first_rn * 1.0 / n) AS position
-FROM firsts GROUP BY event_name ORDER BY event_name
-""").fetchall()
-    counted = con.execute("SELECT count(DISTINCT person_id) FROM person_events").fetchone()
+       median(COALESCE({_share_of('first_ts', 'start_ts', 'end_ts')}, 0)) AS position
+FROM {FIRSTS} GROUP BY event_name ORDER BY event_name""").fetchall()
+    counted = con.execute(f"SELECT count(DISTINCT person_id) FROM {FIRSTS}").fetchone()
     people = counted[0] if counted else 0
     out = []
     for name, reached, revenue_share, position in rows:
@@ -154,29 +182,27 @@ FROM firsts GROUP BY event_name ORDER BY event_name
 
 
 def step_evidence(con: Connection, conversion: str | None) -> tuple[int, list[StepEvidence]]:
-    """(converters, evidence per event) relative to the first `conversion` of each person."""
+    """(converters, evidence per event) relative to the first `conversion` of each person:
+    who did it first before converting, and (after_share) of the converters who did it, the
+    share who first did it after converting."""
     rows = con.execute(f"""
-WITH {_RANKED.strip()},
-conv AS (SELECT person_id, min(rn) AS crn FROM ranked WHERE event_name = ? GROUP BY person_id),
+WITH conv AS (SELECT person_id, first_ts AS conv_ts FROM {FIRSTS} WHERE event_name = ?),
 per_person AS (
-    SELECT r.person_id, r.event_name, min(r.rn) AS first_rn, max(r.n) AS n,
-           min(CASE WHEN c.crn IS NOT NULL AND r.rn < c.crn THEN r.rn END) AS first_before,
-           max(c.crn) AS crn,
-           sum(CASE WHEN c.crn IS NOT NULL AND r.rn > c.crn THEN 1 ELSE 0 END) AS after,
-           sum(CASE WHEN c.crn IS NOT NULL THEN 1 ELSE 0 END) AS by_converters
-    FROM ranked AS r LEFT JOIN conv AS c ON c.person_id = r.person_id
-    GROUP BY r.person_id, r.event_name)
+    SELECT f.event_name, f.first_ts, f.start_ts, f.end_ts, c.conv_ts,
+           c.conv_ts IS NOT NULL AND f.first_ts < c.conv_ts AS before
+    FROM {FIRSTS} AS f LEFT JOIN conv AS c ON c.person_id = f.person_id)
 SELECT event_name, count(*) AS people,
-       count(first_before) AS converters_before,
-       median(CASE WHEN first_before IS NOT NULL THEN first_before * 1.0 / crn END) AS position,
-       median(first_rn * 1.0 / n) AS position_all,
-       sum(after) AS after, sum(by_converters) AS by_converters
+       sum(CASE WHEN before THEN 1 ELSE 0 END) AS converters_before,
+       median(CASE WHEN before THEN COALESCE({_share_of('first_ts', 'start_ts', 'conv_ts')}, 0)
+              END) AS position,
+       median(COALESCE({_share_of('first_ts', 'start_ts', 'end_ts')}, 0)) AS position_all,
+       sum(CASE WHEN conv_ts IS NOT NULL AND first_ts > conv_ts THEN 1 ELSE 0 END) AS after,
+       count(conv_ts) AS by_converters
 FROM per_person GROUP BY event_name ORDER BY event_name
 """, [conversion or ""]).fetchall()
     counts = con.execute(f"""
-WITH {_RANKED.strip()}
 SELECT count(DISTINCT person_id) AS people,
-       count(DISTINCT CASE WHEN event_name = ? THEN person_id END) AS converters FROM ranked
+       count(DISTINCT CASE WHEN event_name = ? THEN person_id END) AS converters FROM {FIRSTS}
 """, [conversion or ""]).fetchone()
     people, converters = counts if counts else (0, 0)
     out = []
@@ -190,9 +216,35 @@ SELECT count(DISTINCT person_id) AS people,
     return int(converters), out
 
 
+def precedence(con: Connection, events: list[str], conversion: str | None) -> dict[str, float]:
+    """For each event, the average share of the other events it comes before (first
+    occurrences, the converters' before converting; a tie counts half): the order in which
+    journeys typically pass them, robust to steps minutes apart in journeys of weeks."""
+    if len(events) < 2:
+        return {}
+    marks = ", ".join("?" for _ in events)
+    joined = ("JOIN conv AS c ON c.person_id = a.person_id AND a.first_ts < c.conv_ts "
+              "AND b.first_ts < c.conv_ts") if conversion else ""
+    rows = con.execute(f"""
+WITH conv AS (SELECT person_id, first_ts AS conv_ts FROM {FIRSTS} WHERE event_name = ?),
+f AS (SELECT person_id, event_name, first_ts FROM {FIRSTS} WHERE event_name IN ({marks})),
+pairs AS (
+    SELECT a.event_name AS event_name,
+           avg(CASE WHEN a.first_ts < b.first_ts THEN 1.0
+                    WHEN a.first_ts = b.first_ts THEN 0.5 ELSE 0.0 END) AS ahead
+    FROM f AS a JOIN f AS b ON b.person_id = a.person_id AND b.event_name <> a.event_name
+    {joined}
+    GROUP BY a.event_name, b.event_name)
+SELECT event_name, avg(ahead) AS score FROM pairs GROUP BY event_name
+""", [conversion or ""] + events).fetchall()
+    return {name: float(score) for name, score in rows}
+
+
 def choose_funnel(evidence: list[StepEvidence], conversion: str | None, people: int,
-                  converters: int) -> list[str]:
-    """The main journey: the ordered steps most converters pass (see the module's doc)."""
+                  converters: int, ahead: dict[str, float] | None = None) -> list[str]:
+    """The main journey: the ordered steps most converters pass (see the module's doc);
+    `ahead`: precedence scores, the order (else the median position)."""
+    ahead = ahead or {}
     def share(s: StepEvidence) -> float:
         if conversion:
             return s.share_of_converters or 0.0
@@ -210,7 +262,8 @@ def choose_funnel(evidence: list[StepEvidence], conversion: str | None, people: 
             s.why_not = "mostly after converting"
         else:
             eligible.append(s)
-    eligible.sort(key=lambda s: (s.median_position if s.median_position is not None else 1,
+    eligible.sort(key=lambda s: (-ahead.get(s.event_name, 0.0),
+                                 s.median_position if s.median_position is not None else 1,
                                  -share(s), s.event_name))
     kept: list[StepEvidence] = []
     entry_taken = False
@@ -265,16 +318,45 @@ def infer_stages(evidence: list[StepEvidence], conversion: str | None,
     return stages
 
 
+def _exact_counts(con: Connection, conversion: str | None, evidence: list[StepEvidence],
+                  candidates: list[ConversionCandidate]) -> tuple[int, int]:
+    """Counts of everyone (the sample gave the shares): people per event, in all, converted."""
+    per_event = dict(con.execute("SELECT event_name, count(DISTINCT person_id) FROM "
+                                 "person_events GROUP BY event_name").fetchall())
+    row = con.execute("SELECT count(DISTINCT person_id), count(DISTINCT CASE WHEN event_name "
+                      "= ? THEN person_id END) FROM person_events", [conversion or ""]).fetchone()
+    people, converters = (int(row[0]), int(row[1])) if row else (0, 0)
+    for s in evidence:
+        s.people = int(per_event.get(s.event_name, 0))
+        s.share_of_people = s.people / people if people else None
+    for c in candidates:
+        c.people = int(per_event.get(c.event_name, 0))
+    return people, converters
+
+
 def infer_journey_model(con: Connection, conversion: str | None = None) -> JourneyModel:
     """The model as the data say (`conversion` given: the rest read around that one)."""
-    people, candidates = conversion_candidates(con)
-    if conversion is None and candidates:
-        conversion = candidates[0].event_name
-    converters, evidence = step_evidence(con, conversion)
-    funnel = choose_funnel(evidence, conversion, people, converters)
+    sample = _sample_sql(con)
+    _build_firsts(con, sample)
+    try:
+        people, candidates = conversion_candidates(con)
+        if conversion is None and candidates:
+            conversion = candidates[0].event_name
+        converters, evidence = step_evidence(con, conversion)
+        often = [e.event_name for e in evidence if e.event_name != conversion and (
+            (e.share_of_converters if conversion else e.share_of_people) or 0) >= STEP_SHARE]
+        ahead = precedence(con, often, conversion)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {FIRSTS}")
+    sample_people = None
+    if sample:
+        sample_people = people
+        people, converters = _exact_counts(con, conversion, evidence, candidates)
+    funnel = choose_funnel(evidence, conversion, people, converters, ahead)
     model = JourneyModel(conversion_event=conversion, churn_event=choose_churn(evidence,
                                                                                conversion),
                          funnel=funnel, people=people, converters=converters,
+                         sample_people=sample_people,
                          candidates=candidates[:5], stages=infer_stages(evidence, conversion,
                                                                         converters))
     for s in evidence:
@@ -315,10 +397,14 @@ def journey_model(con: Connection) -> JourneyModel:
                   "in the order they typically first occur",
         "share_of_converters": "of the people who converted, the share who did the event "
                                "before their first conversion",
-        "median_position": "median rank of the event's first occurrence, as a share of the "
-                           "conversion's rank (0 = the start, 1 = converting)",
+        "median_position": "median share of the way, in time, from the person's first event "
+                           "to their conversion at which they first did it (0 = the start, "
+                           "1 = converting)",
         "churn_event": "an event named like a cancellation that mostly happens after "
                        "converting",
+        "sample_people": f"above {SAMPLE_PEOPLE:,} people, the shares, positions and "
+                         "converters_before are read from a fixed sample of people (the same "
+                         "ones each time); people counts are of everyone",
     }
     return model
 
