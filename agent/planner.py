@@ -226,6 +226,9 @@ class OfflinePlanner:
         quoted = next((r.result.step for r in results if r.tool == "friction" and r.ok), None)
         first = results[0] if results and results[0].ok else None
         step = quoted or (_worst_step(first.result) if first and first.tool == "funnel" else None)
+        said = any(r.tool == "friction" and r.ok and r.result.themes for r in results)
+        if intent == "friction" and not said:
+            intent = "friction_behaviour"  # nothing from feedback: the next step is behaviour's
         nxt = self.templates["next_step"].get(intent, "")
         by = results[0].arguments.get("by") if results else None
         parts.append(nxt.format(step=step or "that step", by=by or "device"))

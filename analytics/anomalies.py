@@ -370,7 +370,10 @@ def _summary(result: AnomaliesResult) -> str:
     near = sorted(((s.metric, w) for s in result.series if s.kind == "step" for w in s.weeks
                    if not w.flagged and w.p_value is not None and w.p_value < 0.01),
                   key=lambda m: m[1].p_value or 1)
-    if not result.changes:
+    if not result.tests:
+        parts = [f"Too little data to test: no {unit} has enough people at a step, with "
+                 f"4 usable {unit}s around it to compare with (at least 20 people each)."]
+    elif not result.changes:
         parts = [f"No unusual {unit}s in {len(result.series)} metrics "
                  f"({result.tests} tests, Benjamini-Hochberg corrected)."]
     else:

@@ -202,6 +202,8 @@ def _result(step: str, next_step: str, dropped_people: set, passed_people: set,
             f"{pct(top.dropped_share, 0)} mention '{top.label}'"
             + (f" (against {pct(top.passed_share, 0)} of those who went on)" if passed_fb else "")
             + ".")
+    elif feedback_note.startswith("Only 0 ") or feedback_note == "No feedback index":
+        result.summary = f"{lead} No feedback is loaded yet to say why in customers' words."
     elif feedback_note:
         result.summary = f"{lead} Nothing from feedback: {feedback_note.rstrip('.')}."
     else:
