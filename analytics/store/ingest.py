@@ -89,12 +89,19 @@ def _map_new_event_names(con: duckdb.DuckDBPyConnection) -> list[str]:
     if names:
         con.executemany("INSERT INTO stage_map VALUES (?, ?, 'rule')",
                         [(n, guess_stage(n)) for n in names])
-    # The journey model (conversion, main journey, stages by position) is read again from
-    # what the store now holds; the names' stages above are only its starting point.
+    return names
+
+
+def _refresh_model(con: duckdb.DuckDBPyConnection, reports: list[FileLoadReport]) -> None:
+    """The journey model (conversion, main journey, stages by position) is read again from
+    what the store now holds, when a load changed a journey; the names' stages are only its
+    starting point."""
+    if not any(f.rows_loaded or f.rows_replaced or f.identities_linked or f.people_joined
+               for f in reports):
+        return
     from analytics.journey_model import refresh_inferred
 
     refresh_inferred(con)
-    return names
 
 
 def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
@@ -163,6 +170,7 @@ def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
                     # Deal steps now belong to the product's person: journeys are redone.
                     new_names = _map_new_event_names(con)
                     refresh_people(con, load_ids, everything=True)
+                    _refresh_model(con, reports)
             if kind == "deals":
                 steps = deal_events(con, load_ids)
                 if steps and reports:
@@ -170,12 +178,14 @@ def ingest_files(store: EventStore, kind: str, paths: list[str | Path], *,
                                              "deals (deal_created, deal_won, deal_lost)")
                 new_names = _map_new_event_names(con)
                 refresh_people(con, load_ids, everything=replace)
+                _refresh_model(con, reports)
             if kind == "events":
                 _keep_traits(con, time_format, timezone)
                 joined = rekey_stored_customers(con)
                 waiting = resolve_waiting_deals(con)
                 new_names = _map_new_event_names(con)
                 refresh_people(con, load_ids, everything=replace or bool(joined or waiting))
+                _refresh_model(con, reports)
                 if joined and reports:
                     reports[-1].notes.append(
                         f"{joined:,} customer record(s) loaded earlier now join these events "
