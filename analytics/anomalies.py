@@ -23,19 +23,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from analytics.catalog import Catalog, load_catalog
+from analytics.change_metrics import (
+    choose_grain,
+    event_rows,
+    step_rows,
+    watched_events,
+)
 from analytics.change_tests import benjamini_hochberg, period_p, windows, z_score
 from analytics.errors import JourneyError
-from analytics.event_filters import step_sql
 from analytics.filters import Filters, check_filters, observation_end, scope_sql
-from analytics.journey_names import is_setback
 from analytics.results import AnalyticResult, pct
 from analytics.store.connection import Connection
 
 NOT_PROGRESS = ("error", "fail", "cancel", "expire", "churn")
-TROUBLE_WORDS = ("error", "fail", "crash", "support", "ticket", "complain", "contact", "bug",
-                 "timeout", "refund", "return", "declin", "denied")
-MAX_EVENTS = 20  # event rates watched, trouble events first
-DENSE_PER_DAY = 150  # people a day at the first step: enough to watch days, not weeks
 
 
 @dataclass
@@ -132,84 +132,6 @@ def key_steps(con: Connection) -> list[str]:
     return list(journey_model(con).funnel)
 
 
-def watched_events(con: Connection, scope, limit: int = MAX_EVENTS) -> list[str]:
-    """Frequent events (done by at least 1% of people), and every trouble-like event done by
-    at least 5 people: errors and support contacts are what rise with an incident."""
-    rows = con.execute(f"""
-{scope.ctes}
-SELECT event_name, count(DISTINCT person_id) AS people FROM ev
-GROUP BY event_name ORDER BY people DESC, event_name
-""", scope.params).fetchall()
-    counted = con.execute(f"{scope.ctes} SELECT count(DISTINCT person_id) FROM ev",
-                          scope.params).fetchone()
-    total = (counted[0] if counted else 0) or 1
-    trouble = [e for e, n in rows if n >= 5 and (is_setback(e) or any(
-        w in e.lower() for w in TROUBLE_WORDS))]
-    frequent = [e for e, n in rows if n / total >= 0.01 and e not in trouble]
-    return (trouble + frequent)[:limit]
-
-
-def _grain(con: Connection, scope, first_step: list, grain: str) -> str:
-    if grain != "auto":
-        return grain
-    match, params = step_sql(first_step)
-    row = con.execute(f"""
-{scope.ctes},
-firsts AS (SELECT person_id, min(ts) AS t FROM ev WHERE {match} GROUP BY person_id),
-daily AS (SELECT date_trunc('day', t) AS d, count(*) AS people FROM firsts GROUP BY d)
-SELECT median(people) AS typical, count(*) AS days FROM daily
-""", scope.params + params).fetchone()
-    return "day" if row and row[0] and row[0] >= DENSE_PER_DAY and row[1] >= 42 else "week"
-
-
-def step_rate_ctes(scope, a: list, b: list, window_days: int) -> tuple[str, list]:
-    """CTEs `firsts` (person, t: their first A) and `reached` (person, did: B within the
-    window after it), for the step rate and its decomposition alike."""
-    match_a, params_a = step_sql(a)
-    match_b, params_b = step_sql(b, "e")
-    return f"""
-{scope.ctes},
-first_rows AS (
-    SELECT person_id, ts AS t, device, channel, properties,
-           row_number() OVER (PARTITION BY person_id ORDER BY ts, event_id) AS rn
-    FROM ev WHERE {match_a}),
-firsts AS (SELECT person_id, t, device, channel, properties FROM first_rows WHERE rn = 1),
-reached AS (
-    SELECT f.person_id, max(CASE WHEN e.person_id IS NULL THEN 0 ELSE 1 END) AS did
-    FROM firsts AS f LEFT JOIN ev AS e
-      ON e.person_id = f.person_id AND {match_b} AND e.ts >= f.t
-     AND e.ts <= f.t + INTERVAL {int(window_days)} DAY
-    GROUP BY f.person_id
-)""", scope.params + params_a + params_b
-
-
-def _step_rows(con: Connection, scope, a: list, b: list, window_days: int, grain: str):
-    ctes, params = step_rate_ctes(scope, a, b, window_days)
-    return con.execute(f"""{ctes}
-SELECT date_trunc('{grain}', f.t) AS period, count(*) AS people, sum(r.did) AS converted
-FROM firsts AS f JOIN reached AS r ON r.person_id = f.person_id
-GROUP BY period ORDER BY period
-""", params).fetchall()
-
-
-def _event_rows(con: Connection, scope, events: list[str], grain: str) -> dict[str, list]:
-    if not events:
-        return {}
-    marks = ", ".join("?" for _ in events)
-    active = dict(con.execute(f"""
-{scope.ctes}
-SELECT date_trunc('{grain}', ts) AS period, count(DISTINCT person_id) AS people FROM ev
-GROUP BY period ORDER BY period
-""", scope.params).fetchall())
-    rows = con.execute(f"""
-{scope.ctes}
-SELECT event_name, date_trunc('{grain}', ts) AS period, count(DISTINCT person_id) AS people
-FROM ev WHERE event_name IN ({marks}) GROUP BY event_name, period
-""", scope.params + events).fetchall()
-    did: dict[tuple[str, datetime], int] = {(e, p): n for e, p, n in rows}
-    return {e: [(p, n, did.get((e, p), 0)) for p, n in sorted(active.items())] for e in events}
-
-
 def _baseline(weeks: list[WeekValue], i: int, periods: int, usable: list[int]) -> list[WeekValue]:
     """The periods period i is judged against: usable ones on both sides (half each) where the
     data go on after it, so a slow drift (a growing customer base) is its own baseline and
@@ -275,19 +197,19 @@ def anomalies(con: Connection, *, steps: list[str] | None = None,
         raise JourneyError("grain must be auto, week or day")
     scope = scope_sql(filters, light=True)
     data_end = observation_end(con, filters)
-    grain = _grain(con, scope, parsed[steps[0]], grain)
+    grain = choose_grain(con, scope, parsed[steps[0]], grain)
     period = timedelta(days=7 if grain == "week" else 1)
     baseline_periods = baseline_weeks if grain == "week" else 28
     series: list[MetricSeries] = []
     for a, b in zip(steps, steps[1:]):
         weeks = [WeekValue(p, n, int(c), c / n if n else None)
-                 for p, n, c in _step_rows(con, scope, parsed[a], parsed[b], window_days,
+                 for p, n, c in step_rows(con, scope, parsed[a], parsed[b], window_days,
                                            grain)]
         for w in weeks:
             w.complete = w.week + period + timedelta(days=window_days) <= data_end
         series.append(MetricSeries(f"{a} -> {b}", weeks, kind="step", events=(a, b)))
     if watch_events:
-        for event, rows in _event_rows(con, scope, watched_events(con, scope), grain).items():
+        for event, rows in event_rows(con, scope, watched_events(con, scope), grain).items():
             weeks = [WeekValue(p, n, int(c), c / n if n else None) for p, n, c in rows]
             for w in weeks:
                 w.complete = w.week + period <= data_end

@@ -46,7 +46,7 @@ def explain_changes(con: Connection, scope: Any, changes: list, grain: str,
         rows = _segment_rows(con, scope, change, grain, window_days, baseline_span, keys,
                              parsed)
         change.concentrated_in = decompose(rows)[:5]
-    from analytics.anomalies import TROUBLE_WORDS
+    from analytics.change_metrics import TROUBLE_WORDS
     from analytics.journey_names import is_setback
 
     def trouble(c: Any) -> bool:
@@ -74,7 +74,7 @@ def _units_sql(change: Any, scope: Any, grain: str, window_days: int,
     """CTE `units` (did, during, t, device, channel, properties): one row per person in the
     metric (step) or per person and period (event rate)."""
     if change.kind == "step":
-        from analytics.anomalies import step_rate_ctes
+        from analytics.change_metrics import step_rate_ctes
 
         a, b = change.metric.split(" -> ", 1)
         ctes, params = step_rate_ctes(scope, parsed[a], parsed[b], window_days)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from analytics.anomalies import TROUBLE_WORDS
+from analytics.change_metrics import TROUBLE_WORDS
 from analytics.journey_names import is_setback
 from analytics.results import pct
 from analytics.store.connection import Connection
