@@ -60,17 +60,22 @@ class Catalog:
         return name in self.event_properties or name.split(".")[0] in self.event_properties
 
     def check_value(self, attribute: str, value: str) -> str:
+        """A channel or device the store has, compared without regard to case (the store keeps
+        names as loaded: `ios` finds "iOS"); the value as typed is returned."""
         known = {"channel": self.channels, "device": self.devices}.get(attribute)
-        if known is not None and value not in known:
+        if known is not None and value.casefold() not in {k.casefold() for k in known}:
             raise UnknownNameError(attribute, value, closest(value, known) or known[:8])
         return value
 
 
 def closest(name: str, options: list[str], n: int = 5) -> list[str]:
-    lowered = {o.lower(): o for o in options}
+    # Compared without case; every spelling the store has of a hit is offered ("iOS", "ios").
+    lowered: dict[str, list[str]] = {}
+    for option in options:
+        lowered.setdefault(option.lower(), []).append(option)
     hits = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.5)
     substring = [o for o in options if name.lower() in o.lower() and o.lower() not in hits]
-    return ([lowered[h] for h in hits] + substring)[:n]
+    return ([o for h in hits for o in lowered[h]] + substring)[:n]
 
 
 def load_catalog(con: Connection) -> Catalog:

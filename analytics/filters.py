@@ -137,7 +137,10 @@ def scope_sql(filters: Filters, *, group_by: str | None = None, date_range: bool
         person_filter = ["TRUE"]
         for value_list, column in ((filters.channel, "p.channel"), (filters.device, "p.device")):
             if value_list:
-                person_filter.append(f"{column} IN ({', '.join('?' for _ in value_list)})")
+                # Names are kept as loaded ("Google Ads", "iOS"); a filter finds them whatever
+                # the case it is typed in.
+                listed = ", ".join("lower(?)" for _ in value_list)
+                person_filter.append(f"lower({column}) IN ({listed})")
                 params.extend(value_list)
         for key, value in filters.attributes:
             # As a marketer means it: `plan=Pro` finds the CRM's "pro"; 49 is 49.0.

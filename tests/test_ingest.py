@@ -45,7 +45,7 @@ def test_common_export_names_are_recognised_and_cells_typed(store, write):
                       "FROM events ORDER BY ts, customer_id")
     assert got[0][:2] == ("u3", datetime(2024, 1, 1, 9, 30, tzinfo=UTC))  # naive = UTC
     assert got[1][:5] == ("u1", datetime(2024, 1, 1, 10, 0, tzinfo=UTC), "Pricing View",
-                          "google", "mobile")  # from epoch seconds; lower-cased
+                          "Google", "Mobile")  # from epoch seconds; kept as written
     assert got[2][:2] == ("u2", datetime(2024, 1, 1, 10, 0, tzinfo=UTC))  # 12:00+02:00
     assert got[3][:2] == ("u1", datetime(2024, 1, 1, 10, 1, tzinfo=UTC))  # from milliseconds
     assert json.loads(got[1][5]) == {"plan": "free"}
@@ -212,7 +212,7 @@ def test_customers_types_consent_and_attributes(store, write):
     assert f.rows_loaded == 2
     got = rows(store, "SELECT customer_id, signup_at, plan, country, revenue, churned, "
                       "opted_out, attributes FROM customers ORDER BY 1")
-    assert got[0][:7] == ("c1", datetime(2024, 1, 5, tzinfo=UTC), "starter", "US", 1200.5,
+    assert got[0][:7] == ("c1", datetime(2024, 1, 5, tzinfo=UTC), "Starter", "US", 1200.5,
                           True, True)
     assert json.loads(got[0][7]) == {"company_size": "1-10"}
     assert got[1][1] is None and got[1][6] is False

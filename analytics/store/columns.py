@@ -34,8 +34,10 @@ ALIASES: dict[Kind, dict[str, list[str]]] = {
                     "traffic_source_source",
                     "traffic_source.source", "context_campaign_source", "context.campaign.source",
                     "properties.utm_source", "medium", "utm_medium"],
+        # The operating system last: only when no device or platform column says more.
         "device": ["device", "device_type", "device_category", "device.category",
-                   "context_device_type", "context.device.type", "platform"],
+                   "context_device_type", "context.device.type", "platform", "os", "$os",
+                   "operating_system"],
         "properties": ["properties", "event_properties", "event_params", "params"],
     },
     "customers": {

@@ -97,12 +97,12 @@ class TypedSelect:
     notes: list[str] = field(default_factory=list)  # what the load report should say
 
 
-def _text(plan: ColumnPlan, types: dict[str, str], field: str, lower: bool = False) -> str:
+def _text(plan: ColumnPlan, types: dict[str, str], field: str) -> str:
+    """The cell as written, trimmed (names such as "Google Ads" or "iOS" are kept as loaded)."""
     column = plan.fields.get(field)
     if column is None:
         return "CAST(NULL AS VARCHAR)"
-    expr = cells.raw_text(column, types[column])
-    return f"lower({expr})" if lower else expr
+    return cells.raw_text(column, types[column])
 
 
 def _raw(plan: ColumnPlan, types: dict[str, str], fields: list[str]) -> dict[str, str]:
@@ -143,18 +143,19 @@ def placeholders_found_sql(table: str) -> str:
     distinct values first, which costs a fraction of the UPDATE's scan of every row."""
     listed = ", ".join(cells.quote_literal(p) for p in PLACEHOLDERS)
     return (f"SELECT count(*) FROM (SELECT DISTINCT channel AS v FROM {table} UNION "
-            f"SELECT DISTINCT device FROM {table}) WHERE v IN ({listed})")
+            f"SELECT DISTINCT device FROM {table}) WHERE lower(v) IN ({listed})")
 
 
 def clear_placeholders_sql(table: str) -> str:
     """An UPDATE that makes a placeholder channel or device no value. Run on the typed table
     after it is made (in its expression the CASE would read each cell two more times), and only
-    when placeholders_found_sql finds one."""
+    when placeholders_found_sql finds one. Values are kept as written, so a placeholder is
+    found whatever its case (Amplitude writes EMPTY, GA4 (Direct))."""
     listed = ", ".join(cells.quote_literal(p) for p in PLACEHOLDERS)
     return (f"UPDATE {table} SET "
-            f"channel = CASE WHEN channel IN ({listed}) THEN NULL ELSE channel END, "
-            f"device = CASE WHEN device IN ({listed}) THEN NULL ELSE device END "
-            f"WHERE channel IN ({listed}) OR device IN ({listed})")
+            f"channel = CASE WHEN lower(channel) IN ({listed}) THEN NULL ELSE channel END, "
+            f"device = CASE WHEN lower(device) IN ({listed}) THEN NULL ELSE device END "
+            f"WHERE lower(channel) IN ({listed}) OR lower(device) IN ({listed})")
 
 
 def events_select(plan: ColumnPlan, types: dict[str, str], time_format: str | None,
@@ -173,8 +174,8 @@ def events_select(plan: ColumnPlan, types: dict[str, str], time_format: str | No
         "anonymous_id": _text(plan, types, "anonymous_id"),
         "ts": ts,
         "event_name": _text(plan, types, "event_name"),
-        "channel": _text(plan, types, "channel", lower=True),  # placeholders: see below
-        "device": _text(plan, types, "device", lower=True),
+        "channel": _text(plan, types, "channel"),  # placeholders: see below
+        "device": _text(plan, types, "device"),
         "properties": _merge_json(props),
     }
     checks = _timestamp_checks(plan, "timestamp", True, "ts",
@@ -215,7 +216,7 @@ def customers_select(plan: ColumnPlan, types: dict[str, str], time_format: str |
     expressions = {
         "customer_id": _text(plan, types, "customer_id"),
         "signup_at": signup,
-        "plan": _text(plan, types, "plan", lower=True),
+        "plan": _text(plan, types, "plan"),
         "country": _text(plan, types, "country"),
         "revenue": f"CAST({typed('revenue', cells.number)} AS DOUBLE)",
         "churned": f"CAST({typed('churned', cells.boolean)} AS BOOLEAN)",

@@ -104,14 +104,15 @@ def flat_plan(preset: EventPreset, types: dict[str, str], row_sql: str) -> FlatP
 
 def device_category(text_sql: str) -> str:
     """desktop / mobile / tablet from what vendors write (Amplitude's `Apple iPhone`, Mixpanel's
-    `$os`, Segment's `ios`); a value it does not know is kept, lower-cased."""
+    `$os`, Segment's `ios`), matched without regard to case; a value it does not know is kept
+    as the vendor wrote it."""
     value = f"lower({text_sql})"
     return (f"(CASE WHEN {text_sql} IS NULL THEN NULL "
             f"WHEN regexp_matches({value}, 'ipad|tablet|kindle|galaxy tab') THEN 'tablet' "
             f"WHEN regexp_matches({value}, 'iphone|android|mobile|phone|^ios$|ipod') "
             "THEN 'mobile' "
             f"WHEN regexp_matches({value}, 'desktop|windows|mac|linux|chrome os|ubuntu') "
-            f"THEN 'desktop' ELSE {value} END)")
+            f"THEN 'desktop' ELSE {text_sql} END)")
 
 
 def _properties_sql(preset: EventPreset, nested: NestedColumns, types: dict[str, str]) -> str:
