@@ -8,10 +8,11 @@ Two kinds of metric are watched:
   events, and every error or support-like event however rare, since those rise with trouble).
 
 Periods are weeks (Monday, UTC), or days when the data are dense enough (`grain="auto"`). Each
-complete period is tested against the pooled rate of the `baseline_periods` complete,
-unremarkable periods before it (Fisher's exact test), and all tests are corrected together
-(Benjamini-Hochberg within each family: the steps, the events; change_tests.py).
-Consecutive flagged periods of a metric make one change:
+window of complete periods (one to eight weeks, change_windows.py) is tested against the pooled
+rate of the `baseline_periods` unremarkable periods around it (Fisher's exact test, or the
+z-test on large counts), and all tests are corrected together (Benjamini-Hochberg within each
+family: the steps, the events; change_tests.py). The best of overlapping flagged windows of a
+metric is one change:
 a window, its size, where it is concentrated (change_drivers.py) and what moved with it.
 Periods whose window has not fully elapsed by the end of observation are shown, never flagged.
 """
@@ -29,7 +30,7 @@ from analytics.change_metrics import (
     step_rows,
     watched_events,
 )
-from analytics.change_tests import benjamini_hochberg, period_p, windows, z_score
+from analytics.change_tests import benjamini_hochberg
 from analytics.errors import JourneyError
 from analytics.filters import Filters, check_filters, observation_end, scope_sql
 from analytics.results import AnalyticResult, pct
@@ -132,53 +133,6 @@ def key_steps(con: Connection) -> list[str]:
     return list(journey_model(con).funnel)
 
 
-def _baseline(weeks: list[WeekValue], i: int, periods: int, usable: list[int]) -> list[WeekValue]:
-    """The periods period i is judged against: usable ones on both sides (half each) where the
-    data go on after it, so a slow drift (a growing customer base) is its own baseline and
-    only a break from the local level stands out; only earlier ones at the end of the data.
-    `usable`: indexes of complete, big enough, unremarkable periods, in order."""
-    from bisect import bisect_left, bisect_right
-
-    below, above = bisect_left(usable, i), bisect_right(usable, i)
-    half = periods // 2
-    if len(usable) - above >= half and below >= half:
-        chosen = usable[below - half:below] + usable[above:above + half]
-    else:
-        chosen = usable[max(0, below - periods):below]
-    return [weeks[j] for j in chosen]
-
-
-def _test_series(weeks: list[WeekValue], baseline_periods: int, min_people: int,
-                 alpha: float) -> list[tuple[WeekValue, float]]:
-    """Each complete period against its baseline; returns (period, raw p) for those tested.
-    Two passes: periods whose first-pass p is under `alpha` are left out of the second pass's
-    baselines, so an incident does not become its own baseline."""
-    suspect: set[int] = set()
-    tested: list[tuple[WeekValue, float]] = []
-    for attempt in range(2):
-        tested, found = [], set()
-        usable = [j for j, x in enumerate(weeks) if x.complete and x.rate is not None
-                  and x.people >= min_people and j not in suspect]
-        for i, w in enumerate(weeks):
-            history = _baseline(weeks, i, baseline_periods, usable)
-            w.baseline = w.z = w.p_value = None
-            if len(history) < 4 or w.rate is None:
-                continue
-            base_people = sum(x.people for x in history)
-            base_converted = sum(x.converted for x in history)
-            w.baseline = base_converted / base_people
-            w.z = z_score(w.rate, w.baseline, w.people, base_people)
-            if not (w.complete and w.people >= min_people):
-                continue
-            w.p_value = period_p(w.converted, w.people, base_converted, base_people)
-            tested.append((w, w.p_value))
-            if w.p_value < alpha:
-                found.add(i)
-        if attempt == 0:
-            suspect = found
-    return tested
-
-
 def anomalies(con: Connection, *, steps: list[str] | None = None,
               window_days: int = 7, baseline_weeks: int = 8,
               false_discovery_rate: float = 0.05, min_people: int = 20,
@@ -215,24 +169,37 @@ def anomalies(con: Connection, *, steps: list[str] | None = None,
                 w.complete = w.week + period <= data_end
             series.append(MetricSeries(f"event: {event}", weeks, kind="event",
                                        events=(event,)))
-    tested = [(s, w, p) for s in series
-              for w, p in _test_series(s.weeks, baseline_periods, min_people,
-                                       false_discovery_rate)]
+    from analytics.change_windows import LENGTHS, best_windows, window_tests
+
+    tested: list = []
+    for s in series:
+        # Periods unusual on their own stay out of every baseline, so an incident does not
+        # become its own baseline.
+        singles = window_tests(s, (1,), baseline_periods, min_people, set())
+        suspect = {t.start for t in singles if t.p < false_discovery_rate}
+        tested += window_tests(s, LENGTHS[grain], baseline_periods, min_people, suspect)
     # Two families, each corrected on its own: the journey's steps (what is asked about) are
     # not diluted by the many event rates watched beside them.
+    flagged_windows = []
     for family in ("step", "event"):
-        chosen = [(w, p) for s, w, p in tested if s.kind == family]
-        for (w, _), adjusted in zip(chosen, benjamini_hochberg([p for _, p in chosen])):
-            w.p_adjusted = adjusted
-            w.flagged = (adjusted <= false_discovery_rate and w.rate is not None
-                         and w.baseline is not None and abs(w.rate - w.baseline) >= min_change)
+        chosen = [t for t in tested if t.series.kind == family]
+        for t, adjusted in zip(chosen, benjamini_hochberg([t.p for t in chosen])):
+            t.adjusted = adjusted
+            if t.length == 1:
+                t.series.weeks[t.start].p_adjusted = adjusted
+            if adjusted <= false_discovery_rate and abs(t.rate - t.baseline) >= min_change:
+                flagged_windows.append(t)
+    windows_kept = best_windows(flagged_windows)
+    for t in windows_kept:
+        for w in t.series.weeks[t.start:t.stop]:
+            w.flagged = True
     for s in series:
         complete = [w.rate for w in s.weeks if w.complete and w.rate is not None
                     and w.people >= min_people]
         s.last_week_change = (complete[-1] - complete[-2]) if len(complete) >= 2 else None
     from analytics.change_drivers import explain_changes
 
-    changes = _changes(series, period)
+    changes = _changes(windows_kept, period)
     explain_changes(con, scope, changes, grain, window_days, baseline_periods * period, parsed)
     flagged: list[dict[str, Any]] = [
         {"metric": s.metric, "week": w.week, "rate": w.rate, "baseline": w.baseline,
@@ -264,24 +231,16 @@ def anomalies(con: Connection, *, steps: list[str] | None = None,
     return result
 
 
-def _changes(series: list[MetricSeries], period: timedelta) -> list[Change]:
+def _changes(kept: list, period: timedelta) -> list[Change]:
     out: list[Change] = []
-    for s in series:
-        flags = [(w.week, 1 if (w.rate or 0) > (w.baseline or 0) else -1)
-                 for w in s.weeks if w.flagged]
-        for win in windows(s.metric, flags, period):
-            inside = [w for w in s.weeks if win.start <= w.week < win.end]
-            people = sum(w.people for w in inside)
-            converted = sum(w.converted for w in inside)
-            before = inside[0].baseline
-            during = converted / people if people else None
-            out.append(Change(
-                metric=s.metric, kind=s.kind, start=win.start, end=win.end,
-                direction="rose" if win.direction > 0 else "fell", rate_before=before,
-                rate_during=during, people=people,
-                p_adjusted=min(w.p_adjusted or 1.0 for w in inside),
-                size=(during - before) * people if during is not None and before is not None
-                else None))
+    for t in kept:
+        weeks = t.series.weeks
+        out.append(Change(
+            metric=t.series.metric, kind=t.series.kind, start=weeks[t.start].week,
+            end=weeks[t.stop - 1].week + period,
+            direction="rose" if t.rate > t.baseline else "fell", rate_before=t.baseline,
+            rate_during=t.rate, people=t.people, p_adjusted=t.adjusted,
+            size=(t.rate - t.baseline) * t.people))
     # The journey's own steps first (what a marketer asks about), each kind biggest first.
     out.sort(key=lambda c: (c.kind != "step", -abs(c.size or 0)))
     return out
@@ -311,10 +270,12 @@ def _summary(result: AnomaliesResult) -> str:
                        else "did it") if c.size else "") + ")."]
         if c.concentrated_in:
             top = c.concentrated_in[0]
+            part = ("all of the change (the rest moved the other way)"
+                    if (top.share_of_change or 0) >= 0.995
+                    else f"{pct(top.share_of_change, 0)} of the change")
             parts.append(f"Concentrated in {top.dimension} = {top.value}: "
-                         f"{pct(top.rate_before)} to {pct(top.rate_during)} there, "
-                         f"{pct(top.share_of_change, 0)} of the change from "
-                         f"{pct(top.share_of_people, 0)} of the people.")
+                         f"{pct(top.rate_before)} to {pct(top.rate_during)} there, {part}, "
+                         f"from {pct(top.share_of_people, 0)} of the people.")
         elif c.kind == "step":
             parts.append("Not concentrated in any one device, channel, plan, country or "
                          "property value: it hit them alike.")

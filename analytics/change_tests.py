@@ -13,8 +13,6 @@ corrected together with Benjamini-Hochberg: of the periods flagged, at most the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 # Fisher's exact test costs milliseconds on large tables, where the normal approximation is
 # exact enough: with every expected cell at least this big, the pooled z-test is used.
@@ -70,27 +68,3 @@ def benjamini_hochberg(p_values: list[float]) -> list[float]:
         running = min(running, p_values[i] * m / rank)
         adjusted[i] = min(running, 1.0)
     return adjusted
-
-
-@dataclass
-class Window:
-    """Consecutive flagged periods of one metric, moving the same way."""
-
-    metric: str
-    start: datetime  # first period's start
-    end: datetime  # last period's end (exclusive)
-    direction: int  # +1 rose, -1 fell
-    periods: list[int]  # indexes into the metric's periods
-
-
-def windows(metric: str, flags: list[tuple[datetime, int]], step: timedelta) -> list[Window]:
-    """`flags`: (period start, direction) of the flagged periods, in order."""
-    out: list[Window] = []
-    for index, (start, direction) in enumerate(flags):
-        last = out[-1] if out else None
-        if last and last.direction == direction and start == last.end:
-            last.end = start + step
-            last.periods.append(index)
-        else:
-            out.append(Window(metric, start, start + step, direction, [index]))
-    return out
