@@ -11,6 +11,7 @@ from tools import journey_model_tools as jmt
 from tools import journey_tools as jt
 from tools import model_tools as mt
 from tools import plan_tools as pt
+from tools import session_tools as sst
 from tools import store_tools as st
 from tools.base import ToolContext, ToolResult
 from tools.spec import ToolSpec, run_spec
@@ -50,6 +51,16 @@ TOOLS: list[ToolSpec] = [
              mt.next_best_action_view, cached=True),
     ToolSpec("retention", "Cohort retention curve by week or month.", jt.RetentionArgs,
              jt.retention_tool, jt.retention_view),
+    ToolSpec("sessions", "Sessions (visits): how many per person, how long, the events they "
+             "start and end with and the most common paths within one. A session is the "
+             "export's session id where events have one, else a pause of more than 30 minutes "
+             "ends it; optional breakdown (device, channel, plan...).",
+             sst.SessionsArgs, sst.sessions_tool, sst.sessions_view),
+    ToolSpec("time_to_value", "Time to value: how long people take from signup (or their first "
+             "event, or a start event) to a key action, how many ever get there and the share "
+             "within 1, 7, 30 or N days; optional breakdown. Use for 'how fast do customers "
+             "activate?'.", sst.TimeToValueArgs, sst.time_to_value_tool,
+             sst.time_to_value_view),
     ToolSpec("attribution", "Credit per marketing channel for conversions (first, last, linear, "
              "position or Markov).", jt.AttributionArgs, jt.attribution_tool,
              jt.attribution_view),
