@@ -5,18 +5,27 @@ each analytic writes `WITH <scope> SELECT ... FROM ev` and the work stays inside
 Person-level attributes are defined once here: `device` and `channel` are those of the person's
 first event (first touch: no channel there means they came direct, even if a later visit came
 from a campaign), the rest come from the customers table or, failing that, the first event
-that has the property. A CRM deal's steps are no touch: they carry no channel or device.
+that has the property (`property_rule="first"`) or any event that has it (`"any"`: a person
+belongs to every value they ever had, so a breakdown counts them in each of its groups). A CRM
+deal's steps are no touch: they carry no channel or device.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 
-from analytics.catalog import CUSTOMER_COLUMNS, Catalog
+from analytics.catalog import CUSTOMER_COLUMNS, DERIVED_ATTRIBUTES, Catalog
+from analytics.errors import ArgumentError
 from analytics.event_filters import property_sql, same_value
 from analytics.store.cells import quote_ident, quote_literal
 from analytics.store.nesting import json_path
+
+# Which of a person's values of an event property count: the first event's that has it, or
+# every one they ever had.
+PropertyRule = Literal["first", "any"]
+PROPERTY_RULES: tuple[PropertyRule, ...] = ("first", "any")
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,7 @@ class Filters:
     attributes: tuple[tuple[str, str], ...] = ()  # (attribute, value) pairs, all must hold
     segment_people: tuple[str, ...] | None = None  # set by the segment filter (person ids)
     segment: str | None = None
+    property_rule: PropertyRule = "first"  # a person's value of an event property: see above
 
     def describe(self) -> dict:
         out: dict = {}
@@ -41,6 +51,8 @@ class Filters:
             out[key] = value
         if self.segment:
             out["segment"] = self.segment
+        if self.property_rule != "first":
+            out["property_rule"] = self.property_rule
         return out
 
     @property
@@ -49,6 +61,10 @@ class Filters:
 
 
 def check_filters(filters: Filters, catalog: Catalog) -> None:
+    if filters.property_rule not in PROPERTY_RULES:
+        raise ArgumentError("filters.property_rule",
+                            f"must be one of {', '.join(PROPERTY_RULES)}, not "
+                            f"'{filters.property_rule}'")
     for value in filters.channel:
         catalog.check_value("channel", value)
     for value in filters.device:
@@ -63,21 +79,54 @@ ATTRIBUTE_RULE = ("a person's attribute is the customer record's value (a CRM co
                   "attribute) when there is one, else the value of that event property on the "
                   "person's first event that has it; channel and device are those of the "
                   "person's first event (none there: direct / unknown)")
+ATTRIBUTE_RULE_ANY = ("a person's attribute is the customer record's value (a CRM column or "
+                      "attribute) when there is one, else every value of that event property "
+                      "on any of the person's events: a filter keeps the person when any event "
+                      "has the value, a breakdown counts the person in the group of each value "
+                      "they had (groups may sum to more than the whole); channel and device are "
+                      "those of the person's first event (none there: direct / unknown)")
+
+
+def attribute_rule(filters: Filters) -> str:
+    """The definition of a person's attribute under the filters' property rule."""
+    return ATTRIBUTE_RULE_ANY if filters.property_rule == "any" else ATTRIBUTE_RULE
 
 
 def _property_column(attribute: str) -> str:
     return quote_ident("prop:" + attribute)
 
 
-def attribute_sql(attribute: str, profile: str = "p", customer: str = "c") -> str:
-    """The SQL expression of a person-level attribute (as text, for grouping)."""
-    if attribute in ("device", "channel"):
-        return f"{profile}.{attribute}"
-    from_events = f"{profile}.{_property_column(attribute)}"
+def _customer_value_sql(attribute: str, customer: str = "c") -> str:
+    """The customer record's value of an attribute (a CRM column, else a key of attributes)."""
     if attribute in CUSTOMER_COLUMNS:
-        return f"COALESCE(CAST({customer}.{attribute} AS VARCHAR), {from_events})"
-    return (f"COALESCE(json_extract_string({customer}.attributes, "
-            f"{quote_literal(json_path([attribute]))}), {from_events})")
+        return f"CAST({customer}.{attribute} AS VARCHAR)"
+    return f"json_extract_string({customer}.attributes, {quote_literal(json_path([attribute]))})"
+
+
+def attribute_sql(attribute: str, profile: str = "p", customer: str = "c") -> str:
+    """The SQL expression of a person-level attribute (as text, for grouping), by the first
+    rule: the customer record's value, else the profile's first value of the event property."""
+    if attribute in DERIVED_ATTRIBUTES:
+        return f"{profile}.{attribute}"
+    return (f"COALESCE({_customer_value_sql(attribute, customer)}, "
+            f"{profile}.{_property_column(attribute)})")
+
+
+def _any_value_condition(attribute: str) -> str:
+    """SQL (four ? parameters, all the value) true when the person's customer record has the
+    value, or, without one there, when any of the person's events has it."""
+    record = _customer_value_sql(attribute)
+    value = property_sql(attribute)
+    return (f"CASE WHEN {record} IS NOT NULL THEN COALESCE({same_value(record)}, FALSE) "
+            f"ELSE p.person_id IN (SELECT person_id FROM person_events "
+            f"WHERE COALESCE({same_value(value)}, FALSE)) END")
+
+
+def _any_values_join(attribute: str) -> str:
+    """A join giving `v.value`: each distinct value of the event property a person had."""
+    value = property_sql(attribute)
+    return (f"LEFT JOIN (SELECT DISTINCT person_id AS person_id, {value} AS value "
+            f"FROM person_events WHERE {value} IS NOT NULL) AS v ON v.person_id = p.person_id")
 
 
 def _utc(day: date) -> datetime:
@@ -117,12 +166,17 @@ class Scope:
 
 
 def scope_sql(filters: Filters, *, group_by: str | None = None, date_range: bool = True,
-              light: bool = False) -> Scope:
+              light: bool = False, several_groups: bool = False) -> Scope:
     """CTEs `ev` (filtered events, with a `grp` column when grouping) for an analytic.
 
     With `date_range=False` the date range is left to the analytic (the funnel applies it to
     the first step only). `light=True` skips the stage map (stage columns are NULL), which saves
     two joins per event for the analytics that never look at stages.
+
+    Under `property_rule="any"` a breakdown by an event property puts a person in every group of
+    a value they had: `people` has a row per (person, group) and `ev` repeats a person's events
+    once per group. Only an analytic that keys its work by (person_id, grp) says
+    `several_groups=True`; for the others such a breakdown is refused, never miscounted.
     """
     events_table = "person_events" if light else "journey_events"
     stage_cols = ("NULL::VARCHAR AS stage, NULL::INTEGER AS stage_position" if light
@@ -131,9 +185,17 @@ def scope_sql(filters: Filters, *, group_by: str | None = None, date_range: bool
     ctes: list[str] = []
     person_conditions: list[str] = []
     need_profile = filters.needs_profile or group_by is not None
+    any_rule = filters.property_rule == "any"
+    many = any_rule and group_by is not None and group_by not in DERIVED_ATTRIBUTES
+    if many and not several_groups:
+        raise ArgumentError("filters.property_rule",
+                            "'any' (a person in every group of a value they had) is not "
+                            "available for this analytic's breakdown; use 'first'")
     if need_profile:
-        ctes.append(profile_sql([k for k, _ in filters.attributes]
-                                + ([group_by] if group_by else [])))
+        # Under the any rule no event property is read from the first event that has it.
+        wanted = [] if any_rule else [k for k, _ in filters.attributes] + (
+            [group_by] if group_by else [])
+        ctes.append(profile_sql(wanted))
         person_filter = ["TRUE"]
         for value_list, column in ((filters.channel, "p.channel"), (filters.device, "p.device")):
             if value_list:
@@ -144,13 +206,22 @@ def scope_sql(filters: Filters, *, group_by: str | None = None, date_range: bool
                 params.extend(value_list)
         for key, value in filters.attributes:
             # As a marketer means it: `plan=Pro` finds the CRM's "pro"; 49 is 49.0.
+            if any_rule and key not in DERIVED_ATTRIBUTES:
+                person_filter.append(_any_value_condition(key))
+                params += [value] * 4
+                continue
             person_filter.append(f"COALESCE({same_value(attribute_sql(key))}, FALSE)")
             params += [value, value]
-        grp = attribute_sql(group_by) if group_by else "NULL"
+        values_join, distinct = "", "DISTINCT " if many else ""
+        if many and group_by is not None:
+            grp = f"COALESCE({_customer_value_sql(group_by)}, v.value)"
+            values_join = "\n    " + _any_values_join(group_by)
+        else:
+            grp = attribute_sql(group_by) if group_by else "NULL"
         ctes.append(f"""
 people AS (
-    SELECT p.person_id AS person_id, COALESCE({grp}, '(none)') AS grp
-    FROM profile AS p LEFT JOIN customers AS c ON c.customer_id = p.customer_id
+    SELECT {distinct}p.person_id AS person_id, COALESCE({grp}, '(none)') AS grp
+    FROM profile AS p LEFT JOIN customers AS c ON c.customer_id = p.customer_id{values_join}
     WHERE {' AND '.join(person_filter)}
 )""")
         person_conditions.append("e.person_id IN (SELECT person_id FROM people)")

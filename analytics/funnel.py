@@ -18,7 +18,7 @@ from typing import Literal
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import ArgumentError
 from analytics.event_filters import StepEvent, parse_step_event, split_alternatives, step_sql
-from analytics.filters import ATTRIBUTE_RULE, Filters, check_filters, date_bounds, scope_sql
+from analytics.filters import Filters, attribute_rule, check_filters, date_bounds, scope_sql
 from analytics.results import AnalyticResult, duration, pct, rate
 from analytics.store.connection import Connection
 
@@ -89,10 +89,12 @@ def parse_steps(steps: list[str], catalog: Catalog) -> list[list[StepEvent]]:
 
 def _step_sql(steps: list[list[StepEvent]], order: Order, window: int | None,
               start, end, grouped: bool) -> tuple[str, list]:
-    """CTEs s1..sN: one row per person who reached the step, with the step's time."""
+    """CTEs s1..sN: one row per person who reached the step, with the step's time; grouped,
+    one per person and group (a person may be in several groups: see scope_sql)."""
     params: list = []
     ctes = []
-    grp = ", any_value(grp) AS grp" if grouped else ""
+    grp = ", grp AS grp" if grouped else ""
+    keys = "person_id, grp" if grouped else "person_id"
     first_step, first_params = step_sql(steps[0])
     params.extend(first_params)
     first_cond = []
@@ -104,20 +106,22 @@ def _step_sql(steps: list[list[StepEvent]], order: Order, window: int | None,
         params.append(end)
     where = " AND ".join([first_step] + first_cond)
     ctes.append(f"s1 AS (SELECT person_id, min(ts) AS t, min(ts) AS t1{grp} FROM ev "
-                f"WHERE {where} GROUP BY person_id)")
+                f"WHERE {where} GROUP BY {keys})")
     for k, step in enumerate(steps[1:], start=2):
         condition, step_params = step_sql(step, "e")
         params.extend(step_params)
         # Strict: at or after the previous step. Any order: anywhere after step 1.
         after = "e.ts >= p.t" if order == "strict" else "e.ts >= p.t1"
         window_cond = f" AND e.ts <= p.t1 + INTERVAL {int(window)} SECOND" if window else ""
-        grp_col = ", any_value(p.grp) AS grp" if grouped else ""
+        grp_col = ", p.grp AS grp" if grouped else ""
+        same_group = " AND e.grp = p.grp" if grouped else ""
+        group_keys = "p.person_id, p.grp" if grouped else "p.person_id"
         time_expr = "min(e.ts)"
         ctes.append(
             f"s{k} AS (SELECT p.person_id, {time_expr} AS t, any_value(p.t1) AS t1, "
             f"any_value(p.t) AS t_prev{grp_col} FROM s{k - 1} AS p JOIN ev AS e "
-            f"ON e.person_id = p.person_id AND {condition} AND {after}"
-            f"{window_cond} GROUP BY p.person_id)")
+            f"ON e.person_id = p.person_id{same_group} AND {condition} AND {after}"
+            f"{window_cond} GROUP BY {group_keys})")
     return ",\n".join(ctes), params
 
 
@@ -131,7 +135,7 @@ def funnel(con: Connection, steps: list[str], *, order: Order = "strict",
     check_filters(filters, catalog)
     if by is not None:
         catalog.check_attribute(by)
-    scope = scope_sql(filters, group_by=by, date_range=False)
+    scope = scope_sql(filters, group_by=by, date_range=False, several_groups=True)
     start, end = date_bounds(filters)
     step_ctes, step_params = _step_sql(parsed, order, window, start, end, by is not None)
     group_col = "grp" if by else "'all'"
@@ -175,24 +179,25 @@ def funnel(con: Connection, steps: list[str], *, order: Order = "strict",
         groups = sorted((FunnelGroup(g, build(c)) for g, c in counts.items()),
                         key=lambda g: -g.steps[0].customers)
         # The overall funnel (with its own time statistics) comes from an ungrouped run; its
-        # counts equal the groups' sums because every person is in exactly one group.
+        # counts equal the groups' sums when every person is in one group (the first rule;
+        # under the any rule a person counts in each group of a value they had).
         overall = funnel(con, steps, order=order, window=window, filters=filters,
                          catalog=catalog).steps
     biggest = max(overall[1:], key=lambda s: s.dropped) if overall[0].customers else None
     result = FunnelResult(
         steps=overall, order=order, window_seconds=window, by=by, groups=groups,
         biggest_dropoff_step=biggest.step if biggest and biggest.dropped else None,
-        filters=filters.describe(), definitions=_definitions(order, window))
+        filters=filters.describe(), definitions=_definitions(order, window, filters))
     result.summary = _summary(result)
     return result
 
 
-def _definitions(order: str, window: int | None) -> dict[str, str]:
+def _definitions(order: str, window: int | None, filters: Filters) -> dict[str, str]:
     return {
         "customers": "distinct people (a customer id, or an anonymous id not linked to one)",
         "step": ("an event, or several separated by '|'; event[property=value] counts only "
                  "events with that property value ('~' contains, '!=' differs)"),
-        "attribute": ATTRIBUTE_RULE,
+        "attribute": attribute_rule(filters),
         "step 1": "first occurrence of the step's events inside the date range",
         "order": ("strict: each step at or after the previous one's first occurrence (ties count "
                   "as in order)" if order == "strict" else

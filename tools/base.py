@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 from pydantic import (
     BaseModel,
@@ -120,6 +120,12 @@ class FilterArgs(ToolArgs):
                                           "ATTRIBUTE=VALUE, e.g. plan=starter.")
     segment: Optional[str] = Field(None, description="Only one segment from the segments tool "
                                                      "(its number or part of its name).")
+    property_rule: Literal["first", "any"] = Field(
+        "first", description="A person's value of an event property, for `where` and a "
+                             "breakdown by one (the customer record's value comes first): "
+                             "first: that of their first event that has it; any: every value "
+                             "any of their events had (a filter keeps the person when one "
+                             "does; a breakdown counts them in each such group).")
 
     @field_validator("until")
     @classmethod
@@ -133,7 +139,8 @@ class FilterArgs(ToolArgs):
         from analytics.filters import Filters
 
         return Filters(start=self.since, end=self.until, channel=tuple(self.channel),
-                       device=tuple(self.device), attributes=tuple(sorted(self.where.items())))
+                       device=tuple(self.device), attributes=tuple(sorted(self.where.items())),
+                       property_rule=self.property_rule)
 
 
 @dataclass

@@ -40,7 +40,9 @@ class FunnelArgs(ToolArgs):
                                         "(days, or a duration such as 14d, 12h).")
     by: Optional[str] = Field(None, description="Break down by device, channel, plan, country, "
                                                 "another customer attribute or an event "
-                                                "property such as $browser (first touch).")
+                                                "property such as $browser (first touch; an "
+                                                "event property's value by the property "
+                                                "rule).")
     filters: FilterArgs = Field(default_factory=FilterArgs)
 
 
