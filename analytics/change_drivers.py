@@ -59,7 +59,10 @@ def explain_changes(con: Connection, scope: Any, changes: list, grain: str,
         # Errors and support contacts first: what rises with trouble says what broke.
         overlapping.sort(key=lambda c: (not trouble(c), -abs((c.rate_during or 0)
                                                              - (c.rate_before or 0))))
-        change.co_moving = [_said(other) for other in overlapping][:5]
+        said: dict[str, str] = {}  # one line per metric: its largest overlapping change
+        for other in overlapping:
+            said.setdefault(other.metric, _said(other))
+        change.co_moving = list(said.values())[:5]
 
 
 def _said(change: Any) -> str:

@@ -63,8 +63,8 @@ class BehaviourFriction:
         notable = [i for i in self.instead if i.dropped_share > i.passed_share][:3]
         if notable:
             parts.append(", " + ", ".join(
-                f"{pct(i.dropped_share, 0)} then did {i.event} (against "
-                f"{pct(i.passed_share, 0)} of those who went on)" for i in notable))
+                f"{pct(i.dropped_share, 0)} {did(i)} (against {pct(i.passed_share, 0)} of "
+                "those who went on)" for i in notable))
         if self.exits is not None:
             parts.append(f"{'; ' if notable else ', '}{pct(self.exits, 0)} did nothing else "
                          f"within {self.horizon_days} days")
@@ -75,6 +75,15 @@ class BehaviourFriction:
                      f"{pct(s.left_rate, 0)} left there against {pct(s.others_rate, 0)} "
                      "elsewhere.")
         return text
+
+
+def did(instead: InsteadEvent) -> str:
+    """What the people did, as a sentence says it."""
+    if instead.kind == "repeat of the step":
+        return f"did {instead.event} again"
+    if instead.kind == "back to an earlier step":
+        return f"went back to {instead.event}"
+    return f"then did {instead.event}"
 
 
 def _kind(event: str, step: str, earlier: list[str]) -> str:

@@ -102,7 +102,9 @@ def journey_map(con: Connection, index: FeedbackIndex, steps: list[str], *,
 def _behaviour_clause(behaviour) -> str:
     """What those who left did instead, when no feedback says why."""
     notable = [i for i in behaviour.instead if i.dropped_share > i.passed_share][:2]
-    said = [f"{pct(i.dropped_share, 0)} of them then did {i.event} (against "
+    from analytics.friction_behaviour import did
+
+    said = [f"{pct(i.dropped_share, 0)} of them {did(i)} (against "
             f"{pct(i.passed_share, 0)} of those who went on)" for i in notable]
     if behaviour.exits is not None:
         said.append(f"{pct(behaviour.exits, 0)} did nothing else")

@@ -44,7 +44,10 @@ from analytics.store.connection import Connection
 
 INFERRED_KEY = "journey_model.inferred"
 CHOICES_KEY = "journey_model.choices"
-STEP_SHARE = 0.5  # of converters, done before converting: a step of the main journey
+# Of converters, done before converting: a step of the main journey. Three in four: the
+# path nearly every converter walks, not the browsing many do on the way (a catalog, a search).
+STEP_SHARE = 0.75
+NEAR_SHARE = 0.4  # shown as "not a step" (with its share) so the user can add it
 UBIQUITOUS_SHARE = 0.9  # of all people: an event that says nothing about progress
 MAX_STEPS = 8  # conversion included
 AFTER_SHARE = 0.6  # of the converters doing an event, first doing it after: retention
@@ -106,10 +109,12 @@ def choose_funnel(evidence: list[StepEvidence], conversion: str | None, people: 
     for s in evidence:
         if s.event_name == conversion:
             continue
-        if share(s) < STEP_SHARE:
+        if share(s) < NEAR_SHARE:
             continue
         if is_setback(s.event_name):
             s.why_not = "a setback (error, failure or loss)"
+        elif share(s) < STEP_SHARE:
+            s.why_not = f"fewer than {STEP_SHARE:.0%} of converters pass it"
         elif conversion and (s.after_share or 0) >= AFTER_SHARE and converters:
             s.why_not = "mostly after converting"
         else:

@@ -45,7 +45,9 @@ def test_tools_numbers_and_names_match_the_cli(demo_store):
     assert {"next_best_action", "p_alive", "journey_map"} <= set(names)
     schema = next(t for t in tools.tools if t.name == "funnel").input_schema
     assert schema == BY_NAME["funnel"].args.model_json_schema()
-    assert schema["properties"]["steps"]["maxItems"] == 20  # limits are in the schema
+    # Limits are in the schema (the steps are optional: the journey model's by default).
+    steps = next(a for a in schema["properties"]["steps"]["anyOf"] if a.get("type") == "array")
+    assert steps["maxItems"] == 20 and steps["minItems"] == 2
     cli = json.loads(journey("funnel", "pricing_view", "signup", "--by", "device", "--json",
                              home=demo_store.home).stdout)
     result = funnel.structured_content["result"]
