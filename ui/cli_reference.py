@@ -47,7 +47,9 @@ def reference() -> str:
     lines += [admin_row(words, command) for words, command in admin_commands()]
     lines += ["", "Filters (every command whose row says so): `--since`, `--until` "
               "(YYYY-MM-DD, UTC, inclusive), `--channel` and `--device` (repeatable), "
-              "`--where ATTRIBUTE=VALUE` (repeatable), `--segment`. Every command of the first "
+              "`--where ATTRIBUTE=VALUE` (repeatable), `--segment`, `--property-rule first|any` "
+              "(an event property's value for `--where` and `--by`: the person's first event "
+              "that has it, or every value any of their events had). Every command of the first "
               "table also takes `--json`, and those that draw one `--chart FILE.html`; "
               "durations are days or `14d`, `12h`, `2w`.", "", END]
     return "\n".join(lines)
