@@ -98,10 +98,16 @@ ORDER BY p.person_id
     categorical = []
     for column, prefix in (("device", "device_"), ("first_channel", "channel_")):
         values = frame[column].fillna("unknown")
+        # Names are kept as loaded, so "iOS" and "ios" may both be there: one column for the
+        # spellings that make one column name, never the same column twice.
         for value in sorted(values.unique()):
             name = safe_column(prefix, value)
-            frame[name] = (values == value).astype(float)
-            categorical.append(name)
+            hit = (values == value).astype(float)
+            if name in categorical:
+                frame[name] = frame[name].clip(lower=hit)
+            else:
+                frame[name] = hit
+                categorical.append(name)
     for column in numeric:
         frame[column] = frame[column].astype(float).fillna(0.0)
     return FeatureTable(frame=frame, numeric=numeric, categorical=categorical, as_of=as_of)

@@ -153,3 +153,13 @@ def test_a_camel_case_session_id_is_kept_too(store, write):
     ingest_files(store, "events", [write("e.csv", text)])
     [(properties,)] = _rows(store, "SELECT properties FROM events")
     assert json.loads(properties) == {"sessionId": "abc-123"}
+
+
+def test_model_features_have_one_column_for_spellings_of_one_name(loaded):
+    from analytics.features import person_features
+
+    with loaded.reader() as con:
+        table = person_features(con)
+    assert len(table.categorical) == len(set(table.categorical))
+    assert table.frame.loc[["u1", "u2"], "device_ios"].tolist() == [1.0, 1.0]
+    assert table.frame.loc["u1", "channel_google_ads"] == 1.0
