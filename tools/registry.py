@@ -64,16 +64,18 @@ TOOLS: list[ToolSpec] = [
     ToolSpec("attribution", "Credit per marketing channel for conversions (first, last, linear, "
              "position or Markov).", jt.AttributionArgs, jt.attribution_tool,
              jt.attribution_view),
-    ToolSpec("anomalies", "Weekly conversion between key steps with unusual weeks flagged; what "
-             "changed since last week.", jt.AnomaliesArgs, jt.anomalies_tool,
-             jt.anomalies_view),
+    ToolSpec("anomalies", "What changed: every main-journey step and frequent event watched "
+             "week by week (or day by day), unusual windows found with their size, the segment "
+             "they are concentrated in and the events that moved with them.", jt.AnomaliesArgs,
+             jt.anomalies_tool, jt.anomalies_view),
     ToolSpec("feedback_search", "Find what customers said about a topic (semantic search over "
              "reviews, tickets, chats, NPS, surveys).", fb.FeedbackSearchArgs,
              fb.feedback_search_tool, fb.feedback_search_view),
     ToolSpec("themes", "The themes in customer feedback with sentiment, where they occur and "
              "quotes.", fb.ThemesArgs, fb.themes_tool, fb.themes_view),
-    ToolSpec("friction", "Why customers drop at a step: feedback themes of those who dropped "
-             "against those who went on, with quotes.", fb.FrictionArgs, fb.friction_tool,
+    ToolSpec("friction", "Why customers drop at a step: what those who left did instead "
+             "(errors, support, going back) and, with feedback, what they said, against those "
+             "who went on.", fb.FrictionArgs, fb.friction_tool,
              fb.friction_view),
     ToolSpec("diagnose", "Diagnose stage metrics the user pasted (from a deck or spreadsheet): "
              "conversion per step, friction ranked by people lost, benchmarks, inconsistent "

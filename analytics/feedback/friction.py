@@ -49,29 +49,28 @@ class FrictionResult(AnalyticResult):
     kind = "friction"
 
     def figure(self):
-        import plotly.graph_objects as go
-
         if not self.themes and self.behaviour is not None:
             instead = self.behaviour.instead[:8]
-            fig = go.Figure([
-                go.Bar(name=f"left at {self.step}", y=[i.event for i in instead],
-                       x=[i.dropped_share for i in instead], orientation="h"),
-                go.Bar(name=f"went on to {self.next_step}", y=[i.event for i in instead],
-                       x=[i.passed_share for i in instead], orientation="h"),
-            ])
-            fig.update_layout(barmode="group", title=f"What people did after {self.step}",
-                              xaxis={"tickformat": ".0%"}, yaxis={"autorange": "reversed"})
-            return fig
+            return _paired_bars([i.event for i in instead], f"left at {self.step}",
+                                [i.dropped_share for i in instead], f"went on to {self.next_step}",
+                                [i.passed_share for i in instead],
+                                f"What people did after {self.step}")
         rows = self.themes[:8]
-        fig = go.Figure([
-            go.Bar(name=f"dropped at {self.step}", y=[t.label for t in rows],
-                   x=[t.dropped_share for t in rows], orientation="h"),
-            go.Bar(name=f"went on to {self.next_step}", y=[t.label for t in rows],
-                   x=[t.passed_share for t in rows], orientation="h"),
-        ])
-        fig.update_layout(barmode="group", title=f"What customers say at {self.step}",
-                          xaxis={"tickformat": ".0%"}, yaxis={"autorange": "reversed"})
-        return fig
+        return _paired_bars([t.label for t in rows], f"dropped at {self.step}",
+                            [t.dropped_share for t in rows], f"went on to {self.next_step}",
+                            [t.passed_share for t in rows], f"What customers say at {self.step}")
+
+
+def _paired_bars(labels: list[str], left: str, left_shares: list[float], right: str,
+                 right_shares: list[float], title: str):
+    """Those who left against those who went on, share by share (said or did)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure([go.Bar(name=left, y=labels, x=left_shares, orientation="h"),
+                     go.Bar(name=right, y=labels, x=right_shares, orientation="h")])
+    fig.update_layout(barmode="group", title=title, xaxis={"tickformat": ".0%"},
+                      yaxis={"autorange": "reversed"})
+    return fig
 
 
 def event_of(step: str, catalog: Catalog) -> str:
