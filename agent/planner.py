@@ -18,7 +18,9 @@ from typing import Any
 import yaml
 
 from agent.entities import Entities, extract
+from agent.frame import Frame, Vocabulary, read_frame
 from agent.intents import shared_classifier
+from agent.investigations import INVESTIGATIONS, Investigation, investigation_for
 from tools.base import ToolContext, ToolResult
 from tools.session import Session
 
@@ -46,10 +48,12 @@ class Answer:
     calls: list[PlannedCall] = field(default_factory=list)
     results: list[ToolResult] = field(default_factory=list)
     mode: str = "offline"
+    frame: Frame | None = None
 
     def to_dict(self) -> dict:
         return {"question": self.question, "intent": self.intent, "mode": self.mode,
                 "answer": self.text,
+                "frame": self.frame.to_dict() if self.frame else None,
                 "tools": [{"tool": r.tool, "arguments": r.arguments, "result_id": r.result_id,
                            "ok": r.ok} for r in self.results],
                 "results": {r.result_id: r.data() for r in self.results if r.result_id}}
@@ -62,6 +66,7 @@ class OfflinePlanner:
         self.ctx = self.session.ctx
         self.templates = _templates()
         self.last: tuple[str, Entities] | None = None
+        self.last_frame: Frame | None = None
 
     def call(self, tool: str, arguments: dict) -> ToolResult:
         return self.session.call(tool, arguments)
@@ -77,10 +82,44 @@ class OfflinePlanner:
         from tools.registry import call_tool
 
         data = call_tool(self.ctx, "describe_data").result
+        stage_of = {e.event_name: e.stage for e in data.event_names}
+        stage_steps: dict[str, str] = {}
+        for step in data.key_steps:
+            stage_steps.setdefault(stage_of.get(step, ""), step)
+        stage_steps.pop("", None)
+        stage_steps.pop("unmapped", None)
         return {"popularity": {e.event_name: e.people for e in data.event_names},
                 "end": data.last_event.date() if data.last_event else None,
                 "conversion": data.conversion_event, "churn": data.churn_event,
-                "key_steps": data.key_steps}
+                "key_steps": data.key_steps, "stage_steps": stage_steps,
+                "devices": list(data.devices), "channels": list(data.channels),
+                "attribute_values": dict(data.attribute_values)}
+
+    def vocabulary(self) -> Vocabulary:
+        f = self.facts()
+        return Vocabulary(events=list(f["popularity"]), popularity=f["popularity"],
+                          end=f["end"], conversion=f["conversion"], churn=f["churn"],
+                          key_steps=f["key_steps"], stage_steps=f["stage_steps"],
+                          devices=f["devices"], channels=f["channels"],
+                          attribute_values=f["attribute_values"])
+
+    def read(self, question: str) -> Frame:
+        """The question's frame; a short follow-up ("and on mobile?") keeps the previous
+        question's frame and changes only what it names."""
+        frame = read_frame(question, self.vocabulary())
+        if self.last_frame and FOLLOW_UP.match(question) and len(question.split()) <= 8:
+            previous = self.last_frame
+            merged = Frame(**{**previous.__dict__, "question": question,
+                              "notes": list(frame.notes)})
+            merged.population = {**previous.population, **frame.population}
+            for key in ("period", "by", "steps", "customer_ids", "compare"):
+                if getattr(frame, key):
+                    setattr(merged, key, getattr(frame, key))
+            labels = [x for x in (previous.population_label, frame.population_label) if x]
+            merged.population_label = ", ".join(dict.fromkeys(labels))
+            merged.notes.append("a follow-up: the previous question's frame, changed by this one")
+            return merged
+        return frame
 
     def warm_up(self, models: bool = True) -> None:
         """Load what answers would otherwise wait for: the embedding model, the catalog, the
@@ -102,25 +141,34 @@ class OfflinePlanner:
     # -- planning ---------------------------------------------------------------------------
 
     def plan(self, question: str) -> tuple[str, Entities, list[PlannedCall]]:
+        frame = self.read(question)
+        self.frame = frame
         facts = self.facts()
         entities = extract(question, self.ctx.catalog(), facts["popularity"], facts["end"])
+        # The frame's reading wins: loose words, periods and populations it resolved.
+        entities.events = list(frame.steps)
+        investigation = investigation_for(frame)
+        if investigation:
+            frame.topic = investigation
+            return investigation, entities, [PlannedCall(FIRST_TOOL[investigation], {})]
         match = shared_classifier().classify(_generic(question, entities.events))
         intent = match.intent
-        if intent == "out_of_scope" and (entities.events or entities.device or entities.channel):
+        if intent == "out_of_scope" and (frame.steps or frame.population or frame.period):
             # It names something in the data, so it is about the journey after all.
             intent = match.best_journey_intent()
         if self.last and FOLLOW_UP.match(question) and len(question.split()) <= 8:
-            previous_intent, previous = self.last
-            intent = previous_intent
-            entities = _merge(previous, entities)
+            intent = self.last[0]
+        intent = _intent_from_frame(intent, frame)
+        frame.topic = intent
         calls = self._calls(intent, entities, facts, question)
         return intent, entities, calls
 
     def _calls(self, intent: str, e: Entities, facts: dict, question: str) -> list[PlannedCall]:
-        filters = {k: v for k, v in {
-            "since": e.since.isoformat() if e.since else None,
-            "until": e.until.isoformat() if e.until else None,
-            "device": e.device, "channel": e.channel, "segment": e.segment}.items() if v}
+        frame = self.frame
+        filters = frame.filters()
+        if frame.by and intent in ("dropoff", "breakdown"):
+            intent = "breakdown"
+        e.by = frame.by or e.by
         steps = facts["key_steps"]
         conversion, churn = facts["conversion"], facts["churn"]
         if intent == "dropoff":
@@ -181,6 +229,14 @@ class OfflinePlanner:
 
     def ask(self, question: str) -> Answer:
         intent, entities, calls = self.plan(question)
+        frame = self.frame
+        if intent in INVESTIGATIONS:
+            inv = Investigation(self.call)
+            INVESTIGATIONS[intent](inv, frame, self.facts())
+            self.last, self.last_frame = (intent, entities), frame
+            return Answer(question, intent, _lead(frame, inv.text()),
+                          [PlannedCall(r.tool, r.arguments) for r in inv.results], inv.results,
+                          frame=frame)
         results = [self.call(c.tool, c.arguments) for c in calls]
         # Drop-offs come with how devices differ and what customers said where they leave:
         # the largest drops first, the first one with feedback to quote.
@@ -201,9 +257,9 @@ class OfflinePlanner:
         elif intent == "out_of_scope":
             text = self.templates[intent]
         else:
-            text = self._write(intent, results)
-            self.last = (intent, entities)
-        return Answer(question, intent, text, calls, results)
+            text = _lead(frame, self._write(intent, results))
+            self.last, self.last_frame = (intent, entities), frame
+        return Answer(question, intent, text, calls, results, frame=frame)
 
     def _write(self, intent: str, results: list[ToolResult]) -> str:
         parts = []
@@ -233,6 +289,43 @@ class OfflinePlanner:
         by = results[0].arguments.get("by") if results else None
         parts.append(nxt.format(step=step or "that step", by=by or "device"))
         return "\n\n".join(p for p in parts if p)
+
+
+# The tool an investigation starts with (for routing checks that look before it runs).
+FIRST_TOOL = {"customer": "next_best_action", "people": "churn", "reason_change": "anomalies",
+              "budget": "attribution", "duration": "time_to_value", "sessions": "sessions",
+              "model": "journey_model", "p_alive": "p_alive", "population_feedback": "themes"}
+
+
+def _intent_from_frame(intent: str, frame: Frame) -> str:
+    """What the frame says the question asks overrides a nearest-example guess."""
+    asks = frame.asks
+    if asks == "change":
+        return "anomalies"
+    if asks == "plan":
+        return "plan"
+    if asks == "reason" and frame.steps and intent not in ("moments_churn", "moments_conversion"):
+        return "friction"
+    if asks == "feedback" and intent not in ("feedback_search", "themes", "friction"):
+        return "friction" if frame.steps else "themes"
+    if frame.by and intent in ("dropoff", "breakdown", "out_of_scope", "describe_data"):
+        return "breakdown"
+    return intent
+
+
+def _lead(frame: Frame, text: str) -> str:
+    """The answer, opened with the population and period it is about when the question named
+    them (so an answer about March says March)."""
+    scope = []
+    if frame.topic in ("people", "customer", "model"):
+        return text  # about people now, or the definitions: no period to state
+    if frame.population_label:
+        scope.append(frame.population_label)
+    if frame.period:
+        scope.append(frame.period["label"])
+    if not scope or not text:
+        return text
+    return f"For {', '.join(scope)}: {text}"
 
 
 # How the chat names the arguments a question can get wrong.

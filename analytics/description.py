@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from analytics.store.connection import EventStore
 
 CACHE_NAME = "description.json"
-CACHE_VERSION = 4  # 2: event_properties; 3: deals; 4: the journey model
+CACHE_VERSION = 5  # 2: event_properties; 3: deals; 4: the journey model; 5: attribute values
 
 
 @dataclass(kw_only=True)
@@ -37,6 +37,9 @@ class DataDescription(AnalyticResult, StoreStatus):
     churn_event: str | None = None
     key_steps: list[str] = field(default_factory=list)
     model_origin: dict[str, str] = field(default_factory=dict)
+    # The values of each attribute with few of them (plan: starter, team...), so that a
+    # question's "enterprise customers" or "EMEA" can be read as a filter.
+    attribute_values: dict[str, list[str]] = field(default_factory=dict)
 
     kind = "data"
 
@@ -125,6 +128,7 @@ def _describe(store: EventStore) -> DataDescription:
     with store.reader() as con:
         catalog = load_catalog(con)
         model = journey_model(con)
+        values = attribute_values(con, catalog)
     span = f"from {status.first_event:%Y-%m-%d} to {status.last_event:%Y-%m-%d}"
     summary = (f"{status.events:,} events from {status.people:,} people, {status.customers:,} "
                f"customers, {status.feedback:,} feedback items, {span}. Stages in order: "
@@ -135,9 +139,49 @@ def _describe(store: EventStore) -> DataDescription:
         **base, summary=summary, customer_attributes=catalog.attributes,
         event_properties=catalog.event_properties,
         conversion_event=model.conversion_event, churn_event=model.churn_event,
-        key_steps=list(model.funnel), model_origin=dict(model.origin),
+        key_steps=list(model.funnel), model_origin=dict(model.origin), attribute_values=values,
         definitions={"people": "customer ids, plus anonymous ids not linked to one",
                      "conversion_event": model.definitions["conversion_event"],
                      "key_steps": "the main journey: " + model.definitions["funnel"],
+                     "attribute_values": "attributes with at most "
+                                         f"{MAX_LISTED_VALUES} values: their values (customer "
+                                         "columns and attributes; event properties from a "
+                                         "sample)",
                      "model_origin": "for each part of the journey model, whether it was "
                                      "inferred from the data or set by you"})
+
+
+MAX_LISTED_VALUES = 40
+
+
+def attribute_values(con, catalog: Catalog) -> dict[str, list[str]]:
+    """Attribute -> its values, for the attributes with few values (identifiers, e-mails and
+    free text have many and are left out)."""
+    from analytics.catalog import CUSTOMER_COLUMNS
+    from analytics.store.cells import quote_literal
+    from analytics.store.nesting import json_path
+
+    limit = MAX_LISTED_VALUES + 1
+    found: dict[str, list[str]] = {}
+
+    def keep(name: str, sql: str) -> None:
+        rows = con.execute(sql).fetchall()
+        if 0 < len(rows) < limit:
+            found.setdefault(name, sorted(str(r[0]) for r in rows))
+
+    for column in ("plan", "country"):
+        if column in CUSTOMER_COLUMNS:
+            keep(column, f"SELECT DISTINCT CAST({column} AS VARCHAR) FROM customers "
+                         f"WHERE {column} IS NOT NULL LIMIT {limit}")
+    for key in catalog.customer_attributes:
+        path = quote_literal(json_path([key]))
+        keep(key, f"SELECT DISTINCT json_extract_string(attributes, {path}) FROM customers "
+                  f"WHERE json_extract_string(attributes, {path}) IS NOT NULL LIMIT {limit}")
+    if catalog.event_properties:
+        sample = ("(SELECT properties FROM events USING SAMPLE reservoir(100000 ROWS) "
+                  "REPEATABLE (7))")
+        for key in catalog.event_properties[:60]:
+            path = quote_literal(json_path([key]))
+            keep(key, f"SELECT DISTINCT json_extract_string(properties, {path}) FROM {sample} "
+                      f"WHERE json_extract_string(properties, {path}) IS NOT NULL LIMIT {limit}")
+    return found

@@ -38,6 +38,9 @@ class Filters:
     segment_people: tuple[str, ...] | None = None  # set by the segment filter (person ids)
     segment: str | None = None
     property_rule: PropertyRule = "first"  # a person's value of an event property: see above
+    # Only people who did one of these events (at any time: "churned customers" are those who
+    # ever cancelled, whatever period the analytic looks at).
+    did: tuple[str, ...] = ()
 
     def describe(self) -> dict:
         out: dict = {}
@@ -53,6 +56,8 @@ class Filters:
             out["segment"] = self.segment
         if self.property_rule != "first":
             out["property_rule"] = self.property_rule
+        if self.did:
+            out["did"] = list(self.did)
         return out
 
     @property
@@ -71,6 +76,8 @@ def check_filters(filters: Filters, catalog: Catalog) -> None:
         catalog.check_value("device", value)
     for key, _ in filters.attributes:
         catalog.check_attribute(key)
+    for event in filters.did:
+        catalog.check_event(event)
 
 
 # How a person gets one value of an attribute, for every filter and breakdown (stated in each
@@ -229,6 +236,11 @@ people AS (
         ctes.append("segment_people AS (SELECT unnest(?::VARCHAR[]) AS person_id)")
         params.append(list(filters.segment_people))
         person_conditions.append("e.person_id IN (SELECT person_id FROM segment_people)")
+    if filters.did:
+        listed = ", ".join("?" for _ in filters.did)
+        person_conditions.append(f"e.person_id IN (SELECT person_id FROM person_events "
+                                 f"WHERE event_name IN ({listed}))")
+        params.extend(filters.did)
     conditions = list(person_conditions)
     if date_range and filters.start:
         conditions.append("e.ts >= ?")

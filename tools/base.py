@@ -120,6 +120,9 @@ class FilterArgs(ToolArgs):
                                           "ATTRIBUTE=VALUE, e.g. plan=starter.")
     segment: Optional[str] = Field(None, description="Only one segment from the segments tool "
                                                      "(its number or part of its name).")
+    did: Names = Field(default_factory=list, description="Only people who did this event at "
+                       "any time (one of several), e.g. the cancellation event for churned "
+                       "customers.")
     property_rule: Literal["first", "any"] = Field(
         "first", description="A person's value of an event property, for `where` and a "
                              "breakdown by one (the customer record's value comes first): "
@@ -140,7 +143,7 @@ class FilterArgs(ToolArgs):
 
         return Filters(start=self.since, end=self.until, channel=tuple(self.channel),
                        device=tuple(self.device), attributes=tuple(sorted(self.where.items())),
-                       property_rule=self.property_rule)
+                       property_rule=self.property_rule, did=tuple(self.did))
 
 
 @dataclass

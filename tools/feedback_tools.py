@@ -65,11 +65,26 @@ class ThemesArgs(ToolArgs):
     seed: int = Field(0, ge=0, description="Same seed, same themes.")
     by_segment: bool = Field(False, description="Also say which segment each theme is most "
                                                 "common in (runs the segmentation first).")
+    filters: FilterArgs = Field(default_factory=FilterArgs, description="Only the feedback of "
+                                "these people (e.g. did: the cancellation event, for what "
+                                "churned customers say): each theme's share among them against "
+                                "everyone's.")
 
 
 def themes_tool(ctx: ToolContext, args: ThemesArgs) -> Any:
     index = ctx.feedback_index()
     index.ensure_current()
+    if args.filters != FilterArgs():
+        from analytics.feedback.population_themes import population_themes
+
+        base = ctx.themes(args.k)
+        snippets, _ = ctx.snippets()
+        with ctx.store.reader() as con:
+            filters = ctx.scoped_filters(con, args.filters)
+            from analytics.filters import check_filters
+
+            check_filters(filters, ctx.catalog())
+            return population_themes(con, base, snippets, filters, population_label(filters))
     if args.seed == 0 and not args.by_segment:
         return ctx.themes(args.k)  # shared with friction and the journey map
     from analytics.feedback.themes import feedback_segments, themes
@@ -81,7 +96,32 @@ def themes_tool(ctx: ToolContext, args: ThemesArgs) -> Any:
     return themes(index, k=args.k, seed=args.seed, segment_names=by_segment)
 
 
+def population_label(filters: Any) -> str:
+    """The people in scope, in words: "people who did subscription_cancelled on mobile"."""
+    parts = []
+    if filters.did:
+        parts.append("who did " + " or ".join(filters.did))
+    if filters.device:
+        parts.append("on " + "/".join(filters.device))
+    if filters.channel:
+        parts.append("from " + "/".join(filters.channel))
+    parts += [f"with {k} {v}" for k, v in filters.attributes]
+    if filters.segment:
+        parts.append(f"in segment {filters.segment}")
+    if filters.start or filters.end:
+        parts.append(f"from {filters.start or 'the start'} to {filters.end or 'the end'}")
+    return "people " + " ".join(parts) if parts else "everyone"
+
+
 def themes_view(args: ThemesArgs, result: Any) -> TableView:
+    if getattr(result, "kind", "") == "population_themes":
+        rows = [[t.theme, t.label, t.size, pct(t.share), pct(t.share_overall),
+                 f"{t.lift:.1f}x" if t.lift else "-", pct(t.negative_share, 0)]
+                for t in result.themes]
+        quotes = [f"theme {t.theme}: {q['text']}" for t in result.themes[:3] for q in t.quotes[:1]]
+        return TableView(f"Themes of {result.snippets:,} feedback items from this population",
+                         ["#", "theme", "items", "share", "share of all", "lift", "negative"],
+                         rows, quotes=quotes)
     rows = [[t.theme, t.label, t.size, pct(t.negative_share, 0),
              ", ".join(f"{c.value} ({c.lift:.1f}x)" for c in t.stages[:2]),
              ", ".join(f"{c.value} ({c.lift:.1f}x)" for c in t.segments[:1])]

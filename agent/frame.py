@@ -1,0 +1,287 @@
+"""A question read into a frame before any tool is chosen.
+
+The frame says what is asked (a rate, a count, a comparison, a reason, a list of people, a plan,
+a change, a duration...), the steps it names (loose words resolved against the journey model
+and the catalog), the population ("churned customers", "people from email", "EMEA"), the period
+(relative to the data's end), the breakdown or comparison ("iOS vs Android"), and customer ids.
+It is shown with every answer (`--json`, the web chat's steps), so a wrong reading is visible.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from agent.periods import Period, read_period
+from agent.vocabulary import StepMention, find_steps
+
+DEVICE_WORDS = {"phone": "mobile", "phones": "mobile", "smartphone": "mobile",
+                "computer": "desktop", "laptop": "desktop", "iphone": "ios", "ipad": "ios"}
+# Words for an attribute a breakdown may name -> attribute names it can mean, in order.
+BREAKDOWN_WORDS = {"device": ("device",), "devices": ("device",), "platform": ("device",),
+                   "platforms": ("device",), "os": ("device",), "channel": ("channel",),
+                   "channels": ("channel",), "source": ("channel",), "sources": ("channel",),
+                   "acquisition": ("channel",), "utm": ("channel",), "plan": ("plan",),
+                   "plans": ("plan",), "tier": ("plan",), "country": ("country",),
+                   "countries": ("country",), "market": ("country",), "markets": ("country",),
+                   "region": ("region", "country"), "regions": ("region", "country"),
+                   "industry": ("industry",), "company size": ("company_size",),
+                   "size": ("company_size",), "version": ("app_version",),
+                   "category": ("category",), "payment method": ("payment_method",)}
+ENTERPRISE = r"\benterprise|large (?:companies|accounts|customers)|big accounts\b"
+SMALL = r"\bsmb|small (?:businesses|companies|teams)\b"
+
+
+@dataclass
+class Frame:
+    question: str
+    asks: str = "answer"  # rate, count, comparison, reason, people, plan, change, duration...
+    topic: str = ""  # the investigation that answers it
+    steps: list[str] = field(default_factory=list)
+    step_words: dict[str, str] = field(default_factory=dict)  # event -> the words that named it
+    period: dict | None = None
+    population: dict[str, Any] = field(default_factory=dict)  # did, device, channel, where...
+    population_label: str = ""
+    by: str | None = None
+    compare: list[str] = field(default_factory=list)  # the values compared ("iOS", "Android")
+    customer_ids: list[str] = field(default_factory=list)
+    topic_words: str | None = None  # free text for a feedback search
+    notes: list[str] = field(default_factory=list)  # how loose words were read
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v not in (None, "", [], {})}
+
+    def filters(self, with_period: bool = True) -> dict[str, Any]:
+        # One value is passed as itself ("mobile"), several as a list.
+        out = {k: (v[0] if isinstance(v, list) and len(v) == 1 else v)
+               for k, v in self.population.items() if v}
+        if with_period and self.period:
+            out["since"], out["until"] = self.period["since"], self.period["until"]
+        return out
+
+    def said(self) -> str:
+        """The frame in one line for a reader: how the question was understood."""
+        parts = [f"asks: {self.asks}"]
+        if self.steps:
+            parts.append("steps: " + " > ".join(self.steps))
+        if self.population_label:
+            parts.append("who: " + self.population_label)
+        if self.period:
+            parts.append("when: " + self.period["label"])
+        if self.by:
+            parts.append(f"by: {self.by}" + (f" ({' vs '.join(self.compare)})"
+                                             if self.compare else ""))
+        if self.customer_ids:
+            parts.append("customer: " + ", ".join(self.customer_ids))
+        return "; ".join(parts)
+
+
+@dataclass
+class Vocabulary:
+    """What the frame reader needs to know about the data (from describe_data)."""
+
+    events: list[str]
+    popularity: dict[str, int]
+    end: date
+    conversion: str | None
+    churn: str | None
+    key_steps: list[str]
+    stage_steps: dict[str, str]
+    devices: list[str]
+    channels: list[str]
+    attribute_values: dict[str, list[str]]
+
+
+ASKS = [  # (what is asked, pattern), first match wins
+    ("customer", None),
+    ("people", r"\b(who|which (customers|users|accounts|people|members|subscribers|buyers|"
+               r"leads|contacts))\b.*\b(call|contact|reach out|email|target|save|rescue|"
+               r"prioriti[sz]e|follow up|win back|at[- ]risk|likely to|about to|might|going to|"
+               r"will)\b|\b(list|names?|ids) of\b.*\b(customers|users|accounts|people)\b|"
+               r"\bwho (should|do|can) we\b|\bat[- ]risk (customers|accounts|users|list)\b|"
+               r"\bcall list\b"),
+    ("plan", r"\b(quarter(ly)? plan|quick[- ]wins?|roadmap|action plan|plan for (the|next|this)"
+             r" quarter|what should we (do|focus on|prioriti[sz]e)( first)? (this|next) "
+             r"quarter|initiatives)\b"),
+    ("budget", r"\b(budget|spend|invest|allocat|where (should|to) (we )?put (the )?money|"
+               r"marketing dollars|which channels? (should|to) (we )?(fund|scale|double down))"),
+    ("reason_change", r"\bwhy (did|has|have|was|were)\b.*\b(drop|fall|fell|decline|dip|tank|go "
+                      r"down|went down|decrease|worse|slump|plunge|crash|low)|\bwhat (caused|"
+                      r"happened|went wrong)\b|\bwhat broke\b"),
+    ("change", r"\b(what changed|what's changed|anything (unusual|odd|weird|strange)|anomal|"
+               r"spikes?|sudden(ly)?|unusual|out of the ordinary|changed recently|shifted|"
+               r"alerts?)\b"),
+    ("sessions", r"\bsessions?\b|\bvisits? (per|length|last)|\bper visit\b"),
+    ("duration", r"\bhow long\b|\bhow many (days|hours|weeks)\b|\btime[- ]to[- ]\w+|\bttv\b|"
+                 r"\bhow (quickly|fast|soon)\b|\btime (it takes|from|between|until)\b|"
+                 r"\bdays? (from|between|until)\b|\blag\b"),
+    ("model", r"\b(journey model|main journey|conversion event|counts? as (a )?(conversion|"
+              r"churn)|what (is|are) (our|the) (funnel|journey|main) steps|what steps|how do "
+              r"you define|which event (is|counts))\b"),
+    ("p_alive", r"\b(p\(alive\)|still active|lapsed|dormant|gone quiet|went quiet|repeat "
+                r"(buyers|customers|purchasers)|come back (and|to) (buy|order|purchase))\b"),
+    ("feedback", r"\b(complain\w*|say|saying|said|feedback|tickets?|reviews?|unhappy|frustrat\w*|"
+                 r"pain points?|quotes?|verbatims?|nps|csat|survey|comments?|tell us|mention\w*)"
+                 r"\b"),
+    ("reason", r"\bwhy\b|\breasons?\b|\bwhat stops\b|\bwhat makes (people|users|customers) "
+               r"(leave|drop|abandon|quit)|\bblockers?\b|\bfriction\b"),
+    ("predictors", r"\b(predict\w*|leads? to|drives?|associated|moments? of truth|correlat\w*|"
+                   r"do differently|what makes|signals?|early signs|levers?|keeps?)\b"),
+    ("comparison", r"\b(vs\.?|versus|compare\w*|compared|differ\w*|better|worse|than|by|per|"
+                   r"split|broken down|across|breakdown)\b"),
+    ("count", r"\bhow many\b|\bnumber of\b|\bcount\b"),
+    ("rate", r"\b(rate|share|percent(age)?|%|cvr|ratio|what fraction|conversion)\b"),
+]
+
+
+def read_frame(question: str, v: Vocabulary) -> Frame:
+    frame = Frame(question=question)
+    q = " " + question.lower() + " "
+    frame.customer_ids = _customer_ids(question)
+    mentions = find_steps(question, v.events, v.popularity,
+                          {"conversion": v.conversion, "churn": v.churn}, v.stage_steps)
+    period = read_period(question, v.end)
+    if period:
+        frame.period = period.to_dict()
+    _population(q, v, frame, mentions)
+    _comparison(q, v, frame)
+    # A churn or conversion word that defines the population is not a step of the question.
+    said_population = frame.population.get("did", [])
+    frame.steps = [m.event for m in mentions if not (m.how == "role" and m.event in
+                                                       said_population)]
+    frame.step_words = {m.event: m.words for m in mentions if m.words != m.event.lower()}
+    for m in mentions:
+        if m.how != "name":
+            frame.notes.append(f"'{m.words}' read as {m.event}")
+    for asks, pattern in ASKS:
+        if asks == "customer":
+            if frame.customer_ids:
+                frame.asks = "customer"
+                break
+            continue
+        if pattern and re.search(pattern, q):
+            frame.asks = asks
+            break
+    topic = re.search(r"(?:about|regarding|mentioning|on|with|re)\s+(?:the\s+|our\s+)?"
+                      r"([a-z][a-z \-']{2,60})", q)
+    if topic:
+        frame.topic_words = topic.group(1).strip(" ?.")
+    return frame
+
+
+def _customer_ids(question: str) -> list[str]:
+    """Tokens that look like ids (letters and at least three digits: C0000123, cus_4821)."""
+    found = re.findall(r"\b(?=[A-Za-z_-]*\d)(?=(?:[^\s]*\d){3})[A-Za-z][A-Za-z0-9_-]{3,40}\b",
+                       question)
+    return [f for f in found if not re.fullmatch(r"[Qq][1-4]\d*|\d+[a-z]?", f)]
+
+
+def _value_in(q: str, value: str) -> bool:
+    spoken = value.lower().replace("_", " ")
+    return bool(re.search(rf"(?<![a-z0-9]){re.escape(spoken)}s?(?![a-z0-9])", q)
+                or re.search(rf"(?<![a-z0-9]){re.escape(value.lower())}(?![a-z0-9])", q))
+
+
+def _population(q: str, v: Vocabulary, frame: Frame, mentions: list[StepMention]) -> None:
+    pop: dict[str, Any] = {}
+    words: list[str] = []
+    churned = re.search(r"\b(churned|churners|cancell?ed|who (churned|cancell?ed|left|quit)|lost "
+                        r"customers|former customers|ex[- ]customers|who (have )?left)\b", q)
+    if churned:
+        if v.churn:
+            pop["did"] = [v.churn]
+            words.append(f"customers who churned ({v.churn})")
+        else:
+            frame.notes.append("the data have no churn event: 'churned' not applied")
+    paying = re.search(r"\b(paying|paid) (customers|users|accounts|members)|\b(customers|users|"
+                       r"people) who (paid|bought|purchased|converted|subscribed)|\bbuyers\b|"
+                       r"\bsubscribers\b|\bconverters\b", q)
+    if paying and v.conversion and "did" not in pop:
+        pop["did"] = [v.conversion]
+        words.append(f"customers who converted ({v.conversion})")
+    devices = [d for d in v.devices if _value_in(q, d)]
+    for word, meant in DEVICE_WORDS.items():
+        if re.search(rf"\b{word}s?\b", q):
+            devices += [d for d in v.devices if d.lower() == meant and d not in devices]
+    if devices:
+        pop["device"] = devices
+        words.append("people on " + " or ".join(devices))
+    channels = [c for c in v.channels if _value_in(q, c)]
+    if channels:
+        pop["channel"] = channels
+        words.append("people from " + " or ".join(channels))
+    where: dict[str, str] = {}
+    for attribute, values in v.attribute_values.items():
+        if attribute in ("device", "channel"):
+            continue
+        for value in values:
+            short = len(value) <= 2
+            hit = (re.search(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])",
+                             frame.question) if short or value.isupper()
+                   else _value_in(q, value))
+            if hit and not value.replace(".", "").isdigit() and value.lower() not in (
+                    "true", "false", "none", "other", "unknown", "web", "email"):
+                where.setdefault(attribute, value)
+    sizes = next((a for a in v.attribute_values if "size" in a), None)
+    if sizes and (re.search(ENTERPRISE, q) or re.search(SMALL, q)) and sizes not in where:
+        ordered = sorted(v.attribute_values[sizes], key=_leading_number)
+        where[sizes] = ordered[-1] if re.search(ENTERPRISE, q) else ordered[0]
+    if where:
+        pop["where"] = where
+        words += [f"{k} {val}" for k, val in where.items()]
+    segment = re.search(r"\bsegment\s+#?(\d+)\b", q)
+    if segment:
+        pop["segment"] = segment.group(1)
+        words.append(f"segment {segment.group(1)}")
+    if re.search(r"\bnew (users|customers|signups|visitors|people|accounts|leads|members)\b", q):
+        words.insert(0, "new people (first seen in the period)")
+        if not frame.period:
+            since = date.fromordinal(v.end.toordinal() - 29)
+            frame.period = Period(since, v.end, f"the 30 days to {v.end}").to_dict()
+    frame.population = pop
+    frame.population_label = ", ".join(words)
+
+
+def _leading_number(value: str) -> float:
+    m = re.match(r"\d+", value)
+    return float(m.group(0)) if m else -1.0
+
+
+def _comparison(q: str, v: Vocabulary, frame: Frame) -> None:
+    """"iOS vs Android", "email versus organic search", "by region": a breakdown, and the
+    values compared come out of the population (both sides are wanted)."""
+    pop = frame.population
+    for attribute in ("device", "channel"):
+        values = pop.get(attribute, [])
+        if len(values) >= 2:
+            frame.by, frame.compare = attribute, values
+            pop.pop(attribute)
+            return
+    where = pop.get("where", {})
+    for attribute, values in v.attribute_values.items():
+        hits = [x for x in values if x.lower() != "web" and _value_in(q, x)]
+        if len(hits) >= 2 and re.search(r"\b(vs\.?|versus|or|and|compared?|against)\b", q):
+            frame.by, frame.compare = attribute, hits
+            where.pop(attribute, None)
+            if not where:
+                pop.pop("where", None)
+            return
+    if re.search(r"\b(mobile|phones?)\b.*\bdesktop\b|\bdesktop\b.*\b(mobile|phones?)\b", q):
+        frame.by = "device"
+        pop.pop("device", None)
+        return
+    m = re.search(r"\b(?:by|per|across|split by|broken down by|for each|each)\s+(?:the\s+)?"
+                  r"([a-z_ ]+?)(?:\s|\?|$)", q)
+    if m:
+        word = m.group(1).strip()
+        for key, options in BREAKDOWN_WORDS.items():
+            if word == key or word.startswith(key):
+                for option in options:
+                    if option in ("device", "channel", "plan", "country") or \
+                            option in v.attribute_values:
+                        frame.by = option
+                        return
+        if word in v.attribute_values:
+            frame.by = word

@@ -1,0 +1,280 @@
+"""Investigations: the tools a question's frame needs, composed, and the answer they support.
+
+Each investigation runs its tools through the conversation's session (so every figure has a
+result id), then writes the direct answer first (the number, the period, the people), the
+evidence, and one next step. "Why did X drop in P?" finds when (X's weekly rate in P against
+its baseline), where (the breakdown by device and channel in that week), what the leavers did
+(behavioural friction and feedback for that week); "who should we call?" lists people;
+"what next for C?" gives that person's action or says they opted out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from agent.frame import Frame
+from tools.base import ToolResult
+
+Call = Callable[[str, dict], ToolResult]
+
+
+class Investigation:
+    """The calls made and the paragraphs written, in order."""
+
+    def __init__(self, call: Call) -> None:
+        self._call = call
+        self.results: list[ToolResult] = []
+        self.parts: list[str] = []
+
+    def call(self, tool: str, arguments: dict) -> ToolResult:
+        result = self._call(tool, arguments)
+        self.results.append(result)
+        return result
+
+    def say(self, text: str | None) -> None:
+        if text and text not in self.parts:
+            self.parts.append(text)
+
+    def text(self) -> str:
+        return "\n\n".join(self.parts)
+
+
+def cite(result: ToolResult) -> str:
+    return f" [{result.result_id}]" if result.result_id else ""
+
+
+def pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f}%"
+
+
+def cannot(result: ToolResult) -> str:
+    from agent.planner import said_problem
+
+    return said_problem(result)
+
+
+# -- the investigations --------------------------------------------------------------------------
+
+
+def customer_next(inv: Investigation, frame: Frame, facts: dict) -> None:
+    customer = frame.customer_ids[0]
+    r = inv.call("next_best_action", {"customer_id": customer})
+    if not r.ok:
+        inv.say(cannot(r))
+        return
+    nba = r.result
+    if nba.excluded_opted_out and not nba.recommendations:
+        inv.say(f"{customer} opted out, so no action is suggested for them and they are "
+                f"never put on a list{cite(r)}.")
+        return
+    if not nba.recommendations:
+        inv.say(f"No action shows a clear link with reaching {nba.goal} for {customer}"
+                f"{cite(r)}: {nba.summary}")
+        return
+    rec = nba.recommendations[0]
+    inv.say(f"Next for {customer} ({rec.stage} stage, segment {rec.segment}): {rec.action}. "
+            f"Customers like them who did it reached {nba.goal} at {pct(rec.goal_rate_if_done)} "
+            f"against {pct(rec.goal_rate_if_not)} without{cite(r)}.")
+    inv.say("This is observational: send it with a holdout group to measure its real effect.")
+
+
+def people_to_call(inv: Investigation, frame: Frame, facts: dict) -> None:
+    args: dict[str, Any] = {"top": 20, "filters": frame.filters(with_period=False)}
+    r = inv.call("churn", args)
+    if not r.ok:
+        inv.say(cannot(r))
+        return
+    churn = r.result
+    if not churn.at_risk:
+        inv.say(f"No customer in scope is scored at risk{cite(r)}. {churn.summary}")
+        return
+    drivers = ", ".join(f"{d.feature.replace('_', ' ')} ({d.direction})"
+                        for d in churn.drivers[:3])
+    lines = [f"- {c.customer_id}: {pct(c.risk)} risk of churning in the next "
+             f"{churn.horizon_days} days; last did {c.last_event}, {c.recency_days:.0f} days ago"
+             for c in churn.at_risk[:10]]
+    who = f" {frame.population_label}" if frame.population_label else ""
+    inv.say(f"Call these {min(10, len(churn.at_risk))} customers{who} first, most at risk first "
+            f"(opted-out customers are never listed){cite(r)}:\n" + "\n".join(lines))
+    inv.say(f"Why they score high: {drivers}. {churn.summary}")
+    nba = inv.call("next_best_action", {"at_risk": True, "top": 10})
+    if nba.ok and nba.result.recommendations:
+        top = nba.result.recommendations[0]
+        inv.say(f"What to offer: for at-risk customers the most helpful action is {top.action} "
+                f"(`journey next-best-action --at-risk` lists one per customer){cite(nba)}.")
+
+
+def _week_of(value: Any) -> date:
+    day = value.date() if isinstance(value, datetime) else value
+    return day - timedelta(days=day.weekday())
+
+
+def why_change(inv: Investigation, frame: Frame, facts: dict) -> None:
+    """When the step fell (in the asked period), where (by device, channel), what leavers did."""
+    steps = facts["key_steps"]
+    target = next((s for s in frame.steps if s in steps and steps.index(s) > 0), None)
+    if target is None and frame.steps:
+        target = frame.steps[-1]
+    filters = frame.filters(with_period=False)
+    watch = list(steps)
+    if target and target not in watch:
+        watch = [frame.steps[0], target] if len(frame.steps) > 1 and frame.steps[0] != target \
+            else watch[:1] + [target]
+    r = inv.call("anomalies", {"steps": watch, "filters": filters})
+    if not r.ok:
+        inv.say(cannot(r))
+        return
+    result = r.result
+    series = [s for s in result.series if s.kind == "step"]
+    if target:
+        series = [s for s in series if s.events and s.events[-1] == target] or series
+    period = frame.period
+    low = None
+    for s in series:
+        for w in s.weeks:
+            day = w.week.date()
+            if period and not (period["since"] <= day.isoformat() <= period["until"]):
+                continue
+            if w.rate is None or w.baseline is None or not w.complete or w.people < 5:
+                continue
+            gap = w.rate - w.baseline
+            if low is None or gap < low[0]:
+                low = (gap, s, w)
+    when = f" in {period['label']}" if period else ""
+    if low is None or low[0] >= 0:
+        inv.say(f"I found no {result.grain} {when} where "
+                f"{target or 'a journey step'} converted below its usual rate{cite(r)}. "
+                + result.summary)
+        return
+    _, s, w = low
+    significant = w.flagged
+    test = (f"p = {w.p_adjusted:.2g} after correcting for every test, a real drop"
+            if significant else
+            (f"p = {w.p_value:.2g} alone, {w.p_adjusted:.2g} after correcting for every test: "
+             "suggestive, not conclusive") if w.p_value is not None and w.p_adjusted is not None
+            else "too few people to test")
+    start = w.week.date()
+    end = start + timedelta(days=(7 if result.grain == "week" else 1) - 1)
+    inv.say(f"{s.metric} fell in the {result.grain} of {start}{when}: {pct(w.rate)} of "
+            f"{w.people:,} people against a usual {pct(w.baseline)} ({test}){cite(r)}.")
+    a, b = s.events[0], s.events[-1]
+    window = {"since": start.isoformat(), "until": end.isoformat()}
+    change = next((c for c in result.changes if c.kind == "step" and c.metric == s.metric
+                   and c.start.date() <= start < c.end.date()), None)
+    if change and change.concentrated_in:
+        top = change.concentrated_in[0]
+        inv.say(f"Where: it is concentrated in {top.dimension} {top.value} ({pct(top.rate_before)} "
+                f"before, {pct(top.rate_during)} during){cite(r)}.")
+    else:
+        for by in ("device", "channel"):
+            split = inv.call("funnel", {"steps": [a, b], "by": by,
+                                        "filters": {**filters, **window}})
+            if split.ok and split.result.groups:
+                cells = [(g.group, g.steps[1].conversion_from_previous, g.steps[0].customers)
+                         for g in split.result.groups if g.steps[0].customers >= 5]
+                cells = [c for c in cells if c[1] is not None]
+                if len(cells) >= 2:
+                    worst = min(cells, key=lambda c: c[1])
+                    inv.say(f"Where, by {by} that {result.grain}: " + ", ".join(
+                        f"{g} {pct(rate)} ({n:,} people)" for g, rate, n in cells)
+                        + f"; lowest: {worst[0]}{cite(split)}.")
+                    break
+    friction = inv.call("friction", {"step": a, "next_step": b,
+                                     "filters": {**filters, **window}})
+    if friction.ok:
+        inv.say(f"What those who left did: {friction.result.summary}{cite(friction)}")
+        quotes = [q for t in friction.result.themes[:2] for q in t.quotes[:1]]
+        if quotes:
+            inv.say("What they said: " + " ".join(
+                f"\u201c{q['text']}\u201d ({q['source']}, {q['date']})" for q in quotes))
+    inv.say(f"Next: check what shipped or broke around {start} at {b}, fix it, and watch "
+            f"{s.metric} weekly (`journey anomalies`).")
+
+
+def budget(inv: Investigation, frame: Frame, facts: dict) -> None:
+    filters = frame.filters()
+    r = inv.call("attribution", {"model": "markov", "filters": filters})
+    if not r.ok:
+        inv.say(cannot(r))
+        return
+    inv.say(f"{r.result.summary}{cite(r)}")
+    conversion = facts.get("conversion")
+    steps = facts["key_steps"]
+    if conversion and steps and steps[0] != conversion:
+        split = inv.call("funnel", {"steps": [steps[0], conversion], "by": "channel",
+                                    "filters": filters})
+        if split.ok and split.result.groups:
+            cells = sorted(((g.group, g.steps[-1].conversion_from_first, g.steps[0].customers)
+                            for g in split.result.groups), key=lambda c: -(c[1] or 0))
+            inv.say("Conversion by first channel (from " + steps[0] + " to " + conversion
+                    + "): " + ", ".join(f"{g} {pct(rate)} of {n:,}" for g, rate, n in cells)
+                    + cite(split) + ".")
+    inv.say("Markov credit is observational: shift budget step by step and confirm with a geo "
+            "or holdout test.")
+
+
+def population_feedback(inv: Investigation, frame: Frame, facts: dict) -> None:
+    r = inv.call("themes", {"filters": frame.filters()})
+    if not r.ok:
+        inv.say(cannot(r))
+        return
+    inv.say(f"{r.result.summary}{cite(r)}")
+    lines = [f"- '{t.label}': {t.size:,} items ({pct(t.share)} of theirs, {pct(t.share_overall)} "
+             f"of everyone's)" for t in r.result.themes[:4]]
+    inv.say("Their themes:\n" + "\n".join(lines))
+    top = max(r.result.themes, key=lambda t: (t.size * t.negative_share, t.size))
+    if top.quotes:
+        inv.say("In their words: " + " ".join(
+            f"\u201c{q['text']}\u201d ({q['source']}, {q['date']})" for q in top.quotes[:2]))
+    inv.say(f"Next: ask where '{top.label}' hurts most, and test a fix with a holdout group.")
+
+
+def time_to_value(inv: Investigation, frame: Frame, facts: dict) -> None:
+    args: dict[str, Any] = {"filters": frame.filters()}
+    steps = frame.steps
+    if len(steps) >= 2:
+        args["from_event"], args["to_event"] = steps[0], steps[-1]
+    elif steps:
+        args["to_event"] = steps[0]
+    if frame.by:
+        args["by"] = frame.by
+    r = inv.call("time_to_value", args)
+    inv.say(f"{r.result.summary}{cite(r)}" if r.ok else cannot(r))
+
+
+def sessions(inv: Investigation, frame: Frame, facts: dict) -> None:
+    args: dict[str, Any] = {"filters": frame.filters()}
+    if frame.by:
+        args["by"] = frame.by
+    r = inv.call("sessions", args)
+    inv.say(f"{r.result.summary}{cite(r)}" if r.ok else cannot(r))
+
+
+def model(inv: Investigation, frame: Frame, facts: dict) -> None:
+    r = inv.call("journey_model", {})
+    inv.say(f"{r.result.summary}{cite(r)}" if r.ok else cannot(r))
+    inv.say("To change any part: `journey model set conversion|funnel|churn EVENTS`.")
+
+
+def p_alive(inv: Investigation, frame: Frame, facts: dict) -> None:
+    conversion = facts.get("conversion")
+    if not conversion:
+        inv.say("The data have no purchase event to count repeat buying by.")
+        return
+    r = inv.call("p_alive", {"purchase_event": conversion, "filters": frame.filters()})
+    inv.say(f"{r.result.summary}{cite(r)}" if r.ok else cannot(r))
+
+
+INVESTIGATIONS = {"customer": customer_next, "people": people_to_call,
+                  "reason_change": why_change, "budget": budget, "duration": time_to_value,
+                  "sessions": sessions, "model": model, "p_alive": p_alive,
+                  "population_feedback": population_feedback}
+
+
+def investigation_for(frame: Frame) -> str | None:
+    """The investigation a frame needs, or None for the single-tool answers."""
+    if frame.asks == "feedback" and frame.population:
+        return "population_feedback"
+    return frame.asks if frame.asks in INVESTIGATIONS else None
