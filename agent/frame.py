@@ -147,6 +147,7 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
         frame.period = period.to_dict()
     _population(q, v, frame, mentions)
     _comparison(q, v, frame)
+    frame.population_label = _label(frame)
     # A churn or conversion word that defines the population is not a step of the question.
     said_population = frame.population.get("did", [])
     frame.steps = [m.event for m in mentions if not (m.how == "role" and m.event in
@@ -241,7 +242,29 @@ def _population(q: str, v: Vocabulary, frame: Frame, mentions: list[StepMention]
             since = date.fromordinal(v.end.toordinal() - 29)
             frame.period = Period(since, v.end, f"the 30 days to {v.end}").to_dict()
     frame.population = pop
-    frame.population_label = ", ".join(words)
+    if "new people" in " ".join(words):
+        frame.notes.append("new people: those first seen in the period")
+
+
+def _label(frame: Frame) -> str:
+    """The population in words, once the compared values are out of it."""
+    pop = frame.population
+    words = []
+    if any("new people" in n for n in frame.notes):
+        words.append("new people (first seen in the period)")
+    if pop.get("did"):
+        churn = any("churn" in n or "cancel" in n for n in pop["did"]) or \
+            bool(re.search(r"churn|cancel|left|quit|lost|former", frame.question.lower()))
+        words.append(f"customers who {'churned' if churn else 'converted'} "
+                     f"({' or '.join(pop['did'])})")
+    if pop.get("device"):
+        words.append("people on " + " or ".join(pop["device"]))
+    if pop.get("channel"):
+        words.append("people from " + " or ".join(pop["channel"]))
+    words += [f"{k} {val}" for k, val in pop.get("where", {}).items()]
+    if pop.get("segment"):
+        words.append(f"segment {pop['segment']}")
+    return ", ".join(words)
 
 
 def _leading_number(value: str) -> float:

@@ -149,20 +149,28 @@ def why_change(inv: Investigation, frame: Frame, facts: dict) -> None:
                 + result.summary)
         return
     _, s, w = low
-    significant = w.flagged
-    test = (f"p = {w.p_adjusted:.2g} after correcting for every test, a real drop"
-            if significant else
-            (f"p = {w.p_value:.2g} alone, {w.p_adjusted:.2g} after correcting for every test: "
-             "suggestive, not conclusive") if w.p_value is not None and w.p_adjusted is not None
-            else "too few people to test")
     start = w.week.date()
     end = start + timedelta(days=(7 if result.grain == "week" else 1) - 1)
-    inv.say(f"{s.metric} fell in the {result.grain} of {start}{when}: {pct(w.rate)} of "
-            f"{w.people:,} people against a usual {pct(w.baseline)} ({test}){cite(r)}.")
+    change = next((c for c in result.changes if c.kind == "step" and c.metric == s.metric
+                   and c.direction == "fell" and c.start.date() <= end
+                   and start < c.end.date()), None)
+    if change is not None:
+        # A window the what-changed scan found (corrected for every test): say it whole.
+        last = change.end.date() - timedelta(days=1)
+        inv.say(f"{s.metric} fell from {pct(change.rate_before)} to {pct(change.rate_during)} "
+                f"between {change.start.date()} and {last} ({change.people:,} people; flagged "
+                f"after correcting for every test, p = {change.p_adjusted:.2g}); its lowest "
+                f"{result.grain} was that of {start}: {pct(w.rate)} against a usual "
+                f"{pct(w.baseline)}{cite(r)}.")
+    else:
+        test = (f"p = {w.p_value:.2g} alone, {w.p_adjusted:.2g} after correcting for every "
+                "test" + ("" if w.flagged else ": suggestive, not conclusive")
+                if w.p_value is not None and w.p_adjusted is not None else
+                "too few people to test")
+        inv.say(f"{s.metric} was lowest in the {result.grain} of {start}: {pct(w.rate)} of "
+                f"{w.people:,} people against a usual {pct(w.baseline)} ({test}){cite(r)}.")
     a, b = s.events[0], s.events[-1]
     window = {"since": start.isoformat(), "until": end.isoformat()}
-    change = next((c for c in result.changes if c.kind == "step" and c.metric == s.metric
-                   and c.start.date() <= start < c.end.date()), None)
     if change and change.concentrated_in:
         top = change.concentrated_in[0]
         inv.say(f"Where: it is concentrated in {top.dimension} {top.value} ({pct(top.rate_before)} "
@@ -189,7 +197,8 @@ def why_change(inv: Investigation, frame: Frame, facts: dict) -> None:
         if quotes:
             inv.say("What they said: " + " ".join(
                 f"\u201c{q['text']}\u201d ({q['source']}, {q['date']})" for q in quotes))
-    inv.say(f"Next: check what shipped or broke around {start} at {b}, fix it, and watch "
+    began = change.start.date() if change is not None else start
+    inv.say(f"Next: check what shipped or broke around {began} at {b}, fix it, and watch "
             f"{s.metric} weekly (`journey anomalies`).")
 
 
@@ -278,3 +287,42 @@ def investigation_for(frame: Frame) -> str | None:
     if frame.asks == "feedback" and frame.population:
         return "population_feedback"
     return frame.asks if frame.asks in INVESTIGATIONS else None
+
+
+def suggested_calls(topic: str, frame: Frame, facts: dict) -> list[tuple[str, dict]]:
+    """The tools an investigation would call, with the arguments known before it runs: the
+    hint a language model gets (it may override them)."""
+    filters = frame.filters()
+    people = frame.filters(with_period=False)
+    steps = frame.steps
+    conversion = facts.get("conversion")
+    first = (facts.get("key_steps") or [None])[0]
+    if topic == "customer":
+        return [("next_best_action", {"customer_id": frame.customer_ids[0]})]
+    if topic == "people":
+        return [("churn", {"top": 20, "filters": people}),
+                ("next_best_action", {"at_risk": True, "top": 10})]
+    if topic == "reason_change":
+        step = steps[-1] if steps else None
+        return [("anomalies", {"filters": people} | ({"steps": [first, step]}
+                                                     if step and first and step != first
+                                                     else {})),
+                ("funnel", {"by": "device", "filters": filters}),
+                ("friction", {"step": steps[0] if steps else first, "filters": filters})]
+    if topic == "budget":
+        return [("attribution", {"model": "markov", "filters": filters}),
+                ("funnel", {"steps": [first, conversion], "by": "channel", "filters": filters})]
+    if topic == "population_feedback":
+        return [("themes", {"filters": filters})]
+    if topic == "duration":
+        args: dict[str, Any] = {"filters": filters}
+        if len(steps) >= 2:
+            args["from_event"], args["to_event"] = steps[0], steps[-1]
+        return [("time_to_value", args)]
+    if topic == "sessions":
+        return [("sessions", {"filters": filters})]
+    if topic == "model":
+        return [("journey_model", {})]
+    if topic == "p_alive":
+        return [("p_alive", {"purchase_event": conversion, "filters": filters})]
+    return []

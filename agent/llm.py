@@ -57,7 +57,7 @@ def system_prompt() -> str:
 
 @dataclass
 class AgentEvent:
-    kind: str  # "tool_start", "tool_end", "token", "notice", "answer"
+    kind: str  # "frame", "tool_start", "tool_end", "token", "notice", "answer"
     data: Any
 
 
@@ -82,8 +82,13 @@ class LLMAgent:
     def stream(self, question: str) -> Iterator[AgentEvent]:
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        messages = [SystemMessage(system_prompt()), *self.history[-HISTORY_MESSAGES:],
-                    HumanMessage(question)]
+        messages = [SystemMessage(system_prompt()), *self.history[-HISTORY_MESSAGES:]]
+        hint = self._hint(question)
+        if hint is not None:
+            frame, text = hint
+            yield AgentEvent("frame", frame)
+            messages.append(SystemMessage(text))
+        messages.append(HumanMessage(question))
         results: list[ToolResult] = []
         calls: list[PlannedCall] = []
         try:
@@ -93,7 +98,8 @@ class LLMAgent:
                 if not problems:
                     self.history += [HumanMessage(question), _ai(final)]
                     yield AgentEvent("answer", Answer(question, "llm", final, calls, results,
-                                                      mode="llm"))
+                                                      mode="llm",
+                                                      frame=hint[0] if hint else None))
                     return
                 if attempt == 0:
                     yield AgentEvent("notice", f"Rejected figures not found in any tool result: "
@@ -112,6 +118,25 @@ class LLMAgent:
         answer = self.offline.ask(question)
         answer.text = f"({notice})\n\n{answer.text}"
         yield AgentEvent("answer", answer)
+
+    def _hint(self, question: str):
+        """How the offline planner reads the question (its frame) and the tools it would
+        call, given to the model as a hint it may override. None when the data cannot be read
+        (an empty store): the model then works from the question alone."""
+        import json
+
+        from analytics.errors import JourneyError
+
+        try:
+            frame, planned = self.offline.hints(question)
+        except (JourneyError, KeyError, TypeError, ValueError):
+            return None
+        suggested = [{"tool": c.tool, "arguments": c.arguments} for c in planned]
+        return frame, (
+            "How the question reads (a hint from the offline planner: correct it if the "
+            "question means otherwise): " + json.dumps(frame.to_dict(), default=str)
+            + "\nTools it would call, in order (call each that the question needs; an "
+            "investigation often needs several): " + json.dumps(suggested, default=str))
 
     def _run(self, messages: list, results: list[ToolResult], calls: list[PlannedCall]):
         """One model turn and its tool calls, until the model answers in prose."""

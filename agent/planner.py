@@ -20,7 +20,12 @@ import yaml
 from agent.entities import Entities, extract
 from agent.frame import Frame, Vocabulary, read_frame
 from agent.intents import shared_classifier
-from agent.investigations import INVESTIGATIONS, Investigation, investigation_for
+from agent.investigations import (
+    INVESTIGATIONS,
+    Investigation,
+    investigation_for,
+    suggested_calls,
+)
 from tools.base import ToolContext, ToolResult
 from tools.session import Session
 
@@ -163,6 +168,14 @@ class OfflinePlanner:
         calls = self._calls(intent, entities, facts, question)
         return intent, entities, calls
 
+    def hints(self, question: str) -> tuple[Frame, list[PlannedCall]]:
+        """The frame and the calls the offline planner would make: a language model's hint."""
+        intent, _, calls = self.plan(question)
+        if intent in INVESTIGATIONS:
+            calls = [PlannedCall(tool, args)
+                     for tool, args in suggested_calls(intent, self.frame, self.facts())]
+        return self.frame, calls
+
     def _calls(self, intent: str, e: Entities, facts: dict, question: str) -> list[PlannedCall]:
         frame = self.frame
         filters = frame.filters()
@@ -245,7 +258,7 @@ class OfflinePlanner:
             if "device" not in filters:
                 by_device = self.call("funnel", {
                     "steps": calls[0].arguments["steps"], "by": "device", "filters": filters})
-                if by_device.ok:
+                if by_device.ok and len(by_device.result.groups) > 1:
                     results.append(by_device)
             for step in _drop_steps(results[0].result)[:3]:
                 friction = self.call("friction", {"step": step, "filters": filters})
@@ -310,6 +323,11 @@ def _intent_from_frame(intent: str, frame: Frame) -> str:
         return "friction" if frame.steps else "themes"
     if frame.by and intent in ("dropoff", "breakdown", "out_of_scope", "describe_data"):
         return "breakdown"
+    if len(frame.steps) >= 2 and asks in ("rate", "count", "comparison", "answer") and intent in (
+            "attribution", "describe_data", "out_of_scope", "segments", "retention", "themes",
+            "feedback_search", "anomalies", "paths", "moments_conversion"):
+        # Two named steps and a rate: the conversion between them.
+        return "breakdown" if frame.by else "dropoff"
     return intent
 
 

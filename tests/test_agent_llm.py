@@ -54,7 +54,8 @@ def test_references_are_filled_from_tool_results(ctx, demo_manifest):
     mobile = demo_manifest["truths"]["mobile_pricing_dropoff"]["signup_rate_after_pricing"]
     assert rate == pytest.approx(mobile["mobile"], abs=0.01)
     assert "[[" not in answer.text
-    assert [e.kind for e in events if e.kind != "token"][:2] == ["tool_start", "tool_end"]
+    assert [e.kind for e in events if e.kind != "token"][:3] == ["frame", "tool_start",
+                                                                  "tool_end"]
 
 
 def test_invented_figures_are_rejected_then_offline_answers(ctx):
@@ -127,3 +128,46 @@ def test_ask_command_uses_the_configured_endpoint(demo_store):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["mode"] == "llm" and data["tools"][0]["tool"] == "funnel"
+
+
+class HintFollowingModel(ScriptedChatModel):
+    """A model that calls every tool the planner's hint suggests, then answers in prose: what
+    a model that takes the hint does, so that the hint itself is what is tested."""
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        from langchain_core.outputs import ChatGeneration, ChatResult
+
+        self.seen.append(list(messages))
+        if any(getattr(m, "type", "") == "tool" for m in messages):
+            return ChatResult(generations=[ChatGeneration(message=AIMessage("Done."))])
+        hint = next(m.content for m in messages
+                    if getattr(m, "type", "") == "system" and "Tools it would call" in m.content)
+        suggested = json.loads(hint.split("in order (call each that the question needs; an "
+                                          "investigation often needs several): ", 1)[1])
+        calls = [{"name": c["tool"], "args": c["arguments"], "id": f"call_{i}"}
+                 for i, c in enumerate(suggested)]
+        return ChatResult(generations=[ChatGeneration(message=AIMessage("", tool_calls=calls))])
+
+
+def test_the_model_gets_the_frame_and_a_two_tool_investigation_as_hints(ctx):
+    model = HintFollowingModel(replies=[], seen=[])
+    agent = LLMAgent(ctx, model)
+    events = list(agent.stream("which customers should we call this week?"))
+    frame = next(e.data for e in events if e.kind == "frame")
+    assert frame.asks == "people"
+    hint = next(m.content for m in model.seen[0] if "How the question reads" in m.content)
+    assert '"asks": "people"' in hint
+    answer = events[-1].data
+    assert answer.mode == "llm" and answer.frame is frame
+    # Both tools of the investigation ran: the risk scores and the action per customer.
+    assert [r.tool for r in answer.results] == ["churn", "next_best_action"]
+    assert all(r.ok for r in answer.results)
+    assert answer.to_dict()["frame"]["asks"] == "people"
+
+
+def test_a_why_question_hints_when_where_and_what_leavers_did(ctx):
+    model = HintFollowingModel(replies=[], seen=[])
+    answer = LLMAgent(ctx, model).ask("why did signups drop in August?")
+    assert [r.tool for r in answer.results] == ["anomalies", "funnel", "friction"]
+    funnel = answer.results[1].arguments
+    assert funnel["filters"]["since"] == "2026-08-01" and funnel["by"] == "device"

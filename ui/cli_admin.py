@@ -195,6 +195,8 @@ def ask_cmd(ctx: click.Context, question: str, as_json: bool) -> None:
 
     out = console()
     out.print(printable(answer.text), markup=False, highlight=False)
+    if answer.frame is not None:
+        out.print(Text("Read as: " + printable(answer.frame.said()), style="dim"))
     if answer.results:
         table = Table(title="Tools used", show_header=True)
         for col in ("result", "tool", "arguments"):

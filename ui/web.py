@@ -73,9 +73,17 @@ def _events(agent, question: str) -> Iterator[tuple[str, Any]]:
             yield event.kind, event.data
         return
     answer = agent.ask(question)
+    if answer.frame is not None:
+        yield "frame", answer.frame
     for result in answer.results:
         yield "tool_end", result
     yield "answer", answer
+
+
+def _frame_text(frame) -> str:
+    lines = [frame.said()]
+    lines += [f"- {note}" for note in frame.notes]
+    return "\n".join(lines)
 
 
 class JourneyApp:
@@ -151,6 +159,11 @@ class JourneyApp:
                     if data.ok and data.figure is not None:
                         figure = data.figure()
                     yield history, agent, ""
+                elif kind == "frame":
+                    # How the question was read, so that a wrong reading is visible.
+                    history.append({"role": "assistant", "content": shown(_frame_text(data)),
+                                    "metadata": {"title": "How I read the question",
+                                                 "status": "done"}})
                 elif kind == "notice":
                     history.append({"role": "assistant", "content": shown(str(data))})
                 elif kind == "answer":
