@@ -142,6 +142,9 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
     frame.customer_ids = _customer_ids(question)
     mentions = find_steps(question, v.events, v.popularity,
                           {"conversion": v.conversion, "churn": v.churn}, v.stage_steps)
+    if len([m for m in mentions if m.how != "role"]) >= 2:
+        # "conversion from pricing to sign-up": the word measures, the named steps are the steps.
+        mentions = [m for m in mentions if not (m.how == "role" and m.words.startswith("conver"))]
     period = read_period(question, v.end)
     if period:
         frame.period = period.to_dict()

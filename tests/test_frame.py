@@ -1,0 +1,133 @@
+"""Reading a question into a frame: hand-made vocabularies in three naming styles, no store."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from agent.frame import Vocabulary, read_frame
+from agent.periods import read_period
+
+END = date(2026, 10, 31)  # a Saturday
+
+
+def saas() -> Vocabulary:
+    events = ["landing_view", "pricing_view", "signup", "trial_started", "onboarding_started",
+              "first_report_created", "checkout_started", "subscription_started",
+              "subscription_cancelled", "invite_teammate"]
+    return Vocabulary(events=events, popularity={e: 100 - i for i, e in enumerate(events)},
+                      end=END, conversion="subscription_started",
+                      churn="subscription_cancelled", key_steps=events[:8],
+                      stage_steps={"activation": "onboarding_started"},
+                      devices=["desktop", "mobile"],
+                      channels=["email", "organic_search", "paid_social", "referral"],
+                      attribute_values={"plan": ["business", "starter", "team"],
+                                        "company_size": ["1-10", "11-50", "201+", "51-200"],
+                                        "country": ["DE", "US"]})
+
+
+def shop() -> Vocabulary:
+    events = ["Home Viewed", "Product Viewed", "Added To Cart", "Checkout Opened",
+              "Payment Declined", "Order Completed", "Order Returned"]
+    return Vocabulary(events=events, popularity={e: 100 - i for i, e in enumerate(events)},
+                      end=date(2026, 6, 27), conversion="Order Completed", churn=None,
+                      key_steps=events[1:4] + ["Order Completed"], stage_steps={},
+                      devices=["Web", "iOS", "Android"],
+                      channels=["Organic", "Google Ads", "Meta Ads", "Newsletter"],
+                      attribute_values={"payment_method": ["apple_pay", "card", "paypal"]})
+
+
+def b2b() -> Vocabulary:
+    events = ["Lead Created", "MQL", "SQL", "Demo Requested", "Opportunity Opened",
+              "Proposal Sent", "Closed Won", "Closed Lost"]
+    return Vocabulary(events=events, popularity={e: 100 - i for i, e in enumerate(events)},
+                      end=date(2026, 6, 28), conversion="Closed Won", churn=None,
+                      key_steps=["Lead Created", "MQL", "SQL", "Opportunity Opened",
+                                 "Closed Won"], stage_steps={}, devices=[],
+                      channels=["Webinar", "Paid Search", "Partner"],
+                      attribute_values={"region": ["APAC", "EMEA", "NA"],
+                                        "company_size": ["1-50", "1000+", "201-1000"]})
+
+
+@pytest.mark.parametrize("question, since, until", [
+    ("why did signups drop in August?", "2026-08-01", "2026-08-31"),
+    ("what happened in early June", "2026-06-01", "2026-06-10"),
+    ("mid-march conversion", "2026-03-11", "2026-03-20"),
+    ("late aug", "2026-08-21", "2026-08-31"),
+    ("the past 30 days", "2026-10-02", "2026-10-31"),
+    ("last 2 weeks", "2026-10-18", "2026-10-31"),
+    ("Q3 churn", "2026-07-01", "2026-09-30"),
+    ("Q4", "2026-10-01", "2026-10-31"),  # clipped at the data's end
+    ("last quarter", "2026-07-01", "2026-09-30"),
+    ("this year", "2026-01-01", "2026-10-31"),
+    ("last month", "2026-09-01", "2026-09-30"),
+    ("last week", "2026-10-19", "2026-10-25"),  # the last full week, Monday to Sunday
+    ("in November", "2025-11-01", "2025-11-30"),  # the latest November by the data's end
+    ("since April", "2026-04-01", "2026-10-31"),
+    ("between 2026-03-01 and 2026-03-15", "2026-03-01", "2026-03-15"),
+    ("the week of 17 August", "2026-08-17", "2026-08-23"),
+])
+def test_periods_are_read_relative_to_the_data_end(question, since, until):
+    period = read_period(question, END)
+    assert (period.since.isoformat(), period.until.isoformat()) == (since, until)
+
+
+def test_may_the_verb_is_no_month():
+    assert read_period("which customers may churn soon?", END) is None
+    assert read_period("what happened in may", END).since == date(2026, 5, 1)
+
+
+@pytest.mark.parametrize("vocabulary, question, steps", [
+    (saas, "how many trials go on to paying?", ["trial_started", "subscription_started"]),
+    (saas, "conversion from the pricing page to sign-up", ["pricing_view", "signup"]),
+    (saas, "how long from signup to the first report", ["signup", "first_report_created"]),
+    (saas, "where do people stall in activation", ["onboarding_started"]),
+    (shop, "what share of people who added to basket reach the checkout step",
+     ["Added To Cart", "Checkout Opened"]),
+    (shop, "product views to orders", ["Product Viewed", "Order Completed"]),
+    (b2b, "MQL to SQL rate", ["MQL", "SQL"]),
+    (b2b, "how many opps turn into won deals", ["Opportunity Opened", "Closed Won"]),
+])
+def test_loose_words_resolve_to_the_stores_own_events(vocabulary, question, steps):
+    assert read_frame(question, vocabulary()).steps == steps
+
+
+def test_the_population_period_and_kind_of_answer():
+    frame = read_frame("What do churned customers complain about in Q3?", saas())
+    assert frame.asks == "feedback"
+    assert frame.population == {"did": ["subscription_cancelled"]}
+    assert frame.period["since"] == "2026-07-01"
+    assert frame.steps == []  # 'churned' names the population, not a step
+    assert "churned" in frame.population_label
+    email = read_frame("where do people from email drop off?", saas())
+    assert email.filters() == {"channel": "email"}
+    big = read_frame("enterprise customers' conversion", b2b())
+    assert big.population["where"] == {"company_size": "1000+"}
+    emea = read_frame("why did MQL to SQL fall for EMEA in March", b2b())
+    assert emea.asks == "reason_change" and emea.population["where"] == {"region": "EMEA"}
+
+
+def test_comparisons_become_a_breakdown_of_both_sides():
+    frame = read_frame("iOS vs Android checkout conversion", shop())
+    assert (frame.by, frame.compare) == ("device", ["iOS", "Android"])
+    assert "device" not in frame.population  # both sides are wanted
+    channels = read_frame("email versus organic search signups", saas())
+    assert channels.by == "channel" and set(channels.compare) == {"email", "organic_search"}
+    assert read_frame("funnel by plan", saas()).by == "plan"
+    assert read_frame("conversion per region", b2b()).by == "region"
+
+
+def test_what_is_asked():
+    cases = {"which customers should we call this week?": "people",
+             "what should we do next for customer C0000123?": "customer",
+             "how long does it take to create a first report?": "duration",
+             "which channel should get next quarter's budget?": "budget",
+             "anything unusual recently?": "change",
+             "why did orders drop in late April?": "reason_change",
+             "what counts as a conversion here?": "model",
+             "how many people signed up last month?": "count"}
+    for question, asks in cases.items():
+        assert read_frame(question, saas()).asks == asks, question
+    assert read_frame("next for C0000123 please", saas()).customer_ids == ["C0000123"]
+    assert read_frame("what happened in Q3 2026", saas()).customer_ids == []
