@@ -186,6 +186,10 @@ class OfflinePlanner:
         conversion, churn = facts["conversion"], facts["churn"]
         if intent == "dropoff":
             funnel_steps = e.events if len(e.events) >= 2 else steps
+            if len(e.events) == 1 and steps and e.events[0] != steps[0] and frame.asks in (
+                    "count", "rate"):
+                # "how many orders last month?": from the journey's start to that step.
+                funnel_steps = [steps[0], e.events[0]]
             return [PlannedCall("funnel", {"steps": funnel_steps, "filters": filters})]
         if intent == "breakdown":
             funnel_steps = e.events if len(e.events) >= 2 else steps
@@ -282,7 +286,7 @@ class OfflinePlanner:
                 continue
             summary = getattr(r.result, "summary", "")
             if r.tool == "funnel" and r.result.groups:
-                parts.append(_group_comparison(r))
+                parts.append(_group_comparison(r, self.frame.compare if self.frame else []))
             elif r.tool == "feedback_search":
                 parts.append(_quotes(r.result.snippets, r.result_id))
             elif r.tool == "describe_data":
@@ -323,6 +327,9 @@ def _intent_from_frame(intent: str, frame: Frame) -> str:
         return "friction" if frame.steps else "themes"
     if frame.by and intent in ("dropoff", "breakdown", "out_of_scope", "describe_data"):
         return "breakdown"
+    if asks in ("count", "rate") and len(frame.steps) == 1 and intent in (
+            "retention", "describe_data", "out_of_scope", "anomalies", "attribution"):
+        return "dropoff"
     if len(frame.steps) >= 2 and asks in ("rate", "count", "comparison", "answer") and intent in (
             "attribution", "describe_data", "out_of_scope", "segments", "retention", "themes",
             "feedback_search", "anomalies", "paths", "moments_conversion"):
@@ -419,12 +426,25 @@ def _first_choice_step(steps: list[str]) -> str:
     return steps[1] if len(steps) > 1 else steps[0]
 
 
-def _group_comparison(r: ToolResult) -> str:
-    """Conversion at each step by group, as a sentence per step (numbers from the result)."""
+def _group_comparison(r: ToolResult, compare: list[str] | None = None) -> str:
+    """Conversion at each step by group, as a sentence per step (numbers from the result);
+    only the groups the question compares, when it named them."""
     groups = r.result.groups
+    wanted = {c.casefold() for c in compare or []}
+    if wanted and sum(g.group.casefold() in wanted for g in groups) >= 2:
+        groups = [g for g in groups if g.group.casefold() in wanted]
     by = r.arguments.get("by", "group")
     lines = []
+    widest: tuple[float, str, Any, Any] | None = None
     for k in range(1, len(groups[0].steps)):
+        rated = [(g.steps[k].conversion_from_previous, g) for g in groups
+                 if g.steps[k].conversion_from_previous is not None and g.steps[k - 1].customers
+                 >= 10]
+        if len(rated) >= 2:
+            low, high = min(rated, key=lambda x: x[0]), max(rated, key=lambda x: x[0])
+            step = f"{groups[0].steps[k - 1].events[0]} -> {groups[0].steps[k].events[0]}"
+            if widest is None or high[0] - low[0] > widest[0]:
+                widest = (high[0] - low[0], step, low, high)
         cells = []
         for g in groups:
             rate = g.steps[k].conversion_from_previous
@@ -432,7 +452,12 @@ def _group_comparison(r: ToolResult) -> str:
         name = " -> ".join(["|".join(groups[0].steps[k - 1].events),
                             "|".join(groups[0].steps[k].events)])
         lines.append(f"{name}: " + ", ".join(cells))
-    return f"By {by} (conversion from the previous step) [{r.result_id}]:\n" + "\n".join(
+    lead = ""
+    if widest is not None:
+        _, step, low, high = widest
+        lead = (f"The widest gap by {by} is at {step}: {low[1].group} {low[0] * 100:.1f}% against "
+                f"{high[1].group} {high[0] * 100:.1f}%.\n")
+    return lead + f"By {by} (conversion from the previous step) [{r.result_id}]:\n" + "\n".join(
         f"- {line}" for line in lines)
 
 
