@@ -28,7 +28,10 @@ def test_chat_streams_tool_steps_then_the_answer(app):
     history, agent, box = steps[-1]
     assert history[0] == {"role": "user", "content": "Why do people leave at pricing?"}
     steps_shown = [m["metadata"] for m in history if m.get("metadata")]
-    assert steps_shown and steps_shown[0]["title"].startswith("Tool: friction")
+    # First how the question was read (so a wrong reading is visible), then each tool.
+    assert steps_shown[0]["title"] == "How I read the question"
+    assert "steps: pricing_view" in history[1]["content"]
+    assert steps_shown[1]["title"].startswith("Tool: friction")
     assert all(m["status"] == "done" for m in steps_shown)  # collapsed under their title
     *_, answer, chart = history
     assert "mention" in answer["content"] and agent is not None
