@@ -10,6 +10,7 @@ from importlib import resources
 import yaml
 
 from analytics.constants import BusinessModel  # noqa: F401  (defined once)
+from analytics.diagnosis.agreement import Issue, onward_reading, rate_issues, reading_notes
 from analytics.diagnosis.parser import MetricsParseError, ParsedMetrics, parse_stage_metrics
 from analytics.errors import JourneyError
 from analytics.results import AnalyticResult, pct
@@ -42,12 +43,8 @@ class Transition:
     gain_at_median: float | None = None  # more customers a month at to_stage
     gain_at_end: float | None = None  # more customers a month at the last stage
     rank: int = 0
-
-
-@dataclass
-class Issue:
-    kind: str  # "larger than previous", "rate does not match counts", "impossible rate", ...
-    message: str
+    stage_key: str | None = None  # canonical from->to, even where no benchmark exists for it
+    from_rate: str | None = None  # the line whose onward rate gave this step (no next count)
 
 
 @dataclass
@@ -91,6 +88,19 @@ def canonical_stage(name: str, position: int, synonyms: dict[str, list[str]]) ->
     return CANONICAL[position] if position < len(CANONICAL) else None
 
 
+def _set_benchmark(t: Transition, from_canon: str | None, to_canon: str | None,
+                   model: dict) -> None:
+    key = f"{from_canon}->{to_canon}" if from_canon and to_canon else None
+    t.stage_key = key
+    if key in model:
+        low, median, high = model[key]
+        t.benchmark_key, t.benchmark = key, [low, median, high]
+        t.verdict = ("below benchmark" if t.conversion < low else "above benchmark"
+                     if t.conversion > high else "within benchmark")
+        if t.conversion < median:
+            t.gain_at_median = (median - t.conversion) * t.from_count
+
+
 def diagnose(text_or_parsed: str | ParsedMetrics, business_model: str = "b2b-saas"
              ) -> DiagnosisResult:
     bench = load_benchmarks()
@@ -100,7 +110,8 @@ def diagnose(text_or_parsed: str | ParsedMetrics, business_model: str = "b2b-saa
     parsed = (parse_stage_metrics(text_or_parsed) if isinstance(text_or_parsed, str)
               else text_or_parsed)
     counted = [s for s in parsed.stages if s.count is not None]
-    if len(counted) < 2:
+    last_onward = onward_reading(counted[-1]) if counted else None
+    if len(counted) < 2 and last_onward is None:
         found = ", ".join(s.name for s in parsed.stages) or "no stage"
         raise MetricsParseError(
             f"A diagnosis needs at least two stages with a count of people (found: {found}). "
@@ -121,20 +132,20 @@ def diagnose(text_or_parsed: str | ParsedMetrics, business_model: str = "b2b-saa
             issues.append(Issue("larger than previous", f"{b.name} ({b.count:,.0f}/month) is "
                                 f"larger than {a.name} ({a.count:,.0f}/month): check that both "
                                 "count the same people over the same period"))
-        stated = b.rates.get("conversion")
-        if stated is not None and abs(stated - conversion) > max(0.02, 0.2 * conversion):
-            issues.append(Issue("rate does not match counts", f"{b.name} states a {pct(stated)} "
-                                f"conversion, but the counts give {pct(conversion)} "
-                                f"({b.count:,.0f} / {a.count:,.0f})"))
-        key = f"{canon[i - 1]}->{canon[i]}" if canon[i - 1] and canon[i] else None
-        if key in model:
-            low, median, high = model[key]
-            t.benchmark_key, t.benchmark = key, [low, median, high]
-            t.verdict = ("below benchmark" if conversion < low else "above benchmark"
-                         if conversion > high else "within benchmark")
-            if conversion < median:
-                t.gain_at_median = (median - conversion) * a.count
+        _set_benchmark(t, canon[i - 1], canon[i], model)
         transitions.append(t)
+    if last_onward is not None:
+        # The last stage says how many go on ("Trials: 900, 20% convert to paid"): that step
+        # is in the funnel even though no count follows it.
+        last = counted[-1]
+        assert last.count is not None
+        onward = min(max(last_onward.onward() or 0.0, 0.0), 1.0)
+        target = last_onward.target or f"the step after {last.name}"
+        t = Transition(last.name, target, last.count, last.count * onward, onward,
+                       last.count * (1 - onward), from_rate=last.source_line)
+        _set_benchmark(t, canon[-1], canonical_stage(target, len(counted), synonyms), model)
+        transitions.append(t)
+    issues += rate_issues(counted)
     for s in parsed.stages:
         for kind, value in s.rates.items():
             if value > 1 or value < 0:
@@ -167,12 +178,17 @@ def diagnose(text_or_parsed: str | ParsedMetrics, business_model: str = "b2b-saa
     result = DiagnosisResult(
         business_model=business_model,
         stages=[{"name": s.name, "per_month": s.count, "as_written": s.count_as_written,
-                 "unit": s.unit, "rates": s.rates, "durations_days": s.durations_days,
+                 "unit": s.unit, "period": s.period, "period_from": s.period_from,
+                 "rates": s.rates, "durations_days": s.durations_days,
+                 "readings": [{"phrase": r.phrase, "meaning": r.meaning, "kind": r.kind,
+                               "value": r.value, "period": r.period, "target": r.target}
+                              for r in s.readings],
                  "other": s.other} for s in parsed.stages],
         transitions=transitions,
         friction_ranking=[f"{t.from_stage} -> {t.to_stage}" for t in
                           sorted(transitions, key=lambda t: t.rank)],
-        issues=issues, unread=parsed.unread, notes=parsed.notes, sharpen=sharpen,
+        issues=issues, unread=parsed.unread, notes=parsed.notes + reading_notes(parsed.stages),
+        sharpen=sharpen,
         benchmark_assumptions=benchmark_notes(),
         definitions={
             "conversion": "people at the stage / people at the previous stage, per month",

@@ -3,8 +3,11 @@
 Accepted: "Stage: 10,000 visitors/month, 45% bounce rate" lines, bullet lists, Markdown tables
 and tab- or comma-separated tables with a header row. Counts may carry k/M suffixes and thousands
 separators; rates are percentages; durations are days, weeks or months ("28-day sales cycle");
-counts may be per month, quarter or year (normalised to a month). Every line that could not be
-read is returned in `unread`, never dropped. The parser raises nothing but JourneyError.
+counts may be per month, quarter or year (normalised to a month): the period written with the
+count, else in the stage's name, else the deck's ("Monthly funnel"); never a rate's own period.
+What each rate means (into the stage, onward from it, a loss, a state) is read in `reading`. Every
+line that could not be read is returned in `unread`, never dropped. The parser raises nothing but
+JourneyError.
 """
 
 from __future__ import annotations
@@ -13,23 +16,19 @@ import csv
 import re
 from dataclasses import dataclass, field
 
+from analytics.diagnosis.reading import (  # noqa: F401  (PERIOD_TO_MONTH: read from here)
+    PERIOD_TO_MONTH,
+    PERIOD_WORDS,
+    RateReading,
+    period_in,
+    read_rate,
+)
 from analytics.errors import JourneyError
 
 MAX_CHARS = 200_000
-PERIOD_TO_MONTH = {"day": 30.0, "week": 52 / 12, "month": 1.0, "quarter": 1 / 3, "year": 1 / 12}
-_PERIOD_WORDS = {"day": "day", "daily": "day", "week": "week", "weekly": "week", "wk": "week",
-                 "month": "month", "monthly": "month", "mo": "month", "mth": "month",
-                 "quarter": "quarter", "quarterly": "quarter", "qtr": "quarter", "q": "quarter",
-                 "year": "year", "yearly": "year", "annual": "year", "annually": "year",
-                 "yr": "year"}
 _SUFFIX = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6, "mm": 1e6, "b": 1e9, "B": 1e9}
 NUMBER = r"(\d{1,3}(?:[,\u00a0 ]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s*(mm|[kKmMbB](?![a-zA-Z]))?"
-# Word stems that say what a percentage measures.
-RATE_KINDS = {"bounce": "bounce", "convert": "conversion", "conversion": "conversion",
-              "churn": "churn", "retain": "retention", "retention": "retention", "open": "open",
-              "click": "click", "ctr": "click", "win": "win", "close": "win",
-              "activat": "activation", "drop": "drop_off", "exit": "exit", "respon": "response",
-              "to paid": "conversion", "to trial": "conversion"}
+_RATE = re.compile(r"(-?\d+(?:\.\d+)?)\s*%\s*([a-zA-Z][a-zA-Z \-]{0,40})?")
 DURATION_UNITS = {"day": 1, "days": 1, "d": 1, "week": 7, "weeks": 7, "wk": 7, "month": 30,
                   "months": 30}
 
@@ -44,8 +43,10 @@ class StageMetrics:
     count: float | None = None  # people per month (normalised)
     count_as_written: str | None = None
     unit: str | None = None  # visitors, leads, signups ...
-    period: str | None = None  # as written: month, quarter, year (None: not stated)
+    period: str | None = None  # month, quarter, year (None: not stated on the count or deck)
+    period_from: str | None = None  # "count", "stage name" or "deck": where the period was said
     rates: dict[str, float] = field(default_factory=dict)  # fractions: bounce 0.45
+    readings: list[RateReading] = field(default_factory=list)  # what each rate means
     durations_days: dict[str, float] = field(default_factory=dict)
     other: dict[str, float] = field(default_factory=dict)  # e.g. pages per visit 1.2
     source_line: str = ""
@@ -63,28 +64,28 @@ def to_number(text: str, suffix: str | None = None) -> float:
     return value * _SUFFIX.get(suffix or "", 1.0)
 
 
-def _period(text: str) -> str | None:
-    m = re.search(r"(?:/|\bper\s+|\ba\s+|\beach\s+|\bevery\s+)\s*(day|week|wk|month|mo|mth|"
-                  r"quarter|qtr|q|year|yr)\b|\b(daily|weekly|monthly|quarterly|yearly|annual|"
-                  r"annually)\b", text, re.IGNORECASE)
-    if not m:
-        return None
-    return _PERIOD_WORDS[(m.group(1) or m.group(2)).lower()]
+def _rate_key(reading: RateReading) -> str:
+    return {"into": "conversion", "onward": "onward"}.get(reading.meaning, reading.kind)
 
 
-def _read_cells(name: str, text: str, line: str) -> StageMetrics | None:
+def _read_cells(name: str, text: str, line: str, from_table: bool = False
+                ) -> StageMetrics | None:
     stage = StageMetrics(name=name.strip(" -*\u2022\t|:#").strip(), source_line=line.strip())
     if not stage.name or len(stage.name) > 60:
         return None
-    rest = text
-    for m in re.finditer(r"(-?\d+(?:\.\d+)?)\s*%\s*([a-zA-Z][a-zA-Z \-]{0,30})?", rest):
-        value = float(m.group(1)) / 100
-        label = (m.group(2) or "").strip().lower()
-        before = rest[max(0, m.start() - 25):m.start()].lower()
-        kind = next((v for k, v in RATE_KINDS.items() if k in label), None) or next(
-            (v for k, v in RATE_KINDS.items() if k in before), None)
-        stage.rates[kind or "conversion"] = value
-    rest = re.sub(r"-?\d+(?:\.\d+)?\s*%", " ", rest)
+    raw_rates: list[tuple[float, str, str]] = []
+    pieces: list[str] = []
+    done = 0
+    for m in _RATE.finditer(text):
+        label = re.split(r"\b(?:avg|average|mean)\b", m.group(2) or "", flags=re.IGNORECASE)[0]
+        before = re.split(r"[,;(:%]", text[max(0, m.start() - 25):m.start()])[-1]
+        raw_rates.append((float(m.group(1)) / 100, label, before))
+        # The whole rate phrase goes, its own period included ("10% churn per year"), so that
+        # what is left describes the counts only.
+        end = m.start(2) + len(label) if m.group(2) else m.end()
+        pieces += [text[done:m.start()], ", "]
+        done = end
+    rest = "".join(pieces) + text[done:]
     for m in re.finditer(r"(\d+(?:\.\d+)?)[\s-]*(days?|weeks?|wk|months?|d)\b[\s-]*"
                          r"([a-zA-Z][a-zA-Z ]{0,25})?", rest):
         label = (m.group(3) or "cycle").strip().lower() or "cycle"
@@ -100,19 +101,28 @@ def _read_cells(name: str, text: str, line: str) -> StageMetrics | None:
     for m in counts:
         value = to_number(m.group(1), m.group(2))
         words = [w for w in (m.group(3) or "").lower().split()
-                 if w not in _PERIOD_WORDS and w not in ("per", "a", "each", "every")]
+                 if w not in PERIOD_WORDS and w not in ("per", "a", "each", "every")]
         unit = " ".join(words) or None
         if stage.count is None:
             stage.count_as_written = m.group(0).strip()
             stage.unit = unit
-            stage.period = _period(rest)
             stage.count = value
+            # The count's period is the one written with it ("4,800 views (per month)"), or in
+            # the stage's name ("Monthly visitors"); never a rate's on the same line.
+            clause = re.split(r"[,;]", rest[m.end():])[0]
+            stage.period = period_in(m.group(0) + clause)
+            stage.period_from = "count" if stage.period else None
+            if stage.period is None and period_in(stage.name):
+                stage.period, stage.period_from = period_in(stage.name), "stage name"
         else:
             stage.other[unit or f"number {len(stage.other) + 1}"] = value
+    for value, label, before in raw_rates:
+        reading = read_rate(value, label, before, stage_name=stage.name, stage_unit=stage.unit,
+                            has_count=stage.count is not None, from_table=from_table)
+        stage.readings.append(reading)
+        stage.rates[_rate_key(reading)] = value
     if stage.count is None and not stage.rates and not stage.durations_days and not stage.other:
         return None
-    if stage.count is not None and stage.period:
-        stage.count = stage.count * PERIOD_TO_MONTH[stage.period]
     return stage
 
 
@@ -170,19 +180,56 @@ def _parse(text: str) -> ParsedMetrics:
             names = header or csv_header or []
             body = ", ".join(f"{v} {names[i] if i < len(names) else ''}".strip()
                              for i, v in enumerate(cells[1:], start=1))
-            stage = _read_cells(cells[0], body, line)
+            stage = _read_cells(cells[0], body, line, from_table=True)
             (stages.append(stage) if stage else unread.append(line))
             continue
         m = re.match(r"^\s*(?:[-*\u2022]|\d+[.)])?\s*([A-Za-z][A-Za-z0-9 /&'()\-]{1,50}?)\s*"
-                     r"(?::|\u2014|\u2013| - |=>|->)\s*(.+)$", line)
+                     r"(?::|\u2014|\u2013| - |=>|->)\s*(.+)$", line) or _name_then_number(line)
         if m:
             stage = _read_cells(m.group(1), m.group(2), line)
             (stages.append(stage) if stage else unread.append(line))
         else:
             unread.append(line)
+    _apply_deck_period(stages, unread, notes)
     periods = {s.period for s in stages if s.count is not None}
     if len(periods) > 1:
         notes.append("Counts were given per " + ", ".join(sorted(p or "unstated period" for p in
                                                                  periods))
                      + "; all were converted to per month (unstated = per month).")
+    for s in stages:
+        if s.count is not None and s.period:
+            s.count = s.count * PERIOD_TO_MONTH[s.period]
     return ParsedMetrics(stages=stages, unread=unread, notes=notes)
+
+
+_NOT_A_STAGE = {"we", "our", "i", "they", "it", "this", "that", "the", "in", "on", "at", "for",
+                "and", "but", "with", "about", "over", "since", "by", "from", "to", "show", "give",
+                "list", "top", "what", "which", "who", "how", "why", "when", "where", "find",
+                "tell", "last", "next", "first", "is", "are", "did", "do", "does", "can", "please",
+                "compare", "only", "after", "before", "between", "up", "down"}
+
+
+def _name_then_number(line: str) -> re.Match[str] | None:
+    """A line with no separator, "Signups 1,200 (30% of visitors)": a short name, then a count."""
+    m = re.match(r"^\s*(?:[-*\u2022]|\d+[.)])?\s*([A-Za-z][A-Za-z/&'\-]*(?: [A-Za-z][A-Za-z/&'\-]*)"
+                 r"{0,2})\s+(\d.*)$", line)
+    if m is None or m.group(1).split()[0].lower() in _NOT_A_STAGE:
+        return None
+    return m
+
+
+def _apply_deck_period(stages: list[StageMetrics], unread: list[str], notes: list[str]) -> None:
+    """A line that is not a stage but states a period ("Monthly funnel", "All figures per
+    quarter") is the deck's period: counts that state none of their own take it."""
+    for line in list(unread):
+        period = period_in(line)
+        if period is None or "%" in line or len(line.split()) > 10:
+            continue
+        unread.remove(line)
+        taken = [s for s in stages if s.count is not None and s.period is None]
+        for s in taken:
+            s.period, s.period_from = period, "deck"
+        if taken:
+            notes.append(f"Counts without a period of their own were read as per {period}, as "
+                         f"the line '{line}' says.")
+        return

@@ -19,7 +19,7 @@ from importlib import resources
 import yaml
 from scipy import stats
 
-from analytics.diagnosis.diagnose import DiagnosisResult
+from analytics.diagnosis.diagnose import DiagnosisResult, Transition
 from analytics.errors import JourneyError
 from analytics.results import AnalyticResult, markdown_literal, pct
 
@@ -148,6 +148,7 @@ def build_plan(diagnosis: DiagnosisResult, *, quarter: str | None = None,
     book = playbook()
     evidence = evidence or {}
     candidates: list[Initiative] = []
+    planned: list[Transition] = []
     for t in diagnosis.transitions:
         extra = evidence.get(t.benchmark_key, []) if t.benchmark_key else []
         if not t.benchmark or t.benchmark_key not in book or not 0 < t.conversion < 1:
@@ -163,39 +164,33 @@ def build_plan(diagnosis: DiagnosisResult, *, quarter: str | None = None,
             continue
         confidence = 0.5 + (0.2 if extra else 0.0) + (0.1 if any("said" in e for e in extra)
                                                        else 0.0)
-        for play in book[t.benchmark_key]:
-            per_arm = sample_size_per_arm(t.conversion, low) if 0 < t.conversion < 1 else 0
-            weekly = t.from_count * 12 / 52
-            holdout = 0.5
-            weeks = (per_arm / (weekly * holdout)) if weekly else float("inf")
-            note = ("" if weeks <= 6 else "Underpowered within the quarter at this traffic: "
-                    "accept a larger minimum lift or run it longer.")
-            impact = ((low + high) / 2 - t.conversion) / t.conversion if t.conversion else 1.0
-            score = t.from_count * impact * confidence / play["effort"]
-            candidates.append(Initiative(
-                rank=0, title=play["title"], targets=f"{t.from_stage} -> {t.to_stage} "
-                f"({t.lost:,.0f} people lost a month, {pct(t.conversion)} vs benchmark "
-                f"{pct(t.benchmark[0], 0)}-{pct(t.benchmark[2], 0)})",
-                evidence=[f"{pct(t.conversion)} convert against a {diagnosis.business_model} "
-                          f"median of {pct(t.benchmark[1], 0)}"] + extra,
-                change=play["change"], kpi=f"{t.from_stage} -> {t.to_stage} conversion",
-                baseline=t.conversion, expected_low=low, expected_high=high,
-                expected_customers_per_month=[(low - t.conversion) * t.from_count,
-                                              (high - t.conversion) * t.from_count],
-                owner=play["owner"], effort=play["effort"], reach=t.from_count,
-                confidence=confidence, score=score, timeline=_timeline(weeks),
-                experiment=Experiment(
-                    design="randomised 50/50 split of new people reaching the step",
-                    holdout_share=holdout, per_arm=per_arm, weeks_needed=weeks,
-                    detectable_lift=f"{pct(t.conversion)} -> {pct(low)} at 5% significance, "
-                                    "80% power", note=note)))
+        if low <= t.conversion:
+            continue
+        planned.append(t)
+        candidates += _initiatives(t, low, high, confidence, book[t.benchmark_key], extra,
+                                   diagnosis.business_model)
+    fallback: list[Transition] = []
+    if len(candidates) < 3:
+        # Few steps are below their ranges: a plan still goes where the most people are lost and
+        # where a step sits furthest below the top of its range.
+        for t in _fallback_steps(diagnosis.transitions, planned, book):
+            if len(candidates) >= 3:
+                break
+            extra = evidence.get(t.benchmark_key, []) if t.benchmark_key else []
+            low, high = _fallback_lift(t)
+            if low <= t.conversion:
+                continue
+            confidence = (0.5 if t.benchmark else 0.4) + (0.2 if extra else 0.0)
+            fallback.append(t)
+            candidates += _initiatives(t, low, high, confidence, _plays(t, book), extra,
+                                       diagnosis.business_model, fallback=True)
+    if not candidates:
+        raise JourneyError(
+            "No step in these numbers loses people (every stage is as large as the one before "
+            "it), so there is nothing to plan from. Check that each count is the people who "
+            "reached that stage in the same period, or load your event data.")
     candidates.sort(key=lambda i: (-i.score, i.title))
     chosen = candidates[:max_items]
-    if len(chosen) < 3:
-        raise JourneyError(
-            "Fewer than three steps are below their benchmark, so there is no quick-win plan "
-            "to make from these numbers. Add the missing stages, or load your event data for "
-            "a plan from your own analytics.")
     for rank, item in enumerate(chosen, start=1):
         item.rank = rank
     result = PlanResult(
@@ -221,7 +216,106 @@ def build_plan(diagnosis: DiagnosisResult, *, quarter: str | None = None,
     result.summary = (f"{len(chosen)} quick wins for {quarter}. First: {top.title} on "
                       f"{top.kpi} ({pct(top.baseline)} today, expected {pct(top.expected_low)}-"
                       f"{pct(top.expected_high)}).")
+    if fallback:
+        result.summary += " " + fallback_sentence(diagnosis, fallback)
+        result.assumptions.append(
+            "For steps within or above their range, the expected lift closes "
+            f"{GAP_CLOSED[0]:.0%}-{GAP_CLOSED[1]:.0%} of the gap to the top of the range; above "
+            f"it or without a range, {EVIDENCE_LIFT[0]:.0%}-{EVIDENCE_LIFT[1]:.0%} relative.")
     return result
+
+
+# For a step with no playbook entry of its own (a stage the benchmarks do not name).
+GENERIC_PLAYS = [
+    {"title": "Find and remove the main reason people stop at this step", "owner": "Growth "
+     "marketer", "effort": 2, "change": "Ask the people who stopped (a one-question survey or "
+     "five calls), fix the top reason, and test the fix against a holdout."}]
+
+
+def fallback_sentence(diagnosis: DiagnosisResult, steps: list[Transition]) -> str:
+    below = sum(t.verdict == "below benchmark" for t in diagnosis.transitions)
+    lead = ("No step is below its benchmark range" if below == 0 else
+            f"Only {below} step is below its benchmark range" if below == 1 else
+            f"Only {below} steps are below their benchmark ranges")
+    names = ", ".join(f"{t.from_stage} -> {t.to_stage}" for t in steps)
+    return (f"{lead}, so this plan also targets the steps that lose the most people and sit "
+            f"furthest below the top of their ranges: {names}.")
+
+
+def _fallback_steps(transitions: list[Transition], planned: list[Transition],
+                    book: dict) -> list[Transition]:
+    """Largest losses first, with the step furthest below the top of its range brought in
+    second, each step once."""
+    pool = [t for t in transitions
+            if all(t is not p for p in planned) and 0 < t.conversion < 1]
+    by_loss = sorted(pool, key=lambda t: (-t.lost, t.rank))
+    by_room = sorted((t for t in pool if t.benchmark and t.conversion < t.benchmark[2]),
+                     key=lambda t: (-(t.benchmark[2] - t.conversion) if t.benchmark else 0.0,
+                                    t.rank))
+    order = by_loss[:1] + by_room[:1] + by_loss[1:] + by_room[1:]
+    seen: list[Transition] = []
+    for t in order:
+        if all(t is not s for s in seen):
+            seen.append(t)
+    return seen
+
+
+def _fallback_lift(t: Transition) -> tuple[float, float]:
+    if t.benchmark and t.conversion < t.benchmark[2]:
+        gap = t.benchmark[2] - t.conversion
+        return t.conversion + gap * GAP_CLOSED[0], t.conversion + gap * GAP_CLOSED[1]
+    low, high = (min(t.conversion * (1 + r), 0.99) for r in EVIDENCE_LIFT)
+    return low, high
+
+
+def _plays(t: Transition, book: dict) -> list[dict]:
+    if t.benchmark_key in book:
+        return book[t.benchmark_key]
+    # A step that skips stages (visitors -> trials) takes the plays for the stage it ends at.
+    to_stage = (t.stage_key or "").partition("->")[2]
+    key = next((k for k in book if to_stage and k.endswith(f"->{to_stage}")), None)
+    return book[key] if key else GENERIC_PLAYS
+
+
+def _initiatives(t: Transition, low: float, high: float, confidence: float, plays: list[dict],
+                 extra: list[str], business_model: str, fallback: bool = False
+                 ) -> list[Initiative]:
+    if t.benchmark:
+        against = f"benchmark {pct(t.benchmark[0], 0)}-{pct(t.benchmark[2], 0)}"
+        why = [f"{pct(t.conversion)} convert against a {business_model} median of "
+               f"{pct(t.benchmark[1], 0)}"]
+    else:
+        against = "no benchmark for this step"
+        why = [f"{pct(t.conversion)} convert; {t.lost:,.0f} people a month stop here"]
+    if fallback and t.benchmark:
+        why.append(f"{pct(t.benchmark[2] - t.conversion)} below the top of its range, "
+                   f"{t.lost:,.0f} people lost a month")
+    items = []
+    for play in plays:
+        per_arm = sample_size_per_arm(t.conversion, low)
+        weekly = t.from_count * 12 / 52
+        holdout = 0.5
+        weeks = (per_arm / (weekly * holdout)) if weekly else float("inf")
+        note = ("" if weeks <= 6 else "Underpowered within the quarter at this traffic: "
+                "accept a larger minimum lift or run it longer.")
+        impact = ((low + high) / 2 - t.conversion) / t.conversion if t.conversion else 1.0
+        score = t.from_count * impact * confidence / play["effort"]
+        items.append(Initiative(
+            rank=0, title=play["title"], targets=f"{t.from_stage} -> {t.to_stage} "
+            f"({t.lost:,.0f} people lost a month, {pct(t.conversion)} vs {against})",
+            evidence=why + extra,
+            change=play["change"], kpi=f"{t.from_stage} -> {t.to_stage} conversion",
+            baseline=t.conversion, expected_low=low, expected_high=high,
+            expected_customers_per_month=[(low - t.conversion) * t.from_count,
+                                          (high - t.conversion) * t.from_count],
+            owner=play["owner"], effort=play["effort"], reach=t.from_count,
+            confidence=confidence, score=score, timeline=_timeline(weeks),
+            experiment=Experiment(
+                design="randomised 50/50 split of new people reaching the step",
+                holdout_share=holdout, per_arm=per_arm, weeks_needed=weeks,
+                detectable_lift=f"{pct(t.conversion)} -> {pct(low)} at 5% significance, "
+                                "80% power", note=note)))
+    return items
 
 
 def _valid_quarter(text: str) -> bool:
