@@ -28,6 +28,19 @@ def test_the_checker_reads_every_rule_kind():
     assert len(failed) == 4 and "a repeated paragraph" in failed
 
 
+@pytest.mark.parametrize("name", sorted(answer_eval.SETS))
+def test_each_set_is_well_formed(name):
+    items = answer_eval.load(name)
+    assert answer_eval.problems(items) == []
+
+
+def test_a_malformed_set_is_told_what_is_wrong():
+    items = [{"id": "A1", "store": "demo", "q": "x", "must": [{"re": "("}]},
+             {"id": "A1", "store": "mars", "q": "y", "must": ["z"], "after": "A9"}]
+    found = answer_eval.problems(items)
+    assert len(found) == 4 and any("does not compile" in f for f in found)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name, floor", [("tune", TUNE_FLOOR), ("holdout", HOLDOUT_FLOOR)])
 def test_answers_contain_what_a_right_answer_must(homes, name, floor, capsys):

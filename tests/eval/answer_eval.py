@@ -50,6 +50,38 @@ def load(name: str) -> list[dict]:
     return yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else []
 
 
+STORES = ("demo", "shop", "subscription_app", "b2b_pipeline")
+
+
+def problems(items: list[dict]) -> list[str]:
+    """What makes a set unusable: a missing field, a duplicate id, a follow-up of a question
+    not asked before it, a rule of an unknown kind, a regex that does not compile."""
+    found, seen = [], set()
+    for n, item in enumerate(items):
+        ident = item.get("id") or f"item {n + 1}"
+        for key in ("id", "store", "q", "must"):
+            if not item.get(key):
+                found.append(f"{ident}: no {key}")
+        if item.get("store") not in STORES:
+            found.append(f"{ident}: store {item.get('store')!r} is not one of {', '.join(STORES)}")
+        if ident in seen:
+            found.append(f"{ident}: the id is used twice")
+        if item.get("after") and item["after"] not in seen:
+            found.append(f"{ident}: after {item['after']!r}, which is not an earlier question")
+        seen.add(ident)
+        for rule in item.get("must", []) + item.get("must_not", []):
+            if isinstance(rule, str):
+                continue
+            if not isinstance(rule, dict) or not ({"any", "re"} & set(rule)):
+                found.append(f"{ident}: a rule that is neither text, any nor re: {rule!r}")
+            elif "re" in rule:
+                try:
+                    re.compile(rule["re"])
+                except re.error as exc:
+                    found.append(f"{ident}: the regex {rule['re']!r} does not compile ({exc})")
+    return found
+
+
 def build_stores(root: Path) -> dict[str, Path]:
     """The demo (4,000 people, seed 7) and the three domains, each in its own data folder."""
     from analytics.store.connection import EventStore
