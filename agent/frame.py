@@ -30,6 +30,13 @@ BREAKDOWN_WORDS = {"device": ("device",), "devices": ("device",), "platform": ("
                    "industry": ("industry",), "company size": ("company_size",),
                    "size": ("company_size",), "version": ("app_version",),
                    "category": ("category",), "payment method": ("payment_method",)}
+# Country words a question uses for the codes the data hold ("German customers" -> DE).
+COUNTRY_WORDS = {"german|germany": "DE", "french|france": "FR", "british|britain|uk|united kingdom":
+                 "GB", "american|usa|united states": "US", "spanish|spain": "ES",
+                 "italian|italy": "IT", "dutch|netherlands": "NL", "canadian|canada": "CA",
+                 "australian|australia": "AU", "japanese|japan": "JP", "brazilian|brazil": "BR",
+                 "indian|india": "IN", "swedish|sweden": "SE", "polish|poland": "PL",
+                 "mexican|mexico": "MX", "irish|ireland": "IE", "swiss|switzerland": "CH"}
 ENTERPRISE = r"\benterprise|large (?:companies|accounts|customers)|big accounts\b"
 SMALL = r"\bsmb|small (?:businesses|companies|teams)\b"
 
@@ -37,7 +44,7 @@ SMALL = r"\bsmb|small (?:businesses|companies|teams)\b"
 @dataclass
 class Frame:
     question: str
-    asks: str = "answer"  # rate, count, comparison, reason, people, plan, change, duration...
+    asks: str = "answer"  # rate, count, list, comparison, reason, people, plan, change...
     topic: str = ""  # the investigation that answers it
     steps: list[str] = field(default_factory=list)
     step_words: dict[str, str] = field(default_factory=dict)  # event -> the words that named it
@@ -102,6 +109,9 @@ ASKS = [  # (what is asked, pattern), first match wins
                r"will)\b|\b(list|names?|ids) of\b.*\b(customers|users|accounts|people)\b|"
                r"\bwho (should|do|can) we\b|\bat[- ]risk (customers|accounts|users|list)\b|"
                r"\bcall list\b"),
+    ("list", r"^\W*(who|which (customers|users|accounts|people|members|subscribers|buyers|"
+             r"leads|contacts)|list (the )?(customers|users|accounts|people))\b(?!.*\b(should|"
+             r"will|might|likely|going to|at[- ]risk|about to|could|would|call|contact)\b)"),
     ("plan", r"\b(quarter(ly)? plan|quick[- ]wins?|roadmap|action plan|plan for (the|next|this)"
              r" quarter|what should we (do|focus on|prioriti[sz]e)( first)? (this|next) "
              r"quarter|initiatives)\b"),
@@ -140,8 +150,11 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
     frame = Frame(question=question)
     q = " " + question.lower() + " "
     frame.customer_ids = _customer_ids(question)
-    mentions = find_steps(question, v.events, v.popularity,
-                          {"conversion": v.conversion, "churn": v.churn}, v.stage_steps)
+    # A channel or device named in full ("paid search", "google_uac") is a value, not a step,
+    # even where its words would also name an event ("search_visit").
+    mentions = find_steps(_without_values(question, v.channels + v.devices), v.events,
+                          v.popularity, {"conversion": v.conversion, "churn": v.churn},
+                          v.stage_steps)
     if len([m for m in mentions if m.how != "role"]) >= 2:
         # "conversion from pricing to sign-up": the word measures, the named steps are the steps.
         mentions = [m for m in mentions if not (m.how == "role" and m.words.startswith("conver"))]
@@ -149,7 +162,10 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
     if period:
         frame.period = period.to_dict()
     _population(q, v, frame, mentions)
-    _comparison(q, v, frame)
+    said_by = _comparison(q, v, frame)
+    if said_by:
+        # "which plan churns most?": the word names the breakdown, not the plan_selected step.
+        mentions = [m for m in mentions if m.words.rstrip("s") != said_by.rstrip("s")]
     frame.population_label = _label(frame)
     # A churn or conversion word that defines the population is not a step of the question.
     said_population = frame.population.get("did", [])
@@ -202,6 +218,10 @@ def _population(q: str, v: Vocabulary, frame: Frame, mentions: list[StepMention]
     paying = re.search(r"\b(paying|paid) (customers|users|accounts|members)|\b(customers|users|"
                        r"people) who (paid|bought|purchased|converted|subscribed)|\bbuyers\b|"
                        r"\bsubscribers\b|\bconverters\b", q)
+    if paying and re.search(r"\b(turns?|turned|go(es)? on|went on|converts?|converted|becomes?|"
+                            r"became|upgrades?|upgraded|end up as|ends up as) (in)?to (be )?"
+                            r"(a |an )?$", q[:paying.start()]):
+        paying = None  # "trials that turn into paying customers": the step, not who is asked
     if paying and v.conversion and "did" not in pop:
         pop["did"] = [v.conversion]
         words.append(f"customers who converted ({v.conversion})")
@@ -217,10 +237,17 @@ def _population(q: str, v: Vocabulary, frame: Frame, mentions: list[StepMention]
         pop["channel"] = channels
         words.append("people from " + " or ".join(channels))
     where: dict[str, str] = {}
+    step_words = {m.words.lower() for m in mentions if m.how != "role"}
+    said_values = {x.lower() for x in devices + channels}
     for attribute, values in v.attribute_values.items():
         if attribute in ("device", "channel"):
             continue
         for value in values:
+            low = value.lower().replace("_", " ")
+            if value.lower() in said_values or any(low in w or w.rstrip("s") == low
+                                                    for w in step_words):
+                # Already the channel or device, or the words name a step ("trial").
+                continue
             short = len(value) <= 2
             hit = (re.search(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])",
                              frame.question) if short or value.isupper()
@@ -228,6 +255,11 @@ def _population(q: str, v: Vocabulary, frame: Frame, mentions: list[StepMention]
             if hit and not value.replace(".", "").isdigit() and value.lower() not in (
                     "true", "false", "none", "other", "unknown", "web", "email"):
                 where.setdefault(attribute, value)
+    for word, code in COUNTRY_WORDS.items():
+        if re.search(rf"\b({word})\b", q):
+            for attribute, values in v.attribute_values.items():
+                if code in values and attribute not in where:
+                    where[attribute] = code
     sizes = next((a for a in v.attribute_values if "size" in a), None)
     if sizes and (re.search(ENTERPRISE, q) or re.search(SMALL, q)) and sizes not in where:
         ordered = sorted(v.attribute_values[sizes], key=_leading_number)
@@ -275,16 +307,33 @@ def _leading_number(value: str) -> float:
     return float(m.group(0)) if m else -1.0
 
 
-def _comparison(q: str, v: Vocabulary, frame: Frame) -> None:
-    """"iOS vs Android", "email versus organic search", "by region": a breakdown, and the
-    values compared come out of the population (both sides are wanted)."""
+def _without_values(question: str, values: list[str]) -> str:
+    """The question with each value named in it blanked (same length, so positions hold)."""
+    text = question
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) < 3 or value.lower() in ("web", "other", "unknown", "none"):
+            continue
+        for spoken in {value, value.replace("_", " ")}:
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(spoken)}(?![A-Za-z0-9])",
+                          lambda m: " " * len(m.group(0)), text, flags=re.IGNORECASE)
+    return text
+
+
+WHICH = r"\b(?:which|what|each|every)\s+([a-z_ ]+?)\s+(?:has|have|is|are|does|do|did|gets?|" \
+        r"converts?|churns?|brings?|performs?|works?|drives?|sells?|loses?|shows?|was|were)\b"
+
+
+def _comparison(q: str, v: Vocabulary, frame: Frame) -> str | None:
+    """"iOS vs Android", "email versus organic search", "by region", "which plan churns most":
+    a breakdown, and the values compared come out of the population (both sides are wanted).
+    Returns the word that named the breakdown, when a word did."""
     pop = frame.population
     for attribute in ("device", "channel"):
         values = pop.get(attribute, [])
         if len(values) >= 2:
             frame.by, frame.compare = attribute, values
             pop.pop(attribute)
-            return
+            return None
     where = pop.get("where", {})
     for attribute, values in v.attribute_values.items():
         hits = [x for x in values if x.lower() != "web" and _value_in(q, x)]
@@ -293,21 +342,33 @@ def _comparison(q: str, v: Vocabulary, frame: Frame) -> None:
             where.pop(attribute, None)
             if not where:
                 pop.pop("where", None)
-            return
+            return None
+    if where and re.search(r"\bthan (the )?(others|other \w+|the rest|everyone else|average|"
+                           r"the average|usual)\b", q):
+        attribute, value = next(iter(where.items()))
+        frame.by, frame.compare = attribute, [value]
+        where.pop(attribute)
+        if not where:
+            pop.pop("where", None)
+        return None
     if re.search(r"\b(mobile|phones?)\b.*\bdesktop\b|\bdesktop\b.*\b(mobile|phones?)\b", q):
         frame.by = "device"
         pop.pop("device", None)
-        return
-    m = re.search(r"\b(?:by|per|across|split by|broken down by|for each|each)\s+(?:the\s+)?"
-                  r"([a-z_ ]+?)(?:\s|\?|$)", q)
-    if m:
-        word = m.group(1).strip()
-        for key, options in BREAKDOWN_WORDS.items():
-            if word == key or word.startswith(key):
-                for option in options:
-                    if option in ("device", "channel", "plan", "country") or \
-                            option in v.attribute_values:
-                        frame.by = option
-                        return
-        if word in v.attribute_values:
-            frame.by = word
+        return None
+    for m in [re.search(r"\b(?:by|per|across|split by|broken down by|for each|each)\s+"
+                        r"(?:the\s+)?([a-z_ ]+?)(?:\s|\?|$)", q), re.search(WHICH, q)]:
+        if not m:
+            continue
+        words = m.group(1).strip().split()
+        # "which utm source", "which acquisition channel": the last word names it.
+        for word in (" ".join(words), words[-1] if words else ""):
+            for key, options in BREAKDOWN_WORDS.items():
+                if word == key or (word.startswith(key) and len(key) > 3):
+                    for option in options:
+                        if option in ("device", "channel") or option in v.attribute_values:
+                            frame.by = option
+                            return word
+            if word in v.attribute_values:
+                frame.by = word
+                return word
+    return None

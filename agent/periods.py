@@ -36,6 +36,18 @@ class Period:
                 "label": self.label}
 
 
+def period_words(period: dict) -> str:
+    """A period as an answer states it: its words and its dates ("June 2026 (2026-06)",
+    "early June 2026 (2026-06-01 to 2026-06-10)"), so the reader sees exactly what was counted."""
+    label, since, until = period["label"], period["since"], period["until"]
+    if since in label:
+        return label
+    first, last = date.fromisoformat(since), date.fromisoformat(until)
+    if first.day == 1 and last == _month_end(first.year, first.month):
+        return f"{label} ({first:%Y-%m})"
+    return f"{label} ({since} to {until})"
+
+
 def _month_end(year: int, month: int) -> date:
     return date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
 
@@ -69,7 +81,7 @@ def read_period(question: str, end: date) -> Period | None:
         return _clip(Period(monday, monday + timedelta(days=6), f"the week of {monday}"), end)
     if days:
         return Period(days[0], days[0], f"{days[0]}")
-    return (_relative(q, end) or _quarter(q, end) or _month(q, end) or _year(q, end))
+    return (_day_range(q, end) or _relative(q, end) or _quarter(q, end) or _month(q, end) or _year(q, end))
 
 
 def _relative(q: str, end: date) -> Period | None:
@@ -88,16 +100,24 @@ def _relative(q: str, end: date) -> Period | None:
         if unit == "week":
             if re.search(r"\b(past|recent) week\b", q):
                 return Period(end - timedelta(days=6), end, f"the 7 days to {end}")
-            start = last_monday - timedelta(days=7)
+            # The last complete week: the data's own when they end on a Sunday.
+            start = last_monday - timedelta(days=7) if end.weekday() < 6 else last_monday
+            if end.weekday() == 6:
+                return Period(start, end, f"the week of {start}")
             return Period(start, last_monday - timedelta(days=1), f"the week of {start}")
         if unit == "month":
             if re.search(r"\bpast month\b", q):
                 return Period(end - timedelta(days=29), end, f"the 30 days to {end}")
-            previous_end = end.replace(day=1) - timedelta(days=1)
+            # The last complete month: the data's own when they end on its last day (an
+            # export taken on 31 October means October by "last month").
+            month_done = end == _month_end(end.year, end.month)
+            previous_end = end if month_done else end.replace(day=1) - timedelta(days=1)
             start = previous_end.replace(day=1)
             return Period(start, previous_end, f"{start:%B %Y}")
         if unit == "quarter":
             quarter = (end.month - 1) // 3
+            if end == _month_end(end.year, 3 * quarter + 3):
+                quarter += 1  # the data end on the last day of a quarter: that one
             year = end.year
             if quarter == 0:
                 quarter, year = 4, year - 1
@@ -115,6 +135,29 @@ def _relative(q: str, end: date) -> Period | None:
     if re.search(r"\byesterday\b", q):
         return Period(end, end, f"{end}")
     return None
+
+
+def _day_range(q: str, end: date) -> Period | None:
+    """"11-24 May", "May 11-24", "between May 11 and May 24", "from 3 to 9 June"."""
+    m = (re.search(rf"\b(\d{{1,2}})(?:st|nd|rd|th)? ?(?:-|–|to|and|until|through) ?(\d{{1,2}})"
+                   rf"(?:st|nd|rd|th)? (?:of )?{MONTH_RE}\b(?: ?(20\d\d))?", q)
+         or re.search(rf"\b{MONTH_RE} (\d{{1,2}})(?:st|nd|rd|th)? ?(?:-|–|to|and|until|through)"
+                      rf" ?(?:{MONTH_RE} )?(\d{{1,2}})(?:st|nd|rd|th)?\b(?: ?(20\d\d))?", q))
+    if not m:
+        return None
+    groups = m.groups()
+    if groups[0].isdigit():
+        first_day, last_day, month_word, year_word = groups[0], groups[1], groups[2], groups[3]
+    else:
+        month_word, first_day, last_day, year_word = groups[0], groups[1], groups[3], groups[4]
+    month = MONTH_WORD[month_word]
+    year = int(year_word) if year_word else _latest_year(month, end)
+    last = _month_end(year, month)
+    a, b = int(first_day), int(last_day)
+    if not (1 <= a <= b <= last.day):
+        return None
+    since, until = date(year, month, a), date(year, month, b)
+    return _clip(Period(since, until, f"{since} to {until}"), end)
 
 
 def _quarter_period(year: int, quarter: int, end: date) -> Period:

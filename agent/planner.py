@@ -18,6 +18,8 @@ from typing import Any
 import yaml
 
 from agent.entities import Entities, extract
+from agent.periods import period_words
+from agent.spelling import correct, known_words
 from agent.frame import Frame, Vocabulary, read_frame
 from agent.intents import shared_classifier
 from agent.investigations import (
@@ -145,8 +147,18 @@ class OfflinePlanner:
 
     # -- planning ---------------------------------------------------------------------------
 
+    def spelt(self, question: str) -> tuple[str, list[str]]:
+        """The question with misspelt words put right against the data's words."""
+        f = self.facts()
+        known = self.ctx.cached(self.ctx.cache, "planner_known_words", lambda: known_words(
+            list(f["popularity"]), f["devices"] + f["channels"]
+            + [x for values in f["attribute_values"].values() for x in values]))
+        return correct(question, known)
+
     def plan(self, question: str) -> tuple[str, Entities, list[PlannedCall]]:
+        question, spelt = self.spelt(question)
         frame = self.read(question)
+        frame.notes += spelt
         self.frame = frame
         facts = self.facts()
         entities = extract(question, self.ctx.catalog(), facts["popularity"], facts["end"])
@@ -164,6 +176,9 @@ class OfflinePlanner:
         if self.last and FOLLOW_UP.match(question) and len(question.split()) <= 8:
             intent = self.last[0]
         intent = _intent_from_frame(intent, frame)
+        if wants_counts(frame, facts) and (frame.asks == "list" or intent not in (
+                "plan", "diagnose")):
+            intent = "counts"
         frame.topic = intent
         calls = self._calls(intent, entities, facts, question)
         return intent, entities, calls
@@ -184,6 +199,8 @@ class OfflinePlanner:
         e.by = frame.by or e.by
         steps = facts["key_steps"]
         conversion, churn = facts["conversion"], facts["churn"]
+        if intent == "counts":
+            return [PlannedCall("event_counts", _counts_arguments(frame, facts))]
         if intent == "dropoff":
             funnel_steps = e.events if len(e.events) >= 2 else steps
             if len(e.events) == 1 and steps and e.events[0] != steps[0] and frame.asks in (
@@ -314,9 +331,40 @@ FIRST_TOOL = {"customer": "next_best_action", "people": "churn", "reason_change"
               "model": "journey_model", "p_alive": "p_alive", "population_feedback": "themes"}
 
 
+OVER_TIME = r"\b(by|per|each|every) (month|week)\b|\b(monthly|weekly|over time|trend\w*|month " \
+            r"(by|over|on) month|week (by|over|on) week)\b"
+
+
+def counted_event(frame: Frame) -> str | None:
+    """The one event a count or list question is about: the step it names, else the event
+    that defines its population ("who churned?" counts the churn event)."""
+    if len(frame.steps) == 1:
+        return frame.steps[0]
+    did = frame.population.get("did") or []
+    return did[0] if not frame.steps and did else None
+
+
+def wants_counts(frame: Frame, facts: dict) -> bool:
+    """A count, a list of who did something, a share by group or a count over time of one
+    event: the event counts answer it directly."""
+    event = counted_event(frame)
+    if event is None:
+        return False
+    if frame.asks in ("list", "count"):
+        return True
+    roles = (facts["conversion"], facts["churn"])
+    if frame.by and event in roles and frame.asks in ("comparison", "answer", "rate"):
+        return True  # "which plan churns most?", "which channel converts best?"
+    return bool(re.search(OVER_TIME, frame.question.lower()))
+
+
 def _intent_from_frame(intent: str, frame: Frame) -> str:
     """What the frame says the question asks overrides a nearest-example guess."""
     asks = frame.asks
+    if len(frame.steps) >= 2 and asks in ("rate", "count") and intent not in (
+            "moments_churn", "moments_conversion"):
+        # "what share of people who see pricing go on to sign up?": the conversion between.
+        return "breakdown" if frame.by else "dropoff"
     if asks == "change":
         return "anomalies"
     if asks == "plan":
@@ -338,6 +386,24 @@ def _intent_from_frame(intent: str, frame: Frame) -> str:
     return intent
 
 
+def _counts_arguments(frame: Frame, facts: dict) -> dict[str, Any]:
+    event = counted_event(frame)
+    filters = frame.filters()
+    did = [d for d in frame.population.get("did", []) if d != event]
+    if frame.by and event == facts["churn"] and facts["conversion"]:
+        did = did or [facts["conversion"]]  # churn by group: among those who became customers
+    if did:
+        filters["did"] = did
+    else:
+        filters.pop("did", None)
+    args: dict[str, Any] = {"event": event, "filters": filters}
+    if frame.by:
+        args["by"] = frame.by
+    if re.search(r"\b(week|weekly)\b", frame.question.lower()) and not frame.period:
+        args["interval"] = "week"
+    return args
+
+
 def _lead(frame: Frame, text: str) -> str:
     """The answer, opened with the population and period it is about when the question named
     them (so an answer about March says March)."""
@@ -347,7 +413,7 @@ def _lead(frame: Frame, text: str) -> str:
     if frame.population_label:
         scope.append(frame.population_label)
     if frame.period:
-        scope.append(frame.period["label"])
+        scope.append(period_words(frame.period))
     if not scope or not text:
         return text
     return f"For {', '.join(scope)}: {text}"

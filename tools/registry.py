@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from analytics.store.accounts import LOCAL, Actor
+from tools import count_tools as ct
 from tools import feedback_tools as fb
 from tools import journey_model_tools as jmt
 from tools import journey_tools as jt
@@ -24,6 +25,10 @@ TOOLS: list[ToolSpec] = [
     ToolSpec("funnel", "Customers reaching each step in order, conversion and drop-off per step, "
              "time between steps; optional breakdown (device, channel, plan...).",
              jt.FunnelArgs, jt.funnel_tool, jt.funnel_view),
+    ToolSpec("event_counts", "How many people did one event (and how many times) in the scope "
+             "and period, by week or month, optionally by group, with the people who did it most "
+             "recently (opted-out customers counted, never listed). Use for 'how many ...?' and "
+             "'who ...?'.", ct.EventCountsArgs, ct.event_counts_tool, ct.event_counts_view),
     ToolSpec("journey_map", "The journey map: the key-step funnel with the biggest drop-offs "
              "marked and what the customers who left there said.", fb.JourneyMapArgs,
              fb.journey_map_tool, fb.journey_map_view),

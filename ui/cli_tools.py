@@ -43,6 +43,7 @@ CLI: dict[str, CliFace] = {
     "journey_model": CliFace(("model",)),
     "set_journey_model": CliFace(("model", "set"), ("part", "events")),
     "funnel": CliFace(("funnel",), ("steps",), {"window_days": "--window"}),
+    "event_counts": CliFace(("count",), ("event",)),
     "journey_map": CliFace(("journey-map",), ("steps",)),
     "paths": CliFace(("paths",), flags={"from_event": "--from", "to_event": "--to",
                                         "conversion_event": "--conversion"}),

@@ -11,7 +11,8 @@ look at it) and `answers_holdout.yaml` (untouched: only its score is reported). 
       must: ["signup", {any: [...]}, {re: "..."}]   # all must match (case-insensitive)
       must_not: ["No one did"]
 
-Run: `python -m tests.eval.answer_eval [holdout|tune] [--show-failures]` prints the score; the
+Run: `python -m tests.eval.answer_eval [holdout|tune] [--show-failures] [--stores=DIR]
+[--only=T001,T002]` prints the score; the
 test in tests/test_answer_eval.py holds the holdout score to the bar.
 """
 
@@ -181,12 +182,34 @@ def report(name: str, outcomes: list[Outcome], failures: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _with_their_conversations(items: list[dict], ids: set[str]) -> list[dict]:
+    """The chosen questions and the questions their follow-ups come after."""
+    by_id = {i["id"]: i for i in items}
+    wanted = set()
+    for ident in ids:
+        while ident in by_id and ident not in wanted:
+            wanted.add(ident)
+            ident = by_id[ident].get("after")
+    return [i for i in items if i["id"] in wanted]
+
+
 def main(argv: list[str]) -> int:
     names = [a for a in argv if not a.startswith("-")] or ["tune"]
+    only = next((a.split("=", 1)[1].split(",") for a in argv if a.startswith("--only=")), None)
+    kept = next((a.split("=", 1)[1] for a in argv if a.startswith("--stores=")), None)
     with tempfile.TemporaryDirectory() as tmp:
-        homes = build_stores(Path(tmp))
+        # --stores=DIR keeps the built stores there and reuses them on the next run.
+        root = Path(kept or tmp)
+        if kept and (root / "built").exists():
+            homes = {name: root / name for name in STORES}
+        else:
+            homes = build_stores(root)
+            (root / "built").write_text("yes")
         for name in names:
-            outcomes = run(load(name), homes)
+            items = load(name)
+            if only:
+                items = _with_their_conversations(items, set(only))
+            outcomes = run(items, homes)
             print(report(name, outcomes, failures="--show-failures" in argv))
     return 0
 

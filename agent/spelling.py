@@ -1,0 +1,76 @@
+"""Misspelt words put right against the data's own words before a question is read.
+
+"conversoin rate for affilate links", "why did sigups tank in augst": a marketer types fast. A
+word that is not one we know and is one or two letters from a word the data or the questions'
+vocabulary holds (event names, channels, devices, attribute values, months, the words of
+journey questions) is read as that word; the frame notes each change, so a wrong guess shows.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from agent.periods import MONTHS
+from agent.vocabulary import tokens
+
+# The words journey questions are made of, beyond the data's own (so they can be recognised
+# when misspelt, and are never "corrected" into something else).
+QUESTION_WORDS = set("""
+conversion conversions convert converts converted converting rate rates share percentage
+signup signups sign registration registrations register onboarding onboard activation
+activate activated subscription subscriptions subscribe subscribed subscriber subscribers
+checkout checkouts cart basket purchase purchases purchased order orders ordered revenue
+customer customers users people visitors accounts account leads prospects members buyers
+churn churned churning churners cancel cancelled canceled cancels cancellation cancellations
+retention retained retain renewal renewals renew trial trials paying payment payments pricing
+funnel funnels journey journeys paths path segment segments segmentation cohort cohorts
+attribution channel channels campaign campaigns budget marketing traffic source sources
+device devices mobile desktop android tablet platform feedback complaints complain complaining
+reviews review tickets ticket survey surveys themes theme friction problem problems issue issues
+drop dropped dropping dropoff drops decline declined improve improved increase increased
+happened changed change changes anomaly anomalies spike spikes compare compared comparison
+versus between during quarter quarterly monthly weekly yearly annual week weeks month months
+days year today yesterday average median typical common most least highest lowest biggest
+worst best better worse should would could which where what when why how many much long
+predict predicts prediction driver drivers reason reasons because explain breakdown region
+regions country countries enterprise report reports invite invites teammate colleague
+sessions session visit visits engagement engaged active inactive dormant lapsed repeat
+recommend action actions contact prioritise prioritize risk opportunity opportunities
+proposal proposals demo demos pipeline stage stages affiliate organic referral newsletter
+""".split()) | set(MONTHS)
+
+
+def known_words(events: list[str], values: list[str]) -> set[str]:
+    words = set(QUESTION_WORDS)
+    for name in list(events) + list(values):
+        words.update(t for t in tokens(name) if t.isalpha())
+    return words
+
+
+def correct(question: str, known: set[str]) -> tuple[str, list[str]]:
+    """The question with misspelt words replaced, and a note per replacement."""
+    candidates = sorted(w for w in known if len(w) >= 4)
+    notes: list[str] = []
+
+    def fix(m: re.Match) -> str:
+        word = m.group(0)
+        low = word.lower()
+        if len(low) < 5 or low in known or _inflected(low, known):
+            return word
+        close = difflib.get_close_matches(low, candidates, n=1, cutoff=0.85)
+        if not close or abs(len(close[0]) - len(low)) > 2:
+            return word
+        notes.append(f"'{word}' read as '{close[0]}'")
+        return close[0]
+
+    text = re.sub(r"[A-Za-z]+", fix, question)
+    return text, notes
+
+
+def _inflected(word: str, known: set[str]) -> bool:
+    """A plural or tense of a known word is known ("reports", "dropped", "signing")."""
+    for ending in ("s", "es", "ed", "d", "ing", "ly", "er", "ers"):
+        if word.endswith(ending) and word[: -len(ending)] in known:
+            return True
+    return False
