@@ -127,7 +127,8 @@ ASKS = [  # (what is asked, pattern), first match wins
     ("duration", r"\bhow long\b|\bhow many (days|hours|weeks)\b|\btime[- ]to[- ]\w+|\bttv\b|"
                  r"\bhow (quickly|fast|soon)\b|\btime (it takes|from|between|until)\b|"
                  r"\bdays? (from|between|until)\b|\blag\b"),
-    ("model", r"\b(journey model|main journey|conversion event|counts? as (a )?(conversion|"
+    ("model", r"\b(typical (customer |user )?journey|journey (look|looks) like|step by step|"
+              r"journey model|main journey|conversion event|counts? as (a )?(conversion|"
               r"churn)|what (is|are) (our|the) (funnel|journey|main) steps|what steps|how do "
               r"you define|which event (is|counts))\b"),
     ("p_alive", r"\b(p\(alive\)|still active|lapsed|dormant|gone quiet|went quiet|repeat "
@@ -271,7 +272,7 @@ def _population(q: str, v: Vocabulary, frame: Frame, mentions: list[StepMention]
     if segment:
         pop["segment"] = segment.group(1)
         words.append(f"segment {segment.group(1)}")
-    if re.search(r"\bnew (users|customers|signups|visitors|people|accounts|leads|members)\b", q):
+    if re.search(r"\bnew (users|customers|visitors|people|accounts|members|buyers)\b", q):
         words.insert(0, "new people (first seen in the period)")
         if not frame.period:
             since = date.fromordinal(v.end.toordinal() - 29)

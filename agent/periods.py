@@ -40,7 +40,7 @@ def period_words(period: dict) -> str:
     """A period as an answer states it: its words and its dates ("June 2026 (2026-06)",
     "early June 2026 (2026-06-01 to 2026-06-10)"), so the reader sees exactly what was counted."""
     label, since, until = period["label"], period["since"], period["until"]
-    if since in label:
+    if since in label or until in label:
         return label
     first, last = date.fromisoformat(since), date.fromisoformat(until)
     if first.day == 1 and last == _month_end(first.year, first.month):

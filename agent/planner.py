@@ -19,6 +19,7 @@ import yaml
 
 from agent.entities import Entities, extract
 from agent.periods import period_words
+from agent.leads import lead
 from agent.spelling import correct, known_words
 from agent.frame import Frame, Vocabulary, read_frame
 from agent.intents import shared_classifier
@@ -164,6 +165,15 @@ class OfflinePlanner:
         entities = extract(question, self.ctx.catalog(), facts["popularity"], facts["end"])
         # The frame's reading wins: loose words, periods and populations it resolved.
         entities.events = list(frame.steps)
+        pasted = _metrics_text(question)
+        if pasted and _readable(pasted) >= 3:
+            # A deck's stage metrics: diagnosed or planned, whatever words they use (a line
+            # called "Sessions" is a stage, not a question about sessions).
+            intent = "plan" if frame.asks == "plan" or re.search(
+                r"\b(plan|quick[- ]wins?|roadmap|initiatives?|next quarter)\b",
+                question.lower()) else "diagnose"
+            frame.topic = intent
+            return intent, entities, self._calls(intent, entities, facts, question)
         investigation = investigation_for(frame)
         if investigation:
             frame.topic = investigation
@@ -210,6 +220,12 @@ class OfflinePlanner:
             return [PlannedCall("funnel", {"steps": funnel_steps, "filters": filters})]
         if intent == "breakdown":
             funnel_steps = e.events if len(e.events) >= 2 else steps
+            if len(e.events) == 1 and e.events[0] in steps[:-1]:
+                # One step named: the move out of it to the next step of the main journey.
+                at = steps.index(e.events[0])
+                funnel_steps = steps[at:at + 2]
+            elif len(e.events) == 1 and e.events[0] == steps[-1] and len(steps) >= 2:
+                funnel_steps = [steps[-2], steps[-1]]
             return [PlannedCall("funnel", {"steps": funnel_steps, "by": e.by or "device",
                                            "filters": filters})]
         if intent == "paths":
@@ -302,6 +318,9 @@ class OfflinePlanner:
                 parts.append(said_problem(r))
                 continue
             summary = getattr(r.result, "summary", "")
+            direct = lead(r, self.frame)
+            if direct and summary:
+                summary = f"{direct} {summary}"
             if r.tool == "funnel" and r.result.groups:
                 parts.append(_group_comparison(r, self.frame.compare if self.frame else []))
             elif r.tool == "feedback_search":
@@ -355,7 +374,8 @@ def wants_counts(frame: Frame, facts: dict) -> bool:
     roles = (facts["conversion"], facts["churn"])
     if frame.by and event in roles and frame.asks in ("comparison", "answer", "rate"):
         return True  # "which plan churns most?", "which channel converts best?"
-    return bool(re.search(OVER_TIME, frame.question.lower()))
+    q = frame.question.lower()
+    return bool(re.search(OVER_TIME, q)) and not re.search(r"\b(retention|retain|active)", q)
 
 
 def _intent_from_frame(intent: str, frame: Frame) -> str:
@@ -374,6 +394,12 @@ def _intent_from_frame(intent: str, frame: Frame) -> str:
     if asks == "feedback" and intent not in ("feedback_search", "themes", "friction"):
         return "friction" if frame.steps else "themes"
     if frame.by and intent in ("dropoff", "breakdown", "out_of_scope", "describe_data"):
+        return "breakdown"
+    if frame.by and asks in ("reason", "comparison", "rate", "answer") and intent not in (
+            "moments_churn", "moments_conversion", "retention", "segments", "themes",
+            "feedback_search") and (frame.steps or asks == "reason"):
+        # "iOS vs Android checkout completion?", "which source is worst at the paywall?",
+        # "why does mobile convert worse than desktop?": conversion by group.
         return "breakdown"
     if asks in ("count", "rate") and len(frame.steps) == 1 and intent in (
             "retention", "describe_data", "out_of_scope", "anomalies", "attribution"):
@@ -452,11 +478,19 @@ def _generic(question: str, events: list[str]) -> str:
     return text
 
 
-def _metrics_text(question: str) -> str | None:
-    """Stage metrics pasted with the question (two or more readable stages), if any."""
+def _readable(text: str) -> int:
     from tools.plan_tools import readable_stages
 
-    return question if readable_stages(question) >= 2 else None
+    return readable_stages(text)
+
+
+def _metrics_text(question: str) -> str | None:
+    """Stage metrics pasted with the question (two or more readable stages), if any; stages
+    written on one line between slashes ("Visitors 10,000 / Signups 1,200") one per line."""
+    text = question
+    if text.count(" / ") >= 2 or text.count(" | ") >= 2 or text.count(" -> ") >= 2:
+        text = re.sub(r"\s+(?:/|\||->)\s+", "\n", text)
+    return text if _readable(text) >= 2 else None
 
 
 def _merge(previous: Entities, new: Entities) -> Entities:

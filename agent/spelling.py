@@ -73,4 +73,6 @@ def _inflected(word: str, known: set[str]) -> bool:
     for ending in ("s", "es", "ed", "d", "ing", "ly", "er", "ers"):
         if word.endswith(ending) and word[: -len(ending)] in known:
             return True
-    return False
+        if word + ending in known:  # "create" where the data say "created"
+            return True
+    return word.endswith("ing") and word[:-3] + "e" in known  # "creating"

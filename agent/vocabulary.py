@@ -36,6 +36,9 @@ SYNONYMS: list[tuple[str, tuple[str, ...]]] = [
     (r"paywalls?", ("paywall",)),
     (r"pricing(?: page)?|price page|plans page", ("pricing", "paywall", "plans")),
     (r"demos?", ("demo",)),
+    (r"(?:finish|finished|finishes|complete|completed|completes|completing|finishing) "
+     r"(?:the |their )?onboarding|onboarding (?:completed|complete|finished|done)",
+     ("onboarding_completed", "onboarding completed", "onboarding")),
     (r"onboard(?:ing)?", ("onboarding",)),
     (r"quotes?|proposals?", ("proposal", "quote")),
     (r"opportunit(?:y|ies)|opps?", ("opportunity",)),
@@ -58,7 +61,7 @@ SYNONYMS: list[tuple[str, tuple[str, ...]]] = [
 ]
 ROLE_WORDS = {
     "conversion": r"pay(?:ing|s)?\b|paid\b|purchas\w*|buy\w*|bought|convert\w*|conversions?|"
-                  r"subscri\w*|upgrad\w*|orders?\b|sales?\b|won\b|closed[ -]won|closing|"
+                  r"subscri\w*|upgrad\w*|order(?:s|ed|ing)?\b|sales?\b|won\b|closed[ -]won|closing|"
                   r"customers? (?:won|acquired)|revenue",
     "churn": r"churn\w*|cancel\w*|unsubscri\w*|quit\w*|leav(?:e|ing) us|left us",
 }
@@ -116,10 +119,19 @@ def find_steps(question: str, events: list[str], popularity: dict[str, int],
     by_phrase: list[tuple[str, str]] = sorted(
         ((p, e) for e in events for p in phrases(e)),
         key=lambda pe: (-len(pe[0]), -popularity.get(pe[1], 0)))
+    normal_events = {e: " ".join(tokens(e)) for e in events}
+    for event in events:
+        # "finish onboarding" is onboarding_completed, before "onboarding" names the start.
+        words = tokens(event)
+        if len(words) >= 2 and words[-1] in ("completed", "complete", "finished", "done"):
+            core = " ".join(words[:-1])
+            for m in re.finditer(rf"(?<=[ ])(?:finish|finished|finishes|finishing|complete|"
+                                 rf"completed|completes|completing) (?:the |their |an? )?"
+                                 rf"{re.escape(core)}s?(?=[ ])", text):
+                claim(m.start(), m.end(), event, m.group(0), "synonym")
     for phrase, event in by_phrase:
         for m in re.finditer(rf"(?<=[ ]){re.escape(phrase)}(?=[ ])", text):
             claim(m.start(), m.end(), event, phrase, "name")
-    normal_events = {e: " ".join(tokens(e)) for e in events}
     for pattern, fragments in SYNONYMS:
         for m in re.finditer(rf"(?<=[ ])(?:{pattern})(?=[ ])", text):
             event = _by_fragment(fragments, normal_events, popularity)

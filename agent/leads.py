@@ -1,0 +1,116 @@
+"""The first sentence of an answer: the direct answer to what was asked, from the tool's result.
+
+A tool's own summary says what it computed; a marketer asked something narrower ("how many go
+on to sign up?", "what do people do after pricing?", "does a first report predict paying?").
+Each function here reads the typed result (never a number of its own) and says that first.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from analytics.results import pct
+from tools.base import ToolResult
+
+
+def lead(result: ToolResult, frame: Any) -> str:
+    """The direct answer for this result and question, or "" when the summary already is."""
+    writer = LEADS.get(result.tool)
+    if writer is None or not result.ok:
+        return ""
+    return writer(result.result, frame)
+
+
+def _friction(r: Any, frame: Any) -> str:
+    total = r.passed + r.dropped
+    if not total:
+        return ""
+    return (f"{r.passed:,} of the {total:,} people who did {r.step} went on to {r.next_step} "
+            f"({pct(r.passed / total)}); {r.dropped:,} ({pct(r.dropped / total)}) did not.")
+
+
+def _next_steps(r: Any, frame: Any) -> str:
+    steps = [n for n in r.next_steps if n.event != "(end)"][:4]
+    if not steps:
+        return ""
+    after = " > ".join(r.after)
+    ended = next((n for n in r.next_steps if n.event == "(end)"), None)
+    text = (f"Right after {after}, people most often do " + ", ".join(
+        f"{n.event} ({pct(n.probability)})" for n in steps) + ".")
+    if ended:
+        text += f" {pct(ended.probability)} of the time nothing follows."
+    return text
+
+
+def _themes(r: Any, frame: Any) -> str:
+    if not r.themes:
+        return ""
+    ranked = sorted(r.themes, key=lambda t: -t.size)[:5]
+    return "The main themes: " + "; ".join(
+        f"'{t.label}' ({t.size:,} snippets, {pct(t.negative_share, 0)} negative)"
+        for t in ranked) + "."
+
+
+def _attribution(r: Any, frame: Any) -> str:
+    if not r.channels:
+        return ""
+    ranked = sorted(r.channels, key=lambda c: -c.credit)
+    return (f"Credit for {r.conversion_event} by channel ({r.model}), highest first: " + ", ".join(
+        f"{c.channel} {pct(c.share)}" for c in ranked) + ".")
+
+
+def _paths(r: Any, frame: Any) -> str:
+    converting = [p for p in r.paths if p.converted and p.path != "(other paths)"]
+    if not converting:
+        return ""
+    best = sorted(converting, key=lambda p: -p.converted)[:3]
+    return "The paths most conversions come through: " + "; ".join(
+        f"{p.path} ({p.converted:,} converted, {pct(p.conversion_rate)} of {p.customers:,})"
+        for p in best) + "."
+
+
+def _moments(r: Any, frame: Any) -> str:
+    named = [s for s in getattr(frame, "steps", []) if s != r.outcome]
+    if not named:
+        return ""
+    found = []
+    for step in named:
+        for m in r.positive + r.negative:
+            if m.kind == "event" and m.moment == step:
+                found.append(
+                    f"Of the people who did {step}, {pct(m.outcome_rate_did)} did {r.outcome}, "
+                    f"against {pct(m.outcome_rate_did_not)} of those who did not"
+                    + (f" ({m.lift:.1f}x)" if m.lift else "") + ".")
+                break
+        else:
+            found.append(f"{step} is not among the actions that go with a different "
+                         f"{r.outcome} rate.")
+    return " ".join(found)
+
+
+def _event_counts(r: Any, frame: Any) -> str:
+    compare = {c.casefold() for c in getattr(frame, "compare", []) or []}
+    groups = [g for g in r.groups if g.of_group >= 10]
+    if groups and compare:
+        mine = [g for g in groups if g.group.casefold() in compare]
+        rest = [g for g in groups if g.group.casefold() not in compare]
+        if mine and (len(mine) >= 2 or rest):
+            said = ", ".join(f"{g.group} {pct(g.share)} ({g.people:,} of {g.of_group:,})"
+                             for g in mine)
+            if len(mine) == 1 and rest:
+                did = sum(g.people for g in rest)
+                total = sum(g.of_group for g in rest)
+                said += f" against {pct(did / total)} for everyone else"
+            return f"Share who did {r.event} by {r.by}: {said}."
+    if re.search(r"\b(month|week)", getattr(frame, "question", "").lower()) and r.periods:
+        recent = r.periods[-12:]
+        return f"{r.event} by {r.interval}: " + ", ".join(
+            f"{p.period:%Y-%m}" + (f"-{p.period:%d}" if r.interval == "week" else "")
+            + f" {p.people:,}" for p in recent) + "."
+    return ""
+
+
+LEADS = {"friction": _friction, "next_steps": _next_steps, "themes": _themes,
+         "attribution": _attribution, "paths": _paths, "moments": _moments,
+         "event_counts": _event_counts}
