@@ -115,7 +115,7 @@ ASKS = [  # (what is asked, pattern), first match wins
     ("plan", r"\b(quarter(ly)? plan|quick[- ]wins?|roadmap|action plan|plan for (the|next|this)"
              r" quarter|what should we (do|focus on|prioriti[sz]e)( first)? (this|next) "
              r"quarter|initiatives)\b"),
-    ("budget", r"\b(budget|spend|invest|allocat|where (should|to) (we )?put (the )?money|"
+    ("budget", r"\b(budget|spend|invest|allocat|worth (it|the money|the spend|paying for)|where (should|to) (we )?put (the )?money|"
                r"marketing dollars|which channels? (should|to) (we )?(fund|scale|double down))"),
     ("reason_change", r"\bwhy (did|has|have|was|were)\b.*\b(drop|fall|fell|decline|dip|tank|go "
                       r"down|went down|decrease|worse|slump|plunge|crash|low)|\bwhat (caused|"
@@ -123,6 +123,10 @@ ASKS = [  # (what is asked, pattern), first match wins
     ("change", r"\b(what changed|what's changed|anything (unusual|odd|weird|strange)|anomal|"
                r"spikes?|sudden(ly)?|unusual|out of the ordinary|changed recently|shifted|"
                r"alerts?)\b"),
+    ("next", r"\bwhat happens (to|after|when|once)\b|\bwhat do (people|they|users|customers|"
+             r"shoppers|visitors) do (right )?(after|next|once)\b|\b(right|straight|just) after\b"),
+    ("paths", r"\b(paths?|routes?|sequences?)\b.*\b(lead|leads|end|ends|ending|result|convert"
+              r"\w*|to)\b|\bcommon (paths?|journeys?|routes?)\b"),
     ("sessions", r"\bsessions?\b|\bvisits? (per|length|last)|\bper visit\b"),
     ("duration", r"\bhow long\b|\bhow many (days|hours|weeks)\b|\btime[- ]to[- ]\w+|\bttv\b|"
                  r"\bhow (quickly|fast|soon)\b|\btime (it takes|from|between|until)\b|"

@@ -111,6 +111,36 @@ def _event_counts(r: Any, frame: Any) -> str:
     return ""
 
 
-LEADS = {"friction": _friction, "next_steps": _next_steps, "themes": _themes,
+def _funnel(r: Any, frame: Any) -> str:
+    if r.groups or not 2 <= len(r.steps) <= 4:
+        return ""
+    moves = []
+    for before, step in zip(r.steps, r.steps[1:]):
+        if before.customers:
+            moves.append(f"{before.events[0]} -> {step.events[0]} {pct(step.customers / before.customers)}"
+                         f" ({step.customers:,} of {before.customers:,})")
+    return ("Conversion: " + "; ".join(moves) + ".") if len(r.steps) > 2 and moves else ""
+
+
+def _diagnose(r: Any, frame: Any) -> str:
+    moves = [f"{t.from_stage} -> {t.to_stage} {pct(t.conversion)} ({t.lost:,.0f} lost)"
+             for t in r.transitions]
+    return ("Step by step: " + "; ".join(moves) + ".") if moves else ""
+
+
+def _plan(r: Any, frame: Any) -> str:
+    if not r.initiatives:
+        return ""
+    lines = [f"{i.rank}. {i.title}: KPI {i.kpi} (today {pct(i.baseline)}, expected "
+             f"{pct(i.expected_low)}-{pct(i.expected_high)}), owner {i.owner}, holdout: "
+             f"{_holdout(i.experiment)}" for i in r.initiatives]
+    return f"Quick wins for {r.quarter}:\n" + "\n".join(lines) + "\n"
+
+
+def _holdout(experiment: Any) -> str:
+    return f"{experiment.design}, {pct(experiment.holdout_share, 0)} held out"
+
+
+LEADS = {"funnel": _funnel, "diagnose": _diagnose, "plan": _plan, "friction": _friction, "next_steps": _next_steps, "themes": _themes,
          "attribution": _attribution, "paths": _paths, "moments": _moments,
          "event_counts": _event_counts}

@@ -213,10 +213,14 @@ class OfflinePlanner:
             return [PlannedCall("event_counts", _counts_arguments(frame, facts))]
         if intent == "dropoff":
             funnel_steps = e.events if len(e.events) >= 2 else steps
-            if len(e.events) == 1 and steps and e.events[0] != steps[0] and frame.asks in (
-                    "count", "rate"):
-                # "how many orders last month?": from the journey's start to that step.
-                funnel_steps = [steps[0], e.events[0]]
+            one = e.events[0] if len(e.events) == 1 else None
+            if one in steps[:-1] and frame.asks == "rate":
+                # "paywall CVR?": the move out of that step to the next one of the journey.
+                at = steps.index(one)
+                funnel_steps = steps[at:at + 2]
+            elif one and steps and one != steps[0] and frame.asks in ("count", "rate"):
+                # "what share of people pay?": from the journey's start to that step.
+                funnel_steps = [steps[0], one]
             return [PlannedCall("funnel", {"steps": funnel_steps, "filters": filters})]
         if intent == "breakdown":
             funnel_steps = e.events if len(e.events) >= 2 else steps
@@ -228,9 +232,22 @@ class OfflinePlanner:
                 funnel_steps = [steps[-2], steps[-1]]
             return [PlannedCall("funnel", {"steps": funnel_steps, "by": e.by or "device",
                                            "filters": filters})]
+        if intent == "around":
+            # "how did trial starts look in March?": into the step and out of it.
+            step = e.events[0]
+            at = steps.index(step) if step in steps else -1
+            around = steps[max(at - 1, 0):at + 2] if at >= 0 else [step, conversion or step]
+            if len(around) < 2 or len(set(around)) < 2:
+                around = [steps[0], step] if steps and steps[0] != step else steps[:2]
+            return [PlannedCall("funnel", {"steps": around, "filters": filters})]
         if intent == "paths":
             args: dict[str, Any] = {"filters": filters}
-            if e.events:
+            ending = e.events and re.search(
+                r"\b(lead|leads|end|ends|ending|result|results|finish\w*) (in|to|with)|\bbefore\b|"
+                r"\bconvert", question.lower())
+            if ending:
+                args["to_event"] = e.events[-1]
+            elif e.events:
                 args["from_event"] = e.events[0]
             return [PlannedCall("paths", args)]
         if intent == "next_steps":
@@ -381,6 +398,19 @@ def wants_counts(frame: Frame, facts: dict) -> bool:
 def _intent_from_frame(intent: str, frame: Frame) -> str:
     """What the frame says the question asks overrides a nearest-example guess."""
     asks = frame.asks
+    if asks == "next" and frame.steps:
+        return "next_steps"
+    if asks == "paths":
+        return "paths"
+    if asks == "predictors" and intent not in ("moments_churn", "moments_conversion",
+                                                "churn_risk", "segments"):
+        churn = re.search(r"churn|cancel|leave|quit|stick|stay|retain|retention",
+                          frame.question.lower())
+        return "moments_churn" if churn else "moments_conversion"
+    if len(frame.steps) == 1 and re.search(
+            r"\bhow('s| is| are| did| does| do| was| were| has| have)\b.*\b(doing|look\w*|"
+            r"perform\w*|going|trend\w*|holding up|far\w*)\b", frame.question.lower()):
+        return "breakdown" if frame.by else "around"
     if len(frame.steps) >= 2 and asks in ("rate", "count") and intent not in (
             "moments_churn", "moments_conversion"):
         # "what share of people who see pricing go on to sign up?": the conversion between.
@@ -401,8 +431,8 @@ def _intent_from_frame(intent: str, frame: Frame) -> str:
         # "iOS vs Android checkout completion?", "which source is worst at the paywall?",
         # "why does mobile convert worse than desktop?": conversion by group.
         return "breakdown"
-    if asks in ("count", "rate") and len(frame.steps) == 1 and intent in (
-            "retention", "describe_data", "out_of_scope", "anomalies", "attribution"):
+    if asks in ("count", "rate") and len(frame.steps) == 1 and intent not in (
+            "moments_churn", "moments_conversion", "retention", "sessions", "breakdown"):
         return "dropoff"
     if len(frame.steps) >= 2 and asks in ("rate", "count", "comparison", "answer") and intent in (
             "attribution", "describe_data", "out_of_scope", "segments", "retention", "themes",
@@ -434,7 +464,7 @@ def _lead(frame: Frame, text: str) -> str:
     """The answer, opened with the population and period it is about when the question named
     them (so an answer about March says March)."""
     scope = []
-    if frame.topic in ("people", "customer", "model"):
+    if frame.topic in ("people", "customer", "model", "diagnose", "plan"):
         return text  # about people now, or the definitions: no period to state
     if frame.population_label:
         scope.append(frame.population_label)
