@@ -278,7 +278,7 @@ def _population(q: str, v: Vocabulary, frame: Frame, mentions: list[StepMention]
         words.append(f"segment {segment.group(1)}")
     if re.search(r"\bnew (users|customers|visitors|people|accounts|members|buyers)\b", q):
         words.insert(0, "new people (first seen in the period)")
-        if not frame.period:
+        if not frame.period and not re.search(r"\b(retention|retain\w*|cohorts?)\b", q):
             since = date.fromordinal(v.end.toordinal() - 29)
             frame.period = Period(since, v.end, f"the 30 days to {v.end}").to_dict()
     frame.population = pop
@@ -348,6 +348,16 @@ def _comparison(q: str, v: Vocabulary, frame: Frame) -> str | None:
             if not where:
                 pop.pop("where", None)
             return None
+    test = next((a for a in v.attribute_values if re.search(r"variant|experiment|test|arm", a)),
+                None)
+    if test and re.search(r"\b(variants?|experiments?|a/?b tests?|split tests?|price tests?|"
+                          r"tests?|arms?)\b", q) and not frame.by:
+        # "does the price test affect trial to paid?": by the test's own attribute.
+        frame.by = test
+        where.pop(test, None)
+        if not where:
+            pop.pop("where", None)
+        return None
     if where and re.search(r"\bthan (the )?(others|other \w+|the rest|everyone else|average|"
                            r"the average|usual)\b", q):
         attribute, value = next(iter(where.items()))

@@ -10,8 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from analytics.results import pct
-from tools.base import ToolResult
+from tools.base import ToolResult, pct
 
 
 def lead(result: ToolResult, frame: Any) -> str:
@@ -23,11 +22,10 @@ def lead(result: ToolResult, frame: Any) -> str:
 
 
 def _friction(r: Any, frame: Any) -> str:
-    total = r.passed + r.dropped
-    if not total:
-        return ""
-    return (f"{r.passed:,} of the {total:,} people who did {r.step} went on to {r.next_step} "
-            f"({pct(r.passed / total)}); {r.dropped:,} ({pct(r.dropped / total)}) did not.")
+    if not r.did_step or not r.dropped:
+        return ""  # no one left: the summary says so
+    return (f"{r.passed:,} of the {r.did_step:,} people who did {r.step} went on to "
+            f"{r.next_step} ({pct(r.went_on_rate)}); {r.dropped:,} did not.")
 
 
 def _next_steps(r: Any, frame: Any) -> str:
@@ -99,9 +97,7 @@ def _event_counts(r: Any, frame: Any) -> str:
             said = ", ".join(f"{g.group} {pct(g.share)} ({g.people:,} of {g.of_group:,})"
                              for g in mine)
             if len(mine) == 1 and rest:
-                did = sum(g.people for g in rest)
-                total = sum(g.of_group for g in rest)
-                said += f" against {pct(did / total)} for everyone else"
+                said += " against " + ", ".join(f"{g.group} {pct(g.share)}" for g in rest[:4])
             return f"Share who did {r.event} by {r.by}: {said}."
     if re.search(r"\b(month|week)", getattr(frame, "question", "").lower()) and r.periods:
         recent = r.periods[-12:]
@@ -117,8 +113,9 @@ def _funnel(r: Any, frame: Any) -> str:
     moves = []
     for before, step in zip(r.steps, r.steps[1:]):
         if before.customers:
-            moves.append(f"{before.events[0]} -> {step.events[0]} {pct(step.customers / before.customers)}"
-                         f" ({step.customers:,} of {before.customers:,})")
+            moves.append(f"{before.events[0]} -> {step.events[0]} "
+                         f"{pct(step.conversion_from_previous)} ({step.customers:,} of "
+                         f"{before.customers:,})")
     return ("Conversion: " + "; ".join(moves) + ".") if len(r.steps) > 2 and moves else ""
 
 

@@ -180,7 +180,9 @@ class OfflinePlanner:
             return investigation, entities, [PlannedCall(FIRST_TOOL[investigation], {})]
         match = shared_classifier().classify(_generic(question, entities.events))
         intent = match.intent
-        if intent == "out_of_scope" and (frame.steps or frame.population or frame.period):
+        said_data = frame.steps or frame.period or any(
+            frame.population.get(k) for k in ("did", "device", "channel", "segment"))
+        if intent == "out_of_scope" and said_data:
             # It names something in the data, so it is about the journey after all.
             intent = match.best_journey_intent()
         if self.last and FOLLOW_UP.match(question) and len(question.split()) <= 8:
@@ -247,6 +249,8 @@ class OfflinePlanner:
                 r"\bconvert", question.lower())
             if ending:
                 args["to_event"] = e.events[-1]
+                if len(e.events) >= 2:
+                    args["from_event"] = e.events[0]
             elif e.events:
                 args["from_event"] = e.events[0]
             return [PlannedCall("paths", args)]
@@ -388,10 +392,13 @@ def wants_counts(frame: Frame, facts: dict) -> bool:
         return False
     if frame.asks in ("list", "count"):
         return True
-    roles = (facts["conversion"], facts["churn"])
-    if frame.by and event in roles and frame.asks in ("comparison", "answer", "rate"):
-        return True  # "which plan churns most?", "which channel converts best?"
     q = frame.question.lower()
+    named = bool(frame.compare) or bool(re.search(r"\bwhich\b", q))
+    if frame.by and frame.asks in ("comparison", "answer", "rate") and (
+            event == facts["churn"] or (event == facts["conversion"] and named)):
+        # "which plan churns most?", "email vs organic: which converts better?" (conversion by
+        # group without naming one stays a funnel by group: every step's rate)
+        return True
     return bool(re.search(OVER_TIME, q)) and not re.search(r"\b(retention|retain|active)", q)
 
 

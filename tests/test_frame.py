@@ -61,7 +61,10 @@ def b2b() -> Vocabulary:
     ("Q4", "2026-10-01", "2026-10-31"),  # clipped at the data's end
     ("last quarter", "2026-07-01", "2026-09-30"),
     ("this year", "2026-01-01", "2026-10-31"),
-    ("last month", "2026-09-01", "2026-09-30"),
+    # The data end on 31 October: October is complete, so it is "last month".
+    ("last month", "2026-10-01", "2026-10-31"),
+    ("11-24 May", "2026-05-11", "2026-05-24"),
+    ("between May 11 and May 24", "2026-05-11", "2026-05-24"),
     ("last week", "2026-10-19", "2026-10-25"),  # the last full week, Monday to Sunday
     ("in November", "2025-11-01", "2025-11-30"),  # the latest November by the data's end
     ("since April", "2026-04-01", "2026-10-31"),
@@ -131,3 +134,15 @@ def test_what_is_asked():
         assert read_frame(question, saas()).asks == asks, question
     assert read_frame("next for C0000123 please", saas()).customer_ids == ["C0000123"]
     assert read_frame("what happened in Q3 2026", saas()).customer_ids == []
+
+
+def test_misspelt_words_are_read_as_the_data_words():
+    from agent.spelling import correct, known_words
+
+    known = known_words(["signup", "Order Completed"], ["Affiliate", "iOS"])
+    text, notes = correct("whats the conversoin rate from affilate links in augst?", known)
+    assert text == "whats the conversion rate from affiliate links in august?"
+    assert len(notes) == 3
+    # Words that are fine stay as they are, tenses of the data's words included.
+    for fine in ("which customers should we call this week?", "people who create an order"):
+        assert correct(fine, known) == (fine, [])

@@ -41,6 +41,8 @@ EXAMPLES: dict[str, tuple[list[str], dict]] = {
                   {"period": "week", "filters": {"where": {"plan": "starter"}}}),
     "sessions": (["--by", "device", "--gap-minutes", "45", "--path-steps", "3"],
                  {"by": "device", "gap_minutes": 45, "path_steps": 3}),
+    "event_counts": (["subscription_cancelled", "--by", "plan", "--people-listed", "5"],
+                     {"event": "subscription_cancelled", "by": "plan", "people_listed": 5}),
     "time_to_value": (["subscription_started", "--within", "14d", "--by", "plan"],
                       {"to_event": "subscription_started", "within_days": 14, "by": "plan"}),
     "attribution": (["--model", "linear"], {"model": "linear"}),

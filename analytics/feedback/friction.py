@@ -45,8 +45,14 @@ class FrictionResult(AnalyticResult):
     themes: list[ThemeFriction] = field(default_factory=list)
     behaviour: BehaviourFriction | None = None  # what the leavers did instead (no feedback needed)
     feedback_note: str = ""  # why there is nothing from feedback, when there is not
+    did_step: int = 0  # passed + dropped: everyone who did the step
+    went_on_rate: float | None = None  # passed / did_step
 
     kind = "friction"
+
+    def __post_init__(self) -> None:
+        self.did_step = self.passed + self.dropped
+        self.went_on_rate = self.passed / self.did_step if self.did_step else None
 
     def figure(self):
         if not self.themes and self.behaviour is not None:
