@@ -115,7 +115,8 @@ ASKS = [  # (what is asked, pattern), first match wins
     ("plan", r"\b(quarter(ly)? plan|quick[- ]wins?|roadmap|action plan|plan for (the|next|this)"
              r" quarter|what should we (do|focus on|prioriti[sz]e)( first)? (this|next) "
              r"quarter|initiatives)\b"),
-    ("budget", r"\b(budget|spend|invest|allocat|worth (it|the money|the spend|paying for)|where (should|to) (we )?put (the )?money|"
+    ("budget", r"\b(budget|spend|invest|allocat|worth (it|the money|the spend|paying for)|"
+               r"where (should|to) (we )?put (the )?money|"
                r"marketing dollars|which channels? (should|to) (we )?(fund|scale|double down))"),
     ("reason_change", r"\bwhy (did|has|have|was|were)\b.*\b(drop|fall|fell|decline|dip|tank|go "
                       r"down|went down|decrease|worse|slump|plunge|crash|low)|\bwhat (caused|"

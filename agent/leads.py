@@ -138,6 +138,7 @@ def _holdout(experiment: Any) -> str:
     return f"{experiment.design}, {pct(experiment.holdout_share, 0)} held out"
 
 
-LEADS = {"funnel": _funnel, "diagnose": _diagnose, "plan": _plan, "friction": _friction, "next_steps": _next_steps, "themes": _themes,
+LEADS = {"funnel": _funnel, "diagnose": _diagnose, "plan": _plan, "friction": _friction,
+         "next_steps": _next_steps, "themes": _themes,
          "attribution": _attribution, "paths": _paths, "moments": _moments,
          "event_counts": _event_counts}

@@ -81,7 +81,8 @@ def read_period(question: str, end: date) -> Period | None:
         return _clip(Period(monday, monday + timedelta(days=6), f"the week of {monday}"), end)
     if days:
         return Period(days[0], days[0], f"{days[0]}")
-    return (_day_range(q, end) or _relative(q, end) or _quarter(q, end) or _month(q, end) or _year(q, end))
+    return (_day_range(q, end) or _relative(q, end) or _quarter(q, end) or _month(q, end)
+            or _year(q, end))
 
 
 def _relative(q: str, end: date) -> Period | None:

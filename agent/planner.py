@@ -18,9 +18,6 @@ from typing import Any
 import yaml
 
 from agent.entities import Entities, extract
-from agent.periods import period_words
-from agent.leads import lead
-from agent.spelling import correct, known_words
 from agent.frame import Frame, Vocabulary, read_frame
 from agent.intents import shared_classifier
 from agent.investigations import (
@@ -29,6 +26,9 @@ from agent.investigations import (
     investigation_for,
     suggested_calls,
 )
+from agent.leads import lead
+from agent.periods import period_words
+from agent.spelling import correct, known_words
 from tools.base import ToolContext, ToolResult
 from tools.session import Session
 
