@@ -40,6 +40,10 @@ COUNTRY_WORDS = {"german|germany": "DE", "french|france": "FR", "british|britain
 ENTERPRISE = r"\benterprise|large (?:companies|accounts|customers)|big accounts\b"
 SMALL = r"\bsmb|small (?:businesses|companies|teams)\b"
 
+# A count over time: "cancellations by month", "weekly signups".
+OVER_TIME = r"\b(by|per|each|every) (month|week)\b|\b(monthly|weekly|over time|trend\w*|month " \
+            r"(by|over|on) month|week (by|over|on) week)\b"
+
 
 @dataclass
 class Frame:
@@ -145,6 +149,9 @@ ASKS = [  # (what is asked, pattern), first match wins
                r"(leave|drop|abandon|quit)|\bblockers?\b|\bfriction\b"),
     ("predictors", r"\b(predict\w*|leads? to|drives?|associated|moments? of truth|correlat\w*|"
                    r"do differently|what makes|signals?|early signs|levers?|keeps?)\b"),
+    ("dropoff", r"\b(drop(ping|s)? off|drop-?offs?|get(ting)? stuck|stuck|stall\w*|lose (people|"
+                r"them|customers|users|deals|leads|most)|losing|leak\w*|bottlenecks?|fall(ing)? "
+                r"(out|off)|biggest drops?)\b"),
     ("comparison", r"\b(vs\.?|versus|compare\w*|compared|differ\w*|better|worse|than|by|per|"
                    r"split|broken down|across|breakdown)\b"),
     ("count", r"\bhow many\b|\bnumber of\b|\bcount\b"),
@@ -325,8 +332,7 @@ def _without_values(question: str, values: list[str]) -> str:
     return text
 
 
-WHICH = r"\b(?:which|what|each|every)\s+([a-z_ ]+?)\s+(?:has|have|is|are|does|do|did|gets?|" \
-        r"converts?|churns?|brings?|performs?|works?|drives?|sells?|loses?|shows?|was|were)\b"
+WHICH = r"\b(?:which|what|each|every)\s+([a-z_]+(?: [a-z_]+)?)\b"
 
 
 def _comparison(q: str, v: Vocabulary, frame: Frame) -> str | None:
@@ -376,10 +382,14 @@ def _comparison(q: str, v: Vocabulary, frame: Frame) -> str | None:
         if not m:
             continue
         words = m.group(1).strip().split()
-        # "which utm source", "which acquisition channel": the last word names it.
-        for word in (" ".join(words), words[-1] if words else ""):
+        # "which utm source", "which acquisition channel": the last word names it;
+        # "which industries": the plural names it too.
+        tried = ([" ".join(words)] if len(words) > 1 else []) + words[::-1]
+        tried += [re.sub(r"ies$", "y", w) for w in tried if w.endswith("ies")]
+        tried += [w[:-1] for w in tried if w.endswith("s") and not w.endswith("ss")]
+        for word in tried:
             for key, options in BREAKDOWN_WORDS.items():
-                if word == key or (word.startswith(key) and len(key) > 3):
+                if word == key or (" " not in word and word.startswith(key) and len(key) > 3):
                     for option in options:
                         if option in ("device", "channel") or option in v.attribute_values:
                             frame.by = option

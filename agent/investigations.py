@@ -114,7 +114,9 @@ def _week_of(value: Any) -> date:
 def why_change(inv: Investigation, frame: Frame, facts: dict) -> None:
     """When the step fell (in the asked period), where (by device, channel), what leavers did."""
     steps = facts["key_steps"]
-    target = next((s for s in frame.steps if s in steps and steps.index(s) > 0), None)
+    # "why did MQL to SQL drop?": the move into the last step named; one step: into it.
+    named = [s for s in frame.steps if s in steps and steps.index(s) > 0]
+    target = named[-1] if len(frame.steps) >= 2 and named else next(iter(named), None)
     if target is None and frame.steps:
         target = frame.steps[-1]
     filters = frame.filters(with_period=False)
@@ -122,7 +124,8 @@ def why_change(inv: Investigation, frame: Frame, facts: dict) -> None:
     if target and target not in watch:
         watch = [frame.steps[0], target] if len(frame.steps) > 1 and frame.steps[0] != target \
             else watch[:1] + [target]
-    r = inv.call("anomalies", {"steps": watch, "filters": filters})
+    # The main journey is the scan's default: the same call as "what changed?" (and the warm-up).
+    r = inv.call("anomalies", {"filters": filters} | ({"steps": watch} if watch != steps else {}))
     if not r.ok:
         inv.say(cannot(r))
         return

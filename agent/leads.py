@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from agent.frame import OVER_TIME
 from tools.base import ToolResult, pct
 
 
@@ -99,7 +100,7 @@ def _event_counts(r: Any, frame: Any) -> str:
             if len(mine) == 1 and rest:
                 said += " against " + ", ".join(f"{g.group} {pct(g.share)}" for g in rest[:4])
             return f"Share who did {r.event} by {r.by}: {said}."
-    if re.search(r"\b(month|week)", getattr(frame, "question", "").lower()) and r.periods:
+    if re.search(OVER_TIME, getattr(frame, "question", "").lower()) and r.periods:
         recent = r.periods[-12:]
         return f"{r.event} by {r.interval}: " + ", ".join(
             f"{p.period:%Y-%m}" + (f"-{p.period:%d}" if r.interval == "week" else "")
@@ -120,7 +121,8 @@ def _funnel(r: Any, frame: Any) -> str:
 
 
 def _diagnose(r: Any, frame: Any) -> str:
-    moves = [f"{t.from_stage} -> {t.to_stage} {pct(t.conversion)} ({t.lost:,.0f} lost)"
+    moves = [f"{t.from_stage} -> {t.to_stage} {pct(t.conversion)} ({t.lost:,.0f} lost a month"
+             + (f", {t.lost_in_period:,.0f} a {t.period}" if t.lost_in_period else "") + ")"
              for t in r.transitions]
     return ("Step by step: " + "; ".join(moves) + ".") if moves else ""
 

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from agent.entities import Entities, extract
-from agent.frame import Frame, Vocabulary, read_frame
+from agent.frame import OVER_TIME, Frame, Vocabulary, read_frame
 from agent.intents import shared_classifier
 from agent.investigations import (
     INVESTIGATIONS,
@@ -32,7 +32,12 @@ from agent.spelling import correct, known_words
 from tools.base import ToolContext, ToolResult
 from tools.session import Session
 
-FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|same|now|only|for|on)\b", re.IGNORECASE)
+FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|same|now|only|for|on|in|during|vs\.?|versus|"
+                       r"compared (to|with)|break (it|that|this) down|split (it|that|this)|by|"
+                       r"just|except|excluding|without|why)\b", re.IGNORECASE)
+# "why?" after an answer: the reason at the step that answer found.
+WHY_FOLLOW_UP = re.compile(r"^\s*(and )?why( is that| so| that| not| did that happen)?\s*\??\s*$",
+                           re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=1)
@@ -75,6 +80,7 @@ class OfflinePlanner:
         self.templates = _templates()
         self.last: tuple[str, Entities] | None = None
         self.last_frame: Frame | None = None
+        self.last_step: str | None = None  # the step the last answer found people leaving
 
     def call(self, tool: str, arguments: dict) -> ToolResult:
         return self.session.call(tool, arguments)
@@ -126,12 +132,17 @@ class OfflinePlanner:
             labels = [x for x in (previous.population_label, frame.population_label) if x]
             merged.population_label = ", ".join(dict.fromkeys(labels))
             merged.notes.append("a follow-up: the previous question's frame, changed by this one")
+            if WHY_FOLLOW_UP.match(question):
+                merged.asks = "reason"
+                if self.last_step and len(merged.steps) != 1:
+                    merged.steps = [self.last_step]
             return merged
         return frame
 
     def warm_up(self, models: bool = True) -> None:
         """Load what answers would otherwise wait for: the embedding model, the catalog, the
-        feedback themes and (with `models`) the segments and the churn model."""
+        feedback themes and (with `models`) the segments, the churn model, the what-changed
+        scan, the sessions and the at-risk customers' next actions."""
         shared_classifier()
         self.facts()
         try:
@@ -143,8 +154,10 @@ class OfflinePlanner:
 
             # Through the sessions' shared results: a question asked while the warm-up trains
             # a model waits for that model instead of training a second one.
-            for tool in ("segments", "churn"):
-                shared_call(self.ctx, tool, {})
+            for tool, arguments in (("segments", {}), ("churn", {}), ("anomalies", {}),
+                                    ("sessions", {}),
+                                    ("next_best_action", {"at_risk": True, "top": 10})):
+                shared_call(self.ctx, tool, arguments)
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -180,15 +193,16 @@ class OfflinePlanner:
             return investigation, entities, [PlannedCall(FIRST_TOOL[investigation], {})]
         match = shared_classifier().classify(_generic(question, entities.events))
         intent = match.intent
-        said_data = frame.steps or frame.period or any(
+        said_data = frame.steps or frame.period or frame.by or any(
             frame.population.get(k) for k in ("did", "device", "channel", "segment"))
         if intent == "out_of_scope" and said_data:
             # It names something in the data, so it is about the journey after all.
             intent = match.best_journey_intent()
         if self.last and FOLLOW_UP.match(question) and len(question.split()) <= 8:
             intent = self.last[0]
-        intent = _intent_from_frame(intent, frame)
-        if wants_counts(frame, facts) and (frame.asks == "list" or intent not in (
+        guessed = intent
+        intent = _intent_from_frame(intent, frame, facts["conversion"])
+        if wants_counts(frame, facts, guessed) and (frame.asks == "list" or intent not in (
                 "plan", "diagnose")):
             intent = "counts"
         frame.topic = intent
@@ -330,6 +344,11 @@ class OfflinePlanner:
         else:
             text = _lead(frame, self._write(intent, results))
             self.last, self.last_frame = (intent, entities), frame
+            # The step this answer talked about: where it quoted leavers, else the worst drop.
+            funnels = [r for r in results if r.ok and r.tool == "funnel" and not r.result.groups]
+            quoted = next((r.result.step for r in results if r.ok and r.tool == "friction"), None)
+            self.last_step = quoted or (_worst_step(funnels[0].result) if funnels else (
+                frame.steps[0] if frame.steps else None))
         return Answer(question, intent, text, calls, results, frame=frame)
 
     def _write(self, intent: str, results: list[ToolResult]) -> str:
@@ -343,7 +362,8 @@ class OfflinePlanner:
             if direct and summary:
                 summary = f"{direct} {summary}"
             if r.tool == "funnel" and r.result.groups:
-                parts.append(_group_comparison(r, self.frame.compare if self.frame else []))
+                parts.append(_group_comparison(r, self.frame.compare if self.frame else [],
+                                               self.frame.steps if self.frame else []))
             elif r.tool == "feedback_search":
                 parts.append(_quotes(r.result.snippets, r.result_id))
             elif r.tool == "describe_data":
@@ -371,10 +391,6 @@ FIRST_TOOL = {"customer": "next_best_action", "people": "churn", "reason_change"
               "model": "journey_model", "p_alive": "p_alive", "population_feedback": "themes"}
 
 
-OVER_TIME = r"\b(by|per|each|every) (month|week)\b|\b(monthly|weekly|over time|trend\w*|month " \
-            r"(by|over|on) month|week (by|over|on) week)\b"
-
-
 def counted_event(frame: Frame) -> str | None:
     """The one event a count or list question is about: the step it names, else the event
     that defines its population ("who churned?" counts the churn event)."""
@@ -384,7 +400,7 @@ def counted_event(frame: Frame) -> str | None:
     return did[0] if not frame.steps and did else None
 
 
-def wants_counts(frame: Frame, facts: dict) -> bool:
+def wants_counts(frame: Frame, facts: dict, intent: str = "") -> bool:
     """A count, a list of who did something, a share by group or a count over time of one
     event: the event counts answer it directly."""
     event = counted_event(frame)
@@ -394,6 +410,8 @@ def wants_counts(frame: Frame, facts: dict) -> bool:
         return True
     q = frame.question.lower()
     named = bool(frame.compare) or bool(re.search(r"\bwhich\b", q))
+    if intent == "attribution" and not frame.compare:
+        return False  # "which channels drive conversions?": credit, not a share by channel
     if frame.by and frame.asks in ("comparison", "answer", "rate") and (
             event == facts["churn"] or (event == facts["conversion"] and named)):
         # "which plan churns most?", "email vs organic: which converts better?" (conversion by
@@ -402,9 +420,13 @@ def wants_counts(frame: Frame, facts: dict) -> bool:
     return bool(re.search(OVER_TIME, q)) and not re.search(r"\b(retention|retain|active)", q)
 
 
-def _intent_from_frame(intent: str, frame: Frame) -> str:
+def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None) -> str:
     """What the frame says the question asks overrides a nearest-example guess."""
     asks = frame.asks
+    if asks == "dropoff":
+        if len(frame.steps) == 1 and frame.steps[0] not in ("",):
+            return "friction"  # "where do people get stuck after signup?"
+        return "breakdown" if frame.by else "dropoff"
     if asks == "next" and frame.steps:
         return "next_steps"
     if asks == "paths":
@@ -434,7 +456,10 @@ def _intent_from_frame(intent: str, frame: Frame) -> str:
         return "breakdown"
     if frame.by and asks in ("reason", "comparison", "rate", "answer") and intent not in (
             "moments_churn", "moments_conversion", "retention", "segments", "themes",
-            "feedback_search") and (frame.steps or asks == "reason"):
+            "feedback_search") and (frame.steps or asks == "reason") and not (
+            intent == "attribution" and not frame.compare
+            and set(frame.steps) <= {conversion}):
+        # (but "which channels drive conversions?" stays credit by channel: attribution)
         # "iOS vs Android checkout completion?", "which source is worst at the paywall?",
         # "why does mobile convert worse than desktop?": conversion by group.
         return "breakdown"
@@ -459,7 +484,9 @@ def _counts_arguments(frame: Frame, facts: dict) -> dict[str, Any]:
         filters["did"] = did
     else:
         filters.pop("did", None)
-    args: dict[str, Any] = {"event": event, "filters": filters}
+    # Who did it is listed when asked who; a count names no one.
+    args: dict[str, Any] = {"event": event, "filters": filters,
+                            "people_listed": 10 if frame.asks == "list" else 0}
     if frame.by:
         args["by"] = frame.by
     if re.search(r"\b(week|weekly)\b", frame.question.lower()) and not frame.period:
@@ -563,7 +590,8 @@ def _first_choice_step(steps: list[str]) -> str:
     return steps[1] if len(steps) > 1 else steps[0]
 
 
-def _group_comparison(r: ToolResult, compare: list[str] | None = None) -> str:
+def _group_comparison(r: ToolResult, compare: list[str] | None = None,
+                      frame_steps: list[str] | None = None) -> str:
     """Conversion at each step by group, as a sentence per step (numbers from the result);
     only the groups the question compares, when it named them."""
     groups = r.result.groups
@@ -590,7 +618,15 @@ def _group_comparison(r: ToolResult, compare: list[str] | None = None) -> str:
                             "|".join(groups[0].steps[k].events)])
         lines.append(f"{name}: " + ", ".join(cells))
     lead = ""
-    if widest is not None:
+    named = [s for s in (frame_steps or []) if s in {g.events[0] for g in groups[0].steps[1:]}]
+    if named:
+        # "win rate by region?": the rate into the step the question named, first.
+        k = next(i for i, st in enumerate(groups[0].steps) if st.events[0] == named[-1])
+        cells = [f"{g.group} {g.steps[k].conversion_from_previous * 100:.1f}%" for g in groups
+                 if g.steps[k].conversion_from_previous is not None]
+        lead = (f"{groups[0].steps[k - 1].events[0]} -> {named[-1]} by {by}: "
+                + ", ".join(cells) + ".\n")
+    elif widest is not None:
         _, step, low, high = widest
         lead = (f"The widest gap by {by} is at {step}: {low[1].group} {low[0] * 100:.1f}% against "
                 f"{high[1].group} {high[0] * 100:.1f}%.\n")

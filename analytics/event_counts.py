@@ -134,6 +134,6 @@ def _summary(event: str, people: int, times: int, in_scope: int, groups: list[Gr
     if recent:
         text += " Most recent: " + ", ".join(
             f"{p.customer_id} ({p.last:%Y-%m-%d})" for p in recent[:5]) + "."
-    if opted:
+    if opted and recent:
         text += f" {opted:,} opted-out customers are counted but not listed."
     return text

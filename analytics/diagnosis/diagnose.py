@@ -12,6 +12,7 @@ import yaml
 from analytics.constants import BusinessModel  # noqa: F401  (defined once)
 from analytics.diagnosis.agreement import Issue, onward_reading, rate_issues, reading_notes
 from analytics.diagnosis.parser import MetricsParseError, ParsedMetrics, parse_stage_metrics
+from analytics.diagnosis.reading import PERIOD_TO_MONTH
 from analytics.errors import JourneyError
 from analytics.results import AnalyticResult, pct
 
@@ -45,6 +46,8 @@ class Transition:
     rank: int = 0
     stage_key: str | None = None  # canonical from->to, even where no benchmark exists for it
     from_rate: str | None = None  # the line whose onward rate gave this step (no next count)
+    period: str | None = None  # the period the deck gave the counts in (quarter, year...)
+    lost_in_period: float | None = None  # `lost` in that period, where it is not a month
 
 
 @dataclass
@@ -156,6 +159,11 @@ def diagnose(text_or_parsed: str | ParsedMetrics, business_model: str = "b2b-saa
             if s.rates["bounce"] > high:
                 issues.append(Issue("high bounce", f"{s.name}: bounce {pct(s.rates['bounce'])} "
                                     f"is above the usual {pct(low, 0)}-{pct(high, 0)}"))
+    for t, stage in zip(transitions, counted):
+        # The deck said its counts per quarter or year: the loss in its own period too.
+        if stage.period and stage.period != "month" and stage.period in PERIOD_TO_MONTH:
+            t.period = stage.period
+            t.lost_in_period = t.lost / PERIOD_TO_MONTH[stage.period]
     # A gain at one step flows down at the current rates of the later steps.
     for i, t in enumerate(transitions):
         if t.gain_at_median is not None:
