@@ -61,7 +61,8 @@ SYNONYMS: list[tuple[str, tuple[str, ...]]] = [
 ]
 ROLE_WORDS = {
     "conversion": r"pay(?:ing|s)?\b|paid\b|purchas\w*|buy\w*|bought|convert\w*|conversions?|"
-                  r"subscri\w*|upgrad\w*|order(?:s|ed|ing)?\b|sales?\b|won\b|wins?\b|closed[ -]won|clos(?:e|es|ed|ing)\b|"
+                  r"subscri\w*|upgrad\w*|order(?:s|ed|ing)?\b|sales?\b|won\b|wins?\b|"
+                  r"closed[ -]won|clos(?:e|es|ed|ing)\b|"
                   r"customers? (?:won|acquired)|revenue",
     "churn": r"churn\w*|cancel\w*|unsubscri\w*|quit\w*|leav(?:e|ing) us|left us",
 }

@@ -38,7 +38,8 @@ QUESTIONS = [
     "how many customers cancelled in the past 30 days?", "who churned last quarter?",
     "Which plan has the worst churn?", "iOS vs Android: pricing to signup?",
     "how did pricing-to-signup conversion do in early June?", "how many sessions per person?",
-    "whats the conversoin rate for people from paid socail?", "what should we do next for C0000123?",
+    "whats the conversoin rate for people from paid socail?",
+    "what should we do next for C0000123?",
     "what do people do right after seeing pricing?", "which paths lead to a paid subscription?",
 ]
 
