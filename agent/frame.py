@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from agent.periods import Period, read_period
+from agent.spelling import QUESTION_WORDS
 from agent.vocabulary import StepMention, find_steps
 
 DEVICE_WORDS = {"phone": "mobile", "phones": "mobile", "smartphone": "mobile",
@@ -113,6 +114,8 @@ ASKS = [  # (what is asked, pattern), first match wins
                r"will)\b|\b(list|names?|ids) of\b.*\b(customers|users|accounts|people)\b|"
                r"\bwho (should|do|can) we\b|\bat[- ]risk (customers|accounts|users|list)\b|"
                r"\bcall list\b"),
+    ("p_alive", r"\b(p\(alive\)|still active|lapsed|dormant|gone quiet|went quiet|repeat "
+                r"(buyers|customers|purchasers)|come back (and|to) (buy|order|purchase))\b"),
     ("list", r"^\W*(who|which (customers|users|accounts|people|members|subscribers|buyers|"
              r"leads|contacts)|list (the )?(customers|users|accounts|people))\b(?!.*\b(should|"
              r"will|might|likely|going to|at[- ]risk|about to|could|would|call|contact)\b)"),
@@ -136,12 +139,11 @@ ASKS = [  # (what is asked, pattern), first match wins
     ("duration", r"\bhow long\b|\bhow many (days|hours|weeks)\b|\btime[- ]to[- ]\w+|\bttv\b|"
                  r"\bhow (quickly|fast|soon)\b|\btime (it takes|from|between|until)\b|"
                  r"\bdays? (from|between|until)\b|\blag\b"),
-    ("model", r"\b(typical (customer |user )?journey|journey (look|looks) like|step by step|"
+    ("model", r"\b(main funnel|default funnel|funnel steps|steps of (the|our) funnel|"
+              r"typical (customer |user )?journey|journey (look|looks) like|step by step|"
               r"journey model|main journey|conversion event|counts? as (a )?(conversion|"
               r"churn)|what (is|are) (our|the) (funnel|journey|main) steps|what steps|how do "
               r"you define|which event (is|counts))\b"),
-    ("p_alive", r"\b(p\(alive\)|still active|lapsed|dormant|gone quiet|went quiet|repeat "
-                r"(buyers|customers|purchasers)|come back (and|to) (buy|order|purchase))\b"),
     ("feedback", r"\b(complain\w*|say|saying|said|feedback|tickets?|reviews?|unhappy|frustrat\w*|"
                  r"pain points?|quotes?|verbatims?|nps|csat|survey|comments?|tell us|mention\w*)"
                  r"\b"),
@@ -208,7 +210,11 @@ def _customer_ids(question: str) -> list[str]:
     """Tokens that look like ids (letters and at least three digits: C0000123, cus_4821)."""
     found = re.findall(r"\b(?=[A-Za-z_-]*\d)(?=(?:[^\s]*\d){3})[A-Za-z][A-Za-z0-9_-]{3,40}\b",
                        question)
-    return [f for f in found if not re.fullmatch(r"[Qq][1-4]\d*|\d+[a-z]?", f)]
+    # All-digit ids (a CRM's 0031100000670) where the question says it is one.
+    found += re.findall(r"(?:\b(?:for|customer|contact|account|user|lead|id|client|person|"
+                        r"member)\s*#?\s*|#)(\d{6,20})\b", question, flags=re.IGNORECASE)
+    return [f for f in found if not re.fullmatch(r"[Qq][1-4]\d*|\d+[a-z]?", f)
+            or (f.isdigit() and len(f) >= 6)]
 
 
 def _value_in(q: str, value: str) -> bool:
@@ -261,6 +267,9 @@ def _population(q: str, v: Vocabulary, frame: Frame, mentions: list[StepMention]
                                                     for w in step_words):
                 # Already the channel or device, or the words name a step ("trial").
                 continue
+            if low in QUESTION_WORDS and not re.search(
+                    rf"\b{re.escape(attribute.replace('_', ' '))}\b", q):
+                continue  # "which channel gets more budget?" is not lost_reason = Budget
             short = len(value) <= 2
             hit = (re.search(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])",
                              frame.question) if short or value.isupper()

@@ -96,6 +96,9 @@ def people_to_call(inv: Investigation, frame: Frame, facts: dict) -> None:
              f"{churn.horizon_days} days; last did {c.last_event}, {c.recency_days:.0f} days ago"
              for c in churn.at_risk[:10]]
     who = f" {frame.population_label}" if frame.population_label else ""
+    if not facts.get("churn"):
+        inv.say("Your data have no cancel event, so at risk here means likely to go quiet (no "
+                "events for the churn horizon), not to cancel.")
     inv.say(f"Call these {min(10, len(churn.at_risk))} customers{who} first, most at risk first "
             f"(opted-out customers are never listed){cite(r)}:\n" + "\n".join(lines))
     inv.say(f"Why they score high: {drivers}. {churn.summary}")

@@ -34,10 +34,16 @@ from tools.session import Session
 
 FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|same|now|only|for|on|in|during|vs\.?|versus|"
                        r"compared (to|with)|break (it|that|this) down|split (it|that|this)|by|"
-                       r"just|except|excluding|without|why)\b", re.IGNORECASE)
+                       r"just|except|excluding|without)\b", re.IGNORECASE)
 # "why?" after an answer: the reason at the step that answer found.
 WHY_FOLLOW_UP = re.compile(r"^\s*(and )?why( is that| so| that| not| did that happen)?\s*\??\s*$",
                            re.IGNORECASE)
+
+
+def is_follow_up(question: str) -> bool:
+    """A short question that leans on the one before ("and on mobile?", "why?")."""
+    return bool(WHY_FOLLOW_UP.match(question)) or (
+        bool(FOLLOW_UP.match(question)) and len(question.split()) <= 8)
 
 
 @functools.lru_cache(maxsize=1)
@@ -121,7 +127,7 @@ class OfflinePlanner:
         """The question's frame; a short follow-up ("and on mobile?") keeps the previous
         question's frame and changes only what it names."""
         frame = read_frame(question, self.vocabulary())
-        if self.last_frame and FOLLOW_UP.match(question) and len(question.split()) <= 8:
+        if self.last_frame and is_follow_up(question):
             previous = self.last_frame
             merged = Frame(**{**previous.__dict__, "question": question,
                               "notes": list(frame.notes)})
@@ -132,6 +138,8 @@ class OfflinePlanner:
             labels = [x for x in (previous.population_label, frame.population_label) if x]
             merged.population_label = ", ".join(dict.fromkeys(labels))
             merged.notes.append("a follow-up: the previous question's frame, changed by this one")
+            if frame.asks != "answer":
+                merged.asks = frame.asks  # "and how many in May?" asks its own thing
             if WHY_FOLLOW_UP.match(question):
                 merged.asks = "reason"
                 if self.last_step and len(merged.steps) != 1:
@@ -198,7 +206,8 @@ class OfflinePlanner:
         if intent == "out_of_scope" and said_data:
             # It names something in the data, so it is about the journey after all.
             intent = match.best_journey_intent()
-        if self.last and FOLLOW_UP.match(question) and len(question.split()) <= 8:
+        if self.last and is_follow_up(question) and self.last_frame and \
+                frame.asks == self.last_frame.asks:
             intent = self.last[0]
         guessed = intent
         intent = _intent_from_frame(intent, frame, facts["conversion"])

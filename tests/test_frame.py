@@ -146,3 +146,38 @@ def test_misspelt_words_are_read_as_the_data_words():
     # Words that are fine stay as they are, tenses of the data's words included.
     for fine in ("which customers should we call this week?", "people who create an order"):
         assert correct(fine, known) == (fine, [])
+
+
+@pytest.mark.parametrize("question, asks, steps, extra", [
+    # Words that belong to a value are not steps; a step word is not a value.
+    ("paid social vs referral, which converts better?", "comparison",
+     ["subscription_started"], lambda f: f.by == "channel"),
+    ("how many trials turn into paying customers?", "count",
+     ["trial_started", "subscription_started"], lambda f: not f.population),
+    ("Which plan has the worst churn?", "answer", ["subscription_cancelled"],
+     lambda f: f.by == "plan"),
+    ("Do German customers churn more than others?", "comparison", ["subscription_cancelled"],
+     lambda f: f.by == "country" and f.compare == ["DE"]),
+    ("who churned last quarter?", "list", [],
+     lambda f: f.population["did"] == ["subscription_cancelled"]),
+    ("of new signups, how many finish onboarding?", "count", ["signup", "onboarding_started"],
+     lambda f: f.period is None),
+    ("what happens to people who get a payment error?", "next", [], lambda f: True),
+    ("which paths lead to a paid subscription?", "paths", ["subscription_started"],
+     lambda f: True),
+    ("where do deals get stuck?", "dropoff", [], lambda f: True),
+    ("what should we do next for contact 0031100000670?", "customer", [],
+     lambda f: f.customer_ids == ["0031100000670"]),
+])
+def test_what_is_asked_and_of_what(question, asks, steps, extra):
+    frame = read_frame(question, saas())
+    assert (frame.asks, frame.steps) == (asks, steps), frame
+    assert extra(frame), frame
+
+
+def test_a_value_that_is_a_question_word_needs_its_attribute_named():
+    v = shop()
+    v.attribute_values["lost_reason"] = ["Budget", "Timing"]
+    assert "where" not in read_frame("which channel should get more budget?", v).population
+    said = read_frame("deals lost for lost reason budget", v).population
+    assert said["where"] == {"lost_reason": "Budget"}
