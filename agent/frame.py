@@ -144,7 +144,8 @@ ASKS = [  # (what is asked, pattern), first match wins
               r"journey model|main journey|conversion event|counts? as (a )?(conversion|"
               r"churn)|what (is|are) (our|the) (funnel|journey|main) steps|what steps|how do "
               r"you define|which event (is|counts))\b"),
-    ("feedback", r"\b(complain\w*|say|saying|said|feedback|tickets?|reviews?|unhappy|frustrat\w*|"
+    ("feedback", r"\b(complain\w*|say|saying|said|feedback|writ\w* (to|in)|talk\w* about|"
+                 r"tickets?|reviews?|unhappy|frustrat\w*|"
                  r"pain points?|quotes?|verbatims?|nps|csat|survey|comments?|tell us|mention\w*)"
                  r"\b"),
     ("reason", r"\bwhy\b|\breasons?\b|\bwhat stops\b|\bwhat makes (people|users|customers) "
@@ -268,13 +269,17 @@ def _population(q: str, v: Vocabulary, frame: Frame, mentions: list[StepMention]
                 # Already the channel or device, or the words name a step ("trial").
                 continue
             if low in QUESTION_WORDS and not re.search(
-                    rf"\b{re.escape(attribute.replace('_', ' '))}\b", q):
+                    rf"\b{re.escape(attribute.replace('_', ' '))}\b", q) and not re.search(
+                    rf"\b{re.escape(low)} (customers|users|accounts|subscribers|members|"
+                    rf"plans?|people|buyers|clients)\b|\bon (the |a )?{re.escape(low)}\b", q):
                 continue  # "which channel gets more budget?" is not lost_reason = Budget
             short = len(value) <= 2
             hit = (re.search(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])",
                              frame.question) if short or value.isupper()
                    else _value_in(q, value))
-            if hit and not value.replace(".", "").isdigit() and value.lower() not in (
+            twin = any(v2 == value and (a2.startswith(attribute) or attribute.startswith(a2))
+                       for a2, v2 in where.items())  # billing and billing_period: one reading
+            if hit and not twin and not value.replace(".", "").isdigit() and value.lower() not in (
                     "true", "false", "none", "other", "unknown", "web", "email"):
                 where.setdefault(attribute, value)
     for word, code in COUNTRY_WORDS.items():

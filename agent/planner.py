@@ -211,6 +211,10 @@ class OfflinePlanner:
             intent = self.last[0]
         guessed = intent
         intent = _intent_from_frame(intent, frame, facts["conversion"])
+        if intent == "themes" and frame.population:
+            # The themes of what these people said, not of everyone's feedback.
+            frame.topic = "population_feedback"
+            return frame.topic, entities, [PlannedCall(FIRST_TOOL[frame.topic], {})]
         if wants_counts(frame, facts, guessed) and (frame.asks == "list" or intent not in (
                 "plan", "diagnose")):
             intent = "counts"
@@ -332,6 +336,11 @@ class OfflinePlanner:
                           [PlannedCall(r.tool, r.arguments) for r in inv.results], inv.results,
                           frame=frame)
         results = [self.call(c.tool, c.arguments) for c in calls]
+        if results and not any(r.ok for r in results) and intent not in (
+                "diagnose", "plan", "counts"):
+            nearest = self._nearest_evidence(frame)
+            if nearest is not None:
+                results.append(nearest)
         # Drop-offs come with how devices differ and what customers said where they leave:
         # the largest drops first, the first one with feedback to quote.
         if intent == "dropoff" and results and results[0].ok:
@@ -360,11 +369,33 @@ class OfflinePlanner:
                 frame.steps[0] if frame.steps else None))
         return Answer(question, intent, text, calls, results, frame=frame)
 
+    def _nearest_evidence(self, frame: Frame) -> ToolResult | None:
+        """When the tool a question needs cannot run: the count of the event it is about, in
+        its scope and period (the nearest figure that can be computed)."""
+        facts = self.facts()
+        event = counted_event(frame) or (frame.steps[-1] if frame.steps else None) \
+            or facts["conversion"]
+        if event is None:
+            return None
+        filters = frame.filters()
+        did = [d for d in frame.population.get("did", []) if d != event]
+        if did:
+            filters["did"] = did
+        else:
+            filters.pop("did", None)
+        result = self.call("event_counts", {"event": event, "filters": filters,
+                                            "people_listed": 0})
+        return result if result.ok else None
+
     def _write(self, intent: str, results: list[ToolResult]) -> str:
         parts = []
         for r in results:
             if not r.ok:
                 parts.append(said_problem(r))
+                continue
+            if r.tool == "event_counts" and parts and intent != "counts":
+                parts.append(f"The nearest figure I can compute: {r.result.summary} "
+                             f"[{r.result_id}]")
                 continue
             summary = getattr(r.result, "summary", "")
             direct = lead(r, self.frame)
