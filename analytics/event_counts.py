@@ -100,7 +100,7 @@ def event_counts(con: Connection, event: str, *, interval: Interval = "month",
             f"{base} SELECT grp, count(DISTINCT person_id) FILTER (WHERE event_name = ?), "
             "count(DISTINCT person_id) FROM ev GROUP BY grp", [*scope.params, event]).fetchall()
         groups = sorted((GroupCount(g, n, total, n / total if total else None)
-                         for g, n, total in rows), key=lambda g: -(g.share or 0))
+                         for g, n, total in rows), key=lambda g: (-(g.share or 0), g.group))
     opted = one(con, f"{base} SELECT count(DISTINCT e.person_id) FROM ev AS e JOIN customers "
                      "AS c ON c.customer_id = e.person_id WHERE e.event_name = ? AND "
                      "c.opted_out", [*scope.params, event])[0]
