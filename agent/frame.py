@@ -200,6 +200,10 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
         if pattern and re.search(pattern, q):
             frame.asks = asks
             break
+    if frame.steps and frame.asks in ("answer", "change", "count", "rate", "comparison") and \
+            re.search(r"\b(collapsed?|tank(ed|s)?|plummet\w*|plunged?|crater\w*|nose-?dived?|"
+                      r"dropped|fell|dipped|declined|went down|slumped|cratered)\b", q):
+        frame.asks = "reason_change"  # "trial starts collapsed on android mid-may": when, where
     topic = re.search(r"(?:about|regarding|mentioning|on|with|re)\s+(?:the\s+|our\s+)?"
                       r"([a-z][a-z \-']{2,60})", q)
     if topic:

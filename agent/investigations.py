@@ -182,7 +182,11 @@ def why_change(inv: Investigation, frame: Frame, facts: dict) -> None:
         inv.say(f"Where: it is concentrated in {top.dimension} {top.value} ({pct(top.rate_before)} "
                 f"before, {pct(top.rate_during)} during){cite(r)}.")
     else:
-        for by in ("device", "channel"):
+        # The breakdown the question asked for ("which app version?") first; not one the
+        # population already fixes ("on android" leaves nothing to split by device).
+        splits = [b for b in dict.fromkeys([frame.by, "device", "channel"])
+                  if b and b not in filters]
+        for by in splits:
             split = inv.call("funnel", {"steps": [a, b], "by": by,
                                         "filters": {**filters, **window}})
             if split.ok and split.result.groups:
