@@ -127,7 +127,8 @@ ASKS = [  # (what is asked, pattern), first match wins
                r"marketing dollars|which channels? (should|to) (we )?(fund|scale|double down))"),
     ("reason_change", r"\bwhy (did|has|have|was|were)\b.*\b(drop|fall|fell|decline|dip|tank|go "
                       r"down|went down|decrease|worse|slump|plunge|crash|low)|\bwhat (caused|"
-                      r"happened|went wrong)\b|\bwhat broke\b"),
+                      r"happened|went wrong)\b|\bwhat broke\b|\b(during|in|around|after) the "
+                      r"(\w+ ){0,2}(outage|incident|drop|dip|crash|bug|breakage|collapse)\b"),
     ("change", r"\b(what changed|what's changed|anything (unusual|odd|weird|strange)|anomal|"
                r"spikes?|sudden(ly)?|unusual|out of the ordinary|changed recently|shifted|"
                r"alerts?)\b"),

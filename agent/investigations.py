@@ -10,6 +10,7 @@ its baseline), where (the breakdown by device and channel in that week), what th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -120,6 +121,10 @@ def why_change(inv: Investigation, frame: Frame, facts: dict) -> None:
     # "why did MQL to SQL drop?": the move into the last step named; one step: into it.
     named = [s for s in frame.steps if s in steps and steps.index(s) > 0]
     target = named[-1] if len(frame.steps) >= 2 and named else next(iter(named), None)
+    one = frame.steps[0] if len(frame.steps) == 1 else None
+    if one in steps[:-1] and re.search(r"\b(cvr|conversion|rate|completion|complete\w*)\b",
+                                       frame.question.lower()):
+        target = steps[steps.index(one) + 1]  # "checkout CVR": the move out of checkout
     if target is None and frame.steps:
         target = frame.steps[-1]
     filters = frame.filters(with_period=False)
