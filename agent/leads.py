@@ -94,7 +94,8 @@ def _event_counts(r: Any, frame: Any) -> str:
     if groups and compare:
         mine = [g for g in groups if g.group.casefold() in compare]
         rest = [g for g in groups if g.group.casefold() not in compare]
-        if mine and (len(mine) >= 2 or rest):
+        # Every group compared: the summary's own list by group already answers, in order.
+        if mine and rest:
             said = ", ".join(f"{g.group} {pct(g.share)} ({g.people:,} of {g.of_group:,})"
                              for g in mine)
             if len(mine) == 1 and rest:

@@ -209,6 +209,13 @@ class OfflinePlanner:
         if self.last and is_follow_up(question) and self.last_frame and \
                 frame.asks == self.last_frame.asks:
             intent = self.last[0]
+        if frame.compare and frame.by and not frame.steps and frame.asks == "comparison" and \
+                facts["conversion"]:
+            # "email versus organic search: which brings better customers?" names no step:
+            # the groups are compared on the journey's conversion.
+            frame.steps = [facts["conversion"]]
+            entities.events = list(frame.steps)
+            frame.notes.append(f"compared on {facts['conversion']}, the journey's conversion")
         guessed = intent
         intent = _intent_from_frame(intent, frame, facts["conversion"])
         if intent == "themes" and frame.population:
@@ -216,7 +223,7 @@ class OfflinePlanner:
             frame.topic = "population_feedback"
             return frame.topic, entities, [PlannedCall(FIRST_TOOL[frame.topic], {})]
         if wants_counts(frame, facts, guessed) and (frame.asks == "list" or intent not in (
-                "plan", "diagnose")):
+                "plan", "diagnose")) or _population_conversion(intent, frame, facts):
             intent = "counts"
         frame.topic = intent
         calls = self._calls(intent, entities, facts, question)
@@ -512,6 +519,15 @@ def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None)
         # Two named steps and a rate: the conversion between them.
         return "breakdown" if frame.by else "dropoff"
     return intent
+
+
+def _population_conversion(intent: str, frame: Frame, facts: dict) -> bool:
+    """"The conversion rate for people from affiliates?" (or "by device"): the share of those
+    people who converted, whatever page they arrived on. A funnel from the journey's first step
+    would drop everyone who landed deeper in."""
+    named = {k for k in frame.population if k != "did"}
+    return (intent in ("dropoff", "breakdown") and frame.asks in ("rate", "comparison")
+            and bool(named or frame.by) and frame.steps == [facts["conversion"]])
 
 
 def _counts_arguments(frame: Frame, facts: dict) -> dict[str, Any]:
