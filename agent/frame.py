@@ -158,7 +158,8 @@ ASKS = [  # (what is asked, pattern), first match wins
                 r"(out|off)|biggest drops?)\b"),
     ("comparison", r"\b(vs\.?|versus|compare\w*|compared|differ\w*|better|worse|than|by|per|"
                    r"split|broken down|across|breakdown)\b"),
-    ("count", r"\bhow many\b|\bnumber of\b|\bcount\b"),
+    ("count", r"\bhow many\b|\bnumber of\b|\bcount\b|\bhow much\b.*\b(revenue|money|income|"
+              r"sales|made|earn\w*|brought|bring|generat\w*|billed)\b|\btotal (revenue|sales)\b"),
     ("rate", r"\b(rate|share|percent(age)?|%|cvr|ratio|what fraction|conversion)\b"),
 ]
 

@@ -88,7 +88,19 @@ def _moments(r: Any, frame: Any) -> str:
     return " ".join(found)
 
 
+REVENUE_WORDS = r"\b(revenue|money|income|sales|made|earn\w*|billed|brought in|value)\b"
+
+
 def _event_counts(r: Any, frame: Any) -> str:
+    question = getattr(frame, "question", "").lower()
+    if r.value_total is not None and re.search(REVENUE_WORDS, question):
+        unit = f" {r.currency}" if r.currency else ""
+        if re.search(OVER_TIME, question) and r.periods:
+            return f"{r.value_key} on {r.event} by {r.interval}: " + ", ".join(
+                f"{p.period:%Y-%m}" + (f"-{p.period:%d}" if r.interval == "week" else "")
+                + f" {p.value:,.2f}" for p in r.periods[-12:] if p.value is not None) + "."
+        return (f"{r.value_total:,.2f}{unit} in {r.value_key} from {r.times:,} {r.event} "
+                f"events.")
     compare = {c.casefold() for c in getattr(frame, "compare", []) or []}
     groups = [g for g in r.groups if g.of_group >= 10]
     if groups and compare:

@@ -407,7 +407,7 @@ class OfflinePlanner:
             summary = getattr(r.result, "summary", "")
             direct = lead(r, self.frame)
             if direct and summary:
-                summary = f"{direct} {summary}"
+                summary = f"{direct} {_without_repeats(direct, summary)}"
             if r.tool == "funnel" and r.result.groups:
                 parts.append(_group_comparison(r, self.frame.compare if self.frame else [],
                                                self.frame.steps if self.frame else []))
@@ -519,6 +519,18 @@ def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None)
         # Two named steps and a rate: the conversion between them.
         return "breakdown" if frame.by else "dropoff"
     return intent
+
+
+def _without_repeats(lead_text: str, summary: str) -> str:
+    """The summary less the sentences whose every figure the lead already said (a sentence
+    said twice reads as a fault)."""
+    said = set(re.findall(NUMBER, lead_text))
+    kept = [s for s in re.split(r"(?<=\.) (?=[A-Z])", summary)
+            if not (re.findall(NUMBER, s) and set(re.findall(NUMBER, s)) <= said)]
+    return " ".join(kept)
+
+
+NUMBER = r"\d[\d,]*(?:\.\d+)?%?"
 
 
 def _population_conversion(intent: str, frame: Frame, facts: dict) -> bool:

@@ -3,7 +3,9 @@
 The direct answer to "how many new subscriptions did we get last month?", "who churned last
 quarter?", "cancellations by month": people (distinct) and times the event happened in the
 scope's period, by calendar week or month, optionally by group, with the most recent people who
-did it (opted-out customers are never listed, only counted).
+did it (opted-out customers are never listed, only counted). An event that carries a
+revenue-like property ("price", "amount", "revenue") is also summed, so "how much revenue did
+subscriptions bring?" is answered from the events' own amounts.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Literal
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import ArgumentError
 from analytics.filters import Filters, check_filters, scope_sql
+from analytics.journey_names import REVENUE_KEYS
 from analytics.results import AnalyticResult, pct
 from analytics.store.connection import Connection, one
 
@@ -26,6 +29,7 @@ class PeriodCount:
     period: datetime
     people: int
     times: int
+    value: float | None = None  # the summed revenue-like property, where the event has one
 
 
 @dataclass
@@ -56,6 +60,9 @@ class EventCountsResult(AnalyticResult):
     groups: list[GroupCount] = field(default_factory=list)
     recent: list[PersonDid] = field(default_factory=list)
     excluded_opted_out: int = 0
+    value_key: str | None = None  # the revenue-like property summed ("price")
+    value_total: float | None = None
+    currency: str | None = None  # where the events name one currency only
 
     kind = "event_counts"
 
@@ -94,6 +101,21 @@ def event_counts(con: Connection, event: str, *, interval: Interval = "month",
     periods = [PeriodCount(p, n, t) for p, n, t in con.execute(
         f"{base} SELECT date_trunc('{interval}', ts) AS p, count(DISTINCT person_id), count(*) "
         "FROM ev WHERE event_name = ? GROUP BY p ORDER BY p", [*scope.params, event]).fetchall()]
+    key = _value_key(con, event)
+    value_total, currency = None, None
+    if key:
+        amount = f"TRY_CAST(json_extract_string(properties, '$.\"{key}\"') AS DOUBLE)"
+        value_total = one(con, f"{base} SELECT round(sum({amount}), 2) FROM ev "
+                               "WHERE event_name = ?", [*scope.params, event])[0]
+        by_period = dict(con.execute(
+            f"{base} SELECT date_trunc('{interval}', ts) AS p, round(sum({amount}), 2) FROM ev "
+            "WHERE event_name = ? GROUP BY p", [*scope.params, event]).fetchall())
+        for p in periods:
+            p.value = by_period.get(p.period)
+        currencies = [r[0] for r in con.execute(
+            f"{base} SELECT DISTINCT json_extract_string(properties, '$.currency') FROM ev "
+            "WHERE event_name = ? LIMIT 3", [*scope.params, event]).fetchall() if r[0]]
+        currency = currencies[0] if len(currencies) == 1 else None
     groups: list[GroupCount] = []
     if by is not None:
         rows = con.execute(
@@ -112,13 +134,39 @@ def event_counts(con: Connection, event: str, *, interval: Interval = "month",
     return EventCountsResult(
         event=event, people=people, times=times, people_in_scope=in_scope, interval=interval,
         periods=periods, by=by, groups=groups, recent=recent, excluded_opted_out=opted,
-        filters=filters.describe(), summary=_summary(event, people, times, in_scope, groups, by,
-                                                     recent, opted),
+        value_key=key, value_total=value_total, currency=currency, filters=filters.describe(),
+        summary=_summary(event, people, times, in_scope, groups, by, recent, opted)
+        + _value_said(event, key, value_total, currency),
         definitions={"people": f"distinct people who did {event} in scope (and period)",
                      "times": f"every {event} event in scope",
                      "periods": f"calendar {interval}s (UTC) of the event",
                      "recent": "the people who did it most recently; opted-out customers are "
-                               "never listed"})
+                               "never listed",
+                     "value_total": f"the sum of {event}'s {key} property in scope"
+                                    if key else "no revenue-like property on this event"})
+
+
+def _value_key(con: Connection, event: str) -> str | None:
+    """The first revenue-like property (in REVENUE_KEYS' order) that holds a number on at
+    least one of the event's rows."""
+    keys = {r[0] for r in con.execute(
+        "SELECT DISTINCT unnest(json_keys(properties)) FROM events WHERE event_name = ? AND "
+        "json_type(properties) = 'OBJECT'", [event]).fetchall()}
+    for key in REVENUE_KEYS:
+        if key in keys and '"' not in key and "'" not in key and con.execute(
+                f"SELECT 1 FROM events WHERE event_name = ? AND TRY_CAST(json_extract_string("
+                f"properties, '$.\"{key}\"') AS DOUBLE) IS NOT NULL LIMIT 1",
+                [event]).fetchone():
+            return key
+    return None
+
+
+def _value_said(event: str, key: str | None, total: float | None, currency: str | None) -> str:
+    if not key or total is None:
+        return ""
+    return (f" The {key} on these {event} events adds up to {total:,.2f}"
+            + (f" {currency}" if currency else "") + ".")
+
 
 
 def _summary(event: str, people: int, times: int, in_scope: int, groups: list[GroupCount],

@@ -75,6 +75,27 @@ def test_weeks_and_no_one(store):
     assert nobody.people == 0 and nobody.summary.startswith("No one did paid")
 
 
+def test_revenue_is_summed_from_the_events_own_amounts(tmp_path):
+    # Two orders carry a price (10.50 in January, 4.25 in February), one carries none and one
+    # a text that is not a number: 14.75 USD in all; the view has no amount to sum.
+    (tmp_path / "events.csv").write_text(
+        "event_id,customer_id,timestamp,event_name,price,currency\n"
+        "e1,c1,2024-01-05T10:00:00Z,view,,\n"
+        "e2,c1,2024-01-06T10:00:00Z,order,10.50,USD\n"
+        "e3,c2,2024-02-10T10:00:00Z,order,4.25,USD\n"
+        "e4,c3,2024-02-11T10:00:00Z,order,,USD\n"
+        "e5,c4,2024-02-12T10:00:00Z,order,free,USD\n")
+    store = EventStore(tmp_path / "home")
+    ingest_files(store, "events", [tmp_path / "events.csv"])
+    with store.reader() as con:
+        orders = event_counts(con, "order")
+        views = event_counts(con, "view")
+    assert (orders.value_key, orders.value_total, orders.currency) == ("price", 14.75, "USD")
+    assert [p.value for p in orders.periods] == [10.5, 4.25]
+    assert "adds up to 14.75 USD" in orders.summary
+    assert views.value_key is None and views.value_total is None and "adds up" not in views.summary
+
+
 def test_bad_arguments_say_what_to_fix(store):
     with store.reader() as con:
         with pytest.raises(UnknownNameError):
@@ -98,6 +119,10 @@ def test_bad_arguments_say_what_to_fix(store):
      lambda a: a["steps"] == ["pricing_view", "signup"]),
     ("which paths lead to a paid subscription?", "paths",
      lambda a: a["to_event"] == "subscription_started"),
+    ("how much revenue did subscriptions bring in?", "event_counts",
+     lambda a: a["event"] == "subscription_started"),
+    ("what's the conversion rate for people from paid social?", "event_counts",
+     lambda a: a["event"] == "subscription_started" and a["filters"]["channel"] == "paid_social"),
     ("what happens to people who get a payment_failed?", "next_steps",
      lambda a: a["after"] == ["payment_failed"]),
 ])
