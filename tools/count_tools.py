@@ -36,7 +36,11 @@ def event_counts_view(args: EventCountsArgs, result: Any) -> TableView:
         rows = [[g.group, g.people, g.of_group, pct(g.share)] for g in result.groups]
         return TableView(f"{result.event} by {result.by}", [result.by, "did it", "people",
                                                             "share"], rows)
-    rows = [[f"{p.period:%Y-%m-%d}", p.people, p.times] for p in result.periods]
-    rows += [[f"{p.customer_id} (last {p.last:%Y-%m-%d})", 1, p.times] for p in result.recent]
+    valued = result.value_key is not None
+    rows = [[f"{p.period:%Y-%m-%d}", p.people, p.times] + ([p.value] if valued else [])
+            for p in result.periods]
+    rows += [[f"{p.customer_id} (last {p.last:%Y-%m-%d})", 1, p.times] + ([""] if valued else [])
+             for p in result.recent]
+    columns = [result.interval, "people", "times"] + ([result.value_key] if valued else [])
     return TableView(f"{result.event} by {result.interval}, then the most recent people",
-                     [result.interval, "people", "times"], rows, model_rows=40)
+                     columns, rows, model_rows=40)

@@ -27,8 +27,9 @@ TOOLS: list[ToolSpec] = [
              jt.FunnelArgs, jt.funnel_tool, jt.funnel_view),
     ToolSpec("event_counts", "How many people did one event (and how many times) in the scope "
              "and period, by week or month, optionally by group, with the people who did it most "
-             "recently (opted-out customers counted, never listed). Use for 'how many ...?' and "
-             "'who ...?'.", ct.EventCountsArgs, ct.event_counts_tool, ct.event_counts_view),
+             "recently (opted-out customers counted, never listed), and the sum of its "
+             "revenue-like property (price, amount, order_value) where it has one. Use for 'how "
+             "many ...?', 'who ...?' and 'how much revenue ...?'.", ct.EventCountsArgs, ct.event_counts_tool, ct.event_counts_view),
     ToolSpec("journey_map", "The journey map: the key-step funnel with the biggest drop-offs "
              "marked and what the customers who left there said.", fb.JourneyMapArgs,
              fb.journey_map_tool, fb.journey_map_view),
