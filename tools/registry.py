@@ -29,7 +29,8 @@ TOOLS: list[ToolSpec] = [
              "and period, by week or month, optionally by group, with the people who did it most "
              "recently (opted-out customers counted, never listed), and the sum of its "
              "revenue-like property (price, amount, order_value) where it has one. Use for 'how "
-             "many ...?', 'who ...?' and 'how much revenue ...?'.", ct.EventCountsArgs, ct.event_counts_tool, ct.event_counts_view),
+             "many ...?', 'who ...?' and 'how much revenue ...?'.", ct.EventCountsArgs,
+             ct.event_counts_tool, ct.event_counts_view),
     ToolSpec("journey_map", "The journey map: the key-step funnel with the biggest drop-offs "
              "marked and what the customers who left there said.", fb.JourneyMapArgs,
              fb.journey_map_tool, fb.journey_map_view),
