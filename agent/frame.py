@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from agent.periods import Period, read_period
-from agent.spelling import QUESTION_WORDS
+from agent.spelling import COMMON_WORDS, QUESTION_WORDS
 from agent.vocabulary import StepMention, find_steps
 
 DEVICE_WORDS = {"phone": "mobile", "phones": "mobile", "smartphone": "mobile",
@@ -108,12 +108,17 @@ class Vocabulary:
 
 ASKS = [  # (what is asked, pattern), first match wins
     ("customer", None),
-    ("people", r"\b(who|which (customers|users|accounts|people|members|subscribers|buyers|"
+    # "who should we call?", not "people who came from email: how many pay?" (a clause).
+    ("people", r"(?<!people )(?<!customers )(?<!users )(?<!those )(?<!ones )\b(who|which "
+               r"(customers|users|accounts|people|members|subscribers|buyers|"
                r"leads|contacts))\b.*\b(call|contact|reach out|email|target|save|rescue|"
                r"prioriti[sz]e|follow up|win back|at[- ]risk|likely to|about to|might|going to|"
                r"will)\b|\b(list|names?|ids) of\b.*\b(customers|users|accounts|people)\b|"
                r"\bwho (should|do|can) we\b|\bat[- ]risk (customers|accounts|users|list)\b|"
                r"\bcall list\b"),
+    ("actions", r"\bwhat (should|can|could|do) we (offer|give|send|say to|do (for|with|about)) "
+                r"(them|these|those|the (at[- ]risk|ones)|at[- ]risk)|\bnext best actions?\b|"
+                r"\bbest (offers?|actions?|next steps?) (for|to)\b"),
     ("p_alive", r"\b(p\(alive\)|still active|lapsed|dormant|gone quiet|went quiet|repeat "
                 r"(buyers|customers|purchasers)|come back (and|to) (buy|order|purchase))\b"),
     ("list", r"^\W*(who|which (customers|users|accounts|people|members|subscribers|buyers|"
@@ -132,14 +137,17 @@ ASKS = [  # (what is asked, pattern), first match wins
     ("change", r"\b(what changed|what's changed|anything (unusual|odd|weird|strange)|anomal|"
                r"spikes?|sudden(ly)?|unusual|out of the ordinary|changed recently|shifted|"
                r"alerts?)\b"),
-    ("next", r"\bwhat happens (to|after|when|once)\b|\bwhat do (people|they|users|customers|"
-             r"shoppers|visitors) do (right )?(after|next|once)\b|\b(right|straight|just) after\b"),
+    ("next", r"\bwhat happens (to|after|when|once)\b|\bwhat do(es)? ([a-z]+ ){1,3}do (right |"
+             r"straight |just )?(after|next|once|when)\b|\b(right|straight|just) after\b"
+             r"|\bwhere do ([a-z]+ ){1,3}(go|head) (after|next|from)\b"),
     ("paths", r"\b(paths?|routes?|sequences?)\b.*\b(lead|leads|end|ends|ending|result|convert"
               r"\w*|to)\b|\bcommon (paths?|journeys?|routes?)\b"),
     ("sessions", r"\bsessions?\b|\bvisits? (per|length|last)|\bper visit\b"),
     ("duration", r"\bhow long\b|\bhow many (days|hours|weeks)\b|\btime[- ]to[- ]\w+|\bttv\b|"
                  r"\bhow (quickly|fast|soon)\b|\btime (it takes|from|between|until)\b|"
-                 r"\bdays? (from|between|until)\b|\blag\b"),
+                 r"\bdays? (from|between|until|to (close|convert|win|pay))\b|\blag\b|"
+                 r"\b(sales|deal|buying) cycles?\b|\bcycle time\b|\bvelocity\b|\b(avg|average|"
+                 r"median|typical) time\b|\btime to (close|win|convert|pay|buy|value)\b"),
     ("model", r"\b(main funnel|default funnel|funnel steps|steps of (the|our) funnel|"
               r"typical (customer |user )?journey|journey (look|looks) like|step by step|"
               r"journey model|main journey|conversion event|counts? as (a )?(conversion|"
@@ -147,20 +155,30 @@ ASKS = [  # (what is asked, pattern), first match wins
               r"you define|which event (is|counts))\b"),
     ("feedback", r"\b(complain\w*|say|saying|said|feedback|writ\w* (to|in)|talk\w* about|"
                  r"tickets?|reviews?|unhappy|frustrat\w*|"
-                 r"pain points?|quotes?|verbatims?|nps|csat|survey|comments?|tell us|mention\w*)"
+                 r"pain points?|quotes\b|verbatims?|nps|csat|survey|comments?|tell us|mention\w*)"
                  r"\b"),
     ("reason", r"\bwhy\b|\breasons?\b|\bwhat stops\b|\bwhat makes (people|users|customers) "
                r"(leave|drop|abandon|quit)|\bblockers?\b|\bfriction\b"),
     ("predictors", r"\b(predict\w*|leads? to|drives?|associated|moments? of truth|correlat\w*|"
-                   r"do differently|what makes|signals?|early signs|levers?|keeps?)\b"),
+                   r"do differently|what makes|signals?|early signs|levers?|keeps?|magic moment|"
+                   r"aha moment|what (actions?|behaviou?rs?|things|features|habits) (make|makes|"
+                   r"get|gets|drive|help|lead|push)|more likely to|less likely to|"
+                   r"(does|do|did) .{3,60} (help|hurt|improve|increase|boost|matter for|"
+                   r"make a difference))\b"),
+    # "what do MQLs that never become SQL do?", "the ones we don't win": those who left a step.
+    ("leavers", r"\b(never|don'?t|do not|didn'?t|did not|fail to|failed to|who don'?t|that don'?t)"
+                r" (become|reach|get to|make it to|convert|go on|turn into|sign up|pay|buy|"
+                r"upgrade|win|close|order|purchase|subscribe|finish|complete)\b"),
     ("dropoff", r"\b(drop(ping|s)? off|drop-?offs?|get(ting)? stuck|stuck|stall\w*|lose (people|"
                 r"them|customers|users|deals|leads|most)|losing|leak\w*|bottlenecks?|fall(ing)? "
                 r"(out|off)|biggest drops?)\b"),
     ("comparison", r"\b(vs\.?|versus|compare\w*|compared|differ\w*|better|worse|than|by|per|"
                    r"split|broken down|across|breakdown)\b"),
+    ("size", r"\b(big deal|how bad|how common|how often|how serious|how widespread|should we "
+             r"(worry|be worried)|a (real )?problem)\b"),
     ("count", r"\bhow many\b|\bnumber of\b|\bcount\b|\bhow much\b.*\b(revenue|money|income|"
               r"sales|made|earn\w*|brought|bring|generat\w*|billed)\b|\btotal (revenue|sales)\b"),
-    ("rate", r"\b(rate|share|percent(age)?|%|cvr|ratio|what fraction|conversion)\b"),
+    ("rate", r"\b(rate|share|percent(age)?|%|cvr|ratio|what fraction|conversion|completion)\b"),
 ]
 
 
@@ -274,7 +292,7 @@ def _population(q: str, v: Vocabulary, frame: Frame, mentions: list[StepMention]
                                                     for w in step_words):
                 # Already the channel or device, or the words name a step ("trial").
                 continue
-            if low in QUESTION_WORDS and not re.search(
+            if (low in QUESTION_WORDS or low in COMMON_WORDS) and not re.search(
                     rf"\b{re.escape(attribute.replace('_', ' '))}\b", q) and not re.search(
                     rf"\b{re.escape(low)} (customers|users|accounts|subscribers|members|"
                     rf"plans?|people|buyers|clients)\b|\bon (the |a )?{re.escape(low)}\b", q):
@@ -321,8 +339,10 @@ def _label(frame: Frame) -> str:
     if any("new people" in n for n in frame.notes):
         words.append("new people (first seen in the period)")
     if pop.get("did"):
-        churn = any("churn" in n or "cancel" in n for n in pop["did"]) or \
-            bool(re.search(r"churn|cancel|left|quit|lost|former", frame.question.lower()))
+        # What the event says, not the question's other words ("subscribers ... likely to
+        # cancel" are the people who subscribed).
+        churn = any(re.search(r"churn|cancel|quit|lost|leave|left|expire|ended", n.lower())
+                    for n in pop["did"])
         words.append(f"customers who {'churned' if churn else 'converted'} "
                      f"({' or '.join(pop['did'])})")
     if pop.get("device"):
@@ -353,6 +373,9 @@ def _without_values(question: str, values: list[str]) -> str:
 
 
 WHICH = r"\b(?:which|what|each|every)\s+([a-z_]+(?: [a-z_]+)?)\b"
+# "best-performing lead source", "top converting channel": the thing ranked names the breakdown.
+BEST = (r"\b(?:best|worst|top|strongest|weakest|highest|lowest)(?:[- ](?:performing|converting))?"
+        r"\s+([a-z_]+(?: [a-z_]+)?)\b")
 
 
 def _comparison(q: str, v: Vocabulary, frame: Frame) -> str | None:
@@ -398,7 +421,8 @@ def _comparison(q: str, v: Vocabulary, frame: Frame) -> str | None:
         pop.pop("device", None)
         return None
     for m in [re.search(r"\b(?:by|per|across|split by|broken down by|for each|each)\s+"
-                        r"(?:the\s+)?([a-z_ ]+?)(?:\s|\?|$)", q), re.search(WHICH, q)]:
+                        r"(?:the\s+)?([a-z_ ]+?)(?:\s|\?|$)", q), re.search(WHICH, q),
+              re.search(BEST, q)]:
         if not m:
             continue
         words = m.group(1).strip().split()

@@ -119,7 +119,8 @@ def why_change(inv: Investigation, frame: Frame, facts: dict) -> None:
     """When the step fell (in the asked period), where (by device, channel), what leavers did."""
     steps = facts["key_steps"]
     # "why did MQL to SQL drop?": the move into the last step named; one step: into it.
-    named = [s for s in frame.steps if s in steps and steps.index(s) > 0]
+    # Journey order, whatever the wording's ("signups from the pricing page" is pricing first).
+    named = sorted((s for s in frame.steps if s in steps and steps.index(s) > 0), key=steps.index)
     target = named[-1] if len(frame.steps) >= 2 and named else next(iter(named), None)
     one = frame.steps[0] if len(frame.steps) == 1 else None
     if one in steps[:-1] and re.search(r"\b(cvr|conversion|rate|completion|complete\w*)\b",

@@ -157,3 +157,39 @@ LEADS = {"funnel": _funnel, "diagnose": _diagnose, "plan": _plan, "friction": _f
          "next_steps": _next_steps, "themes": _themes,
          "attribution": _attribution, "paths": _paths, "moments": _moments,
          "event_counts": _event_counts}
+
+
+def changes_in_period(r: Any, period: dict) -> str:
+    """"What changed in August?": the changes the scan flagged that overlap the period asked
+    about (the scan itself runs over all the data, so August has a baseline before it)."""
+    since, until = period["since"], period["until"]
+    # Changes that began in the period; else any that overlap it.
+    inside = [c for c in r.changes if since <= c.start.date().isoformat() <= until] or [
+        c for c in r.changes
+        if c.start.date().isoformat() <= until and c.last_day.date().isoformat() >= since]
+    # The sharpest swings first: a step that fell 90% matters more than a broad 10% drift.
+    inside.sort(key=lambda c: (c.kind != "step", -_relative(c)))
+    label = period.get("label") or f"{since} to {until}"
+    if not inside:
+        return (f"No change was flagged in {label} after correcting for every test "
+                f"({r.tests:,} tests over all the data).")
+    said = []
+    for c in inside[:4]:
+        metric = c.metric.removeprefix("event: ")
+        share = " of active people" if c.kind == "event" else ""
+        said.append(f"{metric} {c.direction} from {pct(c.rate_before)} to {pct(c.rate_during)}"
+                    f"{share} between {c.start.date()} and {c.last_day.date()} "
+                    f"({c.people:,} people)")
+    more = len(inside) - len(said)
+    # The answer's lead already names the period.
+    return ("Flagged changes: " + "; ".join(said) + "."
+            + (f" {more} other change(s) in that period." if more > 0 else ""))
+
+
+def _relative(change: Any) -> float:
+    before, during = change.rate_before, change.rate_during
+    if during is None or before is None:
+        return 0.0
+    if not before:
+        return float("inf") if during else 0.0  # from nothing: an error that appeared
+    return abs(during - before) / before

@@ -26,7 +26,7 @@ from agent.investigations import (
     investigation_for,
     suggested_calls,
 )
-from agent.leads import lead
+from agent.leads import changes_in_period, lead
 from agent.periods import period_words
 from agent.spelling import correct, known_words
 from tools.base import ToolContext, ToolResult
@@ -203,19 +203,19 @@ class OfflinePlanner:
         intent = match.intent
         said_data = frame.steps or frame.period or frame.by or any(
             frame.population.get(k) for k in ("did", "device", "channel", "segment"))
-        if intent == "out_of_scope" and said_data:
+        if ACTION_REQUEST.search(question):
+            intent = "out_of_scope"  # "book a meeting with the Android team": not analysis
+        elif intent == "out_of_scope" and said_data:
             # It names something in the data, so it is about the journey after all.
             intent = match.best_journey_intent()
         if self.last and is_follow_up(question) and self.last_frame and \
                 frame.asks == self.last_frame.asks:
             intent = self.last[0]
         if frame.compare and frame.by and not frame.steps and frame.asks == "comparison" and \
-                facts["conversion"]:
+                intent not in ("attribution", "retention", "churn_risk"):
             # "email versus organic search: which brings better customers?" names no step:
-            # the groups are compared on the journey's conversion.
-            frame.steps = [facts["conversion"]]
-            entities.events = list(frame.steps)
-            frame.notes.append(f"compared on {facts['conversion']}, the journey's conversion")
+            # the groups are compared step by step along the main journey.
+            intent = "breakdown"
         guessed = intent
         intent = _intent_from_frame(intent, frame, facts["conversion"])
         if intent == "themes" and frame.population:
@@ -247,13 +247,26 @@ class OfflinePlanner:
         conversion, churn = facts["conversion"], facts["churn"]
         if intent == "counts":
             return [PlannedCall("event_counts", _counts_arguments(frame, facts))]
+        if intent == "actions":
+            # "what should we offer them?": one action for each customer most at risk.
+            return [PlannedCall("next_best_action", {"at_risk": True, "top": 10})]
         if intent == "dropoff":
             funnel_steps = e.events if len(e.events) >= 2 else steps
             one = e.events[0] if len(e.events) == 1 else None
-            if one in steps[:-1] and frame.asks == "rate":
+            out_of = re.search(r"\b(cvr|conversion|convert\w*|completion|complet\w*|go on|"
+                               r"continue|proceed|next)\b", question.lower())
+            if one in steps[1:] and frame.asks == "rate" and not out_of:
+                # "add to cart rate?": the share of the step before who reach it.
+                at = steps.index(one)
+                funnel_steps = steps[at - 1:at + 1]
+            elif one in steps[:-1] and frame.asks == "rate":
                 # "paywall CVR?": the move out of that step to the next one of the journey.
                 at = steps.index(one)
                 funnel_steps = steps[at:at + 2]
+            elif one and one not in steps and conversion and one != conversion and \
+                    AFTER_PURCHASE.search(one) and frame.asks in ("count", "rate"):
+                # "return rate?": of the orders, not of everyone who browsed.
+                funnel_steps = [conversion, one]
             elif one and steps and one != steps[0] and frame.asks in ("count", "rate"):
                 # "what share of people pay?": from the journey's start to that step.
                 funnel_steps = [steps[0], one]
@@ -289,7 +302,9 @@ class OfflinePlanner:
                 args["from_event"] = e.events[0]
             return [PlannedCall("paths", args)]
         if intent == "next_steps":
-            after = e.events[:2] or [steps[1] if len(steps) > 1 else steps[0]]
+            did = frame.population.get("did") or []
+            # "what do subscribers do after buying?": after the event that defines them.
+            after = e.events[:2] or did[:1] or [steps[1] if len(steps) > 1 else steps[0]]
             return [PlannedCall("next_steps", {"after": after, "filters": filters})]
         if intent == "moments_conversion":
             return [PlannedCall("moments", {"outcome": conversion, "filters": filters})]
@@ -304,7 +319,10 @@ class OfflinePlanner:
             return [PlannedCall("segments", {"filters": filters})]
         if intent == "friction":
             step = e.events[0] if e.events else _first_choice_step(steps)
-            return [PlannedCall("friction", {"step": step, "filters": filters})]
+            args = {"step": step, "filters": filters}
+            if frame.asks == "leavers" and len(e.events) >= 2:
+                args["next_step"] = e.events[-1]  # "opportunities that never close": to won
+            return [PlannedCall("friction", args)]
         if intent == "feedback_search":
             query = e.topic or _strip_question(question)
             args = {"query": query}
@@ -327,7 +345,12 @@ class OfflinePlanner:
             metrics = _metrics_text(question)
             if intent == "diagnose":
                 return [PlannedCall("diagnose", {"metrics_text": metrics})] if metrics else []
-            return [PlannedCall("plan", {"metrics_text": metrics} if metrics else {})]
+            plan = PlannedCall("plan", {"metrics_text": metrics} if metrics else {})
+            if metrics and re.search(r"\b(biggest|main|worst) (problem|issue|leak|drop|gap)|"
+                                     r"\bwhat'?s wrong\b|\bdiagnos", question.lower()):
+                # "what's the biggest problem and what should we do?": both, problem first.
+                return [PlannedCall("diagnose", {"metrics_text": metrics}), plan]
+            return [plan]
         return []
 
     # -- answering ---------------------------------------------------------------------------
@@ -348,6 +371,14 @@ class OfflinePlanner:
             nearest = self._nearest_evidence(frame)
             if nearest is not None:
                 results.append(nearest)
+        if intent == "next_steps" and results and results[0].ok:
+            first = results[0].result
+            top = first.next_steps[0] if first.next_steps else None
+            if top and top.probability >= 0.8 and len(first.after) < 3:
+                # Nearly everyone just opens the app next: say what they do after that too.
+                results.append(self.call("next_steps", {
+                    "after": [*first.after, top.event],
+                    "filters": calls[0].arguments.get("filters", {})}))
         # Drop-offs come with how devices differ and what customers said where they leave:
         # the largest drops first, the first one with feedback to quote.
         if intent == "dropoff" and results and results[0].ok:
@@ -400,6 +431,10 @@ class OfflinePlanner:
             if not r.ok:
                 parts.append(said_problem(r))
                 continue
+            if r.tool == "anomalies" and self.frame and self.frame.period:
+                parts.append(f"{changes_in_period(r.result, self.frame.period)} "
+                             f"[{r.result_id}]")
+                continue
             if r.tool == "event_counts" and parts and intent != "counts":
                 parts.append(f"The nearest figure I can compute: {r.result.summary} "
                              f"[{r.result_id}]")
@@ -431,6 +466,16 @@ class OfflinePlanner:
         parts.append(nxt.format(step=step or "that step", by=by or "device"))
         return "\n\n".join(p for p in parts if p)
 
+
+# Events that only happen to someone who already bought: their rate is of the buyers.
+AFTER_PURCHASE = re.compile(r"return|refund|review|renew|repeat|reorder|re-order|upgrade|"
+                            r"downgrade|invoice|ship|deliver|chargeback|rating", re.I)
+
+# Errands, not questions about the data: answered with what the agent can do instead.
+ACTION_REQUEST = re.compile(
+    r"^\W*(?:(?:can|could|would|will) you (?:please )?|please )?(?:book|schedule|arrange|"
+    r"phone|tweet|publish|hire|refund|remind me|set up (?:a |an )?(?:meeting|call)|send (?:an? )?"
+    r"(?:email|invite|message|slack))\b", re.I)
 
 # The tool an investigation starts with (for routing checks that look before it runs).
 FIRST_TOOL = {"customer": "next_best_action", "people": "churn", "reason_change": "anomalies",
@@ -474,19 +519,37 @@ def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None)
         if len(frame.steps) == 1 and frame.steps[0] not in ("",):
             return "friction"  # "where do people get stuck after signup?"
         return "breakdown" if frame.by else "dropoff"
-    if asks == "next" and frame.steps:
+    if asks == "actions":
+        return "actions"
+    if asks == "leavers" and frame.steps:
+        return "friction"  # what those who did the step and never the next one did and said
+    if asks == "size" and len(frame.steps) == 1:
+        return "counts"  # "restore_failed: is that a big deal?": how many, how often, when
+    if asks in ("rate", "count") and len(frame.steps) == 1 and intent in ("next_steps", "paths"):
+        intent = "dropoff"  # "checkout completion in May": a rate, not what follows
+    if asks == "next" and (frame.steps or frame.population.get("did")):
         return "next_steps"
     if asks == "paths":
         return "paths"
-    if asks == "predictors" and intent not in ("moments_churn", "moments_conversion",
-                                                "churn_risk", "segments"):
-        churn = re.search(r"churn|cancel|leave|quit|stick|stay|retain|retention",
-                          frame.question.lower())
+    if asks == "predictors" and intent != "segments":
+        # The outcome is what the words say, whatever the nearest example guessed.
+        q = frame.question.lower()
+        churn = re.search(r"churn|cancel|leave|leaving|quit|stick|stay|retain|retention|lapse",
+                          q)
+        if churn and intent == "churn_risk" and not re.search(
+                r"\b(moments?|actions?|behaviou?rs?|things|signals?|do differently|what makes|"
+                r"more likely|less likely)\b", q):
+            return intent  # "what predicts churn?": the churn model and its drivers
         return "moments_churn" if churn else "moments_conversion"
-    if len(frame.steps) == 1 and re.search(
-            r"\bhow('s| is| are| did| does| do| was| were| has| have)\b.*\b(doing|look\w*|"
-            r"perform\w*|going|trend\w*|holding up|far\w*)\b", frame.question.lower()):
+    if len(frame.steps) >= 2 and intent == "next_steps" and asks != "next":
+        intent = "dropoff"  # "trial to paid": the move between, not what follows the pair
+    how_doing = re.search(
+        r"\bhow('s| is| are| did| does| do| was| were| has| have)\b.*\b(doing|look\w*|"
+        r"perform\w*|going|go|trend\w*|holding up|far\w*)\b", frame.question.lower())
+    if len(frame.steps) == 1 and how_doing:
         return "breakdown" if frame.by else "around"
+    if len(frame.steps) >= 2 and how_doing and asks in ("answer", "rate", "count"):
+        return "breakdown" if frame.by else "dropoff"  # "how did trial to paid go in March?"
     if len(frame.steps) >= 2 and asks in ("rate", "count") and intent not in (
             "moments_churn", "moments_conversion"):
         # "what share of people who see pricing go on to sign up?": the conversion between.
@@ -534,12 +597,12 @@ NUMBER = r"\d[\d,]*(?:\.\d+)?%?"
 
 
 def _population_conversion(intent: str, frame: Frame, facts: dict) -> bool:
-    """"The conversion rate for people from affiliates?" (or "by device"): the share of those
-    people who converted, whatever page they arrived on. A funnel from the journey's first step
-    would drop everyone who landed deeper in."""
+    """"The conversion rate for people from affiliates?": the share of those people who
+    converted, whatever page they arrived on. A funnel from the journey's first step would drop
+    everyone who landed deeper in. (By group, a funnel shows every step's rate per group.)"""
     named = {k for k in frame.population if k != "did"}
-    return (intent in ("dropoff", "breakdown") and frame.asks in ("rate", "comparison")
-            and bool(named or frame.by) and frame.steps == [facts["conversion"]])
+    return (intent in ("dropoff", "breakdown") and frame.asks == "rate" and not frame.by
+            and bool(named) and frame.steps == [facts["conversion"]])
 
 
 def _counts_arguments(frame: Frame, facts: dict) -> dict[str, Any]:

@@ -39,6 +39,29 @@ sessions session visit visits engagement engaged active inactive dormant lapsed 
 recommend action actions contact prioritise prioritize risk opportunity opportunities
 proposal proposals demo demos pipeline stage stages affiliate organic referral newsletter
 """.split()) | set(MONTHS)
+# Everyday words: never "corrected" (early is not yearly), and never a correction either
+# (losing is not closing).
+COMMON_WORDS = set("""
+early earlier later latest magic moment moments actually really hearing heard think thinks
+thought thing things there their these those where while about after again other never always
+every still since until before being doing going getting making taking seeing looking happy
+unhappy angry start started ended money spend spending leave leaving stuck small large bigger
+great thanks please slide email click clicks place placed buying bought brings bring month
+total value price prices priced tried trying error errors broken fixed failing failed point
+points level levels team teams boss deck truly true false really quite maybe right wrong least
+number numbers figure figures graph chart table split splits group groups kind kinds sort type
+types exactly basically somehow somewhat around above below under over into onto within without
+across along among against between behind beyond during toward towards upon whether either
+neither another others anyone someone everyone nobody nothing something anything everything
+making helps helped helping matter matters worth useful lower upper higher newer older fresh
+steady stable growing grown shrink shrinking flat spring summer autumn winter season weekend
+morning evening night daily hourly period periods window windows stage phase phases step steps
+trend trends story stories reason guess sense signal signals cliff spike crash outage incident
+launch launched release released version versions update updated change tested testing test
+tests variant variants control holdout experiment experiments offer offers discount discounts
+coupon coupons email emails newsletter social search paid ads advert adverts display video
+send sends sending sent spend spends spent close closes closing closed
+""".split())
 
 
 def known_words(events: list[str], values: list[str]) -> set[str]:
@@ -50,13 +73,14 @@ def known_words(events: list[str], values: list[str]) -> set[str]:
 
 def correct(question: str, known: set[str]) -> tuple[str, list[str]]:
     """The question with misspelt words replaced, and a note per replacement."""
-    candidates = sorted(w for w in known if len(w) >= 4)
+    candidates = sorted(w for w in known if len(w) >= 4 and w not in COMMON_WORDS)
     notes: list[str] = []
 
     def fix(m: re.Match) -> str:
         word = m.group(0)
         low = word.lower()
-        if len(low) < 5 or low in known or _inflected(low, known):
+        if len(low) < 5 or low in known or low in COMMON_WORDS or _inflected(
+                low, known | COMMON_WORDS):
             return word
         close = difflib.get_close_matches(low, candidates, n=1, cutoff=0.85)
         if not close or abs(len(close[0]) - len(low)) > 2:

@@ -56,7 +56,8 @@ SYNONYMS: list[tuple[str, tuple[str, ...]]] = [
     (r"workouts?", ("workout",)),
     (r"renew(?:al|als|ed|s)?", ("renew",)),
     (r"support|tickets?|contact(?:ed)? support", ("support", "ticket")),
-    (r"payment (?:failed|failures?|declined)|failed payments?|declined (?:cards?|payments?)",
+    (r"payments? (?:failed|failures?|declined|fail\w*)|failed payments?|"
+     r"declined (?:cards?|payments?)",
      ("payment_failed", "payment declined", "declined")),
 ]
 ROLE_WORDS = {
@@ -130,6 +131,9 @@ def find_steps(question: str, events: list[str], popularity: dict[str, int],
                                  rf"completed|completes|completing) (?:the |their |an? )?"
                                  rf"{re.escape(core)}s?(?=[ ])", text):
                 claim(m.start(), m.end(), event, m.group(0), "synonym")
+    # Two- and three-word names in another form or order, before single words claim a part.
+    for event, start, end, words in _stem_matches(text, events):
+        claim(start, end, event, words, "synonym")
     for phrase, event in by_phrase:
         for m in re.finditer(rf"(?<=[ ]){re.escape(phrase)}(?=[ ])", text):
             claim(m.start(), m.end(), event, phrase, "name")
@@ -150,13 +154,44 @@ def find_steps(question: str, events: list[str], popularity: dict[str, int],
     return sorted(found.values(), key=lambda s: s.start)
 
 
+def _stem(word: str) -> str:
+    """A crude stem, enough to meet an event name in another tense or order: "invited",
+    "invites", "inviting" -> "invit"; "trials" -> "trial"; "expire", "expired" -> "expir"."""
+    for ending in ("ing", "ed", "es", "s", "e"):
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            return word[: -len(ending)]
+    return word
+
+
+ARTICLES = {"a", "an", "the", "their", "our", "my", "your", "his", "her", "its", "to"}
+
+
+def _stem_matches(text: str, events: list[str]) -> list[tuple[str, int, int, str]]:
+    """Events of two or three words named in other forms or another order: "a teammate
+    invited" is invite_teammate, "trials expire" is trial_expired."""
+    words = [(m.group(0), m.start(), m.end()) for m in re.finditer(r"[a-z0-9$]+", text)
+             if m.group(0) not in ARTICLES]
+    out = []
+    for event in events:
+        stems = sorted(_stem(t) for t in tokens(event) if t not in ARTICLES)
+        n = len(stems)
+        if not 2 <= n <= 3 or any(len(st) < 3 for st in stems):
+            continue
+        for i in range(len(words) - n + 1):
+            window = words[i:i + n]
+            if sorted(_stem(w) for w, _, _ in window) == stems:
+                start, end = window[0][1], window[-1][2]
+                out.append((event, start, end, text[start:end]))
+    return out
+
+
 def _by_fragment(fragments: tuple[str, ...], normal_events: dict[str, str],
                  popularity: dict[str, int]) -> str | None:
     """The most popular event whose name holds the first fragment any event holds."""
     for fragment in fragments:
         wanted = " ".join(tokens(fragment))
         hits = [e for e, words in normal_events.items()
-                if re.search(rf"(?:^| ){re.escape(wanted)}(?: |$)", words)]
+                if re.search(rf"(?:^| ){re.escape(wanted)}(?:s|es|ed|d|ing)?(?: |$)", words)]
         if hits:
             return max(hits, key=lambda e: (popularity.get(e, 0), e))
     return None

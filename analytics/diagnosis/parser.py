@@ -153,6 +153,14 @@ def parse_stage_metrics(text: str) -> ParsedMetrics:
                                 "paid'") from exc
 
 
+def _header_like(line: str) -> bool:
+    """"stage,count,conversion" is a CSV header; "Our funnel last quarter, please diagnose:"
+    is a sentence with a comma (its cells are long, or it ends like a sentence)."""
+    cells = [c.strip() for c in line.split(",")]
+    return not re.search(r"[:?.!]\s*$", line) and all(
+        c and len(c.split()) <= 3 for c in cells)
+
+
 def _parse(text: str) -> ParsedMetrics:
     lines = [l for l in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     stages: list[StageMetrics] = []
@@ -166,7 +174,7 @@ def _parse(text: str) -> ParsedMetrics:
             continue
         cells = _split_table_row(line)
         if cells is None and "," in line and csv_header is None and not re.search(r"\d", line) \
-                and len(line.split(",")) >= 2:
+                and len(line.split(",")) >= 2 and _header_like(line):
             csv_header = [c.strip() for c in line.split(",")]
             continue
         if cells is None and csv_header is not None and "," in line:
