@@ -8,9 +8,9 @@ import pytest
 from tests.eval import answer_eval
 
 # The untouched set's score at the last measured change, as a floor: a change that makes
-# answers worse fails here. The issue's bar is 0.90 (see the closing note for the measure).
-HOLDOUT_FLOOR = 0.0
-TUNE_FLOOR = 0.0
+# answers worse fails here. The issue asks for 0.80 and more; see the closing note.
+HOLDOUT_FLOOR = 0.65  # measured 63/94 (67.0%) on 2026-12-04
+TUNE_FLOOR = 0.85  # measured 194/222 (87.4%)
 
 
 @pytest.fixture(scope="module")
