@@ -59,6 +59,7 @@ class Frame:
     by: str | None = None
     compare: list[str] = field(default_factory=list)  # the values compared ("iOS", "Android")
     customer_ids: list[str] = field(default_factory=list)
+    window_days: int | None = None  # "first report within a week of signup": 7
     topic_words: str | None = None  # free text for a feedback search
     notes: list[str] = field(default_factory=list)  # how loose words were read
 
@@ -104,6 +105,9 @@ class Vocabulary:
     devices: list[str]
     channels: list[str]
     attribute_values: dict[str, list[str]]
+    # Each event's stage position on the journey (0 first): two steps named without a
+    # direction ("which industries win the most opportunities?") are read in journey order.
+    stage_rank: dict[str, int] = field(default_factory=dict)
 
 
 ASKS = [  # (what is asked, pattern), first match wins
@@ -114,8 +118,9 @@ ASKS = [  # (what is asked, pattern), first match wins
                r"leads|contacts))\b.*\b(call|contact|reach out|email|target|save|rescue|"
                r"prioriti[sz]e|follow up|win back|at[- ]risk|likely to|about to|might|going to|"
                r"will)\b|\b(list|names?|ids) of\b.*\b(customers|users|accounts|people)\b|"
-               r"\bwho (should|do|can) we\b|\bat[- ]risk (customers|accounts|users|list)\b|"
-               r"\bcall list\b"),
+               r"\bwho (should|do|can) we\b|\bat[- ]risk (customers|accounts|users|list|subs|"
+               r"subscribers|members|clients|buyers|people)\b|\b(churn[- ])?risk list\b|"
+               r"\bcall list\b|\b(most|highest)[- ]risk (customers|accounts|users|subs|subscribers)\b"),
     ("actions", r"\bwhat (should|can|could|do) we (offer|give|send|say to|do (for|with|about)) "
                 r"(them|these|those|the (at[- ]risk|ones)|at[- ]risk)|\bnext best actions?\b|"
                 r"\bbest (offers?|actions?|next steps?) (for|to)\b"),
@@ -150,7 +155,8 @@ ASKS = [  # (what is asked, pattern), first match wins
                  r"median|typical) time\b|\btime to (close|win|convert|pay|buy|value)\b"),
     ("model", r"\b(main funnel|default funnel|funnel steps|steps of (the|our) funnel|"
               r"typical (customer |user )?journey|journey (look|looks) like|step by step|"
-              r"journey model|main journey|conversion event|counts? as (a )?(conversion|"
+              r"journey model|main (\w+ )?(journey|funnel)|(purchase|buying) journey|"
+              r"conversion event|counts? as (a )?(conversion|"
               r"churn)|what (is|are) (our|the) (funnel|journey|main) steps|what steps|how do "
               r"you define|which event (is|counts))\b"),
     ("feedback", r"\b(complain\w*|say|saying|said|feedback|writ\w* (to|in)|talk\w* about|"
@@ -159,7 +165,7 @@ ASKS = [  # (what is asked, pattern), first match wins
                  r"\b"),
     ("reason", r"\bwhy\b|\breasons?\b|\bwhat stops\b|\bwhat makes (people|users|customers) "
                r"(leave|drop|abandon|quit)|\bblockers?\b|\bfriction\b"),
-    ("predictors", r"\b(predict\w*|leads? to|drives?|associated|moments? of truth|correlat\w*|"
+    ("predictors", r"\b(predict\w*|leads? to(?! (mql|sql|opp\w*|won|closed|deal|customer))|drives?|associated|moments? of truth|correlat\w*|"
                    r"do differently|what makes|signals?|early signs|levers?|keeps?|magic moment|"
                    r"aha moment|what (actions?|behaviou?rs?|things|features|habits) (make|makes|"
                    r"get|gets|drive|help|lead|push)|more likely to|less likely to|"
@@ -194,6 +200,11 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
     if len([m for m in mentions if m.how != "role"]) >= 2:
         # "conversion from pricing to sign-up": the word measures, the named steps are the steps.
         mentions = [m for m in mentions if not (m.how == "role" and m.words.startswith("conver"))]
+    named = [m for m in mentions if m.how != "role"]
+    mentions = [m for m in mentions if not (
+        m.how == "role" and m.words.startswith("conver") and any(
+            0 <= m.start - (n.start + len(n.words)) <= 2 for n in named))]
+    # "paywall conversion", "signup conversion rate": the word measures the step before it.
     period = read_period(question, v.end)
     if period:
         frame.period = period.to_dict()
@@ -207,6 +218,8 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
     said_population = frame.population.get("did", [])
     frame.steps = [m.event for m in mentions if not (m.how == "role" and m.event in
                                                        said_population)]
+    frame.steps = _in_journey_order(frame.steps, q, v)
+    frame.window_days = _window_days(q) if len(frame.steps) >= 2 else None
     frame.step_words = {m.event: m.words for m in mentions if m.words != m.event.lower()}
     for m in mentions:
         if m.how != "name":
@@ -220,10 +233,16 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
         if pattern and re.search(pattern, q):
             frame.asks = asks
             break
-    if frame.steps and frame.asks in ("answer", "change", "count", "rate", "comparison") and \
-            re.search(r"\b(collapsed?|tank(ed|s)?|plummet\w*|plunged?|crater\w*|nose-?dived?|"
-                      r"dropped|fell|dipped|declined|went down|slumped|cratered)\b", q):
+    if frame.steps and frame.asks in ("answer", "change", "count", "rate", "comparison",
+                                      "predictors", "reason") and re.search(
+            r"\b(collapsed?|collapsing|tank(ed|s)?|plummet\w*|plunged?|crater\w*|nose-?dived?|"
+            r"dropped|fell|dipped|declined|went down|slumped|cratered|off a cliff|fell off|"
+            r"crash(ed)?)\b", q) and not re.search(r"\bwhy (do|does)\b", q):
         frame.asks = "reason_change"  # "trial starts collapsed on android mid-may": when, where
+    if frame.asks == "reason_change" and re.search(
+            r"\b(say|said|saying|complain\w*|wrote|write|writing|tell|told|mention\w*|"
+            r"feedback|tickets?|quotes?|verbatims?)\b", q) and not re.search(r"\bwhy\b", q):
+        frame.asks = "feedback"  # "what did customers say during the outage?": their words
     topic = re.search(r"(?:about|regarding|mentioning|on|with|re)\s+(?:the\s+|our\s+)?"
                       r"([a-z][a-z \-']{2,60})", q)
     if topic:
@@ -231,10 +250,49 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
     return frame
 
 
+# Words that give two steps a direction of their own ("after checkout, back to pricing").
+DIRECTED = re.compile(r"\b(after|before|then|back|again|return\w*)\b|\bfrom\b.*\bto\b|->|>")
+
+
+def _in_journey_order(steps: list[str], q: str, v: Vocabulary) -> list[str]:
+    """Steps named without a direction, in the journey's order: "first report inside a week
+    of signup" is signup, then the first report; "win the most opportunities" is the
+    opportunity, then the win. A question that gives a direction keeps its own order."""
+    if len(steps) < 2 or DIRECTED.search(q):
+        return steps
+    if all(s in v.key_steps for s in steps):
+        return sorted(steps, key=v.key_steps.index)
+    if not all(s in v.stage_rank for s in steps):
+        return steps
+    # Within a stage, more people do the earlier step (a funnel narrows).
+    return sorted(steps, key=lambda s: (v.stage_rank[s], -v.popularity.get(s, 0)))
+
+
+UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14, "month": 30}
+MONTHS = r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+
+
+def _window_days(q: str) -> int | None:
+    """A conversion window the question sets: "within a week", "inside 30 days of signup",
+    "in their first 14 days after joining" (not "in the first week of June": a period)."""
+    m = re.search(rf"\b(?:within|inside)(?: (?:a|one|the first|their first|the|(\d+)))? "
+                  rf"(day|week|fortnight|month)s?\b|\b(?:in|during) (?:a|one|the first|"
+                  rf"their first|(\d+)|the first (\d+)|their first (\d+)) "
+                  rf"(day|week|fortnight|month)s? (?:of|after|from|since)\b(?! (?:{MONTHS}))", q)
+    if not m:
+        return None
+    number = next((g for g in (m.group(1), m.group(3), m.group(4), m.group(5)) if g), "1")
+    unit = m.group(2) or m.group(6)
+    return int(number) * UNIT_DAYS[unit]
+
+
 def _customer_ids(question: str) -> list[str]:
     """Tokens that look like ids (letters and at least three digits: C0000123, cus_4821)."""
     found = re.findall(r"\b(?=[A-Za-z_-]*\d)(?=(?:[^\s]*\d){3})[A-Za-z][A-Za-z0-9_-]{3,40}\b",
                        question)
+    # Hex ids (a hashed device id, 0074f23c1927): digits and a-f letters, ten or more.
+    found += [f for f in re.findall(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{10,40}\b",
+                                    question) if f not in found]
     # All-digit ids (a CRM's 0031100000670) where the question says it is one.
     found += re.findall(r"(?:\b(?:for|customer|contact|account|user|lead|id|client|person|"
                         r"member)\s*#?\s*|#)(\d{6,20})\b", question, flags=re.IGNORECASE)
@@ -378,6 +436,11 @@ BEST = (r"\b(?:best|worst|top|strongest|weakest|highest|lowest)(?:[- ](?:perform
         r"\s+([a-z_]+(?: [a-z_]+)?)\b")
 
 
+# "channel CVR ranking", "region breakdown", "plan mix": the word before names the breakdown.
+RANKED = (r"\b([a-z_]+(?: [a-z_]+)?) (?:cvr|conversion rates?|rankings?|ranked|breakdown|split|"
+          r"mix|performance|league table|comparison)\b")
+
+
 def _comparison(q: str, v: Vocabulary, frame: Frame) -> str | None:
     """"iOS vs Android", "email versus organic search", "by region", "which plan churns most":
     a breakdown, and the values compared come out of the population (both sides are wanted).
@@ -422,7 +485,7 @@ def _comparison(q: str, v: Vocabulary, frame: Frame) -> str | None:
         return None
     for m in [re.search(r"\b(?:by|per|across|split by|broken down by|for each|each)\s+"
                         r"(?:the\s+)?([a-z_ ]+?)(?:\s|\?|$)", q), re.search(WHICH, q),
-              re.search(BEST, q)]:
+              re.search(BEST, q), re.search(RANKED, q)]:
         if not m:
             continue
         words = m.group(1).strip().split()
@@ -441,4 +504,12 @@ def _comparison(q: str, v: Vocabulary, frame: Frame) -> str | None:
             if word in v.attribute_values:
                 frame.by = word
                 return word
+    if re.search(r"\b(matter\w*|affect\w*|impact\w*|depend\w*|make a difference|differ\w*|"
+                 r"influence\w*|role)\b", q):
+        # "does the payment method matter for finishing checkout?": by that attribute.
+        for attribute in v.attribute_values:
+            spoken = attribute.replace("_", " ")
+            if len(spoken) > 3 and re.search(rf"\b{re.escape(spoken)}s?\b", q):
+                frame.by = attribute
+                return spoken
     return None

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from agent.frame import Frame
+from agent.leads import lead
 from tools.base import ToolResult
 
 Call = Callable[[str, dict], ToolResult]
@@ -94,7 +95,7 @@ def people_to_call(inv: Investigation, frame: Frame, facts: dict) -> None:
     drivers = ", ".join(f"{d.feature.replace('_', ' ')} ({d.direction})"
                         for d in churn.drivers[:3])
     lines = [f"- {c.customer_id}: {pct(c.risk)} risk of churning in the next "
-             f"{churn.horizon_days} days; last did {c.last_event}, {c.recency_days:.0f} days ago"
+             f"{churn.horizon_days} days; last did {c.last_event}, {_days_ago(c.recency_days)}"
              for c in churn.at_risk[:10]]
     who = f" {frame.population_label}" if frame.population_label else ""
     if not facts.get("churn"):
@@ -102,12 +103,29 @@ def people_to_call(inv: Investigation, frame: Frame, facts: dict) -> None:
                 "events for the churn horizon), not to cancel.")
     inv.say(f"Call these {min(10, len(churn.at_risk))} customers{who} first, most at risk first "
             f"(opted-out customers are never listed){cite(r)}:\n" + "\n".join(lines))
-    inv.say(f"Why they score high: {drivers}. {churn.summary}")
+    auc = churn.holdout.roc_auc if churn.holdout else None
+    if auc is not None and auc < WEAK_AUC:
+        # A ranking no better than a coin must not be sold as one.
+        inv.say(f"Caution: on held-out customers the churn model ranks no better than chance "
+                f"(ROC AUC {auc:.2f}), so this order is weak evidence; use the list to reach "
+                f"out, not to decide who not to contact.")
+    # The summary names the drivers too: said once, here.
+    summary = re.sub(r"\s*Main drivers: [^.]*\.", "", churn.summary)
+    inv.say(f"Why they score high: {drivers}. {summary}")
     nba = inv.call("next_best_action", {"at_risk": True, "top": 10})
     if nba.ok and nba.result.recommendations:
         top = nba.result.recommendations[0]
         inv.say(f"What to offer: for at-risk customers the most helpful action is {top.action} "
                 f"(`journey next-best-action --at-risk` lists one per customer){cite(nba)}.")
+
+
+# Below this holdout ROC AUC a churn ranking is little better than chance.
+WEAK_AUC = 0.6
+
+
+def _days_ago(days: float) -> str:
+    n = round(days)
+    return "today" if n == 0 else f"{n} day ago" if n == 1 else f"{n} days ago"
 
 
 def _week_of(value: Any) -> date:
@@ -274,12 +292,14 @@ def sessions(inv: Investigation, frame: Frame, facts: dict) -> None:
     if frame.by:
         args["by"] = frame.by
     r = inv.call("sessions", args)
-    inv.say(f"{r.result.summary}{cite(r)}" if r.ok else cannot(r))
+    direct = lead(r, frame) if r.ok else ""
+    inv.say(f"{direct} {r.result.summary}{cite(r)}".strip() if r.ok else cannot(r))
 
 
 def model(inv: Investigation, frame: Frame, facts: dict) -> None:
     r = inv.call("journey_model", {})
-    inv.say(f"{r.result.summary}{cite(r)}" if r.ok else cannot(r))
+    direct = lead(r, frame) if r.ok else ""
+    inv.say(f"{direct} {r.result.summary}{cite(r)}".strip() if r.ok else cannot(r))
     inv.say("To change any part: `journey model set conversion|funnel|churn EVENTS`.")
 
 

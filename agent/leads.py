@@ -137,7 +137,12 @@ def _diagnose(r: Any, frame: Any) -> str:
     moves = [f"{t.from_stage} -> {t.to_stage} {pct(t.conversion)} ({t.lost:,.0f} lost a month"
              + (f", {t.lost_in_period:,.0f} a {t.period}" if t.lost_in_period else "") + ")"
              for t in r.transitions]
-    return ("Step by step: " + "; ".join(moves) + ".") if moves else ""
+    text = ("Step by step: " + "; ".join(moves) + ".") if moves else ""
+    if r.issues:
+        # "Does this add up?": which numbers do not, in the deck's own words.
+        text += " What does not add up: " + " ".join(
+            i.message.rstrip(".") + "." for i in r.issues[:4])
+    return text.strip()
 
 
 def _plan(r: Any, frame: Any) -> str:
@@ -153,7 +158,67 @@ def _holdout(experiment: Any) -> str:
     return f"{experiment.design}, {pct(experiment.holdout_share, 0)} held out"
 
 
-LEADS = {"funnel": _funnel, "diagnose": _diagnose, "plan": _plan, "friction": _friction,
+def _journey_model(r: Any, frame: Any) -> str:
+    """"is Proposal Sent part of the main funnel?": that step, in or out, and why."""
+    said = []
+    for step in getattr(frame, "steps", []) or []:
+        if step in (r.conversion_event, r.churn_event):
+            continue
+        evidence = next((s for s in r.steps if s.event_name == step), None)
+        if step in r.funnel:
+            said.append(f"Yes: {step} is step {r.funnel.index(step) + 1} of {len(r.funnel)} of "
+                        f"the main journey.")
+        elif evidence is not None:
+            share = (f" {pct(evidence.share_of_converters)} of those who reached "
+                     f"{r.conversion_event} did it first." if evidence.share_of_converters
+                     is not None else "")
+            why = f" ({evidence.why_not})" if evidence.why_not else ""
+            said.append(f"No: {step} is not on the main journey{why}; {evidence.people:,} "
+                        f"people did it.{share}")
+        else:
+            said.append(f"No: {step} is not on the main journey.")
+    return " ".join(said)
+
+
+def _retention(r: Any, frame: Any) -> str:
+    """"which cohort retains worst?": the cohorts compared at period 1 (every cohort but the
+    youngest can show it), and at period 3 where several can."""
+    fmt = "%Y-%m" if r.period == "month" else "%Y-%m-%d"
+    said = []
+    for offset in (1, 3):
+        rated = [(c.rates[offset], c) for c in r.cohorts
+                 if len(c.rates) > offset and c.rates[offset] is not None and c.size >= 10]
+        if len(rated) < 2:
+            continue
+        worst, best = min(rated, key=lambda x: x[0]), max(rated, key=lambda x: x[0])
+        said.append(f"in {r.period} {offset}, the worst cohort is {worst[1].cohort:{fmt}} "
+                    f"({pct(worst[0])} of {worst[1].size:,}) and the best "
+                    f"{best[1].cohort:{fmt}} ({pct(best[0])} of {best[1].size:,})"
+                    + (" [" + ", ".join(f"{c.cohort:{fmt}} {pct(x)}" for x, c in rated) + "]"
+                       if offset == 1 else ""))
+    return ("By cohort: " + "; ".join(said) + ".") if said else ""
+
+
+def _segments(r: Any, frame: Any) -> str:
+    if not r.segments:
+        return ""
+    return "Segments: " + "; ".join(
+        f"{s.segment} '{s.name}' {s.size:,} people ({pct(s.share)})"
+        + (f", {pct(s.conversion_rate)} convert" if s.conversion_rate is not None else "")
+        for s in r.segments) + "."
+
+
+def _sessions(r: Any, frame: Any) -> str:
+    if not r.by or len(r.groups) < 2:
+        return ""
+    return f"By {r.by}: " + "; ".join(
+        f"{g.group} {g.sessions:,} sessions by {g.people:,} people"
+        + (f" ({g.sessions_per_person_mean:.1f} per person)" if g.sessions_per_person_mean
+           is not None else "") for g in r.groups) + "."
+
+
+LEADS = {"funnel": _funnel, "journey_model": _journey_model, "retention": _retention,
+         "segments": _segments, "sessions": _sessions, "diagnose": _diagnose, "plan": _plan, "friction": _friction,
          "next_steps": _next_steps, "themes": _themes,
          "attribution": _attribution, "paths": _paths, "moments": _moments,
          "event_counts": _event_counts}

@@ -82,7 +82,29 @@ def read_period(question: str, end: date) -> Period | None:
     if days:
         return Period(days[0], days[0], f"{days[0]}")
     return (_day_range(q, end) or _relative(q, end) or _quarter(q, end) or _month(q, end)
-            or _year(q, end))
+            or _season(q, end) or _year(q, end))
+
+
+# Meteorological seasons (northern hemisphere): first month and the number of months.
+SEASONS = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}
+
+
+def _season(q: str, end: date) -> Period | None:
+    """"in spring", "over the summer", "last winter": the latest such season the data reach."""
+    m = re.search(r"\b(?:in|during|over|this|last|across|through|throughout|the) (?:the )?"
+                  r"(spring|summer|autumn|fall|winter)(?: (20\d\d))?\b", q)
+    if not m or (m.group(1) == "fall" and not re.search(r"\b(in|during|over|this|last) (the )?"
+                                                         r"fall\b", q)):
+        return None
+    first_month = SEASONS[m.group(1)]
+    year = int(m.group(2)) if m.group(2) else end.year
+    since = date(year, first_month, 1)
+    if not m.group(2) and since > end:
+        since = date(year - 1, first_month, 1)  # not begun yet this year: last year's
+    last_month = (first_month + 1) % 12 + 1
+    until_year = since.year + (1 if last_month < first_month else 0)
+    until = _month_end(until_year, last_month)
+    return _clip(Period(since, until, f"{m.group(1)} {since.year} ({since} to {until})"), end)
 
 
 def _relative(q: str, end: date) -> Period | None:
@@ -210,6 +232,18 @@ def _month(q: str, end: date) -> Period | None:
             return Period(picked, picked, f"{picked}")
     if re.search(rf"\b(since|from|after) {m.group(1) or ''} ?{m.group(2)}\b", q):
         return Period(first, end, f"since {label}")
+    nth = re.search(rf"\b(first|1st|second|2nd|third|3rd|fourth|4th|last) week (?:of|in) "
+                    rf"{m.group(2)}\b", q)
+    if nth:
+        # "the first week of June": days 1-7; "the last week of June": its last seven days.
+        if nth.group(1) == "last":
+            since = last - timedelta(days=6)
+        else:
+            since = first + timedelta(days=7 * (["first", "1st", "second", "2nd", "third", "3rd",
+                                                 "fourth", "4th"].index(nth.group(1)) // 2))
+        until = min(since + timedelta(days=6), last)
+        return _clip(Period(since, until, f"{nth.group(1)} week of {label} ({since} to {until})"),
+                     end)
     which = (m.group(1) or "").strip()
     if which in ("early", "beginning of", "start of"):
         return _clip(Period(first, date(year, month, 10), f"early {label}"), end)

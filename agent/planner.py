@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import shlex
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -28,7 +29,7 @@ from agent.investigations import (
 )
 from agent.leads import changes_in_period, lead
 from agent.periods import period_words
-from agent.spelling import correct, known_words
+from agent.spelling import correct, data_words, known_words
 from tools.base import ToolContext, ToolResult
 from tools.session import Session
 
@@ -40,10 +41,17 @@ WHY_FOLLOW_UP = re.compile(r"^\s*(and )?why( is that| so| that| not| did that ha
                            re.IGNORECASE)
 
 
+# "who were they?", "which plan are those people on?": the people of the question before.
+PRONOUN_FOLLOW_UP = re.compile(r"\b(they|them|(those|these|the same) (people|customers|users|"
+                               r"accounts|ones|leads|subscribers|buyers|deals|shoppers)|that group|"
+                               r"this group)\b", re.IGNORECASE)
+
+
 def is_follow_up(question: str) -> bool:
     """A short question that leans on the one before ("and on mobile?", "why?")."""
     return bool(WHY_FOLLOW_UP.match(question)) or (
-        bool(FOLLOW_UP.match(question)) and len(question.split()) <= 8)
+        bool(FOLLOW_UP.match(question)) and len(question.split()) <= 8) or (
+        bool(PRONOUN_FOLLOW_UP.search(question)) and len(question.split()) <= 9)
 
 
 @functools.lru_cache(maxsize=1)
@@ -113,7 +121,9 @@ class OfflinePlanner:
                 "conversion": data.conversion_event, "churn": data.churn_event,
                 "key_steps": data.key_steps, "stage_steps": stage_steps,
                 "devices": list(data.devices), "channels": list(data.channels),
-                "attribute_values": dict(data.attribute_values)}
+                "attribute_values": dict(data.attribute_values),
+                "stage_rank": {e.event_name: data.stages.index(e.stage)
+                               for e in data.event_names if e.stage in data.stages}}
 
     def vocabulary(self) -> Vocabulary:
         f = self.facts()
@@ -121,7 +131,8 @@ class OfflinePlanner:
                           end=f["end"], conversion=f["conversion"], churn=f["churn"],
                           key_steps=f["key_steps"], stage_steps=f["stage_steps"],
                           devices=f["devices"], channels=f["channels"],
-                          attribute_values=f["attribute_values"])
+                          attribute_values=f["attribute_values"],
+                          stage_rank=f["stage_rank"])
 
     def read(self, question: str) -> Frame:
         """The question's frame; a short follow-up ("and on mobile?") keeps the previous
@@ -135,6 +146,8 @@ class OfflinePlanner:
             for key in ("period", "by", "steps", "customer_ids", "compare"):
                 if getattr(frame, key):
                     setattr(merged, key, getattr(frame, key))
+            if frame.steps and set(frame.steps) < set(previous.steps):
+                merged.steps = previous.steps  # "and for mobile signups?": the same steps
             labels = [x for x in (previous.population_label, frame.population_label) if x]
             merged.population_label = ", ".join(dict.fromkeys(labels))
             merged.notes.append("a follow-up: the previous question's frame, changed by this one")
@@ -172,10 +185,11 @@ class OfflinePlanner:
     def spelt(self, question: str) -> tuple[str, list[str]]:
         """The question with misspelt words put right against the data's words."""
         f = self.facts()
-        known = self.ctx.cached(self.ctx.cache, "planner_known_words", lambda: known_words(
-            list(f["popularity"]), f["devices"] + f["channels"]
-            + [x for values in f["attribute_values"].values() for x in values]))
-        return correct(question, known)
+        names = f["devices"] + f["channels"] + list(f["attribute_values"]) + [
+            x for values in f["attribute_values"].values() for x in values]
+        known, data = self.ctx.cached(self.ctx.cache, "planner_known_words", lambda: (
+            known_words(list(f["popularity"]), names), data_words(list(f["popularity"]), names)))
+        return correct(question, known, data)
 
     def plan(self, question: str) -> tuple[str, Entities, list[PlannedCall]]:
         question, spelt = self.spelt(question)
@@ -203,7 +217,7 @@ class OfflinePlanner:
         intent = match.intent
         said_data = frame.steps or frame.period or frame.by or any(
             frame.population.get(k) for k in ("did", "device", "channel", "segment"))
-        if ACTION_REQUEST.search(question):
+        if ACTION_REQUEST.search(question) or OUTSIDE_THE_DATA.search(question):
             intent = "out_of_scope"  # "book a meeting with the Android team": not analysis
         elif intent == "out_of_scope" and said_data:
             # It names something in the data, so it is about the journey after all.
@@ -270,7 +284,8 @@ class OfflinePlanner:
             elif one and steps and one != steps[0] and frame.asks in ("count", "rate"):
                 # "what share of people pay?": from the journey's start to that step.
                 funnel_steps = [steps[0], one]
-            return [PlannedCall("funnel", {"steps": funnel_steps, "filters": filters})]
+            return [PlannedCall("funnel", {"steps": funnel_steps, "filters": filters,
+                                           **_window(frame, funnel_steps, e.events)})]
         if intent == "breakdown":
             funnel_steps = e.events if len(e.events) >= 2 else steps
             if len(e.events) == 1 and e.events[0] in steps[:-1]:
@@ -278,9 +293,12 @@ class OfflinePlanner:
                 at = steps.index(e.events[0])
                 funnel_steps = steps[at:at + 2]
             elif len(e.events) == 1 and e.events[0] == steps[-1] and len(steps) >= 2:
-                funnel_steps = [steps[-2], steps[-1]]
+                # "channel CVR to order": of everyone who starts; else the last move.
+                overall = re.search(r"\b(cvr|conversion|convert\w*)\b", question.lower())
+                funnel_steps = [steps[0], steps[-1]] if overall else [steps[-2], steps[-1]]
             return [PlannedCall("funnel", {"steps": funnel_steps, "by": e.by or "device",
-                                           "filters": filters})]
+                                           "filters": filters,
+                                           **_window(frame, funnel_steps, e.events)})]
         if intent == "around":
             # "how did trial starts look in March?": into the step and out of it.
             step = e.events[0]
@@ -463,6 +481,15 @@ class OfflinePlanner:
             intent = "friction_behaviour"  # nothing from feedback: the next step is behaviour's
         nxt = self.templates["next_step"].get(intent, "")
         by = results[0].arguments.get("by") if results else None
+        weakest = _weakest_group(results[0]) if results and intent == "breakdown" else None
+        if weakest:
+            # The step and group the comparison found, as a command that runs as written.
+            gap_step, group = weakest
+            option = f"--{by} {_shell(group)}" if by in ("device", "channel") else \
+                f"--where {_shell(f'{by}={group}')}"
+            nxt = self.templates["next_step"]["breakdown_found"].format(
+                step=gap_step, group=group, command=f"journey friction {_shell(gap_step)} "
+                                                      f"{option}")
         parts.append(nxt.format(step=step or "that step", by=by or "device"))
         return "\n\n".join(p for p in parts if p)
 
@@ -471,6 +498,11 @@ class OfflinePlanner:
 AFTER_PURCHASE = re.compile(r"return|refund|review|renew|repeat|reorder|re-order|upgrade|"
                             r"downgrade|invoice|ship|deliver|chargeback|rating", re.I)
 
+# About the world outside the loaded data: no tool can answer it, whatever it names.
+OUTSIDE_THE_DATA = re.compile(
+    r"\b(competitors?|rivals?)'?s?\b.{0,40}\b(charg\w*|pric\w*|costs?|offer\w*|sell\w*|launch\w*|"
+    r"doing|revenue|market share)|\b(weather|stock price|share price|exchange rate|horoscope|"
+    r"lottery|recipe)\b", re.I)
 # Errands, not questions about the data: answered with what the agent can do instead.
 ACTION_REQUEST = re.compile(
     r"^\W*(?:(?:can|could|would|will) you (?:please )?|please )?(?:book|schedule|arrange|"
@@ -481,6 +513,13 @@ ACTION_REQUEST = re.compile(
 FIRST_TOOL = {"customer": "next_best_action", "people": "churn", "reason_change": "anomalies",
               "budget": "attribution", "duration": "time_to_value", "sessions": "sessions",
               "model": "journey_model", "p_alive": "p_alive", "population_feedback": "themes"}
+
+
+def _window(frame: Frame, funnel_steps: list[str], named: list[str]) -> dict[str, int]:
+    """The question's conversion window, where the funnel is the steps it named."""
+    if frame.window_days and funnel_steps == named:
+        return {"window_days": frame.window_days}
+    return {}
 
 
 def counted_event(frame: Frame) -> str | None:
@@ -516,7 +555,7 @@ def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None)
     """What the frame says the question asks overrides a nearest-example guess."""
     asks = frame.asks
     if asks == "dropoff":
-        if len(frame.steps) == 1 and frame.steps[0] not in ("",):
+        if len(frame.steps) == 1 and not frame.by:
             return "friction"  # "where do people get stuck after signup?"
         return "breakdown" if frame.by else "dropoff"
     if asks == "actions":
@@ -531,11 +570,14 @@ def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None)
         return "next_steps"
     if asks == "paths":
         return "paths"
+    if asks == "predictors" and frame.by and frame.steps:
+        return "breakdown"  # "does the payment method matter for finishing checkout?"
     if asks == "predictors" and intent != "segments":
         # The outcome is what the words say, whatever the nearest example guessed.
         q = frame.question.lower()
-        churn = re.search(r"churn|cancel|leave|leaving|quit|stick|stay|retain|retention|lapse",
-                          q)
+        churn = re.search(r"churn|cancel|leave|leaving|quit|stick|stay|retain|retention|lapse|"
+                          r"still (around|here|active|with us|subscribed)|survive|"
+                          r"come back|keep (using|paying)", q)
         if churn and intent == "churn_risk" and not re.search(
                 r"\b(moments?|actions?|behaviou?rs?|things|signals?|do differently|what makes|"
                 r"more likely|less likely)\b", q):
@@ -725,7 +767,7 @@ def _group_comparison(r: ToolResult, compare: list[str] | None = None,
                       frame_steps: list[str] | None = None) -> str:
     """Conversion at each step by group, as a sentence per step (numbers from the result);
     only the groups the question compares, when it named them."""
-    groups = r.result.groups
+    groups = _gap_groups(r.result.groups) or r.result.groups
     wanted = {c.casefold() for c in compare or []}
     if wanted and sum(g.group.casefold() in wanted for g in groups) >= 2:
         groups = [g for g in groups if g.group.casefold() in wanted]
@@ -761,8 +803,43 @@ def _group_comparison(r: ToolResult, compare: list[str] | None = None,
         _, step, low, high = widest
         lead = (f"The widest gap by {by} is at {step}: {low[1].group} {low[0] * 100:.1f}% against "
                 f"{high[1].group} {high[0] * 100:.1f}%.\n")
+        if len(groups[0].steps) > 2:
+            # "which channel brings better customers?": end to end first, best first.
+            overall = sorted(((g.steps[-1].conversion_from_first, g) for g in groups
+                              if g.steps[-1].conversion_from_first is not None and
+                              g.steps[0].customers >= 10), key=lambda x: -x[0])
+            if len(overall) >= 2:
+                lead = (f"From {groups[0].steps[0].events[0]} to {groups[0].steps[-1].events[0]}"
+                        f" by {by}: " + ", ".join(f"{g.group} {x * 100:.1f}% of {g.steps[0].customers:,}"
+                                                   for x, g in overall) + ".\n" + lead)
     return lead + f"By {by} (conversion from the previous step) [{r.result_id}]:\n" + "\n".join(
         f"- {line}" for line in lines)
+
+
+def _gap_groups(groups: list) -> list:
+    """The groups a comparison ranks: "(none)" (no value recorded) is not a group anyone chose."""
+    return [g for g in groups if g.group not in ("(none)", "None", "")]
+
+
+def _weakest_group(r: ToolResult) -> tuple[str, str] | None:
+    """The step with the widest gap between groups and the group lowest there."""
+    if r.tool != "funnel" or not r.ok or not getattr(r.result, "groups", None):
+        return None
+    groups = _gap_groups(r.result.groups)
+    widest: tuple[float, str, str] | None = None
+    for k in range(1, len(groups[0].steps) if groups else 0):
+        rated = [(g.steps[k].conversion_from_previous, g.group) for g in groups
+                 if g.steps[k].conversion_from_previous is not None and g.steps[k - 1].customers
+                 >= 10]
+        if len(rated) >= 2:
+            low, high = min(rated), max(rated)
+            if widest is None or high[0] - low[0] > widest[0]:
+                widest = (high[0] - low[0], groups[0].steps[k - 1].events[0], low[1])
+    return (widest[1], widest[2]) if widest else None
+
+
+def _shell(text: str) -> str:
+    return shlex.quote(text)
 
 
 def _evidence(results: list[ToolResult]) -> str:

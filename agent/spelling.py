@@ -65,15 +65,19 @@ send sends sending sent spend spends spent close closes closing closed
 
 
 def known_words(events: list[str], values: list[str]) -> set[str]:
-    words = set(QUESTION_WORDS)
-    for name in list(events) + list(values):
-        words.update(t for t in tokens(name) if t.isalpha())
-    return words
+    return set(QUESTION_WORDS) | data_words(events, values)
 
 
-def correct(question: str, known: set[str]) -> tuple[str, list[str]]:
-    """The question with misspelt words replaced, and a note per replacement."""
-    candidates = sorted(w for w in known if len(w) >= 4 and w not in COMMON_WORDS)
+def data_words(events: list[str], values: list[str]) -> set[str]:
+    """The words of the data's own names (events, values, attributes)."""
+    return {t for name in list(events) + list(values) for t in tokens(name) if t.isalpha()}
+
+
+def correct(question: str, known: set[str], data: set[str] | None = None) -> tuple[str, list[str]]:
+    """The question with misspelt words replaced, and a note per replacement. An everyday
+    word is a correction only where the data use it ("serch" is organic_search's search)."""
+    data = data or set()
+    candidates = sorted(w for w in known if len(w) >= 4 and (w not in COMMON_WORDS or w in data))
     notes: list[str] = []
 
     def fix(m: re.Match) -> str:
@@ -82,7 +86,9 @@ def correct(question: str, known: set[str]) -> tuple[str, list[str]]:
         if len(low) < 5 or low in known or low in COMMON_WORDS or _inflected(
                 low, known | COMMON_WORDS):
             return word
-        close = difflib.get_close_matches(low, candidates, n=1, cutoff=0.85)
+        swapped = {low[:i] + low[i + 1] + low[i] + low[i + 2:] for i in range(len(low) - 1)}
+        close = sorted(swapped & set(candidates)) or difflib.get_close_matches(
+            low, candidates, n=1, cutoff=0.85)  # two letters swapped: "methdo" is "method"
         if not close or abs(len(close[0]) - len(low)) > 2:
             return word
         notes.append(f"'{word}' read as '{close[0]}'")

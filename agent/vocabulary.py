@@ -45,7 +45,11 @@ SYNONYMS: list[tuple[str, tuple[str, ...]]] = [
     (r"mqls?|marketing[ -]qualified", ("mql",)),
     (r"sqls?|sales[ -]qualified", ("sql",)),
     (r"leads?", ("lead_created", "lead created", "lead")),
-    (r"product (?:page|view|detail)s?|view(?:ing|ed)? (?:a )?products?", ("product",)),
+    (r"product (?:page|view|detail)s?|view(?:ing|ed)? (?:a )?products?|pdps?|"
+     r"product detail pages?", ("product",)),
+    (r"expir(?:e|es|ed|y|ing|ation|ations)", ("expired", "expire", "expiry")),
+    (r"sub|subscriptions?", ("subscription_purchased", "subscription_started", "subscription",
+                             "subscribe")),
     (r"(?:first )?reports?", ("report",)),
     (r"invit(?:e|es|ing|ations?)", ("invite",)),
     (r"install(?:s|ed|ing)?|launch(?:es|ed)?|open(?:s|ed)? the app", ("app_launched", "install",

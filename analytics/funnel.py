@@ -219,7 +219,9 @@ def _summary(result: FunnelResult) -> str:
     last = steps[-1]
     text = (f"{steps[0].customers:,} customers started at {'|'.join(steps[0].events)}; "
             f"{last.customers:,} ({pct(last.conversion_from_first)}) reached "
-            f"{'|'.join(last.events)}.")
+            f"{'|'.join(last.events)}"
+            + (f" within {duration(result.window_seconds)} of the first step."
+               if result.window_seconds else "."))
     if result.biggest_dropoff_step:
         s = steps[result.biggest_dropoff_step - 1]
         prev = steps[result.biggest_dropoff_step - 2]
