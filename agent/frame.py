@@ -120,7 +120,8 @@ ASKS = [  # (what is asked, pattern), first match wins
                r"will)\b|\b(list|names?|ids) of\b.*\b(customers|users|accounts|people)\b|"
                r"\bwho (should|do|can) we\b|\bat[- ]risk (customers|accounts|users|list|subs|"
                r"subscribers|members|clients|buyers|people)\b|\b(churn[- ])?risk list\b|"
-               r"\bcall list\b|\b(most|highest)[- ]risk (customers|accounts|users|subs|subscribers)\b"),
+               r"\bcall list\b|\b(most|highest)[- ]risk (customers|accounts|users|subs|"
+               r"subscribers)\b"),
     ("actions", r"\bwhat (should|can|could|do) we (offer|give|send|say to|do (for|with|about)) "
                 r"(them|these|those|the (at[- ]risk|ones)|at[- ]risk)|\bnext best actions?\b|"
                 r"\bbest (offers?|actions?|next steps?) (for|to)\b"),
@@ -165,7 +166,8 @@ ASKS = [  # (what is asked, pattern), first match wins
                  r"\b"),
     ("reason", r"\bwhy\b|\breasons?\b|\bwhat stops\b|\bwhat makes (people|users|customers) "
                r"(leave|drop|abandon|quit)|\bblockers?\b|\bfriction\b"),
-    ("predictors", r"\b(predict\w*|leads? to(?! (mql|sql|opp\w*|won|closed|deal|customer))|drives?|associated|moments? of truth|correlat\w*|"
+    ("predictors", r"\b(predict\w*|leads? to(?! (mql|sql|opp\w*|won|closed|deal|customer))|"
+                   r"drives?|associated|moments? of truth|correlat\w*|"
                    r"do differently|what makes|signals?|early signs|levers?|keeps?|magic moment|"
                    r"aha moment|what (actions?|behaviou?rs?|things|features|habits) (make|makes|"
                    r"get|gets|drive|help|lead|push)|more likely to|less likely to|"

@@ -218,7 +218,8 @@ def _sessions(r: Any, frame: Any) -> str:
 
 
 LEADS = {"funnel": _funnel, "journey_model": _journey_model, "retention": _retention,
-         "segments": _segments, "sessions": _sessions, "diagnose": _diagnose, "plan": _plan, "friction": _friction,
+         "segments": _segments, "sessions": _sessions, "diagnose": _diagnose, "plan": _plan,
+         "friction": _friction,
          "next_steps": _next_steps, "themes": _themes,
          "attribution": _attribution, "paths": _paths, "moments": _moments,
          "event_counts": _event_counts}

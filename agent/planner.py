@@ -810,8 +810,9 @@ def _group_comparison(r: ToolResult, compare: list[str] | None = None,
                               g.steps[0].customers >= 10), key=lambda x: -x[0])
             if len(overall) >= 2:
                 lead = (f"From {groups[0].steps[0].events[0]} to {groups[0].steps[-1].events[0]}"
-                        f" by {by}: " + ", ".join(f"{g.group} {x * 100:.1f}% of {g.steps[0].customers:,}"
-                                                   for x, g in overall) + ".\n" + lead)
+                        f" by {by}: " + ", ".join(
+                            f"{g.group} {x * 100:.1f}% of {g.steps[0].customers:,}"
+                            for x, g in overall) + ".\n" + lead)
     return lead + f"By {by} (conversion from the previous step) [{r.result_id}]:\n" + "\n".join(
         f"- {line}" for line in lines)
 
