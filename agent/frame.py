@@ -138,7 +138,9 @@ ASKS = [  # (what is asked, pattern), first match wins
                r"marketing dollars|which channels? (should|to) (we )?(fund|scale|double down))"),
     ("reason_change", r"\bwhy (did|has|have|was|were)\b.*\b(drop|fall|fell|decline|dip|tank|go "
                       r"down|went down|decrease|worse|slump|plunge|crash|low)|\bwhat (caused|"
-                      r"happened|went wrong)\b|\bwhat broke\b|\b(during|in|around|after) the "
+                      r"happened|went wrong)\b|\bwhat broke\b|\bsomething (happened|went wrong|"
+                      r"broke|changed)\b|\bwhen (did )?it (start|started|began|begin)\b|"
+                      r"\b(during|in|around|after) the "
                       r"(\w+ ){0,2}(outage|incident|drop|dip|crash|bug|breakage|collapse)\b"),
     ("change", r"\b(what changed|what's changed|anything (unusual|odd|weird|strange)|anomal|"
                r"spikes?|sudden(ly)?|unusual|out of the ordinary|changed recently|shifted|"
@@ -167,7 +169,8 @@ ASKS = [  # (what is asked, pattern), first match wins
     ("reason", r"\bwhy\b|\breasons?\b|\bwhat stops\b|\bwhat makes (people|users|customers) "
                r"(leave|drop|abandon|quit)|\bblockers?\b|\bfriction\b"),
     ("predictors", r"\b(predict\w*|leads? to(?! (mql|sql|opp\w*|won|closed|deal|customer))|"
-                   r"drives?|associated|moments? of truth|correlat\w*|"
+                   r"drives?|associated|connected (to|with)|linked (to|with)|related (to|with)|"
+                   r"tied to|behind (the|this|that)|moments? of truth|correlat\w*|"
                    r"do differently|what makes|signals?|early signs|levers?|keeps?|magic moment|"
                    r"aha moment|what (actions?|behaviou?rs?|things|features|habits) (make|makes|"
                    r"get|gets|drive|help|lead|push)|more likely to|less likely to|"
@@ -239,11 +242,15 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
                                       "predictors", "reason") and re.search(
             r"\b(collapsed?|collapsing|tank(ed|s)?|plummet\w*|plunged?|crater\w*|nose-?dived?|"
             r"dropped|fell|dipped|declined|went down|slumped|cratered|off a cliff|fell off|"
-            r"crash(ed)?)\b", q) and not re.search(r"\bwhy (do|does)\b", q):
+            r"crash(ed)?)\b", _without_steps(q, frame.steps)) and not re.search(
+                r"\bwhy (do|does)\b", q):
         frame.asks = "reason_change"  # "trial starts collapsed on android mid-may": when, where
+    if frame.asks == "budget" and frame.by and re.search(r"variant|experiment|test|arm",
+                                                         frame.by):
+        frame.asks = "comparison"  # "how did the price test do? is B worth it?"
     if frame.asks == "reason_change" and re.search(
-            r"\b(say|said|saying|complain\w*|wrote|write|writing|tell|told|mention\w*|"
-            r"feedback|tickets?|quotes?|verbatims?)\b", q) and not re.search(r"\bwhy\b", q):
+            r"\b(say|said|saying|complain\w*|wrote|write|writing|tell us|told us|mention\w*|"
+            r"feedback|quotes?|verbatims?)\b", q) and not re.search(r"\b(why|when)\b", q):
         frame.asks = "feedback"  # "what did customers say during the outage?": their words
     topic = re.search(r"(?:about|regarding|mentioning|on|with|re)\s+(?:the\s+|our\s+)?"
                       r"([a-z][a-z \-']{2,60})", q)
@@ -268,6 +275,13 @@ def _in_journey_order(steps: list[str], q: str, v: Vocabulary) -> list[str]:
         return steps
     # Within a stage, more people do the earlier step (a funnel narrows).
     return sorted(steps, key=lambda s: (v.stage_rank[s], -v.popularity.get(s, 0)))
+
+
+def _without_steps(q: str, steps: list[str]) -> str:
+    """The question without the steps' names ("Payment Declined" declines nothing)."""
+    for step in steps:
+        q = q.replace(step.lower(), " ").replace(step.lower().replace("_", " "), " ")
+    return q
 
 
 UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14, "month": 30}
@@ -326,6 +340,9 @@ def _population(q: str, v: Vocabulary, frame: Frame, mentions: list[StepMention]
                             r"became|upgrades?|upgraded|end up as|ends up as) (in)?to (be )?"
                             r"(a |an )?$", q[:paying.start()]):
         paying = None  # "trials that turn into paying customers": the step, not who is asked
+    if paying and paying.group(0) == "subscribers" and any(
+            q[:paying.start()].rstrip().endswith(c.lower().replace("_", " ")) for c in v.channels):
+        paying = None  # "newsletter subscribers": the channel's people, not buyers
     if paying and v.conversion and "did" not in pop:
         pop["did"] = [v.conversion]
         words.append(f"customers who converted ({v.conversion})")

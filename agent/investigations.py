@@ -172,14 +172,29 @@ def why_change(inv: Investigation, frame: Frame, facts: dict) -> None:
             gap = w.rate - w.baseline
             if low is None or gap < low[0]:
                 low = (gap, s, w)
+    dropped = _event_drop(result, target, period)
+    said_drop = dropped is not None and not _step_fell(result, low)
+    if said_drop:
+        # The step's own event fell (a form that broke) where the step's rate, over the few
+        # people of a week, is not conclusive: the flagged event change names the week.
+        inv.say(f"{target} fell from {pct(dropped.rate_before)} to {pct(dropped.rate_during)} of "
+                f"active people between {dropped.start.date()} and {dropped.last_day.date()} "
+                f"({dropped.people:,} people; flagged after correcting for every test, p = "
+                f"{dropped.p_adjusted:.2g}){cite(r)}.")
+        monday = _week_of(dropped.start)
+        low = next(((w.rate - w.baseline, st, w) for st in series for w in st.weeks
+                    if w.week.date() == monday and w.rate is not None
+                    and w.baseline is not None), None)
+        if low is None and series:
+            low = (0.0, series[0], None)  # no rate that week: the event's window is the answer
     when = f" in {period['label']}" if period else ""
-    if low is None or low[0] >= 0:
-        inv.say(f"I found no {result.grain} {when} where "
+    if low is None or (low[0] >= 0 and not said_drop):
+        inv.say(f"I found no {result.grain}{when} where "
                 f"{target or 'a journey step'} converted below its usual rate{cite(r)}. "
                 + result.summary)
         return
     _, s, w = low
-    start = w.week.date()
+    start = w.week.date() if w is not None else _week_of(dropped.start)
     end = start + timedelta(days=(7 if result.grain == "week" else 1) - 1)
     change = next((c for c in result.changes if c.kind == "step" and c.metric == s.metric
                    and c.direction == "fell" and c.start.date() <= end
@@ -191,8 +206,10 @@ def why_change(inv: Investigation, frame: Frame, facts: dict) -> None:
                 f"between {change.start.date()} and {last} ({change.people:,} people; flagged "
                 f"after correcting for every test, p = {change.p_adjusted:.2g}); its lowest "
                 f"{result.grain} was that of {start}: {pct(w.rate)} against a usual "
-                f"{pct(w.baseline)}{cite(r)}.")
-    else:
+                f"{pct(w.baseline)}{cite(r)}." if w is not None else
+                f"{s.metric} fell from {pct(change.rate_before)} to {pct(change.rate_during)} "
+                f"between {change.start.date()} and {last}{cite(r)}.")
+    elif w is not None:
         test = (f"p = {w.p_value:.2g} alone, {w.p_adjusted:.2g} after correcting for every "
                 "test" + ("" if w.flagged else ": suggestive, not conclusive")
                 if w.p_value is not None and w.p_adjusted is not None else
@@ -205,10 +222,12 @@ def why_change(inv: Investigation, frame: Frame, facts: dict) -> None:
         top = change.concentrated_in[0]
         inv.say(f"Where: it is concentrated in {top.dimension} {top.value} ({pct(top.rate_before)} "
                 f"before, {pct(top.rate_during)} during){cite(r)}.")
-    else:
+    found = change.concentrated_in[0].dimension if change and change.concentrated_in else None
+    if found is None or (frame.by and frame.by != found):
         # The breakdown the question asked for ("which app version?") first; not one the
         # population already fixes ("on android" leaves nothing to split by device).
-        splits = [b for b in dict.fromkeys([frame.by, "device", "channel"])
+        splits = [b for b in dict.fromkeys([frame.by] + (["device", "channel"] if found is None
+                                                           else []))
                   if b and b not in filters]
         for by in splits:
             split = inv.call("funnel", {"steps": [a, b], "by": by,
@@ -234,6 +253,30 @@ def why_change(inv: Investigation, frame: Frame, facts: dict) -> None:
     began = change.start.date() if change is not None else start
     inv.say(f"Next: check what shipped or broke around {began} at {b}, fix it, and watch "
             f"{s.metric} weekly (`journey anomalies`).")
+
+
+def _event_drop(result: Any, event: str | None, period: dict | None) -> Any:
+    """The flagged fall of an event's share of active people, in the period asked about."""
+    if not event:
+        return None
+    for c in result.changes:
+        if c.kind != "event" or c.direction != "fell" or c.metric != f"event: {event}":
+            continue
+        if period and not (c.start.date().isoformat() <= period["until"]
+                           and c.last_day.date().isoformat() >= period["since"]):
+            continue
+        return c
+    return None
+
+
+def _step_fell(result: Any, low: Any) -> bool:
+    """Whether the scan flagged the step's own fall in the lowest week found."""
+    if low is None:
+        return False
+    _, series, week = low
+    start = week.week.date()
+    return any(c.kind == "step" and c.metric == series.metric and c.direction == "fell"
+               and c.start.date() <= start < c.end.date() for c in result.changes)
 
 
 def budget(inv: Investigation, frame: Frame, facts: dict) -> None:

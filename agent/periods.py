@@ -90,21 +90,31 @@ SEASONS = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}
 
 
 def _season(q: str, end: date) -> Period | None:
-    """"in spring", "over the summer", "last winter": the latest such season the data reach."""
-    m = re.search(r"\b(?:in|during|over|this|last|across|through|throughout|the) (?:the )?"
-                  r"(spring|summer|autumn|fall|winter)(?: (20\d\d))?\b", q)
-    if not m or (m.group(1) == "fall" and not re.search(r"\b(in|during|over|this|last) (the )?"
-                                                         r"fall\b", q)):
+    """"in spring", "over the summer", "last winter", "late summer": the latest such season
+    (or part of it) the data reach."""
+    m = re.search(r"\b(?:in|during|over|this|last|across|through|throughout|the|(early|mid|"
+                  r"late)) (?:the )?(?:(early|mid|late) )?(spring|summer|autumn|fall|winter)"
+                  r"(?: (20\d\d))?\b", q)
+    if not m:
         return None
-    first_month = SEASONS[m.group(1)]
-    year = int(m.group(2)) if m.group(2) else end.year
-    since = date(year, first_month, 1)
-    if not m.group(2) and since > end:
-        since = date(year - 1, first_month, 1)  # not begun yet this year: last year's
+    part, season, said_year = m.group(1) or m.group(2), m.group(3), m.group(4)
+    if season == "fall" and not (part or re.search(r"\b(in|during|over|this|last) (the )?fall\b",
+                                                   q)):
+        return None  # "conversions fall": the verb
+    first_month = SEASONS[season]
+    since = date(int(said_year) if said_year else end.year, first_month, 1)
+    if not said_year and since > end:
+        since = date(since.year - 1, first_month, 1)  # not begun yet this year: last year's
     last_month = (first_month + 1) % 12 + 1
-    until_year = since.year + (1 if last_month < first_month else 0)
-    until = _month_end(until_year, last_month)
-    return _clip(Period(since, until, f"{m.group(1)} {since.year} ({since} to {until})"), end)
+    until = _month_end(since.year + (1 if last_month < first_month else 0), last_month)
+    label = f"{season} {since.year}"
+    if part:
+        # "late summer": the season's last month; "early spring": its first; "mid": the middle.
+        month = (first_month - 1 + {"early": 0, "mid": 1, "late": 2}[part]) % 12 + 1
+        since = date(since.year + (1 if month < first_month else 0), month, 1)
+        until = _month_end(since.year, month)
+        label = f"{part} {label}"
+    return _clip(Period(since, until, f"{label} ({since} to {until})"), end)
 
 
 def _relative(q: str, end: date) -> Period | None:
@@ -201,7 +211,25 @@ def _quarter(q: str, end: date) -> Period | None:
     return _quarter_period(year, quarter, end)
 
 
+def _month_range(q: str, end: date) -> Period | None:
+    """"April and May", "from March to May", "between June and August 2026": both months."""
+    m = re.search(rf"\b{MONTH_RE} (?:and|to|through|thru|until|till|-|–) {MONTH_RE}\b"
+                  rf"(?: ?(20\d\d))?", q)
+    if not m or "may" in (m.group(1), m.group(2)) and not re.search(
+            rf"\b(in|from|between|during|over|of|for) {m.group(1)}\b", q):
+        return None  # "which customers may churn": "may" the verb
+    first, last = MONTH_WORD[m.group(1)], MONTH_WORD[m.group(2)]
+    last_year = int(m.group(3)) if m.group(3) else _latest_year(last, end)
+    first_year = last_year - (1 if first > last else 0)
+    since, until = date(first_year, first, 1), _month_end(last_year, last)
+    label = f"{MONTHS[first - 1].capitalize()} to {MONTHS[last - 1].capitalize()} {last_year}"
+    return _clip(Period(since, until, f"{label} ({since} to {until})"), end)
+
+
 def _month(q: str, end: date) -> Period | None:
+    ranged = _month_range(q, end)
+    if ranged:
+        return ranged
     part = r"(early|beginning of|start of|mid|middle of|late|end of)? ?"
     pattern = (rf"\b(in|during|for|over|of|since|from|after|before|around|through|throughout|"
                rf"across)? ?{part}{MONTH_RE}\b(?: ?(20\d\d))?")

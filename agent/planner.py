@@ -51,7 +51,9 @@ def is_follow_up(question: str) -> bool:
     """A short question that leans on the one before ("and on mobile?", "why?")."""
     return bool(WHY_FOLLOW_UP.match(question)) or (
         bool(FOLLOW_UP.match(question)) and len(question.split()) <= 8) or (
-        bool(PRONOUN_FOLLOW_UP.search(question)) and len(question.split()) <= 9)
+        bool(PRONOUN_FOLLOW_UP.search(question)) and len(question.split()) <= 9) or (
+        bool(re.search(r"\b(it|that|this)\b\W*$", question, re.IGNORECASE))
+        and len(question.split()) <= 6)  # "which app version was it?"
 
 
 @functools.lru_cache(maxsize=1)
@@ -153,6 +155,8 @@ class OfflinePlanner:
             merged.notes.append("a follow-up: the previous question's frame, changed by this one")
             if frame.asks != "answer":
                 merged.asks = frame.asks  # "and how many in May?" asks its own thing
+            elif frame.by and not frame.steps and previous.asks != "reason_change":
+                merged.asks = "comparison"  # "which plan are those people mostly on?"
             if WHY_FOLLOW_UP.match(question):
                 merged.asks = "reason"
                 if self.last_step and len(merged.steps) != 1:
@@ -225,7 +229,7 @@ class OfflinePlanner:
         if self.last and is_follow_up(question) and self.last_frame and \
                 frame.asks == self.last_frame.asks:
             intent = self.last[0]
-        if frame.compare and frame.by and not frame.steps and frame.asks == "comparison" and \
+        if frame.by and not frame.steps and frame.asks == "comparison" and \
                 intent not in ("attribution", "retention", "churn_risk"):
             # "email versus organic search: which brings better customers?" names no step:
             # the groups are compared step by step along the main journey.
@@ -346,6 +350,11 @@ class OfflinePlanner:
             args = {"query": query}
             if e.since:
                 args["since"] = e.since.isoformat()
+            mood = re.search(r"\b(happy|happiest|satisfied|delighted|love\w*|like|praise\w*|"
+                             r"positive|promoters?|fans?)\b|\b(unhappy|angry|annoyed|frustrat\w*|"
+                             r"negative|detractors?|hate\w*|complain\w*)\b", question.lower())
+            if mood:
+                args["sentiment"] = "positive" if mood.group(1) else "negative"
             return [PlannedCall("feedback_search", args)]
         if intent == "themes":
             return [PlannedCall("themes", {})]
@@ -445,6 +454,10 @@ class OfflinePlanner:
 
     def _write(self, intent: str, results: list[ToolResult]) -> str:
         parts = []
+        if any(r.tool == "churn" and r.ok for r in results) and not self.facts()["churn"]:
+            # "do we have a churn problem?" where nothing is cancelled: say what churn means here.
+            parts.append("Your data have no cancel event (churn event: none), so churn here "
+                         "means going quiet: no events for the churn horizon.")
         for r in results:
             if not r.ok:
                 parts.append(said_problem(r))
@@ -602,6 +615,8 @@ def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None)
         return "plan"
     if asks == "reason" and frame.steps and intent not in ("moments_churn", "moments_conversion"):
         return "friction"
+    if asks == "feedback" and frame.topic_words and intent == "themes":
+        return "feedback_search"  # "what do happy customers say about reports?"
     if asks == "feedback" and intent not in ("feedback_search", "themes", "friction"):
         return "friction" if frame.steps else "themes"
     if frame.by and intent in ("dropoff", "breakdown", "out_of_scope", "describe_data"):
