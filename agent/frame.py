@@ -252,7 +252,7 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
             r"\b(say|said|saying|complain\w*|wrote|write|writing|tell us|told us|mention\w*|"
             r"feedback|quotes?|verbatims?)\b", q) and not re.search(r"\b(why|when)\b", q):
         frame.asks = "feedback"  # "what did customers say during the outage?": their words
-    topic = re.search(r"(?:about|regarding|mentioning|on|with|re)\s+(?:the\s+|our\s+)?"
+    topic = re.search(r"\b(?:about|regarding|mentioning|on|with|re)\s+(?:the\s+|our\s+)?"
                       r"([a-z][a-z \-']{2,60})", q)
     if topic:
         frame.topic_words = topic.group(1).strip(" ?.")

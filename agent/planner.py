@@ -348,7 +348,10 @@ class OfflinePlanner:
         if intent == "feedback_search":
             query = e.topic or _strip_question(question)
             args = {"query": query}
-            if e.since:
+            if self.frame.period:
+                args["since"] = self.frame.period["since"]
+                args["until"] = self.frame.period["until"]
+            elif e.since:
                 args["since"] = e.since.isoformat()
             mood = re.search(r"\b(happy|happiest|satisfied|delighted|love\w*|like|praise\w*|"
                              r"positive|promoters?|fans?)\b|\b(unhappy|angry|annoyed|frustrat\w*|"
@@ -615,6 +618,9 @@ def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None)
         return "plan"
     if asks == "reason" and frame.steps and intent not in ("moments_churn", "moments_conversion"):
         return "friction"
+    if asks == "feedback" and re.search(r"\b(outage|incident|broke|broken|bug|crash\w*|errors?)\b",
+                                        frame.question.lower()):
+        return "feedback_search"  # "what did people say during the signup outage?": their words
     if asks == "feedback" and frame.topic_words and intent == "themes":
         return "feedback_search"  # "what do happy customers say about reports?"
     if asks == "feedback" and intent not in ("feedback_search", "themes", "friction"):

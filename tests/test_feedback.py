@@ -96,6 +96,10 @@ def test_index_is_idempotent_redacted_and_filtered(small_index):
     assert {h.feedback_id for h in index.search("setup", k=3, stage="evaluation")} == {"f2", "f3"}
     from datetime import date
     assert {h.feedback_id for h in index.search("x", k=3, since=date(2024, 1, 4))} == {"f3"}
+    # Both ends inclusive: the 3rd alone, then the 1st to the 3rd without the 4th.
+    assert {h.feedback_id for h in index.search("x", k=3, since=date(2024, 1, 3),
+                                                until=date(2024, 1, 3))} == {"f2"}
+    assert {h.feedback_id for h in index.search("x", k=3, until=date(2024, 1, 3))} == {"f1", "f2"}
     assert index.search("x", k=3, sentiment="positive")[0].feedback_id == "f3"
     with pytest.raises(JourneyError, match="search text"):
         index.search("  ")

@@ -10,7 +10,7 @@ from typing import Any, Optional
 from pydantic import Field
 
 from analytics.constants import FEEDBACK_SOURCES, FeedbackSource, Sentiment
-from analytics.errors import JourneyError
+from analytics.errors import ArgumentError, JourneyError
 from tools.base import MAX_STEPS, FilterArgs, Name, TableView, ToolArgs, ToolContext, pct
 
 
@@ -24,6 +24,8 @@ class FeedbackSearchArgs(ToolArgs):
                                                        + ", ".join(FEEDBACK_SOURCES) + ".")
     sentiment: Optional[Sentiment] = Field(None, description="positive, neutral or negative.")
     since: Optional[date] = Field(None, description="Only feedback from this day on "
+                                                    "(YYYY-MM-DD).")
+    until: Optional[date] = Field(None, description="Only feedback up to this day, inclusive "
                                                     "(YYYY-MM-DD).")
     segment: Optional[str] = Field(None, description="Only feedback of one segment (number or "
                                                      "name).")
@@ -41,10 +43,12 @@ def feedback_search_tool(ctx: ToolContext, args: FeedbackSearchArgs) -> Any:
             people = set(scoped.segment_people or ())
     shown = {k: v for k, v in (("stage", args.stage), ("source", args.source),
                                ("sentiment", args.sentiment), ("since", args.since),
-                               ("segment", args.segment)) if v}
+                               ("until", args.until), ("segment", args.segment)) if v}
+    if args.since and args.until and args.until < args.since:
+        raise ArgumentError("until", f"{args.until} is before since {args.since}")
     return feedback_search(ctx.feedback_index(), args.query, k=args.k, stage=args.stage,
                            source=args.source, sentiment=args.sentiment, since=args.since,
-                           people=people, filters=shown)
+                           people=people, filters=shown, until=args.until)
 
 
 def feedback_search_view(args: FeedbackSearchArgs, result: Any) -> TableView:

@@ -472,7 +472,7 @@ class FeedbackIndex:
     def search(self, query: str, *, k: int = 8, stage: str | None = None,
                source: str | None = None, sentiment: str | None = None,
                since: date | None = None, people: set[str] | None = None,
-               distinct: bool = True) -> list[Snippet]:
+               distinct: bool = True, until: date | None = None) -> list[Snippet]:
         if not query or not query.strip():
             raise ArgumentError("query", "give a search text, e.g. \"too expensive\"")
         if not 1 <= k <= 100:
@@ -480,14 +480,16 @@ class FeedbackIndex:
         from chromadb.errors import ChromaError
 
         try:
-            return self._search(query, k, stage, source, sentiment, since, people, distinct)
+            return self._search(query, k, stage, source, sentiment, since, people, distinct,
+                                until)
         except ChromaError:  # the folder changed under us in a way no generation file told
             self._reopen()
-            return self._search(query, k, stage, source, sentiment, since, people, distinct)
+            return self._search(query, k, stage, source, sentiment, since, people, distinct,
+                                until)
 
     def _search(self, query: str, k: int, stage: str | None, source: str | None,
                 sentiment: str | None, since: date | None, people: set[str] | None,
-                distinct: bool) -> list[Snippet]:
+                distinct: bool, until: date | None = None) -> list[Snippet]:
         self.ensure_current()
         conditions: list[dict] = []
         for key, value in (("stage", stage), ("source", source), ("sentiment", sentiment)):
@@ -495,6 +497,8 @@ class FeedbackIndex:
                 conditions.append({key: value})
         if since:
             conditions.append({"day": {"$gte": int(since.strftime("%Y%m%d"))}})
+        if until:
+            conditions.append({"day": {"$lte": int(until.strftime("%Y%m%d"))}})
         where = None if not conditions else (conditions[0] if len(conditions) == 1
                                              else {"$and": conditions})
         collection = self.collection()

@@ -37,9 +37,10 @@ class FeedbackSearchResult(AnalyticResult):
 def feedback_search(index: FeedbackIndex, query: str, *, k: int = 8, stage: str | None = None,
                     source: str | None = None, sentiment: str | None = None,
                     since: date | None = None, people: set[str] | None = None,
-                    filters: dict | None = None) -> FeedbackSearchResult:
+                    filters: dict | None = None, until: date | None = None
+                    ) -> FeedbackSearchResult:
     hits = index.search(query, k=k, stage=stage, source=source, sentiment=sentiment,
-                        since=since, people=people)
+                        since=since, people=people, until=until)
     shown = sum(h.same_text for h in hits)
     summary = (f"{len(hits)} distinct snippets ({shown} in all) like '{query}'." if hits
                else f"No feedback found like '{query}'.")
