@@ -218,7 +218,7 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
     if said_by:
         # "which plan churns most?": the word names the breakdown, not the plan_selected step.
         mentions = [m for m in mentions if m.words.rstrip("s") != said_by.rstrip("s")]
-    frame.population_label = _label(frame)
+    frame.population_label = label_of(frame)
     # A churn or conversion word that defines the population is not a step of the question.
     said_population = frame.population.get("did", [])
     frame.steps = [m.event for m in mentions if not (m.how == "role" and m.event in
@@ -409,7 +409,7 @@ def _population(q: str, v: Vocabulary, frame: Frame, mentions: list[StepMention]
         frame.notes.append("new people: those first seen in the period")
 
 
-def _label(frame: Frame) -> str:
+def label_of(frame: Frame) -> str:
     """The population in words, once the compared values are out of it."""
     pop = frame.population
     words = []

@@ -281,10 +281,23 @@ def _step_fell(result: Any, low: Any) -> bool:
 
 def budget(inv: Investigation, frame: Frame, facts: dict) -> None:
     filters = frame.filters()
+    # "should we keep spending on display?": display against the other channels, so the
+    # channel named is what is judged, not a filter that leaves it alone in the comparison.
+    named = filters.pop("channel", None)
+    named = [named] if isinstance(named, str) else list(named or [])
     r = inv.call("attribution", {"model": "markov", "filters": filters})
     if not r.ok:
         inv.say(cannot(r))
         return
+    ranked = sorted(r.result.channels, key=lambda c: -c.credit)
+    for channel in named:
+        at = next((i for i, c in enumerate(ranked) if c.channel == channel), None)
+        if at is not None:
+            c = ranked[at]
+            inv.say(f"{channel}: {pct(c.share)} of the credit for {r.result.conversion_event} "
+                    f"({c.credit:,.1f} conversions; number {at + 1} of {len(ranked)} channels), "
+                    f"{c.conversions_per_1000_reached:,.1f} conversions per 1,000 people it "
+                    f"reached{cite(r)}.")
     inv.say(f"{r.result.summary}{cite(r)}")
     conversion = facts.get("conversion")
     steps = facts["key_steps"]

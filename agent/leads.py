@@ -81,11 +81,23 @@ def _moments(r: Any, frame: Any) -> str:
                     f"Of the people who did {step}, {pct(m.outcome_rate_did)} did {r.outcome}, "
                     f"against {pct(m.outcome_rate_did_not)} of those who did not"
                     + (f" ({m.lift:.1f}x)" if m.lift else "") + ".")
+                if _is_leaving(r.outcome) and m.outcome_rate_did is not None and \
+                        m.outcome_rate_did_not is not None:
+                    # A cancel rate read the way the question means it: who stays.
+                    more = "more" if m.outcome_rate_did < m.outcome_rate_did_not else "less"
+                    found.append(f"So retention is {pct(1 - m.outcome_rate_did)} with {step} "
+                                 f"against {pct(1 - m.outcome_rate_did_not)} without (they stay "
+                                 f"{more}); correlation, not proof.")
                 break
         else:
             found.append(f"{step} is not among the actions that go with a different "
                          f"{r.outcome} rate.")
     return " ".join(found)
+
+
+def _is_leaving(event: str) -> bool:
+    return bool(re.search(r"churn|cancel|unsubscri|quit|lapse|expire|ended|closed[ _]lost",
+                          event.lower()))
 
 
 REVENUE_WORDS = r"\b(revenue|money|income|sales|made|earn\w*|billed|brought in|value)\b"
@@ -243,9 +255,11 @@ def changes_in_period(r: Any, period: dict) -> str:
     for c in inside[:4]:
         metric = c.metric.removeprefix("event: ")
         share = " of active people" if c.kind == "event" else ""
+        where = (f", concentrated in {c.concentrated_in[0].dimension} "
+                 f"{c.concentrated_in[0].value}" if c.concentrated_in else "")
         said.append(f"{metric} {c.direction} from {pct(c.rate_before)} to {pct(c.rate_during)}"
                     f"{share} between {c.start.date()} and {c.last_day.date()} "
-                    f"({c.people:,} people)")
+                    f"({c.people:,} people{where})")
     more = len(inside) - len(said)
     # The answer's lead already names the period.
     return ("Flagged changes: " + "; ".join(said) + "."

@@ -119,7 +119,8 @@ def _season(q: str, end: date) -> Period | None:
 
 def _relative(q: str, end: date) -> Period | None:
     m = re.search(r"\b(?:past|last|previous|recent) (\d+|one|two|three|four|five|six|seven|eight|"
-                  r"nine|ten|twelve|thirty|ninety|a|an)? ?(day|week|month|quarter)s?\b", q)
+                  r"nine|ten|twelve|thirty|ninety|a|an)? ?(day|week|month|quarter)s?\b"
+                  r"(?! (?:of|in) [a-z])", q)  # "the last week of September": that month's
     last_monday = end - timedelta(days=end.weekday())
     if m and m.group(1):
         n, unit = _count(m.group(1)), m.group(2)

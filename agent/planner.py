@@ -12,14 +12,14 @@ from __future__ import annotations
 import functools
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
 import yaml
 
 from agent.entities import Entities, extract
-from agent.frame import OVER_TIME, Frame, Vocabulary, read_frame
+from agent.frame import OVER_TIME, Frame, Vocabulary, label_of, read_frame
 from agent.intents import shared_classifier
 from agent.investigations import (
     INVESTIGATIONS,
@@ -336,7 +336,8 @@ class OfflinePlanner:
             return [PlannedCall("moments", {"outcome": churn, "among": conversion,
                                             "filters": filters})]
         if intent == "churn_risk":
-            return [PlannedCall("churn", {"filters": filters})]
+            # Risk is scored now, from all the history: a period names when to act, not a scope.
+            return [PlannedCall("churn", {"filters": frame.filters(with_period=False)})]
         if intent == "segments":
             return [PlannedCall("segments", {"filters": filters})]
         if intent == "friction":
@@ -692,10 +693,15 @@ def _lead(frame: Frame, text: str) -> str:
     """The answer, opened with the population and period it is about when the question named
     them (so an answer about March says March)."""
     scope = []
-    if frame.topic in ("people", "customer", "model", "diagnose", "plan"):
+    if frame.topic in ("people", "customer", "model", "diagnose", "plan", "churn_risk"):
         return text  # about people now, or the definitions: no period to state
-    if frame.population_label:
-        scope.append(frame.population_label)
+    label = frame.population_label
+    if frame.topic == "budget" and frame.population.get("channel"):
+        # A budget question judges the channel it names against the others: not a scope.
+        label = label_of(replace(frame, population={k: v for k, v in frame.population.items()
+                                                  if k != "channel"}))
+    if label:
+        scope.append(label)
     if frame.period:
         scope.append(period_words(frame.period))
     if not scope or not text:

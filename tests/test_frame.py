@@ -181,3 +181,72 @@ def test_a_value_that_is_a_question_word_needs_its_attribute_named():
     assert "where" not in read_frame("which channel should get more budget?", v).population
     said = read_frame("deals lost for lost reason budget", v).population
     assert said["where"] == {"lost_reason": "Budget"}
+
+
+@pytest.mark.parametrize("question, since, until", [
+    ("signups fell off a cliff in late summer", "2026-08-01", "2026-08-31"),
+    ("what changed this spring?", "2026-03-01", "2026-05-31"),
+    ("last winter's renewals", "2025-12-01", "2026-02-28"),
+    ("what changed in april and may?", "2026-04-01", "2026-05-31"),
+    ("from november to february", "2025-11-01", "2026-02-28"),
+    ("signups in the first week of June", "2026-06-01", "2026-06-07"),
+    ("the last week of september", "2026-09-24", "2026-09-30"),
+])
+def test_seasons_month_ranges_and_weeks_of_a_month(question, since, until):
+    period = read_period(question, END)
+    assert (period.since.isoformat(), period.until.isoformat()) == (since, until)
+
+
+def test_conversions_fall_is_a_verb_not_autumn():
+    assert read_period("why do conversions fall off?", END) is None
+
+
+def ranked(v: Vocabulary, stages: dict[str, int]) -> Vocabulary:
+    v.stage_rank = stages
+    return v
+
+
+def test_two_steps_without_a_direction_are_read_in_journey_order():
+    b = b2b()
+    frame = read_frame("which industries win the most opportunities?", b)
+    assert frame.steps == ["Opportunity Opened", "Closed Won"]
+    # Off the main journey: by stage, then by how many do each (a funnel narrows).
+    v = ranked(saas(), {"signup": 2, "first_report_created": 2, "trial_started": 2})
+    frame = read_frame("share with a first report inside a week of signup", v)
+    assert frame.steps == ["signup", "first_report_created"] and frame.window_days == 7
+    # A direction the question gives is kept.
+    frame = read_frame("who goes back to pricing after checkout?", saas())
+    assert frame.steps[:2] == ["pricing_view", "checkout_started"]
+
+
+@pytest.mark.parametrize("question, days", [
+    ("first report within a week of signup", 7),
+    ("trial to paid within 14 days", 14),
+    ("signup to first report in their first 30 days after joining", 30),
+    ("signup to first report in the first week of June", None),
+])
+def test_a_conversion_window_is_read(question, days):
+    assert read_frame(question, saas()).window_days == days
+
+
+def test_a_step_word_before_conversion_measures_that_step():
+    frame = read_frame("has android paywall conversion recovered?", ranked(
+        Vocabulary(events=["paywall_shown", "trial_begun", "subscription_purchased"],
+                   popularity={"paywall_shown": 3, "trial_begun": 2, "subscription_purchased": 1},
+                   end=END, conversion="subscription_purchased", churn=None,
+                   key_steps=["paywall_shown", "trial_begun", "subscription_purchased"],
+                   stage_steps={}, devices=["android", "ios"], channels=[],
+                   attribute_values={}), {}))
+    assert frame.steps == ["paywall_shown"]
+
+
+def test_hex_ids_and_channel_subscribers():
+    assert read_frame("what should we do for user 0074f23c1927?", saas()).customer_ids == [
+        "0074f23c1927"]
+    frame = read_frame("Newsletter subscribers: how many who view a product order?", shop())
+    assert frame.population.get("channel") == ["Newsletter"] and "did" not in frame.population
+
+
+def test_an_attribute_named_with_matter_is_the_breakdown():
+    frame = read_frame("does the payment method matter for finishing checkout?", shop())
+    assert frame.by == "payment_method"
