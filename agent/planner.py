@@ -150,6 +150,10 @@ class OfflinePlanner:
                     setattr(merged, key, getattr(frame, key))
             if frame.steps and set(frame.steps) < set(previous.steps):
                 merged.steps = previous.steps  # "and for mobile signups?": the same steps
+            if merged.by and not frame.by and (frame.population.get(merged.by) or (
+                    frame.population.get("where") or {}).get(merged.by)):
+                # "channel ranking" then "and Affiliate?": that one group, not a split of it.
+                merged.by, merged.compare = None, []
             labels = [x for x in (previous.population_label, frame.population_label) if x]
             merged.population_label = ", ".join(dict.fromkeys(labels))
             merged.notes.append("a follow-up: the previous question's frame, changed by this one")
@@ -229,6 +233,11 @@ class OfflinePlanner:
         if self.last and is_follow_up(question) and self.last_frame and \
                 frame.asks == self.last_frame.asks:
             intent = self.last[0]
+        if self.last_frame and is_follow_up(question) and self.last_frame.topic in (
+                "people", "churn_risk", "actions") and frame.asks in ("reason", "predictors"):
+            # "why are they at risk?" after the call list: what the churn model relies on.
+            frame.topic = "churn_risk"
+            return "churn_risk", entities, self._calls("churn_risk", entities, facts, question)
         if frame.by and not frame.steps and frame.asks == "comparison" and \
                 intent not in ("attribution", "retention", "churn_risk"):
             # "email versus organic search: which brings better customers?" names no step:

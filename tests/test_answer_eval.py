@@ -9,8 +9,8 @@ from tests.eval import answer_eval
 
 # The untouched set's score at the last measured change, as a floor: a change that makes
 # answers worse fails here. The issue asks for 0.80 and more; see the closing note.
-HOLDOUT_FLOOR = 0.65  # measured 63/94 (67.0%) on 2026-12-04
-TUNE_FLOOR = 0.85  # measured 194/222 (87.4%)
+HOLDOUT_FLOOR = 0.70  # the N-set: measured 94/130 (72.3%) on 2026-12-04 (first score 73.1%)
+TUNE_FLOOR = 0.90  # measured 295/316 (93.4%)
 
 
 @pytest.fixture(scope="module")
