@@ -114,9 +114,15 @@ def test_plan_from_pasted_metrics():
     first = plan.initiatives[0]
     assert first.expected_low < first.expected_high and first.baseline < first.expected_low
     assert first.experiment.per_arm == sample_size_per_arm(first.baseline, first.expected_low)
-    assert len(first.timeline) == 4 and first.owner
+    # Build, run and read-out weeks that follow each other inside the quarter.
+    slot = first.slot
+    assert len(first.timeline) == 3 and first.owner
+    assert slot.build_start <= slot.build_end < slot.run_start <= slot.run_end < slot.readout
+    # One initiative per step: no two share the KPI (the pasted path has no segments).
+    assert len({i.kpi for i in plan.initiatives}) == len(plan.initiatives)
     md = plan.markdown()
     assert md.startswith("# Quick-win plan, 2027-Q1") and "## Risks" in md
+    assert "## On one page" in md and "## Timeline" in md
     with pytest.raises(JourneyError, match="2027-Q1"):
         build_plan(d, quarter="next year")
     assert next_quarter(__import__("datetime").date(2026, 11, 23)) == "2027-Q1"
@@ -165,7 +171,7 @@ def test_cli_diagnose_and_plan(tmp_path, demo_store):
     plan = journey("plan", "--quarter", "2027-Q1", "--md", home=demo_store.home)
     assert plan.returncode == 0, plan.stderr
     assert plan.stdout.startswith("# Quick-win plan, 2027-Q1")
-    assert "customers said" in plan.stdout  # evidence from the feedback
+    assert "wrote to us mention" in plan.stdout  # evidence from the feedback
 
 
 def test_mixed_periods_are_normalised_and_said():

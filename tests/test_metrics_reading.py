@@ -233,8 +233,11 @@ def test_plan_when_no_step_is_below_its_range():
             "lose the most people and sit furthest below the top of their ranges") in plan.summary
     targets = {i.kpi for i in plan.initiatives}
     # Largest loss: visitors -> pricing (7,000 a month), also furthest below its top (45% - 30%);
-    # next largest: pricing -> trials (2,550).
-    assert targets == {"Visitors -> Pricing conversion", "Pricing -> Trials conversion"}
+    # next largest: pricing -> trials (2,550), then trials -> customers (360): one initiative
+    # each, never two on one step.
+    assert targets == {"Visitors -> Pricing conversion", "Pricing -> Trials conversion",
+                       "Trials -> Customers conversion"}
+    assert len(plan.initiatives) == 3
     vp = next(i for i in plan.initiatives if i.kpi.startswith("Visitors"))
     # 25%-60% of the gap from 30% to the top of the range, 45%: 33.75% to 39%.
     assert (vp.expected_low, vp.expected_high) == (pytest.approx(0.3375), pytest.approx(0.39))
@@ -244,10 +247,12 @@ def test_plan_when_no_step_is_below_its_range():
 def test_plan_when_one_step_is_below_its_range():
     d = diagnose("Visitors: 10,000\nPricing: 3,000\nTrials: 150\nCustomers: 30\nRetained: 27")
     plan = build_plan(d, quarter="2027-Q1")
-    # Pricing -> trials: 5% is below 8-15-25%; visitors -> pricing loses the most (7,000).
+    # Pricing -> trials: 5% is below 8-15-25%; visitors -> pricing loses the most (7,000), then
+    # trials -> customers (120): one initiative a step.
     assert "Only 1 step is below its benchmark range" in plan.summary
     assert {i.kpi for i in plan.initiatives} == {"Pricing -> Trials conversion",
-                                                 "Visitors -> Pricing conversion"}
+                                                 "Visitors -> Pricing conversion",
+                                                 "Trials -> Customers conversion"}
 
 
 def test_plan_for_steps_without_a_benchmark():

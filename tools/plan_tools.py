@@ -51,17 +51,20 @@ def plan_tool(ctx: ToolContext, args: PlanArgs) -> Any:
     from analytics.diagnosis.diagnose import diagnose
     from analytics.diagnosis.plan import build_plan
 
-    evidence: dict = {}
     if args.metrics_text:
         diagnosis = diagnose(args.metrics_text, args.business_model)
-    else:
-        from analytics.diagnosis.from_store import store_diagnosis
+        return build_plan(diagnosis, quarter=args.quarter)
+    from analytics.description import describe_data
+    from analytics.diagnosis.store_plan import store_plan
 
-        index = ctx.feedback_index()
-        index.ensure_current()
-        with ctx.store.reader() as con:
-            diagnosis, evidence = store_diagnosis(con, args.business_model, index)
-    return build_plan(diagnosis, quarter=args.quarter, evidence=evidence)
+    data = describe_data(ctx.store)
+    index = ctx.feedback_index()
+    index.ensure_current()
+    with ctx.store.reader() as con:
+        return store_plan(con, quarter=args.quarter, business_model=args.business_model,
+                          feedback_index=index if data.feedback else None,
+                          conversion=data.conversion_event, churn=data.churn_event,
+                          attribute_values=dict(data.attribute_values))
 
 
 def plan_view(args: PlanArgs, result: Any) -> TableView:

@@ -1,6 +1,8 @@
-"""The quarterly quick-win plan: 3-7 initiatives, ranked by an explicit score, each with its
-evidence, KPI, expected lift range, owner, 12-week timeline and a holdout sized by a power
-calculation.
+"""The quarterly quick-win plan: 3-7 distinct initiatives (one per friction), ranked by an
+explicit score, each with its evidence, KPI, expected range, owner, a test designed for the
+traffic it has (experiment.py) and a slot in a quarter where tests on one step do not overlap
+(schedule.py). This module holds the plan's types, the plan from pasted stage metrics and the
+finishing every plan shares; store_plan.py makes one from the event store.
 
 Expected lift: closing 25% (low) to 60% (high) of the gap to the benchmark median within a quarter,
 a deliberately modest assumption; for a step already at its benchmark but with evidence of a
@@ -11,48 +13,26 @@ behavioural evidence, 0.8 with customers' words too) / effort (1-3).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 
 import yaml
-from scipy import stats
 
 from analytics.diagnosis.diagnose import DiagnosisResult, Transition
+from analytics.diagnosis.experiment import ALPHA, POWER, Experiment, design_experiment
+from analytics.diagnosis.experiment import sample_size_per_arm as sample_size_per_arm
+from analytics.diagnosis.schedule import Slot, build_weeks, schedule
 from analytics.errors import JourneyError
-from analytics.results import AnalyticResult, markdown_literal, pct
+from analytics.results import AnalyticResult, pct
 
 GAP_CLOSED = (0.25, 0.60)
 EVIDENCE_LIFT = (0.05, 0.15)  # relative, for steps at benchmark with behavioural evidence
-ALPHA, POWER = 0.05, 0.8
 
 
 def playbook() -> dict:
     text = resources.files("prompts").joinpath("playbook.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
-
-
-def sample_size_per_arm(p1: float, p2: float, alpha: float = ALPHA, power: float = POWER) -> int:
-    """People per arm to detect p1 -> p2 (two-sided two-proportion z-test)."""
-    if not 0 < p1 < 1 or not 0 < p2 < 1 or p1 == p2:
-        raise JourneyError("The rates to compare must differ and lie strictly between 0 and 1")
-    z_a, z_b = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
-    p_bar = (p1 + p2) / 2
-    n = ((z_a * math.sqrt(2 * p_bar * (1 - p_bar)) + z_b * math.sqrt(p1 * (1 - p1)
-                                                                      + p2 * (1 - p2))) ** 2
-         / (p2 - p1) ** 2)
-    return math.ceil(n)
-
-
-@dataclass
-class Experiment:
-    design: str
-    holdout_share: float
-    per_arm: int
-    weeks_needed: float
-    detectable_lift: str
-    note: str = ""
 
 
 @dataclass
@@ -66,7 +46,7 @@ class Initiative:
     baseline: float
     expected_low: float
     expected_high: float
-    expected_customers_per_month: list[float]
+    expected_customers_per_month: list[float]  # at the last stage: low, high
     owner: str
     effort: int
     reach: float
@@ -74,12 +54,28 @@ class Initiative:
     score: float
     timeline: list[str]
     experiment: Experiment
+    why: str = ""  # why it made the list
+    kind: str = "step"  # step, segment gap, churn gap, retention lever
+    segment: str = ""  # the people it is for, when not everyone at the step
+    step: str = ""  # the step it targets, "a -> b"
+    impact_unit: str = "more people at the last stage a month"
+    revenue_low: float | None = None  # a month, where the conversion carries a value
+    revenue_high: float | None = None
+    audience: dict = field(default_factory=dict)  # who it reaches, as filters
+    slot: Slot | None = None
+    sources: list[str] = field(default_factory=list)  # per evidence item: the command showing it
 
 
 @dataclass
 class PlanResult(AnalyticResult):
     quarter: str = ""
+    basis: str = ""  # what the plan was made from
     initiatives: list[Initiative] = field(default_factory=list)
+    first_three: list[str] = field(default_factory=list)
+    impact_low: dict[str, float] = field(default_factory=dict)  # unit -> total a month
+    impact_high: dict[str, float] = field(default_factory=dict)
+    needs: dict[str, list[str]] = field(default_factory=dict)  # owner -> what they do
+    left_out: list[str] = field(default_factory=list)
     risks: list[str] = field(default_factory=list)
     weekly_metrics: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
@@ -87,41 +83,18 @@ class PlanResult(AnalyticResult):
     kind = "plan"
 
     def figure(self):
-        import plotly.graph_objects as go
+        from analytics.diagnosis.plan_export import gantt_figure
 
-        fig = go.Figure(go.Bar(x=[i.score for i in self.initiatives],
-                               y=[i.title for i in self.initiatives], orientation="h"))
-        fig.update_layout(title=f"Quick wins for {self.quarter} (score)",
-                          yaxis={"autorange": "reversed"})
-        return fig
+        return gantt_figure(self)
 
     def to_dict(self) -> dict:
         # The Markdown goes with the data, so a script or an MCP client can paste it as is.
         return {**super().to_dict(), "markdown": self.markdown()}
 
     def markdown(self) -> str:
-        lines = [f"# Quick-win plan, {self.quarter}", "", markdown_literal(self.summary), ""]
-        for i in self.initiatives:
-            e = i.experiment
-            lines += [
-                f"## {i.rank}. {i.title}", "",
-                # Targets and evidence carry the data's own names and the customers' words.
-                f"- **Targets:** {markdown_literal(i.targets)}",
-                f"- **Change:** {i.change}",
-                "- **Evidence:** " + "; ".join(markdown_literal(e) for e in i.evidence),
-                f"- **KPI:** {i.kpi}: {pct(i.baseline)} today, expected {pct(i.expected_low)} "
-                f"to {pct(i.expected_high)} (+{i.expected_customers_per_month[0]:,.0f} to "
-                f"+{i.expected_customers_per_month[1]:,.0f} people a month)",
-                f"- **Owner:** {i.owner} · **Effort:** {i.effort}/3 · **Score:** {i.score:,.1f}",
-                f"- **Experiment:** {e.design}; holdout {e.holdout_share:.0%}, {e.per_arm:,} "
-                f"people per arm, about {e.weeks_needed:.1f} weeks at current traffic "
-                f"(detects {e.detectable_lift}). {e.note}".rstrip(),
-                "- **Timeline:**",
-                *[f"  - {step}" for step in i.timeline], ""]
-        lines += ["## Risks", *[f"- {r}" for r in self.risks], "",
-                  "## Measure weekly", *[f"- {m}" for m in self.weekly_metrics], "",
-                  "## Assumptions", *[f"- {a}" for a in self.assumptions], ""]
-        return "\n".join(lines)
+        from analytics.diagnosis.plan_export import plan_markdown
+
+        return plan_markdown(self)
 
 
 def next_quarter(today: date | None = None) -> str:
@@ -131,17 +104,10 @@ def next_quarter(today: date | None = None) -> str:
     return f"{year}-Q{q}"
 
 
-def _timeline(weeks_needed: float) -> list[str]:
-    run_end = min(10, 4 + max(2, math.ceil(weeks_needed)))
-    return ["Weeks 1-2: confirm the friction with the data and customers' words; design the change",
-            "Weeks 3-4: build the change and the holdout split; check tracking",
-            f"Weeks 5-{run_end}: run the experiment; watch the weekly metrics",
-            f"Weeks {run_end + 1}-12: read the result against the holdout; roll out or stop"]
-
-
 def build_plan(diagnosis: DiagnosisResult, *, quarter: str | None = None,
                evidence: dict[str, list[str]] | None = None, max_items: int = 7) -> PlanResult:
-    """Initiatives for the transitions below their benchmark median, best score first."""
+    """From pasted stage metrics: one initiative per transition below its benchmark median (the
+    play that fits it best), then, when fewer than three, the largest losses."""
     quarter = quarter or next_quarter()
     if not _valid_quarter(quarter):
         raise JourneyError(f"Quarter '{quarter}' must look like 2027-Q1")
@@ -149,6 +115,7 @@ def build_plan(diagnosis: DiagnosisResult, *, quarter: str | None = None,
     evidence = evidence or {}
     candidates: list[Initiative] = []
     planned: list[Transition] = []
+    used: set[str] = set()
     for t in diagnosis.transitions:
         extra = evidence.get(t.benchmark_key, []) if t.benchmark_key else []
         if not t.benchmark or t.benchmark_key not in book or not 0 < t.conversion < 1:
@@ -167,8 +134,8 @@ def build_plan(diagnosis: DiagnosisResult, *, quarter: str | None = None,
         if low <= t.conversion:
             continue
         planned.append(t)
-        candidates += _initiatives(t, low, high, confidence, book[t.benchmark_key], extra,
-                                   diagnosis.business_model)
+        candidates.append(_initiative(t, low, high, confidence, book[t.benchmark_key], extra,
+                                      diagnosis.business_model, used))
     fallback: list[Transition] = []
     if len(candidates) < 3:
         # Few steps are below their ranges: a plan still goes where the most people are lost and
@@ -182,40 +149,19 @@ def build_plan(diagnosis: DiagnosisResult, *, quarter: str | None = None,
                 continue
             confidence = (0.5 if t.benchmark else 0.4) + (0.2 if extra else 0.0)
             fallback.append(t)
-            candidates += _initiatives(t, low, high, confidence, _plays(t, book), extra,
-                                       diagnosis.business_model, fallback=True)
+            candidates.append(_initiative(t, low, high, confidence, _plays(t, book), extra,
+                                          diagnosis.business_model, used, fallback=True))
     if not candidates:
         raise JourneyError(
             "No step in these numbers loses people (every stage is as large as the one before "
             "it), so there is nothing to plan from. Check that each count is the people who "
             "reached that stage in the same period, or load your event data.")
     candidates.sort(key=lambda i: (-i.score, i.title))
-    chosen = candidates[:max_items]
-    for rank, item in enumerate(chosen, start=1):
-        item.rank = rank
-    result = PlanResult(
-        quarter=quarter, initiatives=chosen,
-        risks=["Benchmarks are orientation ranges, not targets; your history beats them.",
-               "Running several tests on the same step at once muddles the read-out: stagger "
-               "them or use separate holdouts.",
-               "Seasonality and campaign changes move the weekly numbers; compare with the "
-               "holdout, not with last month."],
-        weekly_metrics=[f"{t.from_stage} -> {t.to_stage} conversion (test vs holdout)"
-                        for t in diagnosis.transitions] + ["people entering the funnel"],
-        assumptions=[f"Expected lift closes {GAP_CLOSED[0]:.0%}-{GAP_CLOSED[1]:.0%} of the gap "
-                     "to the benchmark median within the quarter; for a step at benchmark with "
-                     f"evidence of friction, {EVIDENCE_LIFT[0]:.0%}-{EVIDENCE_LIFT[1]:.0%} "
-                     "relative.",
-                     "Score = reach x relative lift (midpoint) x confidence / effort.",
-                     "Holdout sized to detect the low end of the expected lift "
-                     f"(two-sided, alpha {ALPHA}, power {POWER:.0%})."],
-        definitions={"score": "reach x impact x confidence / effort",
-                     "expected lift": "conversion range after the change, low to high"},
-        filters={})
-    top = chosen[0]
-    result.summary = (f"{len(chosen)} quick wins for {quarter}. First: {top.title} on "
-                      f"{top.kpi} ({pct(top.baseline)} today, expected {pct(top.expected_low)}-"
-                      f"{pct(top.expected_high)}).")
+    left_out = [f"{t.from_stage} -> {t.to_stage} ({pct(t.conversion)}): {t.verdict}"
+                for t in diagnosis.transitions
+                if all(t is not p for p in planned + fallback)]
+    result = finish_plan(candidates[:max_items], quarter=quarter, left_out=left_out,
+                         basis="the pasted stage metrics")
     if fallback:
         result.summary += " " + fallback_sentence(diagnosis, fallback)
         result.assumptions.append(
@@ -223,6 +169,84 @@ def build_plan(diagnosis: DiagnosisResult, *, quarter: str | None = None,
             f"{GAP_CLOSED[0]:.0%}-{GAP_CLOSED[1]:.0%} of the gap to the top of the range; above "
             f"it or without a range, {EVIDENCE_LIFT[0]:.0%}-{EVIDENCE_LIFT[1]:.0%} relative.")
     return result
+
+
+def finish_plan(chosen: list[Initiative], *, quarter: str, left_out: list[str],
+                basis: str) -> PlanResult:
+    """Ranks, the quarter's timeline, the totals and the one-page summary."""
+    if not _valid_quarter(quarter):
+        raise JourneyError(f"Quarter '{quarter}' must look like 2027-Q1")
+    for rank, item in enumerate(chosen, start=1):
+        item.rank = rank
+    slots = schedule([(i.owner, i.step or i.kpi, i.effort, i.experiment.run_weeks or 8)
+                      for i in chosen])
+    for item, slot in zip(chosen, slots):
+        item.slot = slot
+        item.timeline = _timeline(slot)
+    low: dict[str, float] = {}
+    high: dict[str, float] = {}
+    for i in chosen:
+        low[i.impact_unit] = low.get(i.impact_unit, 0.0) + i.expected_customers_per_month[0]
+        high[i.impact_unit] = high.get(i.impact_unit, 0.0) + i.expected_customers_per_month[1]
+    for unit in ("revenue",):
+        lows = [i.revenue_low for i in chosen if i.revenue_low is not None]
+        if lows:
+            low[unit] = sum(lows)
+            high[unit] = sum(i.revenue_high or 0.0 for i in chosen)
+    needs: dict[str, list[str]] = {}
+    for i in chosen:
+        needs.setdefault(i.owner, []).append(f"{i.rank}. {i.title}")
+    # The three to start first: readable tests first, then by score.
+    first = sorted(chosen, key=lambda i: (not i.experiment.readable_in_quarter, i.rank))[:3]
+    readable = sum(i.experiment.readable_in_quarter for i in chosen)
+    result = PlanResult(
+        quarter=quarter, basis=basis, initiatives=chosen,
+        first_three=[f"{i.rank}. {i.title}" for i in first], impact_low=low, impact_high=high,
+        needs=needs, left_out=left_out,
+        risks=["Benchmarks and gaps are orientation, not promises; your own test results "
+               "replace them.",
+               "Tests on the same step run one after the other (see the timeline): two at "
+               "once would muddle each other's read-out.",
+               "The totals add the initiatives' ranges as if independent; overlapping people "
+               "make the real total smaller.",
+               "Seasonality and campaign changes move the weekly numbers; compare with the "
+               "holdout, not with last month."],
+        weekly_metrics=list(dict.fromkeys(f"{i.kpi} (test vs holdout)" for i in chosen)),
+        assumptions=[f"Expected change: closing {GAP_CLOSED[0]:.0%}-{GAP_CLOSED[1]:.0%} of a "
+                     "gap within the quarter (a segment's gap to the rest, a step's to its "
+                     f"benchmark median); with only behavioural evidence, {EVIDENCE_LIFT[0]:.0%}"
+                     f"-{EVIDENCE_LIFT[1]:.0%} relative.",
+                     "Score = expected impact at the last stage (midpoint) x confidence / "
+                     "effort.",
+                     f"A test is readable in the quarter when its run, after the build, can "
+                     f"detect the low end of its expected change (two-sided, alpha {ALPHA}, "
+                     f"power {POWER:.0%}), or a lift inside the expected range."],
+        definitions={"score": "expected impact at the last stage x confidence / effort",
+                     "expected change": "the KPI's range after the change, low to high",
+                     "readable": "the test can be read before the quarter ends"},
+        filters={})
+    top = chosen[0]
+    totals = "; ".join(f"{low[u]:,.0f}-{high[u]:,.0f} {u}" for u in low if u != "revenue")
+    result.summary = (f"{len(chosen)} initiatives for {quarter}, {readable} with a test "
+                      f"readable within the quarter. First: {top.title} ({top.kpi}: "
+                      f"{pct(top.baseline)} today, expected {pct(top.expected_low)}-"
+                      f"{pct(top.expected_high)}). Expected impact of the whole plan: {totals}.")
+    return result
+
+
+def _timeline(slot: Slot) -> list[str]:
+    build = (f"Week {slot.build_start}" if slot.build_start == slot.build_end else
+             f"Weeks {slot.build_start}-{slot.build_end}")
+    run = (f"Week {slot.run_start}" if slot.run_start == slot.run_end else
+           f"Weeks {slot.run_start}-{slot.run_end}")
+    lines = [f"{build}: confirm the friction with the data and customers' words; build the "
+             f"change and the holdout split",
+             f"{run}: run the test; watch the weekly metrics",
+             f"Week {slot.readout}: read the result against the holdout; roll out or stop"]
+    if slot.past_quarter:
+        lines.append("Runs past the quarter's 12 weeks: start it first or plan it for next "
+                     "quarter.")
+    return lines
 
 
 # For a step with no playbook entry of its own (a stage the benchmarks do not name).
@@ -277,9 +301,10 @@ def _plays(t: Transition, book: dict) -> list[dict]:
     return book[key] if key else GENERIC_PLAYS
 
 
-def _initiatives(t: Transition, low: float, high: float, confidence: float, plays: list[dict],
-                 extra: list[str], business_model: str, fallback: bool = False
-                 ) -> list[Initiative]:
+def _initiative(t: Transition, low: float, high: float, confidence: float, plays: list[dict],
+                extra: list[str], business_model: str, used: set[str], fallback: bool = False
+                ) -> Initiative:
+    """One initiative for the step: the play that fits it, not every play of its stage."""
     if t.benchmark:
         against = f"benchmark {pct(t.benchmark[0], 0)}-{pct(t.benchmark[2], 0)}"
         why = [f"{pct(t.conversion)} convert against a {business_model} median of "
@@ -290,32 +315,30 @@ def _initiatives(t: Transition, low: float, high: float, confidence: float, play
     if fallback and t.benchmark:
         why.append(f"{pct(t.benchmark[2] - t.conversion)} below the top of its range, "
                    f"{t.lost:,.0f} people lost a month")
-    items = []
-    for play in plays:
-        per_arm = sample_size_per_arm(t.conversion, low)
-        weekly = t.from_count * 12 / 52
-        holdout = 0.5
-        weeks = (per_arm / (weekly * holdout)) if weekly else float("inf")
-        note = ("" if weeks <= 6 else "Underpowered within the quarter at this traffic: "
-                "accept a larger minimum lift or run it longer.")
-        impact = ((low + high) / 2 - t.conversion) / t.conversion if t.conversion else 1.0
-        score = t.from_count * impact * confidence / play["effort"]
-        items.append(Initiative(
-            rank=0, title=play["title"], targets=f"{t.from_stage} -> {t.to_stage} "
-            f"({t.lost:,.0f} people lost a month, {pct(t.conversion)} vs {against})",
-            evidence=why + extra,
-            change=play["change"], kpi=f"{t.from_stage} -> {t.to_stage} conversion",
-            baseline=t.conversion, expected_low=low, expected_high=high,
-            expected_customers_per_month=[(low - t.conversion) * t.from_count,
-                                          (high - t.conversion) * t.from_count],
-            owner=play["owner"], effort=play["effort"], reach=t.from_count,
-            confidence=confidence, score=score, timeline=_timeline(weeks),
-            experiment=Experiment(
-                design="randomised 50/50 split of new people reaching the step",
-                holdout_share=holdout, per_arm=per_arm, weeks_needed=weeks,
-                detectable_lift=f"{pct(t.conversion)} -> {pct(low)} at 5% significance, "
-                                "80% power", note=note)))
-    return items
+    play = next((p for p in plays if p["title"] not in used), plays[0])
+    used.add(play["title"])
+    weekly = t.from_count * 12 / 52
+    experiment = design_experiment(t.conversion, low, high, weekly,
+                                   build_weeks=build_weeks(play["effort"]),
+                                   population=f"new people reaching {t.from_stage}")
+    impact = ((low + high) / 2 - t.conversion) / t.conversion if t.conversion else 1.0
+    score = t.from_count * impact * confidence / play["effort"]
+    reason = (f"{t.from_stage} -> {t.to_stage} is below its {business_model} range."
+              if t.benchmark and t.conversion < t.benchmark[0] else
+              f"{t.from_stage} -> {t.to_stage} is below its {business_model} median."
+              if t.benchmark and t.conversion < t.benchmark[1] else
+              f"{t.from_stage} -> {t.to_stage} loses {t.lost:,.0f} people a month.")
+    return Initiative(
+        rank=0, title=play["title"], targets=f"{t.from_stage} -> {t.to_stage} "
+        f"({t.lost:,.0f} people lost a month, {pct(t.conversion)} vs {against})",
+        evidence=why + extra, change=play["change"],
+        kpi=f"{t.from_stage} -> {t.to_stage} conversion", baseline=t.conversion,
+        expected_low=low, expected_high=high,
+        expected_customers_per_month=[(low - t.conversion) * t.from_count,
+                                      (high - t.conversion) * t.from_count],
+        owner=play["owner"], effort=play["effort"], reach=t.from_count,
+        confidence=confidence, score=score, timeline=[], experiment=experiment, why=reason,
+        step=f"{t.from_stage} -> {t.to_stage}", impact_unit=f"more {t.to_stage} a month")
 
 
 def _valid_quarter(text: str) -> bool:

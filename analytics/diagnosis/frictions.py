@@ -1,0 +1,286 @@
+"""The frictions a quarterly plan can target, found in the event store: each one step of the
+main journey, optionally for one segment, with the evidence about that step and segment only.
+
+Four kinds, each sized in people a month at the journey's last stage:
+* segment gap: a group (a device, channel, customer attribute value) converts far below everyone
+  else at a step ("pricing_view -> signup: mobile 14.2% against 43.8% for the rest"); the
+  full gap is what that group would gain converting like the rest;
+* step: a step that is below its benchmark range, or where those who leave do something that
+  those who go on rarely do (an error, a support contact);
+* churn gap: among customers, a group (one attribute value, or two together: "starter, monthly")
+  that cancels far more often than the rest;
+* retention lever: an action done soon after buying that goes with far less cancelling (a
+  correlation: the initiative's test is what proves it).
+
+A gap counts when it is large (at least 5 points and a fifth of the rest's rate), the group is
+large enough (30 people at the step), and it is far beyond chance (two-proportion z-test,
+p < 0.001, a bar that holds after the few dozen comparisons made here).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from scipy import stats
+
+from analytics.catalog import Catalog
+from analytics.errors import JourneyError
+from analytics.filters import Filters
+from analytics.funnel import FunnelResult, funnel
+from analytics.results import pct
+from analytics.store.connection import Connection
+
+MIN_GROUP = 30  # people at the step, for a group's rate to be compared
+MIN_GAP, MIN_RELATIVE_GAP = 0.05, 0.2
+MAX_P = 0.001
+MAX_VALUES = 8  # an attribute with more values is an identifier, not a segment
+NO_VALUE = ("(none)", "None", "", "unknown")
+
+
+@dataclass
+class Evidence:
+    text: str
+    source: str  # the command that shows the same figures: `journey funnel a b --by device`
+
+
+@dataclass
+class Friction:
+    kind: str  # "segment gap", "step", "churn gap", "retention lever"
+    step_from: str
+    step_to: str
+    segment: list[tuple[str, str]]  # (attribute, value) pairs; empty: everyone at the step
+    rate: float  # the targeted people's rate now (conversion, or cancelling for churn)
+    reference: float | None  # what it is compared with: the rest's rate, or the range's top
+    reference_label: str  # "the rest", "desktop", "everyone else", "the top of its range"
+    monthly_people: float  # targeted people reaching step_from a month
+    downstream: float  # of those reaching step_to, the share who go on to the conversion
+    increase: bool  # True: the rate should rise (conversion); False: fall (cancelling)
+    stage: str = ""  # the playbook's key for this part of the journey
+    p_value: float | None = None
+    evidence: list[Evidence] = field(default_factory=list)
+    action: str = ""  # for a retention lever: the action to prompt
+    doers_share: float = 0.0  # for a retention lever: the share of customers who do it now
+    lever_with: float | None = None  # for a retention lever: cancelling with and without it
+    lever_without: float | None = None
+
+    @property
+    def segment_words(self) -> str:
+        return ", ".join(f"{v}" if a in ("device", "channel") else f"{a} {v}"
+                         for a, v in self.segment)
+
+    @property
+    def target(self) -> str:
+        who = f" for {self.segment_words}" if self.segment else ""
+        return f"{self.step_from} -> {self.step_to}{who}"
+
+    def gap_people(self) -> float:
+        """People a month at the last stage that closing the whole gap is worth."""
+        if self.kind == "retention lever" or self.reference is None:
+            return 0.0
+        gap = (self.reference - self.rate) if self.increase else (self.rate - self.reference)
+        return max(gap, 0.0) * self.monthly_people * (self.downstream if self.increase else 1.0)
+
+
+def months_of_data(con: Connection) -> float:
+    row = con.execute("SELECT date_diff('day', CAST(min(ts) AS DATE), CAST(max(ts) AS DATE)) "
+                      "FROM events").fetchone()
+    days = (row[0] if row else 0) or 0
+    return max(days / 30.4, 1.0)
+
+
+def z_test(x1: int, n1: int, x2: int, n2: int) -> float:
+    """Two-sided p-value that two shares differ (pooled two-proportion z-test)."""
+    if min(n1, n2) == 0:
+        return 1.0
+    pooled = (x1 + x2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 1.0
+    return float(2 * stats.norm.sf(abs(x1 / n1 - x2 / n2) / se))
+
+
+def breakdown_dimensions(attribute_values: dict[str, list[str]]) -> list[str]:
+    """Device and channel, then every customer attribute with a few values (not a twin of one
+    already taken: billing and billing_period hold the same thing)."""
+    dims = ["device", "channel"]
+    seen_values: list[set[str]] = []
+    for attribute, values in attribute_values.items():
+        usable = {v for v in values if v not in NO_VALUE}
+        if not 2 <= len(usable) <= MAX_VALUES or usable in seen_values:
+            continue
+        seen_values.append(usable)
+        dims.append(attribute)
+    return dims
+
+
+def _command(steps: list[str], by: str | None = None,
+             where: list[tuple[str, str]] | None = None) -> str:
+    names = " ".join(f"'{s}'" if " " in s else s for s in steps)
+    parts = [f"journey funnel {names}"]
+    if by:
+        parts.append(f"--by {by}")
+    for attribute, value in where or []:
+        parts.append(f"--{attribute} {value}" if attribute in ("device", "channel")
+                     else f"--where {attribute}={value}")
+    return " ".join(parts)
+
+
+def _filters(segment: list[tuple[str, str]]) -> Filters:
+    device = tuple(v for a, v in segment if a == "device")
+    channel = tuple(v for a, v in segment if a == "channel")
+    attributes = tuple((a, v) for a, v in segment if a not in ("device", "channel"))
+    return Filters(device=device, channel=channel, attributes=attributes)
+
+
+def segment_gaps(con: Connection, steps: list[str], overall: FunnelResult, months: float,
+                 dims: list[str], catalog: Catalog | None = None) -> list[Friction]:
+    """The largest gap of each step, whichever breakdown shows it."""
+    best: dict[int, Friction] = {}
+    last = overall.steps[-1].customers
+    for dim in dims:
+        try:
+            split = funnel(con, steps, by=dim, catalog=catalog)
+        except JourneyError:
+            continue  # an attribute the funnel cannot split by here
+        for k in range(1, len(steps)):
+            n_all, x_all = overall.steps[k - 1].customers, overall.steps[k].customers
+            unknown = sum(g.steps[k - 1].customers for g in split.groups if g.group in NO_VALUE)
+            if unknown > n_all / 2:
+                continue  # recorded for few, often by the outcome itself (an error code)
+            for g in split.groups:
+                if g.group in NO_VALUE:
+                    continue
+                n, x = g.steps[k - 1].customers, g.steps[k].customers
+                n_rest, x_rest = n_all - n, x_all - x
+                if n < MIN_GROUP or n_rest < MIN_GROUP:
+                    continue
+                rate, rest = x / n, x_rest / n_rest
+                if _by_definition(rate, rest) or rest - rate < max(MIN_GAP,
+                                                                    MIN_RELATIVE_GAP * rest):
+                    continue
+                p = z_test(x, n, x_rest, n_rest)
+                if p > MAX_P:
+                    continue
+                downstream = g.steps[-1].customers / x if x else (last / x_all if x_all else 0)
+                found = Friction(
+                    kind="segment gap", step_from=steps[k - 1], step_to=steps[k],
+                    segment=[(dim, g.group)], rate=rate, reference=rest,
+                    reference_label=_rest_label(split, g.group, dim),
+                    monthly_people=n / months, downstream=downstream, increase=True,
+                    p_value=p)
+                found.evidence.append(Evidence(
+                    f"{steps[k - 1]} -> {steps[k]}: {g.group} {pct(rate)} of {n:,} against "
+                    f"{pct(rest)} of the other {n_rest:,} (p = {p:.1g})",
+                    _command(steps[k - 1:k + 1], by=dim)))
+                if k not in best or found.gap_people() > best[k].gap_people():
+                    best[k] = found
+    return list(best.values())
+
+
+def _by_definition(rate: float, rest: float) -> bool:
+    """A value that settles the outcome (a 'trial' plan never pays, a lost reason is only
+    given to lost deals) describes the outcome, not a friction."""
+    return rate <= 0.01 or rate >= 0.99 or rest <= 0.01 or rest >= 0.99
+
+
+def _rest_label(split: FunnelResult, group: str, dim: str) -> str:
+    others = [g.group for g in split.groups if g.group != group and g.group not in NO_VALUE]
+    return others[0] if len(others) == 1 else f"the other {dim} groups"
+
+
+def churn_gap(con: Connection, conversion: str, churn: str, months: float,
+              attribute_values: dict[str, list[str]],
+              catalog: Catalog | None = None) -> Friction | None:
+    """The customers (one attribute value, or two together) who cancel most beyond the rest."""
+    dims = [d for d in breakdown_dimensions(attribute_values)]
+    overall = funnel(con, [conversion, churn], catalog=catalog)
+    n_all, x_all = overall.steps[0].customers, overall.steps[1].customers
+    if n_all < 2 * MIN_GROUP:
+        return None
+    candidates: list[tuple[float, list[tuple[str, str]], int, int]] = []
+
+    def consider(segment: list[tuple[str, str]], n: int, x: int) -> None:
+        n_rest, x_rest = n_all - n, x_all - x
+        if n < MIN_GROUP or n_rest < MIN_GROUP:
+            return
+        rate, rest = x / n, x_rest / n_rest
+        if _by_definition(rate, rest) or rate - rest < max(MIN_GAP, MIN_RELATIVE_GAP * rest) \
+                or z_test(x, n, x_rest, n_rest) > MAX_P:
+            return
+        candidates.append((n * (rate - rest), segment, n, x))
+
+    singles: dict[str, list[str]] = {}
+    for dim in dims:
+        try:
+            split = funnel(con, [conversion, churn], by=dim, catalog=catalog)
+        except JourneyError:
+            continue
+        singles[dim] = [g.group for g in split.groups if g.group not in NO_VALUE]
+        for g in split.groups:
+            if g.group not in NO_VALUE:
+                consider([(dim, g.group)], g.steps[0].customers, g.steps[1].customers)
+    # Two together only around the two values that show the largest gaps alone, split by
+    # each other attribute (a few funnels, not every pair of every value).
+    top = [c[1][0] for c in sorted(candidates, key=lambda c: -c[0])[:2]]
+    for a, value in top:
+        for b in singles:
+            if b == a:
+                continue
+            try:
+                split = funnel(con, [conversion, churn], by=b, filters=_filters([(a, value)]),
+                               catalog=catalog)
+            except JourneyError:
+                continue
+            for g in split.groups:
+                if g.group not in NO_VALUE:
+                    consider(sorted([(a, value), (b, g.group)], key=lambda p: dims.index(
+                        p[0])), g.steps[0].customers, g.steps[1].customers)
+    if not candidates:
+        return None
+    # Of the groups that hold most (70%) of the largest excess of cancellations, the one that
+    # cancels most: the plan targets the people who churn, not a diluted group around them.
+    largest = max(c[0] for c in candidates)
+    _, segment, n, x = max((c for c in candidates if c[0] >= 0.7 * largest),
+                           key=lambda c: (c[3] / c[2], c[0]))
+    n_rest, x_rest = n_all - n, x_all - x
+    rate, rest = x / n, x_rest / n_rest
+    p = z_test(x, n, x_rest, n_rest)
+    found = Friction(kind="churn gap", step_from=conversion, step_to=churn, segment=segment,
+                     rate=rate, reference=rest, reference_label="the other customers",
+                     monthly_people=n / months, downstream=1.0, increase=False, p_value=p)
+    words = ", ".join(f"{a} {v}" for a, v in segment)
+    found.evidence.append(Evidence(
+        f"{pct(rate)} of the {n:,} customers with {words} did {churn}, against {pct(rest)} of "
+        f"the other {n_rest:,} (p = {p:.1g})",
+        _command([conversion, churn], by=segment[-1][0], where=segment[:-1])))
+    return found
+
+
+def retention_lever(con: Connection, conversion: str, churn: str, months: float,
+                    catalog: Catalog | None = None) -> Friction | None:
+    """The action customers take that goes with the least cancelling (the playbook prompts it
+    in their first week)."""
+    from analytics.moments import moments
+
+    m = moments(con, churn, among=conversion, pairs=False, min_support=MIN_GROUP,
+                catalog=catalog)
+    protective = [x for x in m.negative if x.kind == "event" and x.outcome_rate_did_not
+                  is not None and x.p_value is not None and x.p_value <= MAX_P
+                  and x.moment not in (conversion, churn)]
+    if not protective or not m.population:
+        return None
+    best = protective[0]
+    customers = m.population
+    found = Friction(kind="retention lever", step_from=conversion, step_to=churn, segment=[],
+                     rate=m.base_rate or 0.0, reference=None, reference_label="",
+                     monthly_people=customers / months, downstream=1.0, increase=False,
+                     p_value=best.p_value, action=best.moment,
+                     doers_share=best.did / customers if customers else 0.0,
+                     lever_with=best.outcome_rate_did, lever_without=best.outcome_rate_did_not)
+    found.evidence.append(Evidence(
+        f"customers who did {best.moment} (before any cancelling): "
+        f"{pct(best.outcome_rate_did)} did {churn}, against {pct(best.outcome_rate_did_not)} "
+        f"of those who did not ({best.did:,} of {customers:,} did it; correlation, not cause)",
+        f"journey moments --outcome {churn} --among {conversion}"))
+    return found
