@@ -161,13 +161,22 @@ def _plan(r: Any, frame: Any) -> str:
     if not r.initiatives:
         return ""
     lines = [f"{i.rank}. {i.title}: KPI {i.kpi} (today {pct(i.baseline)}, expected "
-             f"{pct(i.expected_low)}-{pct(i.expected_high)}), owner {i.owner}, holdout: "
-             f"{_holdout(i.experiment)}" for i in r.initiatives]
+             f"{pct(i.expected_low)}-{pct(i.expected_high)}); {_impact(i)}; owner {i.owner}; "
+             f"test: {_holdout(i.experiment)}" for i in r.initiatives]
     return f"Quick wins for {r.quarter}:\n" + "\n".join(lines) + "\n"
 
 
+def _impact(i: Any) -> str:
+    low, high = i.expected_customers_per_month
+    sign = "" if i.impact_unit.startswith("fewer") else "+"
+    shown = [f"{x:,.1f}" if abs(x) < 10 else f"{x:,.0f}" for x in (low, high)]
+    return f"{sign}{shown[0]} to {sign}{shown[1]} {i.impact_unit}"
+
+
 def _holdout(experiment: Any) -> str:
-    return f"{experiment.design}, {pct(experiment.holdout_share, 0)} held out"
+    read = ("readable in the quarter" if experiment.readable_in_quarter
+            else "not readable within the quarter")
+    return f"{experiment.design}, {pct(experiment.holdout_share, 0)} held out, {read}"
 
 
 def _journey_model(r: Any, frame: Any) -> str:

@@ -486,7 +486,8 @@ class OfflinePlanner:
             summary = getattr(r.result, "summary", "")
             direct = lead(r, self.frame)
             if direct and summary:
-                summary = f"{direct} {_without_repeats(direct, summary)}"
+                joint = "" if direct.endswith("\n") else " "  # a list ends its own line
+                summary = f"{direct}{joint}{_without_repeats(direct, summary)}"
             if r.tool == "funnel" and r.result.groups:
                 parts.append(_group_comparison(r, self.frame.compare if self.frame else [],
                                                self.frame.steps if self.frame else []))

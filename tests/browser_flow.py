@@ -85,6 +85,14 @@ def tour(page, shots: Path, bad_csv: Path, downloads: Path) -> dict:
     target = downloads / "plan.md"
     info.value.save_as(str(target))
     found["plan_download"] = target.read_text()
+    page.get_by_role("button", name="Download as PDF").click()
+    pdf_link = page.locator("a[download$='.pdf']").first  # the link shows the size, not the name
+    pdf_link.wait_for(timeout=60_000)
+    with page.expect_download() as info:
+        pdf_link.click()
+    target = downloads / "plan.pdf"
+    info.value.save_as(str(target))
+    found["plan_pdf"] = target.read_bytes()[:4]
     page.screenshot(path=str(shots / "plan.png"))
     page.get_by_role("tab", name="Data").click()
     # The journey model every default uses, shown and changed here (then put back).

@@ -119,3 +119,20 @@ def test_attribution_finds_the_channels_as_named(domain):
     best, worst = list(truth["channel_conversion"])[0], list(truth["channel_conversion"])[-1]
     per_reach = {c.channel: c.conversions_per_1000_reached for c in result.channels}
     assert per_reach[best] > per_reach[worst]
+
+
+def test_the_plan_targets_the_planted_friction_once(domain):
+    ctx, truth = domain
+    plan = _call(ctx, "plan", quarter="2027-Q1")
+    friction = truth["friction"]
+    step = f"{friction['step']} -> {friction['next_step']}"
+    planted = [i for i in plan.initiatives if i.step == step]
+    # The planted group (Android at checkout, tiktok at the paywall, 1000+ at the opportunity)
+    # is the initiative's own target, sized as its gap to the rest.
+    assert len(planted) == 1, [i.title for i in plan.initiatives]
+    assert planted[0].kind == "segment gap"
+    assert str(friction["segment_value"]) in planted[0].segment
+    assert len({(i.step, i.segment) for i in plan.initiatives}) == len(plan.initiatives)
+    assert all(i.expected_customers_per_month[1] > 0 for i in plan.initiatives)
+    readable = sum(i.experiment.readable_in_quarter for i in plan.initiatives)
+    assert readable * 2 >= len(plan.initiatives)

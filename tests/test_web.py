@@ -49,9 +49,14 @@ def test_tabs_work_without_a_browser(app, tmp_path):
                                     "Customers: 60/month", "b2b-saas")
     assert "biggest loss" in diagnosis and chart is not None
     assert "Nothing to read" in app.diagnose("", "b2b-saas")[0]
-    plan = app.plan("", "2027-Q1", "b2b-saas")
-    assert plan.startswith("# Quick-win plan, 2027-Q1")
+    plan, gantt = app.plan("", "2027-Q1", "b2b-saas")
+    assert plan.startswith("# Quick-win plan, 2027-Q1") and gantt is not None
     assert open(app.download(plan)).read() == plan
+    # The deck's exports come from the same plan, under the data folder.
+    pdf, page = app.export("", "2027-Q1", "b2b-saas", "pdf"), app.export("", "2027-Q1",
+                                                                         "b2b-saas", "html")
+    assert open(pdf, "rb").read(4) == b"%PDF" and "On one page" in open(page).read()
+    assert str(app.store.temp_folder()) in pdf
 
 
 def test_data_tab_loads_and_explains_errors(tmp_path):
@@ -189,7 +194,7 @@ def test_a_marketer_uses_every_screen_in_the_browser(server, tmp_path):
         found = tour(page, tmp_path / "shots", bad, tmp_path)
     print(f"\nfirst chat answer appeared {found['first_answer_s']:.2f} s after Enter")
     assert found["diagnosis_shown"]
-    assert found["plan_download"].startswith("# Quick-win plan")
+    assert found["plan_download"].startswith("# Quick-win plan") and found["plan_pdf"] == b"%PDF"
     assert "subscription_started" in found["model_shown"] and found["model_reset"]
     assert "bad_events.csv" in found["upload_error"] and "row 1" in found["upload_error"]
     for name in ("chat", "journey-map", "diagnose", "plan", "data"):

@@ -69,11 +69,15 @@ def plan_tool(ctx: ToolContext, args: PlanArgs) -> Any:
 
 def plan_view(args: PlanArgs, result: Any) -> TableView:
     rows = [[i.rank, i.title, i.kpi, pct(i.baseline), pct(i.expected_low),
-             pct(i.expected_high), i.owner, f"{i.score:.3g}"] for i in result.initiatives]
+             pct(i.expected_high), i.owner,
+             "yes" if i.experiment.readable_in_quarter else "no",
+             f"{i.slot.build_start}-{i.slot.readout}" if i.slot else "", f"{i.score:.3g}"]
+            for i in result.initiatives]
     return TableView(f"Quick-win plan, {result.quarter}", ["rank", "initiative", "kpi",
                                                            "baseline", "expected low",
-                                                           "expected high", "owner", "score"],
-                     rows)
+                                                           "expected high", "owner",
+                                                           "test readable", "weeks", "score"],
+                     rows, notes=[f"Left out: {x}" for x in result.left_out])
 
 
 def readable_stages(text: str) -> int:

@@ -87,9 +87,11 @@ TOOLS: list[ToolSpec] = [
     ToolSpec("diagnose", "Diagnose stage metrics the user pasted (from a deck or spreadsheet): "
              "conversion per step, friction ranked by people lost, benchmarks, inconsistent "
              "numbers.", pt.DiagnoseArgs, pt.diagnose_tool, pt.diagnose_view),
-    ToolSpec("plan", "A quarterly plan of 3-7 quick wins with KPI, expected lift, owner and "
-             "holdout, from pasted metrics or from the loaded data. Use for 'what should we fix "
-             "first?'.", pt.PlanArgs, pt.plan_tool, pt.plan_view),
+    ToolSpec("plan", "A quarterly plan of 3-7 initiatives, one per friction (a step, or a "
+             "segment's gap at a step), each with its own evidence, expected impact at the last "
+             "stage, owner, a test designed for its traffic and its weeks in the quarter; from "
+             "pasted metrics or from the loaded data. Use for 'what should we fix first?'.",
+             pt.PlanArgs, pt.plan_tool, pt.plan_view),
     ToolSpec("journey_model", "The journey model every default uses, read from behaviour: the "
              "conversion event, the main journey (ordered steps most converters pass), the churn "
              "event and each event's stage, with the evidence (share of converters reaching each "

@@ -133,7 +133,7 @@ def store_of(ctx: click.Context) -> EventStore:
 
 def emit_tool_result(result: ToolResult, face: Any, *, as_json: bool = False,
                      chart: str | None = None, csv: str | None = None, md: bool = False,
-                     yes: bool = False) -> None:
+                     html: str | None = None, pdf: str | None = None, yes: bool = False) -> None:
     """A tool's result as the terminal shows it: --json prints exactly the tool's data."""
     from tools.base import to_json
     from tools.registry import BY_NAME
@@ -143,10 +143,14 @@ def emit_tool_result(result: ToolResult, face: Any, *, as_json: bool = False,
         result.figure().write_html(str(chart), include_plotlyjs=True, full_html=True)
     if csv:
         typed.write_csv(csv)
+    if html:
+        typed.write_html(html)
+    if pdf:
+        typed.write_pdf(pdf)
     if as_json:
         sys.stdout.write(to_json(result.data()))
         return
-    if md or face.extras == ("md",) and hasattr(typed, "markdown"):
+    if md or "md" in face.extras and hasattr(typed, "markdown"):
         # A plan reads as the document it is; --md prints it raw, for a file or a pipe.
         if md:
             sys.stdout.write(typed.markdown())

@@ -35,7 +35,7 @@ class CliFace:
     arguments: tuple[str, ...] = ()  # fields given positionally, in order
     flags: dict[str, str] = field(default_factory=dict)  # field -> flag, where not --field-name
     files: tuple[str, ...] = ()  # fields whose text is read from a file (or - for stdin)
-    extras: tuple[str, ...] = ()  # terminal-only options: csv, md, yes
+    extras: tuple[str, ...] = ()  # terminal-only options: csv, md, html, pdf, yes
 
 
 CLI: dict[str, CliFace] = {
@@ -66,7 +66,7 @@ CLI: dict[str, CliFace] = {
     "diagnose": CliFace(("diagnose",), ("metrics_text",), {"business_model": "--model"},
                         files=("metrics_text",)),
     "plan": CliFace(("plan",), flags={"metrics_text": "--metrics", "business_model": "--model"},
-                    files=("metrics_text",), extras=("md",)),
+                    files=("metrics_text",), extras=("md", "html", "pdf")),
     "ingest": CliFace(("ingest",), ("kind", "paths"), {"mapping": "--map"}),
     "forget": CliFace(("forget",), ("customer_id",), extras=("yes",)),
 }
@@ -247,6 +247,12 @@ def build_command(spec: ToolSpec) -> click.Command:
     if "md" in face.extras:
         params.append(click.Option(["--md"], is_flag=True,
                                    help="Print Markdown to paste into a document."))
+    if "html" in face.extras:
+        params.append(click.Option(["--html"], metavar="FILE.html", default=None,
+                                   help="Also save the document as a standalone HTML file."))
+    if "pdf" in face.extras:
+        params.append(click.Option(["--pdf"], metavar="FILE.pdf", default=None,
+                                   help="Also save the document as a PDF."))
     if "yes" in face.extras:
         params.append(click.Option(["--yes"], is_flag=True, help="Do not ask for confirmation."))
 
@@ -255,7 +261,8 @@ def build_command(spec: ToolSpec) -> click.Command:
         from tools.base import ToolContext
         from ui.cli_output import RowProgress, error_json, store_of, when_interrupted
 
-        extras = {k: values.pop(k, None) for k in ("as_json", "chart", "csv", "md", "yes")}
+        extras = {k: values.pop(k, None) for k in ("as_json", "chart", "csv", "md", "html", "pdf",
+                                                   "yes")}
         arguments = arguments_from(spec, values, ctx)
         if "yes" in face.extras and not extras["yes"]:
             shown = " ".join(str(v) for v in arguments.values())

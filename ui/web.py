@@ -208,21 +208,38 @@ class JourneyApp:
         lines += [f"- Not read: {md(line)}" for line in diagnosis.unread]
         return "\n".join(lines), result.figure() if result.figure else None
 
-    def plan(self, text: str, quarter: str, model: str):
+    def _plan_result(self, text: str, quarter: str, model: str):
         args: dict[str, Any] = {"business_model": model}
         if text and text.strip():
             args["metrics_text"] = text
         if quarter:
             args["quarter"] = quarter
-        result = call_tool(self.shared, "plan", args)
-        return result.result.markdown() if result.ok else problem(result)
+        # The same arguments give the shared result again: the exports do not plan twice.
+        return call_tool(self.shared, "plan", args)
 
-    def download(self, markdown: str) -> str:
+    def plan(self, text: str, quarter: str, model: str):
+        result = self._plan_result(text, quarter, model)
+        if not result.ok:
+            return problem(result), None
+        return result.result.markdown(), result.figure() if result.figure else None
+
+    def _export_folder(self) -> Path:
         # Under the data folder, never the system's /tmp: an erasure clears it (analytics/
         # __init__.py), and nothing about customers is left where no one looks.
-        folder = Path(tempfile.mkdtemp(prefix="plan-", dir=self.store.temp_folder()))
-        path = folder / "quick-win-plan.md"
+        return Path(tempfile.mkdtemp(prefix="plan-", dir=self.store.temp_folder()))
+
+    def download(self, markdown: str) -> str:
+        path = self._export_folder() / "quick-win-plan.md"
         path.write_text(markdown or "", encoding="utf-8")
+        return str(path)
+
+    def export(self, text: str, quarter: str, model: str, kind: str) -> str | None:
+        """The plan as a standalone HTML page or a PDF, for the slide deck."""
+        result = self._plan_result(text, quarter, model)
+        if not result.ok:
+            raise gr.Error(problem(result))
+        path = self._export_folder() / f"quick-win-plan.{kind}"
+        (result.result.write_pdf if kind == "pdf" else result.result.write_html)(str(path))
         return str(path)
 
     # -- data -----------------------------------------------------------------------------------
@@ -361,10 +378,18 @@ def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
             quarter = gr.Textbox(label="Quarter (e.g. 2027-Q1)")
             make_plan = gr.Button("Generate the quick-win plan")
             plan_md = gr.Textbox(lines=24, label="Plan (Markdown, editable)")
-            save = gr.Button("Download as Markdown")
+            plan_gantt = gr.Plot(label="The quarter, week by week")
+            with gr.Row():
+                save = gr.Button("Download as Markdown")
+                save_html = gr.Button("Download as HTML")
+                save_pdf = gr.Button("Download as PDF")
             plan_file = gr.File(label="Download")
-            make_plan.click(app.plan, [metrics, quarter, model], plan_md)
+            make_plan.click(app.plan, [metrics, quarter, model], [plan_md, plan_gantt])
             save.click(app.download, plan_md, plan_file)
+            save_html.click(lambda t, q, m: app.export(t, q, m, "html"), [metrics, quarter, model],
+                            plan_file)
+            save_pdf.click(lambda t, q, m: app.export(t, q, m, "pdf"), [metrics, quarter, model],
+                           plan_file)
         with gr.Tab("Data"):
             upload = gr.File(label="CSV, Parquet or JSON Lines (also .gz), as your tool exports it")
             kind = gr.Dropdown(["events", "customers", "feedback", "deals"], value="events",

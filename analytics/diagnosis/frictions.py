@@ -20,6 +20,7 @@ p < 0.001, a bar that holds after the few dozen comparisons made here).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from scipy import stats
@@ -28,6 +29,7 @@ from analytics.catalog import Catalog
 from analytics.errors import JourneyError
 from analytics.filters import Filters
 from analytics.funnel import FunnelResult, funnel
+from analytics.journey_names import is_setback
 from analytics.results import pct
 from analytics.store.connection import Connection
 
@@ -36,6 +38,12 @@ MIN_GAP, MIN_RELATIVE_GAP = 0.05, 0.2
 MAX_P = 0.001
 MAX_VALUES = 8  # an attribute with more values is an identifier, not a segment
 NO_VALUE = ("(none)", "None", "", "unknown")
+# Attributes that change with time (an app's version): customers on an old one are the early
+# cohorts, who have simply had longer to cancel, so their churn gap says when, not who.
+TIME_PROXY = re.compile(r"version|build|release|cohort|signup_(date|month|week)", re.I)
+# What a billing system records, not an action a customer takes: a renewal or a paid invoice
+# goes with not cancelling by definition.
+BILLING_EVENT = re.compile(r"renew|invoice|paid|payment|charge|billing|refund", re.I)
 
 
 @dataclass
@@ -193,7 +201,7 @@ def churn_gap(con: Connection, conversion: str, churn: str, months: float,
               attribute_values: dict[str, list[str]],
               catalog: Catalog | None = None) -> Friction | None:
     """The customers (one attribute value, or two together) who cancel most beyond the rest."""
-    dims = [d for d in breakdown_dimensions(attribute_values)]
+    dims = [d for d in breakdown_dimensions(attribute_values) if not TIME_PROXY.search(d)]
     overall = funnel(con, [conversion, churn], catalog=catalog)
     n_all, x_all = overall.steps[0].customers, overall.steps[1].customers
     if n_all < 2 * MIN_GROUP:
@@ -238,11 +246,14 @@ def churn_gap(con: Connection, conversion: str, churn: str, months: float,
                         p[0])), g.steps[0].customers, g.steps[1].customers)
     if not candidates:
         return None
-    # Of the groups that hold most (70%) of the largest excess of cancellations, the one that
-    # cancels most: the plan targets the people who churn, not a diluted group around them.
-    largest = max(c[0] for c in candidates)
-    _, segment, n, x = max((c for c in candidates if c[0] >= 0.7 * largest),
-                           key=lambda c: (c[3] / c[2], c[0]))
+    # The excess cancellations weighted by how concentrated they are (the group's rate over
+    # the rest's): a pair wins over one attribute only where it narrows to people who cancel
+    # clearly more, not where it adds a near-universal value (desktop) to it.
+    def weight(c: tuple[float, list[tuple[str, str]], int, int]) -> float:
+        rest = (x_all - c[3]) / (n_all - c[2])
+        return c[0] * (c[3] / c[2]) / rest if rest else c[0]
+
+    _, segment, n, x = max(candidates, key=weight)
     n_rest, x_rest = n_all - n, x_all - x
     rate, rest = x / n, x_rest / n_rest
     p = z_test(x, n, x_rest, n_rest)
@@ -267,7 +278,8 @@ def retention_lever(con: Connection, conversion: str, churn: str, months: float,
                 catalog=catalog)
     protective = [x for x in m.negative if x.kind == "event" and x.outcome_rate_did_not
                   is not None and x.p_value is not None and x.p_value <= MAX_P
-                  and x.moment not in (conversion, churn)]
+                  and x.moment not in (conversion, churn) and not BILLING_EVENT.search(x.moment)
+                  and not is_setback(x.moment)]  # a crash is not an action to prompt
     if not protective or not m.population:
         return None
     best = protective[0]

@@ -96,6 +96,25 @@ class PlanResult(AnalyticResult):
 
         return plan_markdown(self)
 
+    def html(self) -> str:
+        from analytics.diagnosis.plan_export import plan_html
+
+        return plan_html(self)
+
+    def write_html(self, path: str) -> None:
+        from analytics.diagnosis.plan_export import write_whole
+
+        def write(partial: str) -> None:
+            with open(partial, "w", encoding="utf-8") as out:
+                out.write(self.html())
+
+        write_whole(path, write)
+
+    def write_pdf(self, path: str) -> None:
+        from analytics.diagnosis.plan_export import plan_pdf, write_whole
+
+        write_whole(path, lambda partial: plan_pdf(self, partial))
+
 
 def next_quarter(today: date | None = None) -> str:
     today = today or date.today()
@@ -226,7 +245,9 @@ def finish_plan(chosen: list[Initiative], *, quarter: str, left_out: list[str],
                      "readable": "the test can be read before the quarter ends"},
         filters={})
     top = chosen[0]
-    totals = "; ".join(f"{low[u]:,.0f}-{high[u]:,.0f} {u}" for u in low if u != "revenue")
+    from analytics.diagnosis.plan_export import people
+
+    totals = "; ".join(f"{people(low[u])}-{people(high[u])} {u}" for u in low if u != "revenue")
     result.summary = (f"{len(chosen)} initiatives for {quarter}, {readable} with a test "
                       f"readable within the quarter. First: {top.title} ({top.kpi}: "
                       f"{pct(top.baseline)} today, expected {pct(top.expected_low)}-"

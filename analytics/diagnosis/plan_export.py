@@ -19,6 +19,11 @@ CELL_COLOURS = {"build": "#E69F00", "run": "#0072B2", "read": "#009E73"}
 CELL_MARKS = {"build": "b", "run": "#", "read": "r", "": "."}
 
 
+def people(x: float) -> str:
+    """A monthly figure: one decimal below ten (0.4 a month is not 0), whole above."""
+    return f"{x:,.1f}" if abs(x) < 10 else f"{x:,.0f}"
+
+
 def impact_words(plan: PlanResult) -> str:
     parts = []
     for unit, low in plan.impact_low.items():
@@ -26,15 +31,15 @@ def impact_words(plan: PlanResult) -> str:
         if unit == "revenue":
             parts.append(f"{low:,.0f}-{high:,.0f} in conversion value a month")
         else:
-            parts.append(f"{low:,.0f}-{high:,.0f} {unit}")
+            parts.append(f"{people(low)}-{people(high)} {unit}")
     return "; ".join(parts)
 
 
 def _initiative_impact(i: Initiative) -> str:
     low, high = i.expected_customers_per_month
-    text = f"+{low:,.0f} to +{high:,.0f} {i.impact_unit}"
+    text = f"+{people(low)} to +{people(high)} {i.impact_unit}"
     if i.impact_unit.startswith("fewer"):
-        text = f"{low:,.0f} to {high:,.0f} {i.impact_unit}"
+        text = f"{people(low)} to {people(high)} {i.impact_unit}"
     if i.revenue_low is not None:
         text += f" (about {i.revenue_low:,.0f}-{i.revenue_high or 0:,.0f} in value a month)"
     return text
@@ -156,8 +161,8 @@ def plan_html(plan: PlanResult) -> str:
              f"<h1>Quick-win plan, {e(plan.quarter)}</h1><p>{e(plan.summary)}</p>",
              "<section class='page'><h2>On one page</h2>",
              f"<p>Made from {e(plan.basis)}.</p>" if plan.basis else "",
-             "<h3>Do first</h3><ol>" + "".join(f"<li>{e(t)}</li>" for t in plan.first_three)
-             + "</ol>",
+             "<h3>Do first</h3><ul>" + "".join(f"<li>{e(t)}</li>" for t in plan.first_three)
+             + "</ul>",
              f"<h3>Expected impact of the whole plan</h3><p>{e(impact_words(plan))} (each "
              "initiative's range added; overlaps make it smaller).</p>",
              "<h3>Needed from whom</h3><ul>" + "".join(
@@ -210,6 +215,28 @@ CSS = ("body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;lin
        "th.label{text-align:left;white-space:nowrap}" + "".join(
            f".{k}{{background:{v};color:#fff}}" for k, v in CELL_COLOURS.items())
        + ".idle{background:#fff}")
+
+
+def write_whole(path: str, write) -> None:
+    """Write through a partial file renamed into place: a failed export leaves no half file
+    (and an existing file stays as it was)."""
+    import os
+
+    from analytics.errors import JourneyError
+
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise JourneyError(f"Cannot write {path}: the folder {folder} does not exist")
+    partial = f"{target}.{os.getpid()}.partial"
+    try:
+        write(partial)
+        os.replace(partial, target)
+    except OSError as exc:
+        raise JourneyError(f"Cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
 
 
 def plan_pdf(plan: PlanResult, path: str) -> None:

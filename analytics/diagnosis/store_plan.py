@@ -207,7 +207,8 @@ def _initiative(f: Friction, steps: list[str], stage_of: dict[str, str], book: d
         expected_high=high, expected_customers_per_month=[gain_low, gain_high],
         owner=play["owner"], effort=play["effort"], reach=f.monthly_people,
         confidence=confidence, score=score, timeline=[], experiment=experiment,
-        why=_why(f), kind=f.kind, segment=f.segment_words, step=f"{f.step_from} -> {f.step_to}",
+        why=_why(f, conversion), kind=f.kind, segment=f.segment_words,
+        step=f"{f.step_from} -> {f.step_to}",
         impact_unit=unit, revenue_low=revenue[0], revenue_high=revenue[1],
         audience=_audience(f))
 
@@ -234,7 +235,7 @@ def _lever_initiative(f: Friction, play: dict, weekly: float) -> Initiative | No
                                                                            gain_high],
         owner=play["owner"], effort=play["effort"], reach=f.monthly_people,
         confidence=0.6, score=(gain_low + gain_high) / 2 * 0.6 / play["effort"], timeline=[],
-        experiment=experiment, why=_why(f), kind=f.kind,
+        experiment=experiment, why=_why(f, f.step_from), kind=f.kind,
         step=f"{f.step_from} -> {f.step_to}", impact_unit="fewer cancellations a month",
         audience=_audience(f))
 
@@ -299,12 +300,12 @@ def _targets(f: Friction) -> str:
     return (f"{f.target}: {pct(f.rate)} go on ({f.monthly_people:,.0f} people a month)")
 
 
-def _why(f: Friction) -> str:
+def _why(f: Friction, conversion: str) -> str:
     if f.kind == "segment gap":
         full = f.gap_people()
         return (f"If {f.segment_words} converted like {f.reference_label} at {f.step_from} -> "
-                f"{f.step_to}: about +{full:,.0f} at the last stage a month, the whole gap; "
-                f"the plan aims at 25%-60% of it this quarter.")
+                f"{f.step_to}: about +{full:,.0f} {conversion} a month (the whole gap, at the "
+                f"journey's last stage); the plan aims at 25%-60% of it this quarter.")
     if f.kind == "churn gap":
         return (f"These customers cancel {f.rate / (f.reference or 1):.1f}x as often as the rest: "
                 f"about {f.gap_people():,.0f} cancellations a month beyond the rest's rate.")
