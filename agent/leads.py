@@ -176,7 +176,7 @@ def _impact(i: Any) -> str:
 def _holdout(experiment: Any) -> str:
     read = ("readable in the quarter" if experiment.readable_in_quarter
             else "not readable within the quarter")
-    return f"{experiment.design}, {pct(experiment.holdout_share, 0)} held out, {read}"
+    return f"{experiment.design}, holdout {pct(experiment.holdout_share, 0)}, {read}"
 
 
 def _journey_model(r: Any, frame: Any) -> str:

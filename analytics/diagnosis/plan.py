@@ -248,7 +248,8 @@ def finish_plan(chosen: list[Initiative], *, quarter: str, left_out: list[str],
     from analytics.diagnosis.plan_export import people
 
     totals = "; ".join(f"{people(low[u])}-{people(high[u])} {u}" for u in low if u != "revenue")
-    result.summary = (f"{len(chosen)} initiatives for {quarter}, {readable} with a test "
+    result.summary = (f"{len(chosen)} initiative{'s' if len(chosen) != 1 else ''} for {quarter}, "
+                      f"{readable} with a test "
                       f"readable within the quarter. First: {top.title} ({top.kpi}: "
                       f"{pct(top.baseline)} today, expected {pct(top.expected_low)}-"
                       f"{pct(top.expected_high)}). Expected impact of the whole plan: {totals}.")
