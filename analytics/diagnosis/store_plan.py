@@ -46,6 +46,7 @@ from analytics.store.connection import Connection
 UPTAKE = (0.10, 0.25)  # of customers not taking a retention action, the share who start to
 CHURN_DELAY_WEEKS = 4  # a cancellation is seen about a month after the change reaches someone
 MAX_ITEMS = 7
+MIN_MONTHLY_IMPACT = 1.0  # people a month at the last stage, at the high end
 
 
 def store_plan(con: Connection, *, quarter: str | None = None, business_model: str = "b2b-saas",
@@ -79,10 +80,16 @@ def store_plan(con: Connection, *, quarter: str | None = None, business_model: s
         if item is not None:
             candidates.append(item)
     candidates.sort(key=lambda i: (-i.score, i.title))
+    # A change worth less than one person a month at the last stage, even at its best, is not
+    # worth a quarter's slot: said, not planned.
+    small = [i for i in candidates if i.expected_customers_per_month[1] < MIN_MONTHLY_IMPACT]
+    candidates = [i for i in candidates if i not in small]
     chosen = candidates[:MAX_ITEMS]
     left_out = [f"{i.title} ({i.targets}): ranked {n} of {len(candidates)}, below the seven "
                 f"the quarter can hold" for n, i in enumerate(candidates[MAX_ITEMS:],
                                                              start=MAX_ITEMS + 1)]
+    left_out += [f"{i.title} ({i.targets}): at most {i.expected_customers_per_month[1]:.1f} "
+                 f"{i.impact_unit}, too small for a quarter's slot" for i in small]
     left_out += _not_frictions(steps, overall, frictions)
     if not chosen:
         raise JourneyError("No friction in the data is large enough for a plan: no step is "
