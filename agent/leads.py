@@ -160,10 +160,16 @@ def _diagnose(r: Any, frame: Any) -> str:
 def _plan(r: Any, frame: Any) -> str:
     if not r.initiatives:
         return ""
-    lines = [f"{i.rank}. {i.title}: KPI {i.kpi} (today {pct(i.baseline)}, expected "
-             f"{pct(i.expected_low)}-{pct(i.expected_high)}); {_impact(i)}; owner {i.owner}; "
-             f"test: {_holdout(i.experiment)}" for i in r.initiatives]
+    lines = [f"{i.rank}. {i.title}: KPI {i.kpi} ({_expected(i)}); {_impact(i)}; owner "
+             f"{i.owner}; test: {_holdout(i.experiment)}" for i in r.initiatives]
     return f"Quick wins for {r.quarter}:\n" + "\n".join(lines) + "\n"
+
+
+def _expected(i: Any) -> str:
+    if i.expected_high < i.expected_low:  # a cancel rate: lower is better
+        return (f"today {pct(i.baseline)}, expected down to {pct(i.expected_high)}-"
+                f"{pct(i.expected_low)}")
+    return f"today {pct(i.baseline)}, expected {pct(i.expected_low)}-{pct(i.expected_high)}"
 
 
 def _impact(i: Any) -> str:

@@ -127,13 +127,22 @@ def test_the_demo_plan_targets_each_planted_friction_once(demo_plan):
     assert mobile[0].impact_unit == "more subscription_started a month"
     assert any("wrote to us mention" in e for e in mobile[0].evidence)
     invite = [i for i in items if i.kind == "retention lever"]
-    assert len(invite) == 1 and "invite_teammate" in invite[0].title
+    # The week it matters in: within 7 days of signing up, not "ever".
+    assert len(invite) == 1 and invite[0].title == ("Prompt invite_teammate in the first week "
+                                                    "after signup")
+    assert invite[0].audience == {"reached": "signup", "not_did": "invite_teammate"}
     billing = [i for i in items if i.kind == "churn gap"]
-    assert len(billing) == 1 and billing[0].segment == "plan starter, billing_period monthly"
+    assert len(billing) == 1 and billing[0].segment == "starter (plan), monthly (billing period)"
+    assert any("payment_failed" in e for e in billing[0].evidence)  # what goes with it there
     # Evidence only about its own step and segment: the billing initiative cites no pricing page.
     assert not any("pricing_view" in e for e in billing[0].evidence)
     readable = sum(i.experiment.readable_in_quarter for i in items)
     assert readable * 2 >= len(items)
+    # A test that cannot be read this quarter runs on after it, with no read-out date in it.
+    for i in items:
+        assert i.slot.open_ended == (not i.experiment.readable_in_quarter)
+    # The one-off signup outage is named, as left out, not planned.
+    assert any("2026-08-17" in x and "one-off incident" in x for x in plan.left_out)
     # Tests on one step never run at the same time.
     for a in items:
         for b in items:

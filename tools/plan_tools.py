@@ -56,15 +56,23 @@ def plan_tool(ctx: ToolContext, args: PlanArgs) -> Any:
         return build_plan(diagnosis, quarter=args.quarter)
     from analytics.description import describe_data
     from analytics.diagnosis.store_plan import store_plan
+    from analytics.errors import JourneyError
 
     data = describe_data(ctx.store)
     index = ctx.feedback_index()
     index.ensure_current()
+    feedback = None
+    if data.feedback:
+        try:
+            # The context's own themes: computed once, shared with the chat and friction.
+            feedback = (ctx.themes(), ctx.snippets()[0])
+        except JourneyError:
+            feedback = None  # too little feedback for themes
     with ctx.store.reader() as con:
         return store_plan(con, quarter=args.quarter, business_model=args.business_model,
                           feedback_index=index if data.feedback else None,
                           conversion=data.conversion_event, churn=data.churn_event,
-                          attribute_values=dict(data.attribute_values))
+                          attribute_values=dict(data.attribute_values), feedback=feedback)
 
 
 def plan_view(args: PlanArgs, result: Any) -> TableView:

@@ -132,8 +132,11 @@ def design_experiment(baseline: float, expected_low: float, expected_high: float
             note=(f"Too few people a week ({weekly_people:,.0f}) for a 50/50 test in the "
                   f"quarter; treating 90% and comparing {run_weeks} weeks with the "
                   f"{run_weeks} before detects a move {direction} to {pct(shown)}. A before/"
-                  f"after read is weaker evidence: the 10% holdout checks that the weeks "
-                  f"themselves did not move."))
+                  f"after read is weaker evidence: " + (
+                      "the 10% holdout checks that the weeks themselves did not move."
+                      if 0.1 * people >= 200 else
+                      f"the 10% holdout (about {0.1 * people:,.0f} people) is too small to "
+                      f"show whether the weeks themselves moved, so read it as directional.")))
     detect = (f"the quarter detects only {pct(baseline)} -> {pct(mde)}" if mde is not None
               else "the quarter's traffic detects no plausible change")
     return Experiment(

@@ -74,8 +74,7 @@ class Friction:
 
     @property
     def segment_words(self) -> str:
-        return ", ".join(f"{v}" if a in ("device", "channel") else f"{a} {v}"
-                         for a, v in self.segment)
+        return segment_words(self.segment)
 
     @property
     def target(self) -> str:
@@ -90,9 +89,12 @@ class Friction:
         return max(gap, 0.0) * self.monthly_people * (self.downstream if self.increase else 1.0)
 
 
-def months_of_data(con: Connection) -> float:
+def months_of_data(con: Connection, event: str | None = None) -> float:
+    """The months over which people arrive: the span of the journey's first step (an export
+    taken a month after the last arrival does not thin out every monthly figure)."""
+    where, params = ("WHERE event_name = ?", [event]) if event else ("", [])
     row = con.execute("SELECT date_diff('day', CAST(min(ts) AS DATE), CAST(max(ts) AS DATE)) "
-                      "FROM events").fetchone()
+                      f"FROM events {where}", params).fetchone()
     days = (row[0] if row else 0) or 0
     return max(days / 30.4, 1.0)
 
@@ -129,9 +131,13 @@ def _command(steps: list[str], by: str | None = None,
     if by:
         parts.append(f"--by {by}")
     for attribute, value in where or []:
-        parts.append(f"--{attribute} {value}" if attribute in ("device", "channel")
-                     else f"--where {attribute}={value}")
+        parts.append(f"--{attribute} {_quoted(value)}" if attribute in ("device", "channel")
+                     else f"--where {_quoted(f'{attribute}={value}')}")
     return " ".join(parts)
+
+
+def _quoted(text: str) -> str:
+    return f"'{text}'" if " " in text else text
 
 
 def _filters(segment: list[tuple[str, str]]) -> Filters:
@@ -156,11 +162,16 @@ def segment_gaps(con: Connection, steps: list[str], overall: FunnelResult, month
             unknown = sum(g.steps[k - 1].customers for g in split.groups if g.group in NO_VALUE)
             if unknown > n_all / 2:
                 continue  # recorded for few, often by the outcome itself (an error code)
+            # The rest is the people with another value: those with none (direct traffic,
+            # no plan recorded) are not a benchmark anyone can be asked to match.
+            n_known = n_all - unknown
+            x_known = x_all - sum(g.steps[k].customers for g in split.groups
+                                  if g.group in NO_VALUE)
             for g in split.groups:
                 if g.group in NO_VALUE:
                     continue
                 n, x = g.steps[k - 1].customers, g.steps[k].customers
-                n_rest, x_rest = n_all - n, x_all - x
+                n_rest, x_rest = n_known - n, x_known - x
                 if n < MIN_GROUP or n_rest < MIN_GROUP:
                     continue
                 rate, rest = x / n, x_rest / n_rest
@@ -178,12 +189,17 @@ def segment_gaps(con: Connection, steps: list[str], overall: FunnelResult, month
                     monthly_people=n / months, downstream=downstream, increase=True,
                     p_value=p)
                 found.evidence.append(Evidence(
-                    f"{steps[k - 1]} -> {steps[k]}: {g.group} {pct(rate)} of {n:,} against "
-                    f"{pct(rest)} of the other {n_rest:,} (p = {p:.1g})",
-                    _command(steps[k - 1:k + 1], by=dim)))
+                    f"{steps[k - 1]} -> {steps[k]} on the main journey: {g.group} {pct(rate)} of "
+                    f"{n:,} against {pct(rest)} of the other {n_rest:,} ({chance(p)})",
+                    _command(steps, by=dim)))
                 if k not in best or found.gap_people() > best[k].gap_people():
                     best[k] = found
     return list(best.values())
+
+
+def chance(p: float) -> str:
+    """A p-value as a marketer reads it."""
+    return "far beyond chance" if p < 1e-6 else f"p = {p:.1g}"
 
 
 def _by_definition(rate: float, rest: float) -> bool:
@@ -260,39 +276,112 @@ def churn_gap(con: Connection, conversion: str, churn: str, months: float,
     found = Friction(kind="churn gap", step_from=conversion, step_to=churn, segment=segment,
                      rate=rate, reference=rest, reference_label="the other customers",
                      monthly_people=n / months, downstream=1.0, increase=False, p_value=p)
-    words = ", ".join(f"{a} {v}" for a, v in segment)
+    words = segment_words(segment)
     found.evidence.append(Evidence(
-        f"{pct(rate)} of the {n:,} customers with {words} did {churn}, against {pct(rest)} of "
-        f"the other {n_rest:,} (p = {p:.1g})",
-        _command([conversion, churn], by=segment[-1][0], where=segment[:-1])))
+        f"{pct(rate)} of the {n:,} {words} customers did {churn}, against {pct(rest)} of the "
+        f"other {n_rest:,} ({chance(p)}; everyone: {pct(x_all / n_all)} of {n_all:,})",
+        _command([conversion, churn], where=segment) + "; everyone: "
+        + _command([conversion, churn])))
+    risk = _segment_risk(con, conversion, churn, segment, catalog)
+    if risk is not None:
+        found.evidence.append(risk)
     return found
+
+
+def _segment_risk(con: Connection, conversion: str, churn: str,
+                  segment: list[tuple[str, str]], catalog: Catalog | None) -> Evidence | None:
+    """Within the group, the event that goes most with cancelling (billing failures)."""
+    from analytics.moments import moments
+
+    try:
+        m = moments(con, churn, among=conversion, pairs=False, min_support=10,
+                    filters=_filters(segment), catalog=catalog)
+    except JourneyError:
+        return None
+    risky = [x for x in m.positive if x.kind == "event" and x.outcome_rate_did_not is not None
+             and x.p_value is not None and x.p_value <= 0.01 and x.moment != churn]
+    if not risky:
+        return None
+    top = risky[0]
+    where = " ".join(f"--{a} {v}" if a in ("device", "channel") else f"--where {a}={v}"
+                     for a, v in segment)
+    return Evidence(f"in this group, those who had {top.moment} cancelled "
+                    f"{pct(top.outcome_rate_did)} against {pct(top.outcome_rate_did_not)} "
+                    f"({top.did:,} had it)",
+                    f"journey moments --outcome {churn} --among {conversion} {where}")
+
+
+def segment_words(segment: list[tuple[str, str]]) -> str:
+    """ "mobile", "starter (plan), monthly (billing period)": values first, as people say."""
+    return ", ".join(v if a in ("device", "channel") else f"{v} ({a.replace('_', ' ')})"
+                     for a, v in segment)
 
 
 def retention_lever(con: Connection, conversion: str, churn: str, months: float,
-                    catalog: Catalog | None = None) -> Friction | None:
-    """The action customers take that goes with the least cancelling (the playbook prompts it
-    in their first week)."""
+                    catalog: Catalog | None = None,
+                    anchors: list[str] | None = None) -> Friction | None:
+    """The action taken in the first week after a journey step (signing up, buying) that goes
+    with the least cancelling among customers: the week it matters in, not "ever"."""
     from analytics.moments import moments
 
-    m = moments(con, churn, among=conversion, pairs=False, min_support=MIN_GROUP,
-                catalog=catalog)
-    protective = [x for x in m.negative if x.kind == "event" and x.outcome_rate_did_not
-                  is not None and x.p_value is not None and x.p_value <= MAX_P
-                  and x.moment not in (conversion, churn) and not BILLING_EVENT.search(x.moment)
-                  and not is_setback(x.moment)]  # a crash is not an action to prompt
-    if not protective or not m.population:
+    best = None
+    for anchor in list(dict.fromkeys((anchors or []) + [conversion])):
+        try:
+            m = moments(con, churn, among=conversion, anchor=anchor, within_seconds=WEEK,
+                        pairs=False, min_support=MIN_GROUP, catalog=catalog)
+        except JourneyError:
+            continue
+        for x in m.negative:
+            if x.kind != "event" or x.outcome_rate_did_not is None or x.p_value is None or \
+                    x.p_value > MAX_P or x.moment in (conversion, churn, anchor) or \
+                    BILLING_EVENT.search(x.moment) or is_setback(x.moment):
+                continue  # a renewal or a crash is no action to prompt
+            gap = x.outcome_rate_did_not - x.outcome_rate_did
+            if best is None or gap > best[0]:
+                best = (gap, anchor, x, m.population)
+            break
+    if best is None:
         return None
-    best = protective[0]
-    customers = m.population
-    found = Friction(kind="retention lever", step_from=conversion, step_to=churn, segment=[],
-                     rate=m.base_rate or 0.0, reference=None, reference_label="",
-                     monthly_people=customers / months, downstream=1.0, increase=False,
-                     p_value=best.p_value, action=best.moment,
-                     doers_share=best.did / customers if customers else 0.0,
-                     lever_with=best.outcome_rate_did, lever_without=best.outcome_rate_did_not)
+    _, anchor, top, customers = best
+    reached, uptake, converted = _uptake(con, anchor, top.moment, conversion)
+    if not reached:
+        return None
+    found = Friction(kind="retention lever", step_from=anchor, step_to=churn, segment=[],
+                     rate=uptake / reached, reference=None, reference_label="",
+                     monthly_people=reached / months, downstream=converted / reached,
+                     increase=True, p_value=top.p_value, action=top.moment,
+                     doers_share=uptake / reached, lever_with=top.outcome_rate_did,
+                     lever_without=top.outcome_rate_did_not)
     found.evidence.append(Evidence(
-        f"customers who did {best.moment} (before any cancelling): "
-        f"{pct(best.outcome_rate_did)} did {churn}, against {pct(best.outcome_rate_did_not)} "
-        f"of those who did not ({best.did:,} of {customers:,} did it; correlation, not cause)",
-        f"journey moments --outcome {churn} --among {conversion}"))
+        f"customers who did {top.moment} within 7 days of {anchor}: {pct(top.outcome_rate_did)} "
+        f"later cancelled, against {pct(top.outcome_rate_did_not)} of those who did not "
+        f"({top.did:,} of {customers:,} customers did; correlation, not cause)",
+        f"journey moments --outcome {churn} --among {conversion} --anchor {_quoted(anchor)} "
+        f"--within 7d"))
+    found.evidence.append(Evidence(
+        f"{pct(uptake / reached)} of the {reached:,} people who did {anchor} did {top.moment} "
+        f"within 7 days", f"journey funnel {_quoted(anchor)} {_quoted(top.moment)} --window 7d"))
     return found
+
+
+WEEK = 7 * 86400
+
+
+def _uptake(con: Connection, anchor: str, action: str, conversion: str) -> tuple[int, int, int]:
+    """People who did the anchor; of them, who did the action within 7 days after it, and who
+    ever converted."""
+    from analytics.filters import scope_sql
+
+    scope = scope_sql(Filters())
+    row = con.execute(f"""{scope.ctes},
+        anchored AS (SELECT person_id, min(ts) AS t FROM ev WHERE event_name = ?
+                     GROUP BY person_id),
+        acted AS (SELECT DISTINCT a.person_id FROM anchored a JOIN ev e
+                  ON e.person_id = a.person_id AND e.event_name = ? AND e.ts >= a.t
+                  AND e.ts <= a.t + INTERVAL {WEEK} SECOND),
+        bought AS (SELECT DISTINCT person_id FROM ev WHERE event_name = ?)
+        SELECT count(*), count(c.person_id), count(b.person_id)
+        FROM anchored a LEFT JOIN acted c ON c.person_id = a.person_id
+        LEFT JOIN bought b ON b.person_id = a.person_id""",
+                      [*scope.params, anchor, action, conversion]).fetchone()
+    return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)

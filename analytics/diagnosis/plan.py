@@ -197,11 +197,13 @@ def finish_plan(chosen: list[Initiative], *, quarter: str, left_out: list[str],
         raise JourneyError(f"Quarter '{quarter}' must look like 2027-Q1")
     for rank, item in enumerate(chosen, start=1):
         item.rank = rank
-    slots = schedule([(i.owner, i.step or i.kpi, i.effort, i.experiment.run_weeks or 8)
+    # Tests that can be read go first on their step; one that cannot runs on past the quarter.
+    slots = schedule([(i.owner, i.step or i.kpi, i.effort,
+                       i.experiment.run_weeks if i.experiment.readable_in_quarter else 0)
                       for i in chosen])
     for item, slot in zip(chosen, slots):
         item.slot = slot
-        item.timeline = _timeline(slot)
+        item.timeline = _timeline(slot, item.experiment)
     low: dict[str, float] = {}
     high: dict[str, float] = {}
     for i in chosen:
@@ -228,8 +230,9 @@ def finish_plan(chosen: list[Initiative], *, quarter: str, left_out: list[str],
                "once would muddle each other's read-out.",
                "The totals add the initiatives' ranges as if independent; overlapping people "
                "make the real total smaller.",
-               "Seasonality and campaign changes move the weekly numbers; compare with the "
-               "holdout, not with last month."],
+               "Seasonality and campaign changes move the weekly numbers: a randomised "
+               "holdout is the comparison to trust; a staged rollout read against the weeks "
+               "before is weaker, and says so."],
         weekly_metrics=list(dict.fromkeys(f"{i.kpi} (test vs holdout)" for i in chosen)),
         assumptions=[f"Expected change: closing {GAP_CLOSED[0]:.0%}-{GAP_CLOSED[1]:.0%} of a "
                      "gap within the quarter (a segment's gap to the rest, a step's to its "
@@ -256,18 +259,24 @@ def finish_plan(chosen: list[Initiative], *, quarter: str, left_out: list[str],
     return result
 
 
-def _timeline(slot: Slot) -> list[str]:
+def _timeline(slot: Slot, experiment: Experiment) -> list[str]:
     build = (f"Week {slot.build_start}" if slot.build_start == slot.build_end else
              f"Weeks {slot.build_start}-{slot.build_end}")
+    lines = [f"{build}: confirm the friction with the data and customers' words; build the "
+             f"change and the holdout split"]
+    if slot.open_ended:
+        lines += [f"From week {slot.run_start}: run the test on past the quarter",
+                  f"Read it when each arm has {experiment.per_arm:,} people (about "
+                  f"{experiment.weeks_needed:,.0f} weeks at today's traffic), or test a bolder "
+                  f"change that needs fewer"]
+        return lines
     run = (f"Week {slot.run_start}" if slot.run_start == slot.run_end else
            f"Weeks {slot.run_start}-{slot.run_end}")
-    lines = [f"{build}: confirm the friction with the data and customers' words; build the "
-             f"change and the holdout split",
-             f"{run}: run the test; watch the weekly metrics",
-             f"Week {slot.readout}: read the result against the holdout; roll out or stop"]
+    lines += [f"{run}: run the test; watch the weekly metrics",
+              f"Week {slot.readout}: read the result against the holdout; roll out or stop"]
     if slot.past_quarter:
-        lines.append("Runs past the quarter's 12 weeks: start it first or plan it for next "
-                     "quarter.")
+        lines.append("Its read-out falls after the quarter's 12 weeks: an earlier test on the "
+                     "same step runs first.")
     return lines
 
 

@@ -15,8 +15,9 @@ if TYPE_CHECKING:
     from analytics.diagnosis.plan import Initiative, PlanResult
 
 # Okabe-Ito colours: told apart by colour-blind readers, and printed in grey they differ too.
-CELL_COLOURS = {"build": "#E69F00", "run": "#0072B2", "read": "#009E73"}
-CELL_MARKS = {"build": "b", "run": "#", "read": "r", "": "."}
+CELL_COLOURS = {"build": "#E69F00", "run": "#0072B2", "read": "#009E73", "more": "#56B4E9"}
+CELL_MARKS = {"build": "b", "run": "#", "read": "r", "more": ">", "": "."}
+LEGEND = "b build · # test running · r read-out · > runs on after the quarter"
 
 
 def people(x: float) -> str:
@@ -33,6 +34,14 @@ def impact_words(plan: PlanResult) -> str:
         else:
             parts.append(f"{people(low)}-{people(high)} {unit}")
     return "; ".join(parts)
+
+
+def expected_words(i: Initiative) -> str:
+    """The KPI's range in reading order: lower is better for a cancel rate."""
+    if i.expected_high < i.expected_low:
+        return (f"{pct(i.baseline)} today, expected down to {pct(i.expected_high)}-"
+                f"{pct(i.expected_low)} (lower is better)")
+    return f"{pct(i.baseline)} today, expected {pct(i.expected_low)} to {pct(i.expected_high)}"
 
 
 def _initiative_impact(i: Initiative) -> str:
@@ -69,8 +78,7 @@ def plan_markdown(plan: PlanResult) -> str:
                   f"- **Targets:** {markdown_literal(i.targets)}",
                   f"- **Change:** {markdown_literal(i.change)}",
                   "- **Evidence:** " + "; ".join(_evidence_md(i)),
-                  f"- **KPI:** {markdown_literal(i.kpi)}: {pct(i.baseline)} today, expected "
-                  f"{pct(i.expected_low)} to {pct(i.expected_high)}",
+                  f"- **KPI:** {markdown_literal(i.kpi)}: {expected_words(i)}",
                   f"- **Impact at the last stage:** {markdown_literal(_initiative_impact(i))}",
                   f"- **Owner:** {i.owner} · **Effort:** {i.effort}/3 · **Score:** "
                   f"{i.score:,.1f}",
@@ -78,7 +86,7 @@ def plan_markdown(plan: PlanResult) -> str:
                   f"- **Audience:** {markdown_literal(_audience_words(i))}" if i.audience else "",
                   "- **Timeline:**", *[f"  - {step}" for step in i.timeline], ""]
     lines += ["## Timeline", "", "```", *gantt_text(plan), "```",
-              "b build · # test running · r read-out", ""]
+              LEGEND, ""]
     if plan.left_out:
         lines += ["## Left out", *[f"- {markdown_literal(x)}" for x in plan.left_out], ""]
     lines += ["## Risks", *[f"- {r}" for r in plan.risks], "",
@@ -118,7 +126,10 @@ def gantt_text(plan: PlanResult) -> list[str]:
         return []
     width = min(max(len(label) for label, _ in rows), 48)
     weeks = len(rows[0][1])
-    head = " " * width + " " + "".join(f"{w:>3}" for w in range(1, weeks + 1))
+    names = [str(w) for w in range(1, weeks + 1)]
+    if any(c == "more" for _, cells in rows for c in cells):
+        names[-1] = "+"  # the column after the quarter
+    head = " " * width + " " + "".join(f"{n:>3}" for n in names)
     out = [head]
     for label, cells in rows:
         short = label if len(label) <= width else label[: width - 1] + "…"
@@ -171,8 +182,7 @@ def plan_html(plan: PlanResult) -> str:
     for i in plan.initiatives:
         rows = [("Why it is here", i.why), ("Targets", i.targets), ("Change", i.change),
                 ("Evidence", _evidence_plain(i)),
-                ("KPI", f"{i.kpi}: {pct(i.baseline)} today, expected {pct(i.expected_low)} to "
-                        f"{pct(i.expected_high)}"),
+                ("KPI", f"{i.kpi}: {expected_words(i)}"),
                 ("Impact at the last stage", _initiative_impact(i)),
                 ("Owner", f"{i.owner} · effort {i.effort}/3 · score {i.score:,.1f}"),
                 ("Test", _test_line(i)),
@@ -197,14 +207,18 @@ def gantt_html(plan: PlanResult) -> str:
     if not rows:
         return ""
     weeks = len(rows[0][1])
-    head = "<tr><th></th>" + "".join(f"<th>W{w}</th>" for w in range(1, weeks + 1)) + "</tr>"
+    names = [f"W{w}" for w in range(1, weeks + 1)]
+    if any(c == "more" for _, cells in rows for c in cells):
+        names[-1] = "after"
+    head = "<tr><th></th>" + "".join(f"<th>{n}</th>" for n in names) + "</tr>"
     body = "".join(
         f"<tr><th class='label'>{html.escape(label)}</th>" + "".join(
             f"<td class='{c or 'idle'}' title='{c}'>{CELL_MARKS[c] if c else ''}</td>"
             for c in cells) + "</tr>" for label, cells in rows)
     legend = " ".join(f"<span class='{k}'>&nbsp;{CELL_MARKS[k]}&nbsp;</span> {k}"
                       for k in CELL_COLOURS)
-    return f"<table class='gantt'>{head}{body}</table><p>{legend}</p>"
+    # Scrolls sideways inside the page when a long plan is wider than the screen.
+    return f"<div class='scroll'><table class='gantt'>{head}{body}</table></div><p>{legend}</p>"
 
 
 CSS = ("body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;line-height:1.4;"
@@ -212,7 +226,8 @@ CSS = ("body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;lin
        "margin-bottom:2em}table.item th{text-align:left;vertical-align:top;width:11em;"
        "padding-right:1em}table.gantt{border-collapse:collapse;font-size:.85em}"
        "table.gantt td,table.gantt th{border:1px solid #ddd;padding:2px 4px;text-align:center}"
-       "th.label{text-align:left;white-space:nowrap}" + "".join(
+       "th.label{text-align:left;white-space:normal;min-width:14em}"
+       ".scroll{overflow-x:auto}" + "".join(
            f".{k}{{background:{v};color:#fff}}" for k, v in CELL_COLOURS.items())
        + ".idle{background:#fff}")
 
@@ -280,8 +295,7 @@ def plan_pdf(plan: PlanResult, path: str) -> None:
         para(f"{i.rank}. {i.title}", bold=True, size=12)
         for label, value in (("Why it is here", i.why), ("Targets", i.targets),
                              ("Change", i.change), ("Evidence", _evidence_plain(i)),
-                             ("KPI", f"{i.kpi}: {pct(i.baseline)} today, expected "
-                                     f"{pct(i.expected_low)} to {pct(i.expected_high)}"),
+                             ("KPI", f"{i.kpi}: {expected_words(i)}"),
                              ("Impact at the last stage", _initiative_impact(i)),
                              ("Owner", f"{i.owner}, effort {i.effort}/3, score {i.score:,.1f}"),
                              ("Test", _test_line(i)),
@@ -307,12 +321,16 @@ def _pdf_gantt(pdf, plan: PlanResult, text) -> None:
                       [i.slot for i in plan.initiatives if i.slot])
     if not rows:
         return
-    label_w, cell_w, h = 95.0, 12.0, 7.0
+    weeks = len(rows[0][1])
+    label_w, h = 95.0, 7.0
+    # The weeks share what the page leaves after the labels, whatever their number.
+    cell_w = min(12.0, (pdf.w - pdf.l_margin - pdf.r_margin - label_w) / weeks)
     x0 = pdf.get_x()
     pdf.set_font("Helvetica", "B", 8)
     pdf.cell(label_w, h, "")
-    for w in range(1, len(rows[0][1]) + 1):
-        pdf.cell(cell_w, h, f"W{w}", border=1, align="C")
+    more = any(c == "more" for _, cells in rows for c in cells)
+    for w in range(1, weeks + 1):
+        pdf.cell(cell_w, h, "+" if more and w == weeks else f"W{w}", border=1, align="C")
     pdf.ln(h)
     pdf.set_font("Helvetica", "", 8)
     for label, cells in rows:
@@ -330,5 +348,4 @@ def _pdf_gantt(pdf, plan: PlanResult, text) -> None:
                 pdf.cell(cell_w, h, "", border=1)
         pdf.ln(h)
     pdf.ln(2)
-    pdf.multi_cell(0, 5, "b build - # test running - r read-out", new_x="LMARGIN",
-                   new_y="NEXT")
+    pdf.multi_cell(0, 5, text(LEGEND), new_x="LMARGIN", new_y="NEXT")

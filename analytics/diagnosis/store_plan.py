@@ -51,12 +51,14 @@ MIN_MONTHLY_IMPACT = 1.0  # people a month at the last stage, at the high end
 
 def store_plan(con: Connection, *, quarter: str | None = None, business_model: str = "b2b-saas",
                feedback_index=None, conversion: str | None = None, churn: str | None = None,
-               attribute_values: dict[str, list[str]] | None = None) -> PlanResult:
+               attribute_values: dict[str, list[str]] | None = None,
+               feedback: tuple | None = None) -> PlanResult:
+    """`feedback`: the themes result and the snippets, when the caller holds them already."""
     quarter = quarter or next_quarter()
     steps = key_steps(con)
     if len(steps) < 2:
         raise JourneyError("The store has too few journey steps for a plan; load events first")
-    months = months_of_data(con)
+    months = months_of_data(con, steps[0])
     catalog = load_catalog(con)  # once: every analytic below checks its names against it
     overall = funnel(con, steps, catalog=catalog)
     values = attribute_values or {}
@@ -65,10 +67,11 @@ def store_plan(con: Connection, *, quarter: str | None = None, business_model: s
     frictions += _step_frictions(con, steps, overall, months, stepped, catalog)
     if conversion and churn:
         for found in (churn_gap(con, conversion, churn, months, values, catalog),
-                      retention_lever(con, conversion, churn, months, catalog)):
+                      retention_lever(con, conversion, churn, months, catalog,
+                                      anchors=[s for s in steps if s != conversion])):
             if found is not None:
                 frictions.append(found)
-    said = _feedback(feedback_index)
+    said = feedback or _feedback(feedback_index)
     value = _value_per_conversion(con, conversion or steps[-1])
     book = playbook()
     stage_of = dict(con.execute("SELECT event_name, stage FROM stage_map").fetchall())
@@ -91,13 +94,16 @@ def store_plan(con: Connection, *, quarter: str | None = None, business_model: s
     left_out += [f"{i.title} ({i.targets}): at most {i.expected_customers_per_month[1]:.1f} "
                  f"{i.impact_unit}, too small for a quarter's slot" for i in small]
     left_out += _not_frictions(steps, overall, frictions)
+    left_out += _incidents(con, steps, catalog)
     if not chosen:
         raise JourneyError("No friction in the data is large enough for a plan: no step is "
                            "below its range, no group converts far below the rest, and no "
                            "customers cancel far more than others.")
+    first, last = con.execute("SELECT min(ts), max(ts) FROM events").fetchone() or (None, None)
+    span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}" if first and last else "the loaded data"
     return finish_plan(chosen, quarter=quarter, left_out=left_out, basis=(
-        f"the loaded events ({overall.steps[0].customers:,} people over {months:.1f} months; "
-        f"main journey {' > '.join(steps)})"))
+        f"the loaded events, {span} ({overall.steps[0].customers:,} people reaching "
+        f"{steps[0]}, {months:.1f} months of arrivals; main journey {' > '.join(steps)})"))
 
 
 def _step_frictions(con: Connection, steps: list[str], overall, months: float,
@@ -196,9 +202,6 @@ def _initiative(f: Friction, steps: list[str], stage_of: dict[str, str], book: d
                                    build_weeks=_build(play["effort"]), increase=f.increase,
                                    outcome_delay_weeks=0 if f.increase else CHURN_DELAY_WEEKS,
                                    population=population)
-    if not experiment.readable_in_quarter and f.segment and f.kind == "segment gap":
-        experiment.note += (" Closing the whole gap (to " + pct(f.reference) + ") would read "
-                            "sooner; the test is the segment's own, on its larger gap.")
     confidence = 0.5 + 0.2 * (len(f.evidence) > 1) + 0.1 * (f.p_value is not None
                                                               and f.p_value < 1e-6)
     score = (gain_low + gain_high) / 2 * confidence / play["effort"]
@@ -229,15 +232,20 @@ def _lever_initiative(f: Friction, play: dict, weekly: float) -> Initiative | No
     base = f.doers_share
     low, high = (base + u * (1 - base) for u in UPTAKE)
     fewer = f.lever_without - f.lever_with
-    gain_low, gain_high = ((x - base) * f.monthly_people * fewer for x in (low, high))
+    # More people acting in their first week, of whom this share go on to buy, each then
+    # cancelling as those who acted do.
+    gain_low, gain_high = ((x - base) * f.monthly_people * f.downstream * fewer
+                           for x in (low, high))
     experiment = design_experiment(base, low, high, weekly, build_weeks=_build(play["effort"]),
-                                   outcome_delay_weeks=1, population="new customers")
-    experiment.note += (f" Cancellation ({pct(f.lever_without)} without {f.action} now) is read "
-                        f"again a month later, as the second outcome.")
+                                   outcome_delay_weeks=1,
+                                   population=f"people who did {f.step_from}")
+    experiment.note += (f" Cancellation ({pct(f.lever_without)} among customers who did not "
+                        f"act, {pct(f.lever_with)} among those who did) is read later, as the "
+                        f"second outcome.")
     return Initiative(
         rank=0, title=play["title"], targets=_targets(f),
         evidence=[e.text for e in f.evidence], sources=[e.source for e in f.evidence],
-        change=play["change"], kpi=f"{f.action} uptake among new customers", baseline=base,
+        change=play["change"], kpi=f"{f.action} within 7 days of {f.step_from}", baseline=base,
         expected_low=low, expected_high=high, expected_customers_per_month=[gain_low,
                                                                            gain_high],
         owner=play["owner"], effort=play["effort"], reach=f.monthly_people,
@@ -266,10 +274,10 @@ def _play(f: Friction, plays: list[dict], used: set[str]) -> dict:
     """The playbook's play for this part of the journey whose words best match the evidence
     (billing tickets -> the billing play), not one already in the plan."""
     if f.kind == "retention lever":
-        return {"title": f"Prompt {f.action} in customers' first week", "owner":
+        return {"title": f"Prompt {f.action} in the first week after {f.step_from}", "owner":
                 "Lifecycle marketer", "effort": 1, "change": f"Email and in-app prompts "
-                f"toward {f.action} in the first week after {f.step_from}, for the customers "
-                f"who have not done it."}
+                f"toward {f.action} in the 7 days after {f.step_from}, for those who have not "
+                f"done it."}
     words = set(re.findall(r"[a-z]{4,}", " ".join(e.text for e in f.evidence).lower()))
     free = [p for p in plays if p["title"] not in used] or []
     if not free:
@@ -302,8 +310,9 @@ def _targets(f: Friction) -> str:
         return (f"{f.segment_words} customers: {pct(f.rate)} cancel against {pct(f.reference)} "
                 f"of {f.reference_label} ({f.monthly_people:,.0f} new customers a month)")
     if f.kind == "retention lever":
-        return (f"customers after {f.step_from}: {pct(f.rate)} cancel; {pct(f.doers_share)} do "
-                f"{f.action} ({f.monthly_people:,.0f} new customers a month)")
+        return (f"people who did {f.step_from}: {pct(f.doers_share)} do {f.action} within 7 "
+                f"days ({f.monthly_people:,.0f} a month; {pct(f.downstream)} of them become "
+                f"customers)")
     return (f"{f.target}: {pct(f.rate)} go on ({f.monthly_people:,.0f} people a month)")
 
 
@@ -317,9 +326,10 @@ def _why(f: Friction, conversion: str) -> str:
         return (f"These customers cancel {f.rate / (f.reference or 1):.1f}x as often as the rest: "
                 f"about {f.gap_people():,.0f} cancellations a month beyond the rest's rate.")
     if f.kind == "retention lever":
-        return (f"Customers who do {f.action} cancel far less ({pct(f.lever_with)} against "
-                f"{pct(f.lever_without)}); only {pct(f.doers_share)} do it. A correlation: "
-                f"the test is what shows whether prompting it keeps customers.")
+        return (f"Customers who did {f.action} in the week after {f.step_from} cancel far less "
+                f"({pct(f.lever_with)} against {pct(f.lever_without)}); only "
+                f"{pct(f.doers_share)} do it. A correlation: the test is what shows whether "
+                f"prompting it keeps customers.")
     return ("Those who leave here run into something those who go on rarely do: a fix for it "
             "is specific, not a general redesign.")
 
@@ -332,10 +342,10 @@ def _audience(f: Friction) -> dict:
             people[attribute] = value
         else:
             people.setdefault("where", {})[attribute] = value
-    if not f.increase:
+    if f.kind == "retention lever":
+        people["not_did"] = f.action  # within 7 days of the step: the ones to prompt
+    elif not f.increase:
         people["did"] = f.step_from
-        if f.kind == "retention lever":
-            people["not_did"] = f.action
     return people
 
 
@@ -344,10 +354,39 @@ def _not_frictions(steps: list[str], overall, frictions: list[Friction]) -> list
     targeted = {(f.step_from, f.step_to) for f in frictions}
     out = []
     for k in range(1, len(steps)):
-        if (steps[k - 1], steps[k]) not in targeted:
-            rate = overall.steps[k].conversion_from_previous
-            out.append(f"{steps[k - 1]} -> {steps[k]} ({pct(rate)}): no group converts far "
-                       f"below the rest and those who leave show no specific setback")
+        rate = overall.steps[k].conversion_from_previous
+        if (steps[k - 1], steps[k]) in targeted or rate is None or rate >= 0.99:
+            continue  # planned, or no one leaves there
+        lost = overall.steps[k].dropped
+        out.append(f"{steps[k - 1]} -> {steps[k]} ({pct(rate)}, {lost:,} people lost in all): "
+                   f"no group converts far below the rest and those who leave show no "
+                   f"specific setback, so there is no specific fix to test")
+    return out
+
+
+def _incidents(con: Connection, steps: list[str], catalog: Catalog) -> list[str]:
+    """Drops that came and went (an outage, a broken release): not a quarter's initiative, but
+    worth an alert so the next one is seen in days."""
+    from analytics.anomalies import anomalies
+
+    try:
+        result = anomalies(con, steps=steps, watch_events=False, catalog=catalog)
+    except JourneyError:
+        return []
+    row = con.execute("SELECT max(ts) FROM events").fetchone()
+    end = row[0].date() if row and row[0] else None
+    out = []
+    for c in result.changes:
+        if c.kind != "step" or c.direction != "fell" or end is None:
+            continue
+        if (end - c.last_day.date()).days < 28:
+            continue  # still going on at the data's end (or the data simply stop): not over
+        where = (f", concentrated in {c.concentrated_in[0].dimension} "
+                 f"{c.concentrated_in[0].value}" if c.concentrated_in else "")
+        out.append(f"{c.metric} fell from {pct(c.rate_before)} to {pct(c.rate_during)} between "
+                   f"{c.start.date()} and {c.last_day.date()}{where}, then recovered: a "
+                   f"one-off incident, not a quarter's initiative (the weekly what-changed "
+                   f"scan, journey anomalies, catches the next one)")
     return out
 
 
