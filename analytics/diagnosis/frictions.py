@@ -69,6 +69,7 @@ class Friction:
     evidence: list[Evidence] = field(default_factory=list)
     action: str = ""  # for a retention lever: the action to prompt
     doers_share: float = 0.0  # for a retention lever: the share of customers who do it now
+    setback: str = ""  # what those who leave run into most (an error event), when anything
     lever_with: float | None = None  # for a retention lever: cancelling with and without it
     lever_without: float | None = None
 

@@ -155,28 +155,41 @@ def _feedback(feedback_index) -> tuple | None:
 
 def _add_step_evidence(con: Connection, f: Friction, feedback_index, said: tuple | None,
                        catalog: Catalog) -> None:
-    """What those who left the step said, for this step and segment only."""
-    if f.kind not in ("segment gap", "step") or feedback_index is None or said is None:
+    """What those of the segment who left the step ran into, and said: this step and
+    segment only."""
+    if f.kind != "segment gap":
         return
     from analytics.diagnosis.frictions import _filters
     from analytics.feedback.friction import friction
 
+    use_feedback = feedback_index is not None and said is not None
     try:
-        result = friction(con, feedback_index, f.step_from, next_step=f.step_to,
-                          filters=_filters(f.segment), themes_result=said[0],
-                          snippets=said[1], catalog=catalog)
+        result = friction(con, feedback_index if use_feedback else None, f.step_from,
+                          next_step=f.step_to, filters=_filters(f.segment),
+                          themes_result=said[0] if use_feedback and said else None,
+                          snippets=said[1] if use_feedback and said else None, catalog=catalog)
     except JourneyError:
         return
+    where = " ".join(f"--{a} {_q(v)}" if a in ("device", "channel") else
+                     f"--where {_q(f'{a}={v}')}" for a, v in f.segment)
+    command = f"journey friction {_q(f.step_from)} --next {_q(f.step_to)} {where}".strip()
+    setbacks = [i for i in (result.behaviour.instead if result.behaviour else [])
+                if i.kind in ("setback", "support") and i.lift and i.lift >= 2
+                and i.dropped_share >= 0.2 and i.dropped_people >= 10]
+    if setbacks:
+        top_setback = setbacks[0]
+        f.setback = top_setback.event
+        f.evidence.append(Evidence(
+            f"of the {result.dropped:,} {f.segment_words} people who left, "
+            f"{pct(top_setback.dropped_share, 0)} then did {top_setback.event} (against "
+            f"{pct(top_setback.passed_share, 0)} of those who went on)", command))
     if result.themes and result.dropped_with_feedback >= 5:
         top = result.themes[0]
         if top.lift is None or top.lift >= 1.5:
             quote = f" (\u201c{top.quotes[0]['text']}\u201d)" if top.quotes else ""
-            where = " ".join(f"--{a} {v}" if a in ("device", "channel") else f"--where {a}={v}"
-                             for a, v in f.segment)
             f.evidence.append(Evidence(
                 f"{pct(top.dropped_share, 0)} of the {result.dropped_with_feedback:,} who left "
-                f"and wrote to us mention '{top.label}'{quote}",
-                f"journey friction {_q(f.step_from)} --next {_q(f.step_to)} {where}".strip()))
+                f"and wrote to us mention '{top.label}'{quote}", command))
 
 
 def _initiative(f: Friction, steps: list[str], stage_of: dict[str, str], book: dict,
@@ -280,6 +293,22 @@ def _play(f: Friction, plays: list[dict], used: set[str]) -> dict:
                 f"done it."}
     words = set(re.findall(r"[a-z]{4,}", " ".join(e.text for e in f.evidence).lower()))
     free = [p for p in plays if p["title"] not in used] or []
+    if f.setback and not free:
+        # What those who leave run into names the fix: an error is an engineering job.
+        return {"title": f"Fix {f.setback}", "owner": "Product manager", "effort": 2,
+                "change": f"Find and fix what makes people hit {f.setback} at {f.step_from}, "
+                          f"then test the fix against a holdout."}
+    dims = {a for a, _ in f.segment}
+    if not free and "channel" in dims:
+        # Visitors from an ad cannot be asked why: their promise and landing page can change.
+        return {"title": "", "owner": "Performance marketer", "effort": 1,
+                "change": f"Align the channel's targeting, creative and landing page with what "
+                          f"{f.step_from} offers; test the new version against the current "
+                          f"one."}
+    if not free and "device" in dims:
+        return {"title": "", "owner": "Product manager", "effort": 2,
+                "change": f"Review {f.step_from} on that device (speed, layout, what does not "
+                          f"work), fix what stops people, and test the fix against a holdout."}
     if not free:
         return dict(GENERIC_PLAYS[0])
     return max(free, key=lambda p: len(words & set(re.findall(r"[a-z]{4,}", (
