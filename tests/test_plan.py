@@ -153,6 +153,8 @@ def test_the_demo_plan_targets_each_planted_friction_once(demo_plan):
 @pytest.mark.slow
 def test_the_plan_exports_as_markdown_html_and_pdf(demo_plan, tmp_path):
     _, plan = demo_plan
+    figure = plan.figure()  # the web app's Gantt chart, open-ended runs included
+    assert {trace.name for trace in figure.data} >= {"build", "run", "read"}
     md = plan.markdown()
     assert md.index("## On one page") < md.index("## 1. ") < md.index("## Timeline")
     assert "**Do first:**" in md and "**Needed from whom:**" in md and "b build" in md

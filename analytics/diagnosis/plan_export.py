@@ -147,19 +147,21 @@ def gantt_figure(plan: PlanResult):
         starts, lengths, ys = [], [], []
         for label, i in zip(labels, plan.initiatives):
             s = i.slot
-            if s is None:
+            if s is None or phase == "read" and s.open_ended or phase == "more" and not \
+                    s.open_ended:
                 continue
             first, last = {"build": (s.build_start, s.build_end), "run": (s.run_start,
                                                                          s.run_end),
-                           "read": (s.readout, s.readout)}[phase]
+                           "read": (s.readout, s.readout), "more": (13, 13)}[phase]
             starts.append(first - 0.5)
             lengths.append(last - first + 1)
             ys.append(label)
-        fig.add_trace(go.Bar(x=lengths, y=ys, base=starts, orientation="h", name=phase,
+        fig.add_trace(go.Bar(x=lengths, y=ys, base=starts, orientation="h",
+                             name="runs on after the quarter" if phase == "more" else phase,
                              marker={"color": colour}))
     fig.update_layout(title=f"Quick-win plan, {plan.quarter}: the quarter week by week",
                       barmode="overlay", xaxis={"title": "week", "dtick": 1, "range": [0.5,
-                                                                                   12.5]},
+                                                                                   13.5]},
                       yaxis={"autorange": "reversed"}, height=140 + 40 * len(labels))
     return fig
 
