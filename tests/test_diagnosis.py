@@ -118,6 +118,11 @@ def test_plan_from_pasted_metrics():
     slot = first.slot
     assert len(first.timeline) == 3 and first.owner
     assert slot.build_start <= slot.build_end < slot.run_start <= slot.run_end < slot.readout
+    # Impact at the deck's last stage: extra pricing views x 120/2,000 x 18/120 x 12/18.
+    awareness = next(i for i in plan.initiatives if i.kpi.startswith("Awareness"))
+    assert awareness.impact_unit == "more Retention a month"
+    assert awareness.expected_customers_per_month[0] == pytest.approx(
+        (awareness.expected_low - awareness.baseline) * 12000 * 12 / 2000)
     # One initiative per step: no two share the KPI (the pasted path has no segments).
     assert len({i.kpi for i in plan.initiatives}) == len(plan.initiatives)
     md = plan.markdown()

@@ -154,7 +154,8 @@ def build_plan(diagnosis: DiagnosisResult, *, quarter: str | None = None,
             continue
         planned.append(t)
         candidates.append(_initiative(t, low, high, confidence, book[t.benchmark_key], extra,
-                                      diagnosis.business_model, used))
+                                      diagnosis.business_model, used,
+                                      onward=_onward(diagnosis.transitions, t)))
     fallback: list[Transition] = []
     if len(candidates) < 3:
         # Few steps are below their ranges: a plan still goes where the most people are lost and
@@ -169,7 +170,8 @@ def build_plan(diagnosis: DiagnosisResult, *, quarter: str | None = None,
             confidence = (0.5 if t.benchmark else 0.4) + (0.2 if extra else 0.0)
             fallback.append(t)
             candidates.append(_initiative(t, low, high, confidence, _plays(t, book), extra,
-                                          diagnosis.business_model, used, fallback=True))
+                                          diagnosis.business_model, used, fallback=True,
+                                          onward=_onward(diagnosis.transitions, t)))
     if not candidates:
         raise JourneyError(
             "No step in these numbers loses people (every stage is as large as the one before "
@@ -332,10 +334,22 @@ def _plays(t: Transition, book: dict) -> list[dict]:
     return book[key] if key else GENERIC_PLAYS
 
 
+def _onward(transitions: list[Transition], t: Transition) -> tuple[float, str]:
+    """From the step's next stage to the deck's last: the share who go on, and that stage."""
+    share, last = 1.0, t.to_stage
+    for later in transitions[transitions.index(t) + 1:]:
+        if later.from_stage != last:
+            break  # a gap in the chain: stop where the counts still connect
+        share *= later.conversion
+        last = later.to_stage
+    return share, last
+
+
 def _initiative(t: Transition, low: float, high: float, confidence: float, plays: list[dict],
-                extra: list[str], business_model: str, used: set[str], fallback: bool = False
-                ) -> Initiative:
-    """One initiative for the step: the play that fits it, not every play of its stage."""
+                extra: list[str], business_model: str, used: set[str], fallback: bool = False,
+                onward: tuple[float, str] = (1.0, "")) -> Initiative:
+    """One initiative for the step: the play that fits it, not every play of its stage; its
+    impact carried to the deck's last stage at the deck's own onward rates."""
     if t.benchmark:
         against = f"benchmark {pct(t.benchmark[0], 0)}-{pct(t.benchmark[2], 0)}"
         why = [f"{pct(t.conversion)} convert against a {business_model} median of "
@@ -365,11 +379,12 @@ def _initiative(t: Transition, low: float, high: float, confidence: float, plays
         evidence=why + extra, change=play["change"],
         kpi=f"{t.from_stage} -> {t.to_stage} conversion", baseline=t.conversion,
         expected_low=low, expected_high=high,
-        expected_customers_per_month=[(low - t.conversion) * t.from_count,
-                                      (high - t.conversion) * t.from_count],
+        expected_customers_per_month=[(low - t.conversion) * t.from_count * onward[0],
+                                      (high - t.conversion) * t.from_count * onward[0]],
         owner=play["owner"], effort=play["effort"], reach=t.from_count,
         confidence=confidence, score=score, timeline=[], experiment=experiment, why=reason,
-        step=f"{t.from_stage} -> {t.to_stage}", impact_unit=f"more {t.to_stage} a month")
+        step=f"{t.from_stage} -> {t.to_stage}",
+        impact_unit=f"more {onward[1] or t.to_stage} a month")
 
 
 def _valid_quarter(text: str) -> bool:
