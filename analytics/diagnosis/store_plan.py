@@ -3,12 +3,13 @@ optionally for one segment), each with the evidence about that step and segment 
 expected impact at the journey's last stage, and a test designed for the traffic it has.
 
 Expected change within a quarter: closing 25% (low) to 60% (high) of a gap, the gap being the
-segment's distance to the rest of the people, or a step's distance to its benchmark median;
-for a step with only behavioural evidence, a 5-15% relative lift; for a retention lever, 10%
-(low) to 25% (high) of the customers who do not take the action starting to, with the
-cancelling rate of those who do. Impact at the last stage multiplies a step's extra people by
-the share who go on from the step to the conversion; revenue, by the average value of a
-conversion where the conversion event carries one.
+segment's distance to the rest of the people (or, for cancelling, the rest's rate); for a step
+with only behavioural evidence, a 5-15% relative lift; for a retention lever, 10% (low) to 25%
+(high) of the people who do not take the action in the week starting to, each then cancelling
+as those who do. Impact at the last stage multiplies a step's extra people by the share who go
+on from the step to the conversion; revenue, by the average value of a conversion where the
+conversion event carries one. Benchmarks are for pasted metrics (plan.py): loaded data have
+their own groups to compare with.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from analytics.journey_names import REVENUE_KEYS
 from analytics.results import pct
 from analytics.store.connection import Connection
 
-UPTAKE = (0.10, 0.25)  # of customers not taking a retention action, the share who start to
+UPTAKE = (0.10, 0.25)  # of people not taking a retention action in the week, who start to
 CHURN_DELAY_WEEKS = 4  # a cancellation is seen about a month after the change reaches someone
 MAX_ITEMS = 7
 MIN_MONTHLY_IMPACT = 1.0  # people a month at the last stage, at the high end
@@ -109,7 +110,7 @@ def store_plan(con: Connection, *, quarter: str | None = None, business_model: s
 def _step_frictions(con: Connection, steps: list[str], overall, months: float,
                     taken: set[tuple[str, str]], catalog: Catalog) -> list[Friction]:
     """Steps where those who leave do something those who go on rarely do (an error, a
-    support contact, going back), or say something about it, and no segment explains it."""
+    support contact), and no segment's gap already explains it."""
     from analytics.feedback.friction import friction
 
     found = []
