@@ -156,6 +156,10 @@ ASKS = [  # (what is asked, pattern), first match wins
                  r"\bdays? (from|between|until|to (close|convert|win|pay))\b|\blag\b|"
                  r"\b(sales|deal|buying) cycles?\b|\bcycle time\b|\bvelocity\b|\b(avg|average|"
                  r"median|typical) time\b|\btime to (close|win|convert|pay|buy|value)\b"),
+    # "show me the journey for mobile vs desktop": the map, side by side.
+    ("journey_map", r"\b(journey map|customer journey map|map (of )?the (customer )?journey|"
+                    r"show (me |us )?(the |our )?(whole |customer |full |entire )?journey|"
+                    r"draw (the |our )?journey|the journey (for|of) )"),
     ("model", r"\b(main funnel|default funnel|funnel steps|steps of (the|our) funnel|"
               r"typical (customer |user )?journey|journey (look|looks) like|step by step|"
               r"journey model|main (\w+ )?(journey|funnel)|(purchase|buying) journey|"

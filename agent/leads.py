@@ -244,12 +244,31 @@ def _sessions(r: Any, frame: Any) -> str:
            is not None else "") for g in r.groups) + "."
 
 
-LEADS = {"funnel": _funnel, "journey_model": _journey_model, "retention": _retention,
-         "segments": _segments, "sessions": _sessions, "diagnose": _diagnose, "plan": _plan,
-         "friction": _friction,
-         "next_steps": _next_steps, "themes": _themes,
-         "attribution": _attribution, "paths": _paths, "moments": _moments,
-         "event_counts": _event_counts}
+def _journey_map(r: Any, frame: Any) -> str:
+    """Side by side: where the groups' journeys differ most, first."""
+    if len(r.compared) < 2:
+        return ""
+    said = []
+    for row, step in r.differs:
+        cells = [(value, next(c for c in cols if c.step == step).cells[row])
+                 for value, cols in r.compared]
+        if row == "people":
+            said.append(f"The journeys differ most at {step}: " + ", ".join(
+                f"{value} {pct(cell.value)}" for value, cell in cells if cell.value is not None)
+                + " go on to the next step.")
+        elif row == "feeling":
+            stage = next(c for c in r.compared[0][1] if c.step == step).stage
+            said.append(f"Feeling at the {stage} stage: " + "; ".join(
+                f"{value} {cell.text}" for value, cell in cells) + ".")
+    return (f"The journey map by {r.compare_by} ({', '.join(v for v, _ in r.compared)}). "
+            + " ".join(said)).strip()
+
+
+LEADS = {"funnel": _funnel, "journey_map": _journey_map, "journey_model": _journey_model,
+         "retention": _retention, "segments": _segments, "sessions": _sessions,
+         "diagnose": _diagnose, "plan": _plan, "friction": _friction,
+         "next_steps": _next_steps, "themes": _themes, "attribution": _attribution,
+         "paths": _paths, "moments": _moments, "event_counts": _event_counts}
 
 
 def changes_in_period(r: Any, period: dict) -> str:

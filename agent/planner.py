@@ -381,6 +381,13 @@ class OfflinePlanner:
             return [PlannedCall("retention", {"period": period, "filters": filters})]
         if intent == "describe_data":
             return [PlannedCall("describe_data", {})]
+        if intent == "journey_map":
+            args = {"filters": filters}
+            if frame.by:
+                args["compare_by"] = frame.by
+                if len(frame.compare) >= 2:
+                    args["compare_values"] = frame.compare[:3]
+            return [PlannedCall("journey_map", args)]
         if intent in ("diagnose", "plan"):
             metrics = _metrics_text(question)
             if intent == "diagnose":
@@ -581,6 +588,8 @@ def wants_counts(frame: Frame, facts: dict, intent: str = "") -> bool:
 def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None) -> str:
     """What the frame says the question asks overrides a nearest-example guess."""
     asks = frame.asks
+    if asks == "journey_map":
+        return "journey_map"
     if asks == "dropoff":
         if len(frame.steps) == 1 and not frame.by:
             return "friction"  # "where do people get stuck after signup?"

@@ -18,6 +18,7 @@ from analytics.feedback.index import FeedbackIndex
 from analytics.feedback.themes import ThemesResult
 from analytics.filters import Filters
 from analytics.funnel import FunnelResult, funnel
+from analytics.journey_canvas import StageColumn, stage_columns
 from analytics.results import AnalyticResult, pct
 from analytics.store.connection import Connection
 
@@ -36,8 +37,33 @@ class JourneyMapResult(AnalyticResult):
     steps: list[str] = field(default_factory=list)
     funnel: FunnelResult | None = None
     drop_offs: list[DropOff] = field(default_factory=list)
+    # The map as drawn: the stages as columns, a row per question (journey_canvas.py).
+    columns: list[StageColumn] = field(default_factory=list)
+    compare_by: str | None = None
+    compared: list[tuple[str, list[StageColumn]]] = field(default_factory=list)
+    differs: list[tuple[str, str]] = field(default_factory=list)  # (row, step) most different
+    data_range: str = ""
 
     kind = "journey_map"
+
+    def html(self) -> str:
+        from analytics.journey_map_export import map_html
+
+        return map_html(self)
+
+    def write_html(self, path: str) -> None:
+        from analytics.diagnosis.plan_export import write_whole
+
+        def write(partial: str) -> None:
+            with open(partial, "w", encoding="utf-8") as out:
+                out.write(self.html())
+
+        write_whole(path, write)
+
+    def write_png(self, path: str) -> None:
+        from analytics.journey_map_export import write_png
+
+        write_png(self, path)
 
     def figure(self):
         fig = self.funnel.figure() if self.funnel else None
@@ -54,7 +80,9 @@ class JourneyMapResult(AnalyticResult):
 def journey_map(con: Connection, index: FeedbackIndex, steps: list[str], *,
                 drop_offs: int = 2, filters: Filters = Filters(),
                 themes_result: ThemesResult | None = None, snippets: list | None = None,
-                catalog: Catalog | None = None) -> JourneyMapResult:
+                catalog: Catalog | None = None, conversion: str | None = None,
+                compare_by: str | None = None, compare_values: list[str] | None = None
+                ) -> JourneyMapResult:
     catalog = catalog or load_catalog(con)
     result_funnel = funnel(con, steps, filters=filters, catalog=catalog)
     pairs = [(result_funnel.steps[i].dropped, i) for i in range(1, len(result_funnel.steps))]
@@ -91,12 +119,88 @@ def journey_map(con: Connection, index: FeedbackIndex, steps: list[str], *,
         else:
             lines.append(f"At {d.step} ({d.dropped:,} lost before {d.next_step}): too little "
                          "feedback from those who left to say why.")
+    stage_of = dict(con.execute("SELECT event_name, stage FROM stage_map").fetchall())
+    changes = _changes(con, steps, catalog)
+
+    def canvas(scope: Filters) -> list[StageColumn]:
+        frictions: dict[str, object] = {}
+        for a, b in zip(steps, steps[1:]):
+            try:
+                frictions[a] = friction(con, index, a, next_step=b, themes_result=themes_result,
+                                        snippets=snippets, filters=scope, catalog=catalog)
+            except JourneyError:
+                continue
+        return stage_columns(con, steps, stage_of, filters=scope, catalog=catalog,
+                             conversion=conversion, snippets=snippets, frictions=frictions,
+                             changes=changes)
+
+    compared = []
+    if compare_by:
+        for value in compare_values or _top_values(result_funnel, con, steps, compare_by,
+                                                   filters, catalog):
+            compared.append((value, canvas(_with(filters, compare_by, value))))
+    row = con.execute("SELECT min(ts), max(ts) FROM events").fetchone()
+    span = f"{row[0]:%Y-%m-%d} to {row[1]:%Y-%m-%d}" if row and row[0] else ""
     return JourneyMapResult(
         summary=" ".join(lines), steps=list(steps), funnel=result_funnel, drop_offs=found,
+        columns=canvas(filters), compare_by=compare_by, compared=compared,
+        differs=_differences(compared), data_range=span,
         filters=filters.describe(),
         definitions={"drop_offs": f"the {drop_offs} funnel steps that lose the most people, "
                                   "each with the friction themes of those who left",
                      **result_funnel.definitions})
+
+
+def _changes(con: Connection, steps: list[str], catalog: Catalog) -> list:
+    from analytics.anomalies import anomalies
+
+    try:
+        return anomalies(con, steps=steps, watch_events=False, catalog=catalog).changes
+    except JourneyError:
+        return []
+
+
+def _top_values(result_funnel: FunnelResult, con: Connection, steps: list[str], by: str,
+                filters: Filters, catalog: Catalog, n: int = 3) -> list[str]:
+    """The groups with the most people at the first step (none-values left out)."""
+    split = funnel(con, steps[:2], by=by, filters=filters, catalog=catalog)
+    groups = sorted((g for g in split.groups if g.group not in ("(none)", "None", "")),
+                    key=lambda g: (-g.steps[0].customers, g.group))
+    return [g.group for g in groups[:n]]
+
+
+def _with(filters: Filters, by: str, value: str) -> Filters:
+    from dataclasses import replace
+
+    if by == "device":
+        return replace(filters, device=(value,))
+    if by == "channel":
+        return replace(filters, channel=(value,))
+    return replace(filters, attributes=filters.attributes + ((by, value),))
+
+
+def _differences(compared: list[tuple[str, list[StageColumn]]]) -> list[tuple[str, str]]:
+    """The cells where the segments differ most: the step whose onward conversion is furthest
+    apart between them (at least 5 points), and the feeling row's widest gap (0.2 or more)."""
+    if len(compared) < 2:
+        return []
+    marked = []
+    for row, least in (("people", 0.05), ("feeling", 0.2)):
+        best = None
+        columns = compared[0][1]
+        # A stage's feeling is one cell, marked at the stage's first step.
+        firsts = [k for k, c in enumerate(columns) if k == 0 or columns[k - 1].stage != c.stage]
+        for k, col in enumerate(columns):
+            if row == "feeling" and k not in firsts:
+                continue
+            values = [cols[k].cells[row].value for _, cols in compared]
+            known = [v for v in values if v is not None]
+            if len(known) >= 2 and max(known) - min(known) >= least and (
+                    best is None or max(known) - min(known) > best[0]):
+                best = (max(known) - min(known), col.step)
+        if best:
+            marked.append((row, best[1]))
+    return marked
 
 
 def _behaviour_clause(behaviour) -> str:

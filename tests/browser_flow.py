@@ -58,9 +58,28 @@ def tour(page, shots: Path, bad_csv: Path, downloads: Path) -> dict:
     page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
     page.screenshot(path=str(shots / "chat.png"))
     page.get_by_role("tab", name="Journey map").click()
+    page.get_by_label("Side by side by (device, channel, plan...)").fill("device")
     page.get_by_role("button", name="Show the journey").click()
     page.get_by_text("biggest drop-off").first.wait_for(timeout=60_000)
+    # The map itself, two segments side by side, their most different cell outlined.
+    frame = page.frame_locator("iframe[title='journey map']")
+    frame.locator("td.differs").first.wait_for(timeout=60_000)
+    found["map_tables"] = frame.locator("table.map").count()
+    png_button = page.get_by_role("button", name="Download the map as PNG")
+    # Below the map's frame: scrolled to first, or the click lands before the page settles.
+    png_button.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    png_button.click()
+    png_link = page.locator("a[download$='.png']").first
+    png_link.wait_for(timeout=60_000)
+    with page.expect_download() as info:
+        png_link.click()
+    target = downloads / "journey-map.png"
+    info.value.save_as(str(target))
+    found["map_png"] = target.read_bytes()[:4]
     page.screenshot(path=str(shots / "journey-map.png"))
+    page.evaluate("window.scrollTo(0, 0)")  # back up to the tabs, above the map's frame
+    page.wait_for_timeout(500)
     page.get_by_role("tab", name="Diagnose").click()
     page.get_by_label("Paste your stage metrics").fill(
         "Awareness: 12k visitors/month, 40% bounce\nConsideration: 2,000 pricing views/month\n"
@@ -78,7 +97,7 @@ def tour(page, shots: Path, bad_csv: Path, downloads: Path) -> dict:
             raise TimeoutError("no plan")
         page.wait_for_timeout(100)
     page.get_by_role("button", name="Download as Markdown").click()
-    link = page.locator("a[download]").first
+    link = page.locator("a[download$='.md']").first  # not the map tab's hidden link
     link.wait_for(timeout=30_000)
     with page.expect_download() as info:
         link.click()

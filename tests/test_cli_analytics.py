@@ -30,7 +30,7 @@ def home(tmp_path_factory):
     (["segments", "--customers-only", "--k", "3"], "segments"),
     (["churn"], "churn"),
     (["p-alive", "invoice_paid"], "p_alive"),
-    (["journey-map", "--device", "mobile"], "journey_map"),
+    (["map", "--device", "mobile"], "journey_map"),
     (["next-best-action", "--avoid", "subscription_cancelled", "--min-support", "10"],
      "next_best_action"),
 ])

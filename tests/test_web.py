@@ -43,8 +43,14 @@ def test_chat_streams_tool_steps_then_the_answer(app):
 
 
 def test_tabs_work_without_a_browser(app, tmp_path):
-    text, funnel, flows = app.journey_map("", "", "mobile", "")
+    text, page, funnel, flows = app.journey_map("", "", "mobile", "")
     assert "mention" in text and funnel is not None and flows is not None
+    assert page.startswith("<iframe") and "stage" in page
+    # Side by side, in the app and for the deck.
+    _, both, _, _ = app.journey_map("", "", "", "", "", "device")
+    assert both.count("table class=&#x27;map&#x27;") == 2
+    exported = app.export_map("", "", "", "", "", "device", "html")
+    assert str(app.store.temp_folder()) in exported and "differs" in open(exported).read()
     diagnosis, chart = app.diagnose("Awareness: 12k visitors/month\nTrials: 300/month\n"
                                     "Customers: 60/month", "b2b-saas")
     assert "biggest loss" in diagnosis and chart is not None
@@ -193,6 +199,7 @@ def test_a_marketer_uses_every_screen_in_the_browser(server, tmp_path):
     with browser_page(server, outside) as page:
         found = tour(page, tmp_path / "shots", bad, tmp_path)
     print(f"\nfirst chat answer appeared {found['first_answer_s']:.2f} s after Enter")
+    assert found["map_tables"] == 2 and found["map_png"] == b"\x89PNG"
     assert found["diagnosis_shown"]
     assert found["plan_download"].startswith("# Quick-win plan") and found["plan_pdf"] == b"%PDF"
     assert "subscription_started" in found["model_shown"] and found["model_reset"]

@@ -208,6 +208,11 @@ class JourneyMapArgs(ToolArgs):
                                                          "(default: one key step per stage).")
     drop_offs: int = Field(2, ge=1, le=5, description="How many of the biggest drop-offs to "
                                                       "explain with feedback.")
+    compare_by: Optional[Name] = Field(None, description="Draw the map side by side for the "
+                                       "largest groups of this (device, channel or a customer "
+                                       "attribute), marking where they differ most.")
+    compare_values: Optional[list[Name]] = Field(None, max_length=3, description="The groups "
+                                                 "to compare (default: the three largest).")
     filters: FilterArgs = Field(default_factory=FilterArgs)
 
 
@@ -222,10 +227,15 @@ def journey_map_tool(ctx: ToolContext, args: JourneyMapArgs) -> Any:
             themes_result, snippets = ctx.themes(), ctx.snippets()[0]
         except JourneyError:  # no feedback yet: the map still shows the funnel
             themes_result, snippets = None, None
+        from analytics.paths import default_conversion_event
+
+        if args.compare_by and args.compare_by not in ("device", "channel"):
+            ctx.catalog().check_attribute(args.compare_by)
         return journey_map(con, index, steps, drop_offs=args.drop_offs,
                            filters=ctx.scoped_filters(con, args.filters),
                            themes_result=themes_result, snippets=snippets,
-                           catalog=ctx.catalog())
+                           catalog=ctx.catalog(), conversion=default_conversion_event(con),
+                           compare_by=args.compare_by, compare_values=args.compare_values)
 
 
 def journey_map_view(args: JourneyMapArgs, result: Any) -> TableView:

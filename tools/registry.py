@@ -31,8 +31,12 @@ TOOLS: list[ToolSpec] = [
              "revenue-like property (price, amount, order_value) where it has one. Use for 'how "
              "many ...?', 'who ...?' and 'how much revenue ...?'.", ct.EventCountsArgs,
              ct.event_counts_tool, ct.event_counts_view),
-    ToolSpec("journey_map", "The journey map: the key-step funnel with the biggest drop-offs "
-             "marked and what the customers who left there said.", fb.JourneyMapArgs,
+    ToolSpec("journey_map", "The journey map as marketers draw it: the journey's stages as "
+             "columns and under each the people reaching it and going on, time to the next "
+             "step, touchpoints, feeling (net sentiment), the pain point (what leavers said or "
+             "did), the moment of truth and what changed; optionally side by side for the "
+             "largest groups of a device, channel or attribute, marking where they differ "
+             "most. Use for 'show me the journey for mobile vs desktop'.", fb.JourneyMapArgs,
              fb.journey_map_tool, fb.journey_map_view),
     ToolSpec("paths", "The most common journeys, each with its share of customers and "
              "conversion rate (the rest summed, so shares add to 100%).", jt.PathsArgs,

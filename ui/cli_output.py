@@ -133,7 +133,8 @@ def store_of(ctx: click.Context) -> EventStore:
 
 def emit_tool_result(result: ToolResult, face: Any, *, as_json: bool = False,
                      chart: str | None = None, csv: str | None = None, md: bool = False,
-                     html: str | None = None, pdf: str | None = None, yes: bool = False) -> None:
+                     html: str | None = None, pdf: str | None = None, png: str | None = None,
+                     yes: bool = False) -> None:
     """A tool's result as the terminal shows it: --json prints exactly the tool's data."""
     from tools.base import to_json
     from tools.registry import BY_NAME
@@ -147,6 +148,8 @@ def emit_tool_result(result: ToolResult, face: Any, *, as_json: bool = False,
         typed.write_html(html)
     if pdf:
         typed.write_pdf(pdf)
+    if png:
+        typed.write_png(png)
     if as_json:
         sys.stdout.write(to_json(result.data()))
         return

@@ -35,7 +35,7 @@ class CliFace:
     arguments: tuple[str, ...] = ()  # fields given positionally, in order
     flags: dict[str, str] = field(default_factory=dict)  # field -> flag, where not --field-name
     files: tuple[str, ...] = ()  # fields whose text is read from a file (or - for stdin)
-    extras: tuple[str, ...] = ()  # terminal-only options: csv, md, html, pdf, yes
+    extras: tuple[str, ...] = ()  # terminal-only options: csv, md, html, pdf, png, yes
 
 
 CLI: dict[str, CliFace] = {
@@ -44,7 +44,8 @@ CLI: dict[str, CliFace] = {
     "set_journey_model": CliFace(("model", "set"), ("part", "events")),
     "funnel": CliFace(("funnel",), ("steps",), {"window_days": "--window"}),
     "event_counts": CliFace(("count",), ("event",)),
-    "journey_map": CliFace(("journey-map",), ("steps",)),
+    "journey_map": CliFace(("map",), ("steps",), {"compare_by": "--compare"},
+                           extras=("html", "png")),
     "paths": CliFace(("paths",), flags={"from_event": "--from", "to_event": "--to",
                                         "conversion_event": "--conversion"}),
     "transitions": CliFace(("transitions",)),
@@ -250,6 +251,10 @@ def build_command(spec: ToolSpec) -> click.Command:
     if "html" in face.extras:
         params.append(click.Option(["--html"], metavar="FILE.html", default=None,
                                    help="Also save the document as a standalone HTML file."))
+    if "png" in face.extras:
+        params.append(click.Option(["--png"], metavar="FILE.png", default=None,
+                                   help="Also save the map as a PNG (drawn by the system's "
+                                        "Chromium)."))
     if "pdf" in face.extras:
         params.append(click.Option(["--pdf"], metavar="FILE.pdf", default=None,
                                    help="Also save the document as a PDF."))
@@ -262,7 +267,7 @@ def build_command(spec: ToolSpec) -> click.Command:
         from ui.cli_output import RowProgress, error_json, store_of, when_interrupted
 
         extras = {k: values.pop(k, None) for k in ("as_json", "chart", "csv", "md", "html", "pdf",
-                                                   "yes")}
+                                                   "png", "yes")}
         arguments = arguments_from(spec, values, ctx)
         if "yes" in face.extras and not extras["yes"]:
             shown = " ".join(str(v) for v in arguments.values())

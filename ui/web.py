@@ -54,6 +54,14 @@ def shown(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+def map_frame(page: str) -> str:
+    """The map's own page inside the app, sandboxed: its styles stay its own, no scripts run."""
+    import html as html_module
+
+    return (f"<iframe title='journey map' sandbox srcdoc='{html_module.escape(page, quote=True)}'"
+            " style='width:100%;height:900px;border:1px solid #ddd'></iframe>")
+
+
 def problem(result: ToolResult) -> str:
     """A tool's complaint as the page says it: fields by their labels on the form."""
     error = result.error
@@ -179,18 +187,36 @@ class JourneyApp:
 
     # -- journey map ----------------------------------------------------------------------------
 
-    def journey_map(self, since: str, until: str, device: str, channel: str,
-                    segment: str = ""):
+    def _journey_map(self, since: str, until: str, device: str, channel: str, segment: str,
+                     compare: str):
         filters = {k: v for k, v in {"since": since or None, "until": until or None,
                                      "device": device or None, "channel": channel or None,
                                      "segment": segment or None}.items() if v}
-        journey = call_tool(self.shared, "journey_map", {"filters": filters})
+        args: dict[str, Any] = {"filters": filters}
+        if compare and compare.strip():
+            args["compare_by"] = compare.strip()
+        # The same arguments give the shared result again: the exports do not draw it twice.
+        return call_tool(self.shared, "journey_map", args), filters
+
+    def journey_map(self, since: str, until: str, device: str, channel: str,
+                    segment: str = "", compare: str = ""):
+        journey, filters = self._journey_map(since, until, device, channel, segment, compare)
         if not journey.ok:
-            return problem(journey), None, None
+            return problem(journey), "", None, None
         paths = call_tool(self.shared, "paths", {"top": 8, "filters": filters})
-        # The journey map's own summary: the funnel, then each drop-off and what leavers said.
-        return (md(journey.result.summary), journey.figure(),
-                paths.figure() if paths.figure is not None else None)
+        # The map as drawn (stages as columns; segments side by side), then the funnel and the
+        # flows; the summary says where people drop and what leavers said.
+        return (md(journey.result.summary), map_frame(journey.result.html()),
+                journey.figure(), paths.figure() if paths.figure is not None else None)
+
+    def export_map(self, since: str, until: str, device: str, channel: str, segment: str,
+                   compare: str, kind: str) -> str:
+        journey, _ = self._journey_map(since, until, device, channel, segment, compare)
+        if not journey.ok:
+            raise gr.Error(problem(journey))
+        path = self._export_folder() / f"journey-map.{kind}"
+        (journey.result.write_png if kind == "png" else journey.result.write_html)(str(path))
+        return str(path)
 
     # -- diagnose and plan --------------------------------------------------------------------
 
@@ -358,13 +384,24 @@ def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
                 device = gr.Textbox(label="Device")
                 channel = gr.Textbox(label="Channel")
                 segment = gr.Textbox(label="Segment (number or name)")
+                compare = gr.Textbox(label="Side by side by (device, channel, plan...)")
             show = gr.Button("Show the journey")
             map_text = gr.Markdown()
+            map_page = gr.HTML()
+            with gr.Row():
+                map_html = gr.Button("Download the map as HTML")
+                map_png = gr.Button("Download the map as PNG")
+            map_file = gr.File(label="Download")
             with gr.Row():
                 funnel_plot = gr.Plot(label="Funnel")
                 flow_plot = gr.Plot(label="Flows")
-            show.click(app.journey_map, [since, until, device, channel, segment],
-                       [map_text, funnel_plot, flow_plot])
+            inputs = [since, until, device, channel, segment, compare]
+            show.click(app.journey_map, inputs, [map_text, map_page, funnel_plot, flow_plot])
+            # One named parameter per input: Gradio passes inputs by the function's signature.
+            map_html.click(lambda s, u, d, c, g, k: app.export_map(s, u, d, c, g, k, "html"),
+                           inputs, map_file)
+            map_png.click(lambda s, u, d, c, g, k: app.export_map(s, u, d, c, g, k, "png"),
+                          inputs, map_file)
         with gr.Tab("Diagnose"):
             metrics = gr.Textbox(lines=8, label="Paste your stage metrics",
                                  placeholder="Awareness: 12,000 visitors/month, 40% bounce\n...")
