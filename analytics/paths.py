@@ -87,9 +87,40 @@ class PathsResult(AnalyticResult):
         return sankey_figure(self.flows, "Step-by-step flows")
 
 
+# Readable at any size of journey: at most this many steps deep and this many named events a
+# step; the rest of a step is one "other" node that says how many events it holds.
+SANKEY_STEPS, SANKEY_NODES = 4, 5
+
+
+def readable_flows(flows: list[SankeyLink]) -> list[SankeyLink]:
+    """The flows of the first steps, each step's smaller events grouped as "other (N)"."""
+    shown = [f for f in flows if f.step < SANKEY_STEPS]
+    volume: dict[int, dict[str, int]] = {}
+    for f in shown:
+        volume.setdefault(f.step, {}).setdefault(f.source, 0)
+        volume[f.step][f.source] += f.customers
+        volume.setdefault(f.step + 1, {}).setdefault(f.target, 0)
+        volume[f.step + 1][f.target] += f.customers
+    names: dict[tuple[int, str], str] = {}
+    for step, by_name in volume.items():
+        ranked = sorted(by_name, key=lambda n: (-by_name[n], n))
+        kept, rest = ranked[:SANKEY_NODES], ranked[SANKEY_NODES:]
+        for name in kept:
+            names[(step, name)] = name
+        for name in rest:
+            names[(step, name)] = f"other ({len(rest)} events)"
+    merged: dict[tuple[int, str, str], int] = {}
+    for f in shown:
+        key = (f.step, names[(f.step, f.source)], names[(f.step + 1, f.target)])
+        merged[key] = merged.get(key, 0) + f.customers
+    return [SankeyLink(step=s, source=a, target=b, customers=n)
+            for (s, a, b), n in merged.items()]
+
+
 def sankey_figure(flows: list[SankeyLink], title: str):
     import plotly.graph_objects as go
 
+    flows = readable_flows(flows)
     labels: list[str] = []
     index: dict[tuple[int, str], int] = {}
 

@@ -91,3 +91,19 @@ def test_the_map_exports_and_bad_requests_are_told(demo_map, tmp_path):
         m.write_png(str(tmp_path / "no" / "map.png"))
     bad = call_tool(ctx, "journey_map", {"compare_by": "shoe_size"})
     assert not bad.ok and "shoe_size" in bad.content
+
+
+def test_the_flows_view_names_the_top_events_and_groups_the_rest():
+    from analytics.paths import SankeyLink, readable_flows, sankey_figure
+
+    # From one start, 10 second steps (sizes 10..1 people) and links past step 4.
+    flows = [SankeyLink(1, "home", f"e{n}", 11 - n) for n in range(1, 11)]
+    flows += [SankeyLink(4, "e1", "deep", 3), SankeyLink(3, "x", "y", 2)]
+    shown = readable_flows(flows)
+    second = {f.target for f in shown if f.step == 1}
+    # The 5 largest by name, the other 5 as one node holding their 15 people (5+4+3+2+1).
+    assert second == {"e1", "e2", "e3", "e4", "e5", "other (5 events)"}
+    assert next(f.customers for f in shown if f.target == "other (5 events)") == 15
+    assert all(f.step < 4 for f in shown)  # at most four columns
+    labels = sankey_figure(flows, "t").data[0].node.label
+    assert len(labels) == len(set(labels)) <= 1 + 6 + 2
