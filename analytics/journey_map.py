@@ -52,13 +52,9 @@ class JourneyMapResult(AnalyticResult):
         return map_html(self)
 
     def write_html(self, path: str) -> None:
-        from analytics.diagnosis.plan_export import write_whole
+        from analytics.export_files import write_text_whole
 
-        def write(partial: str) -> None:
-            with open(partial, "w", encoding="utf-8") as out:
-                out.write(self.html())
-
-        write_whole(path, write)
+        write_text_whole(path, self.html())
 
     def write_png(self, path: str) -> None:
         from analytics.journey_map_export import write_png

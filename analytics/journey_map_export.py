@@ -136,28 +136,31 @@ def chromium() -> str | None:
 
 
 def write_png(result: JourneyMapResult, path: str, width: int = 1600) -> None:
-    """The page rendered by the system's headless Chromium (nothing is downloaded)."""
+    """The page rendered by the system's headless Chromium (nothing is downloaded), written
+    whole: a missing folder is said before Chromium starts, a failed render leaves no file."""
+    from analytics.export_files import write_whole
+
     browser = chromium()
     if browser is None:
         raise JourneyError("A PNG needs Chromium (e.g. 'apt-get install chromium'); "
                            "use --html for the page itself")
-    target = Path(path).resolve()
-    if not target.parent.is_dir():
-        raise JourneyError(f"Cannot write {path}: the folder {target.parent} does not exist")
-    rows = len(ROWS) + 1
-    height = 260 + 90 * rows * max(len(result.compared), 1)
-    with tempfile.TemporaryDirectory() as tmp:
-        page = Path(tmp) / "map.html"
-        page.write_text(result.html(), encoding="utf-8")
-        shot = Path(tmp) / "map.png"
-        done = subprocess.run(
-            # A profile of its own: a Chromium already open (the user's) is not disturbed and
-            # does not take the job over.
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-             f"--user-data-dir={Path(tmp) / 'profile'}",
-             "--no-first-run", "--disable-extensions", "--disable-background-networking",
-             f"--screenshot={shot}", f"--window-size={width},{height}", page.as_uri()],
-            capture_output=True, timeout=120, check=False)
-        if not shot.exists():
-            raise JourneyError(f"Chromium made no PNG: {done.stderr.decode()[-300:]}")
-        shutil.move(str(shot), target)
+    height = 260 + 90 * (len(ROWS) + 1) * max(len(result.compared), 1)
+
+    def render(partial: str) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            page = Path(tmp) / "map.html"
+            page.write_text(result.html(), encoding="utf-8")
+            shot = Path(tmp) / "map.png"
+            done = subprocess.run(
+                # A profile of its own: a Chromium already open (the user's) is not disturbed
+                # and does not take the job over.
+                [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                 f"--user-data-dir={Path(tmp) / 'profile'}", "--no-first-run",
+                 "--disable-extensions", "--disable-background-networking",
+                 f"--screenshot={shot}", f"--window-size={width},{height}", page.as_uri()],
+                capture_output=True, timeout=120, check=False)
+            if not shot.exists():
+                raise JourneyError(f"Chromium made no PNG: {done.stderr.decode()[-300:]}")
+            shutil.move(str(shot), partial)
+
+    write_whole(path, render)

@@ -50,6 +50,22 @@ def ask(page, question: str, expect: str = "[R") -> float:
     return time.perf_counter() - started
 
 
+def download(page, button: str, target: Path) -> bytes:
+    """Press a download button and save what its file link serves; the link is found by the
+    file's extension (it shows the size, not the name, and other tabs keep theirs)."""
+    pressed = page.get_by_role("button", name=button)
+    # Scrolled to first: below a tall frame, a click before the page settles is lost.
+    pressed.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    pressed.click()
+    link = page.locator(f"a[download$='{target.suffix}']").first
+    link.wait_for(timeout=60_000)
+    with page.expect_download() as info:
+        link.click()
+    info.value.save_as(str(target))
+    return target.read_bytes()
+
+
 def tour(page, shots: Path, bad_csv: Path, downloads: Path) -> dict:
     """Every screen: chat, journey map, diagnose, plan (+download), data (bad upload)."""
     shots.mkdir(parents=True, exist_ok=True)
@@ -65,18 +81,7 @@ def tour(page, shots: Path, bad_csv: Path, downloads: Path) -> dict:
     frame = page.frame_locator("iframe[title='journey map']")
     frame.locator("td.differs").first.wait_for(timeout=60_000)
     found["map_tables"] = frame.locator("table.map").count()
-    png_button = page.get_by_role("button", name="Download the map as PNG")
-    # Below the map's frame: scrolled to first, or the click lands before the page settles.
-    png_button.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)
-    png_button.click()
-    png_link = page.locator("a[download$='.png']").first
-    png_link.wait_for(timeout=60_000)
-    with page.expect_download() as info:
-        png_link.click()
-    target = downloads / "journey-map.png"
-    info.value.save_as(str(target))
-    found["map_png"] = target.read_bytes()[:4]
+    found["map_png"] = download(page, "Download the map as PNG", downloads / "journey-map.png")[:4]
     page.screenshot(path=str(shots / "journey-map.png"))
     page.evaluate("window.scrollTo(0, 0)")  # back up to the tabs, above the map's frame
     page.wait_for_timeout(500)
@@ -96,22 +101,9 @@ def tour(page, shots: Path, bad_csv: Path, downloads: Path) -> dict:
         if time.time() > deadline:
             raise TimeoutError("no plan")
         page.wait_for_timeout(100)
-    page.get_by_role("button", name="Download as Markdown").click()
-    link = page.locator("a[download$='.md']").first  # not the map tab's hidden link
-    link.wait_for(timeout=30_000)
-    with page.expect_download() as info:
-        link.click()
-    target = downloads / "plan.md"
-    info.value.save_as(str(target))
-    found["plan_download"] = target.read_text()
-    page.get_by_role("button", name="Download as PDF").click()
-    pdf_link = page.locator("a[download$='.pdf']").first  # the link shows the size, not the name
-    pdf_link.wait_for(timeout=60_000)
-    with page.expect_download() as info:
-        pdf_link.click()
-    target = downloads / "plan.pdf"
-    info.value.save_as(str(target))
-    found["plan_pdf"] = target.read_bytes()[:4]
+    found["plan_download"] = download(page, "Download as Markdown",
+                                      downloads / "plan.md").decode()
+    found["plan_pdf"] = download(page, "Download as PDF", downloads / "plan.pdf")[:4]
     page.screenshot(path=str(shots / "plan.png"))
     page.get_by_role("tab", name="Data").click()
     # The journey model every default uses, shown and changed here (then put back).

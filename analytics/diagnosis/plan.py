@@ -102,16 +102,13 @@ class PlanResult(AnalyticResult):
         return plan_html(self)
 
     def write_html(self, path: str) -> None:
-        from analytics.diagnosis.plan_export import write_whole
+        from analytics.export_files import write_text_whole
 
-        def write(partial: str) -> None:
-            with open(partial, "w", encoding="utf-8") as out:
-                out.write(self.html())
-
-        write_whole(path, write)
+        write_text_whole(path, self.html())
 
     def write_pdf(self, path: str) -> None:
-        from analytics.diagnosis.plan_export import plan_pdf, write_whole
+        from analytics.diagnosis.plan_export import plan_pdf
+        from analytics.export_files import write_whole
 
         write_whole(path, lambda partial: plan_pdf(self, partial))
 

@@ -234,28 +234,6 @@ CSS = ("body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;lin
        + ".idle{background:#fff}")
 
 
-def write_whole(path: str, write) -> None:
-    """Write through a partial file renamed into place: a failed export leaves no half file
-    (and an existing file stays as it was)."""
-    import os
-
-    from analytics.errors import JourneyError
-
-    target = os.path.abspath(path)
-    folder = os.path.dirname(target)
-    if not os.path.isdir(folder):
-        raise JourneyError(f"Cannot write {path}: the folder {folder} does not exist")
-    partial = f"{target}.{os.getpid()}.partial"
-    try:
-        write(partial)
-        os.replace(partial, target)
-    except OSError as exc:
-        raise JourneyError(f"Cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-
-
 def plan_pdf(plan: PlanResult, path: str) -> None:
     """The same document as a PDF (fpdf2's core fonts: text outside Latin-1 is replaced)."""
     from fpdf import FPDF
