@@ -54,6 +54,7 @@ class Frame:
     steps: list[str] = field(default_factory=list)
     step_words: dict[str, str] = field(default_factory=dict)  # event -> the words that named it
     period: dict | None = None
+    split_at: str | None = None  # "before and after 17 August": the day the periods meet
     population: dict[str, Any] = field(default_factory=dict)  # did, device, channel, where...
     population_label: str = ""
     by: str | None = None
@@ -81,7 +82,9 @@ class Frame:
             parts.append("steps: " + " > ".join(self.steps))
         if self.population_label:
             parts.append("who: " + self.population_label)
-        if self.period:
+        if self.split_at:
+            parts.append(f"when: before vs from {self.split_at}")
+        elif self.period:
             parts.append("when: " + self.period["label"])
         if self.by:
             parts.append(f"by: {self.by}" + (f" ({' vs '.join(self.compare)})"
@@ -89,6 +92,12 @@ class Frame:
         if self.customer_ids:
             parts.append("customer: " + ", ".join(self.customer_ids))
         return "; ".join(parts)
+
+
+# "before and after 17 August", "since the launch compared to before": two periods that meet.
+BEFORE_AND_AFTER = (r"\bbefore\s+(and|vs\.?|versus|or|&)\s+(after|since|from)\b|"
+                    r"\b(after|since|from)\b.*\b(compared (to|with)|vs\.?|versus|against)\s+"
+                    r"(the (days|weeks) )?before\b")
 
 
 @dataclass
@@ -217,6 +226,8 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
     period = read_period(question, v.end)
     if period:
         frame.period = period.to_dict()
+        if re.search(BEFORE_AND_AFTER, q):
+            frame.split_at = frame.period["since"]
     _population(q, v, frame, mentions)
     said_by = _comparison(q, v, frame)
     if said_by:

@@ -260,8 +260,12 @@ def _journey_map(r: Any, frame: Any) -> str:
             stage = next(c for c in r.compared[0][1] if c.step == step).stage
             said.append(f"Feeling at the {stage} stage: " + "; ".join(
                 f"{value} {cell.text}" for value, cell in cells) + ".")
-    return (f"The journey map by {r.compare_by} ({', '.join(v for v, _ in r.compared)}). "
-            + " ".join(said)).strip()
+    if not any(row == "people" for row, _ in r.differs):
+        said.append("At every step the share going on differs by less than 5 points.")
+    title = (f"The journey map {' and '.join(v for v, _ in r.compared)}, side by side."
+             if r.compare_by == "period" else
+             f"The journey map by {r.compare_by} ({', '.join(v for v, _ in r.compared)}).")
+    return (title + " " + " ".join(said)).strip()
 
 
 LEADS = {"funnel": _funnel, "journey_map": _journey_map, "journey_model": _journey_model,

@@ -258,6 +258,9 @@ def _month(q: str, end: date) -> Period | None:
                 monday = picked - timedelta(days=picked.weekday())
                 return _clip(Period(monday, monday + timedelta(days=6),
                                     f"the week of {monday}"), end)
+            if re.search(r"\b(since|from|after)\b", q[:day.start()]):
+                # "since August 17": from that day to the data's end, like "since 2026-08-17".
+                return Period(picked, end, f"since {picked}")
             return Period(picked, picked, f"{picked}")
     if re.search(rf"\b(since|from|after) {m.group(1) or ''} ?{m.group(2)}\b", q):
         return Period(first, end, f"since {label}")

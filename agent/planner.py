@@ -383,7 +383,12 @@ class OfflinePlanner:
             return [PlannedCall("describe_data", {})]
         if intent == "journey_map":
             args = {"filters": filters}
-            if frame.by:
+            if frame.split_at:
+                # Before vs after a day: the map of each period side by side.
+                args = {"filters": {k: v for k, v in filters.items()
+                                    if k not in ("since", "until")},
+                        "compare_at": frame.split_at}
+            elif frame.by:
                 args["compare_by"] = frame.by
                 if len(frame.compare) >= 2:
                     args["compare_values"] = frame.compare[:3]
@@ -721,7 +726,7 @@ def _lead(frame: Frame, text: str) -> str:
                                                   if k != "channel"}))
     if label:
         scope.append(label)
-    if frame.period:
+    if frame.period and not frame.split_at:  # two periods compared name themselves
         scope.append(period_words(frame.period))
     if not scope or not text:
         return text

@@ -19,7 +19,7 @@ or the feedback index's own, computed here through those analytics.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from analytics.catalog import Catalog
 from analytics.errors import JourneyError
@@ -71,8 +71,9 @@ def stage_columns(con: Connection, steps: list[str], stage_of: dict[str, str], *
     _touchpoints(con, columns, by_channel, stage_of, filters)
     mine = snippets or []
     if mine and (filters.device or filters.channel or filters.attributes or filters.did or
-                 filters.segment_people is not None):
-        # The segment's own feedback: what its people wrote, not everyone's.
+                 filters.segment_people is not None or filters.start or filters.end):
+        # The segment's own feedback (what its people wrote, in the period looked at), not
+        # everyone's at any time.
         from analytics.feedback.population_themes import population_feedback_ids
 
         ids, _ = population_feedback_ids(con, filters)
@@ -82,7 +83,7 @@ def stage_columns(con: Connection, steps: list[str], stage_of: dict[str, str], *
         f = (frictions or {}).get(col.step)
         col.cells["pain point"] = _pain(f, col.step)
     _moments(con, columns, conversion, stage_of, filters, catalog)
-    _changed(con, columns, changes or [])
+    _changed(con, columns, changes or [], filters)
     return columns
 
 
@@ -209,13 +210,20 @@ def _moments(con: Connection, columns: list[StageColumn], conversion: str | None
             f"journey moments --outcome {conversion}" if conversion else "")
 
 
-def _changed(con: Connection, columns: list[StageColumn], changes: list) -> None:
+def _changed(con: Connection, columns: list[StageColumn], changes: list,
+             filters: Filters) -> None:
+    """Changes flagged in the last weeks of the period looked at (of the data, without one)
+    that began within it: a map of the weeks before a change does not show the change."""
     row = con.execute("SELECT max(ts) FROM events").fetchone()
     end = row[0] if row and row[0] else None
+    if end is not None and filters.end is not None:
+        end = min(end, datetime.combine(filters.end, time.max, tzinfo=end.tzinfo))
     for col in columns:
         recent = [c for c in changes if end is not None and c.kind == "step"
                   and c.metric.endswith(f"-> {col.step}")
-                  and c.last_day >= end - timedelta(weeks=RECENT_WEEKS)]
+                  and c.last_day >= end - timedelta(weeks=RECENT_WEEKS)
+                  and c.start <= end
+                  and (filters.start is None or c.start.date() >= filters.start)]
         c = recent[0] if recent else None
         col.cells["changed"] = Cell(
             f"into it {c.direction} {pct(c.rate_before)} -> {pct(c.rate_during)} from "

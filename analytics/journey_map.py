@@ -9,9 +9,10 @@ next one). Every number is the funnel's or the friction analysis's own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from analytics.catalog import Catalog, load_catalog
-from analytics.errors import JourneyError
+from analytics.errors import ArgumentError, JourneyError
 from analytics.event_filters import parse_step_event
 from analytics.feedback.friction import FrictionResult, friction
 from analytics.feedback.index import FeedbackIndex
@@ -61,6 +62,11 @@ class JourneyMapResult(AnalyticResult):
 
         write_png(self, path)
 
+    def write_pdf(self, path: str) -> None:
+        from analytics.journey_map_export import write_pdf
+
+        write_pdf(self, path)
+
     def figure(self):
         fig = self.funnel.figure() if self.funnel else None
         biggest = self.funnel.biggest_dropoff_step if self.funnel else None
@@ -77,8 +83,13 @@ def journey_map(con: Connection, index: FeedbackIndex, steps: list[str], *,
                 drop_offs: int = 2, filters: Filters = Filters(),
                 themes_result: ThemesResult | None = None, snippets: list | None = None,
                 catalog: Catalog | None = None, conversion: str | None = None,
-                compare_by: str | None = None, compare_values: list[str] | None = None
-                ) -> JourneyMapResult:
+                compare_by: str | None = None, compare_values: list[str] | None = None,
+                compare_at: date | None = None) -> JourneyMapResult:
+    """`compare_by` draws the map side by side for groups; `compare_at` for the days before
+    that date and the days from it on (what a change did), within the filters' own range."""
+    if compare_by and compare_at:
+        raise ArgumentError("compare_at", "compare either by a property or before/after a "
+                                          "date, not both")
     catalog = catalog or load_catalog(con)
     result_funnel = funnel(con, steps, filters=filters, catalog=catalog)
     pairs = [(result_funnel.steps[i].dropped, i) for i in range(1, len(result_funnel.steps))]
@@ -131,7 +142,12 @@ def journey_map(con: Connection, index: FeedbackIndex, steps: list[str], *,
                              changes=changes)
 
     compared = []
-    if compare_by:
+    if compare_at is not None:
+        compare_by = "period"
+        before, after = _periods(con, filters, compare_at)
+        compared = [(f"before {compare_at}", canvas(before)),
+                    (f"from {compare_at}", canvas(after))]
+    elif compare_by:
         for value in compare_values or _top_values(result_funnel, con, steps, compare_by,
                                                    filters, catalog):
             compared.append((value, canvas(_with(filters, compare_by, value))))
@@ -154,6 +170,22 @@ def _changes(con: Connection, steps: list[str], catalog: Catalog) -> list:
         return anomalies(con, steps=steps, watch_events=False, catalog=catalog).changes
     except JourneyError:
         return []
+
+
+def _periods(con: Connection, filters: Filters, at: date) -> tuple[Filters, Filters]:
+    """The filters for the days before `at` and from `at` on; each side must hold events."""
+    from dataclasses import replace
+
+    row = con.execute("SELECT min(ts), max(ts) FROM events").fetchone()
+    first, last = (row[0].date(), row[1].date()) if row and row[0] else (None, None)
+    start = max(d for d in (filters.start, first) if d) if (filters.start or first) else None
+    end = min(d for d in (filters.end, last) if d) if (filters.end or last) else None
+    if start is None or end is None or not start < at <= end:
+        raise ArgumentError("compare_at", f"{at} must fall after the first day looked at "
+                                          f"({start}) and on or before the last ({end}), so "
+                                          "that both periods have days")
+    return (replace(filters, start=start, end=at - timedelta(days=1)),
+            replace(filters, start=at, end=end))
 
 
 def _top_values(result_funnel: FunnelResult, con: Connection, steps: list[str], by: str,

@@ -86,8 +86,11 @@ def _table(columns: list[StageColumn], marked: set[tuple[str, str]], title: str 
             cells.append(f"<td{wide}{cls} title='{e(hover, quote=True)}'>{e(cell.text)}</td>")
         body.append(f"<tr><th class='row'>{e(row)}</th>{''.join(cells)}</tr>")
         if row == "feeling":
+            line = emotion_svg(columns) if any(c.sentiment is not None for c in columns) else (
+                "No feedback here to draw it from: load reviews, tickets or NPS answers "
+                "(journey ingest feedback FILE).")
             body.append(f"<tr><th class='row'>emotion line</th><td colspan='{len(columns)}'>"
-                        f"{emotion_svg(columns)}</td></tr>")
+                        f"{line}</td></tr>")
     caption = f"<caption>{e(title)}</caption>" if title else ""
     return (f"<table class='map'>{caption}<thead><tr><th></th>{stages}</tr><tr><th></th>"
             f"{head}</tr></thead><tbody>"
@@ -124,7 +127,9 @@ CSS = ("body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;font-size:
        "th.stage{font-weight:700;text-transform:capitalize;font-size:1.05em}"
        "th.step{font-weight:400;color:#555;font-size:.9em}th.row{width:8em;text-align:left;background:#fafafa}"
        f"td.differs{{outline:3px solid {MARK};outline-offset:-3px}}"
-       "footer{color:#555;font-size:.9em;max-width:70em}@media print{body{margin:0}}")
+       "footer{color:#555;font-size:.9em;max-width:70em}@media print{body{margin:0}}"
+       # A slide's shape, a map per page when segments are side by side.
+       "@page{size:A4 landscape;margin:10mm}@media print{table.map{break-inside:avoid}}")
 
 
 def chromium() -> str | None:
@@ -136,31 +141,41 @@ def chromium() -> str | None:
 
 
 def write_png(result: JourneyMapResult, path: str, width: int = 1600) -> None:
-    """The page rendered by the system's headless Chromium (nothing is downloaded), written
-    whole: a missing folder is said before Chromium starts, a failed render leaves no file."""
+    """The page as the system's headless Chromium draws it (nothing is downloaded)."""
+    height = 260 + 90 * (len(ROWS) + 1) * max(len(result.compared), 1)
+    _render(result, path, ["--screenshot={out}", f"--window-size={width},{height}"], "PNG")
+
+
+def write_pdf(result: JourneyMapResult, path: str) -> None:
+    """The page printed by the system's headless Chromium (landscape, as the page asks)."""
+    _render(result, path, ["--no-pdf-header-footer", "--print-to-pdf={out}"], "PDF")
+
+
+def _render(result: JourneyMapResult, path: str, options: list[str], what: str) -> None:
+    """Chromium turns the page into a file, written whole: a missing folder is said before
+    Chromium starts, a failed render leaves no file."""
     from analytics.export_files import write_whole
 
     browser = chromium()
     if browser is None:
-        raise JourneyError("A PNG needs Chromium (e.g. 'apt-get install chromium'); "
+        raise JourneyError(f"A {what} needs Chromium (e.g. 'apt-get install chromium'); "
                            "use --html for the page itself")
-    height = 260 + 90 * (len(ROWS) + 1) * max(len(result.compared), 1)
 
     def render(partial: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             page = Path(tmp) / "map.html"
             page.write_text(result.html(), encoding="utf-8")
-            shot = Path(tmp) / "map.png"
+            out = Path(tmp) / f"map.{what.lower()}"
             done = subprocess.run(
                 # A profile of its own: a Chromium already open (the user's) is not disturbed
                 # and does not take the job over.
                 [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                  f"--user-data-dir={Path(tmp) / 'profile'}", "--no-first-run",
                  "--disable-extensions", "--disable-background-networking",
-                 f"--screenshot={shot}", f"--window-size={width},{height}", page.as_uri()],
+                 *[o.format(out=out) for o in options], page.as_uri()],
                 capture_output=True, timeout=120, check=False)
-            if not shot.exists():
-                raise JourneyError(f"Chromium made no PNG: {done.stderr.decode()[-300:]}")
-            shutil.move(str(shot), partial)
+            if not out.exists():
+                raise JourneyError(f"Chromium made no {what}: {done.stderr.decode()[-300:]}")
+            shutil.move(str(out), partial)
 
     write_whole(path, render)

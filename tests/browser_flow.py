@@ -66,6 +66,24 @@ def download(page, button: str, target: Path) -> bytes:
     return target.read_bytes()
 
 
+def show_map(page, fields: dict[str, str]) -> dict:
+    """The Journey map tab with these fields filled in: the drawn map's captions, stage headers
+    and step headers (as the page holds them)."""
+    page.evaluate("window.scrollTo(0, 0)")
+    page.get_by_role("tab", name="Journey map").click()
+    for label, value in fields.items():
+        page.get_by_label(label).fill(value)
+    page.get_by_role("button", name="Show the journey").click()
+    frame = page.frame_locator("iframe[title='journey map']")
+    frame.locator("table.map").first.wait_for(timeout=90_000)
+
+    def texts(selector: str) -> list[str]:
+        return [t.strip() for t in frame.locator(selector).all_text_contents()]
+
+    return {"captions": texts("table.map caption"), "stages": texts("th.stage"),
+            "steps": texts("th.step"), "differs": frame.locator("td.differs").count()}
+
+
 def tour(page, shots: Path, bad_csv: Path, downloads: Path) -> dict:
     """Every screen: chat, journey map, diagnose, plan (+download), data (bad upload)."""
     shots.mkdir(parents=True, exist_ok=True)
@@ -82,7 +100,9 @@ def tour(page, shots: Path, bad_csv: Path, downloads: Path) -> dict:
     frame.locator("td.differs").first.wait_for(timeout=60_000)
     found["map_tables"] = frame.locator("table.map").count()
     found["map_png"] = download(page, "Download the map as PNG", downloads / "journey-map.png")[:4]
-    page.screenshot(path=str(shots / "journey-map.png"))
+    # The map from its top (the stage headers), for the README.
+    page.locator("iframe[title='journey map']").scroll_into_view_if_needed()
+    page.locator("iframe[title='journey map']").screenshot(path=str(shots / "journey-map.png"))
     page.evaluate("window.scrollTo(0, 0)")  # back up to the tabs, above the map's frame
     page.wait_for_timeout(500)
     page.get_by_role("tab", name="Diagnose").click()

@@ -15,6 +15,8 @@ import gradio as gr
 import pytest
 
 from analytics.store import EventStore
+from tools.base import ToolContext
+from tools.registry import call_tool
 from ui.web import JourneyApp, build
 
 
@@ -49,8 +51,16 @@ def test_tabs_work_without_a_browser(app, tmp_path):
     # Side by side, in the app and for the deck.
     _, both, _, _ = app.journey_map("", "", "", "", "", "device")
     assert both.count("table class=&#x27;map&#x27;") == 2
-    exported = app.export_map("", "", "", "", "", "device", "html")
+    exported = app.export_map("", "", "", "", "", "device", "", "html")
     assert str(app.store.temp_folder()) in exported and "differs" in open(exported).read()
+    printed = app.export_map("", "", "", "", "", "device", "", "pdf")
+    assert open(printed, "rb").read(4) == b"%PDF"
+    # Before and after a date: two maps, each of its own period.
+    _, periods, _, _ = app.journey_map("", "", "", "", "", "", "2026-06-01")
+    assert periods.count("table class=&#x27;map&#x27;") == 2
+    assert "period: before 2026-06-01" in periods and "period: from 2026-06-01" in periods
+    assert app.journey_map("", "", "", "", "", "", "1999-01-01")[0].startswith(
+        "Or before/after a date: 1999-01-01 must fall after")
     diagnosis, chart = app.diagnose("Awareness: 12k visitors/month\nTrials: 300/month\n"
                                     "Customers: 60/month", "b2b-saas")
     assert "biggest loss" in diagnosis and chart is not None
@@ -115,11 +125,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(demo_store):
+@contextmanager
+def serving(home):
+    """`journey ui` on a store, on 127.0.0.1 and a free port, stopped afterwards."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from ui.cli import run; run()", "--home", str(demo_store.home),
+        [sys.executable, "-c", "from ui.cli import run; run()", "--home", str(home),
          "ui", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
@@ -133,9 +144,17 @@ def server(demo_store):
     else:
         proc.kill()
         pytest.fail("the web app did not start: " + proc.stdout.read().decode()[-2000:])
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(demo_store):
+    with serving(demo_store.home) as url:
+        yield url
 
 
 def _status(url: str, headers: dict) -> int:
@@ -207,6 +226,31 @@ def test_a_marketer_uses_every_screen_in_the_browser(server, tmp_path):
     for name in ("chat", "journey-map", "diagnose", "plan", "data"):
         assert (tmp_path / "shots" / f"{name}.png").stat().st_size > 10_000
     assert outside == []  # the page fetched nothing from outside this machine
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_another_domains_map_before_and_after_a_date_in_the_browser(tmp_path):
+    """A shop's own stages as the columns, its weeks before and after a date side by side."""
+    from sample_data.domains import write_domain
+    from tests.browser_flow import browser_page, show_map
+
+    paths = write_domain("shop", tmp_path / "files")
+    ctx = ToolContext(EventStore(tmp_path / "home"))
+    for kind in ("events", "customers", "feedback"):
+        if kind in paths:
+            assert call_tool(ctx, "ingest", {"kind": kind, "paths": [str(paths[kind])]}).ok
+    with ctx.store.reader() as con:
+        stages = [r[0] for r in con.execute("SELECT DISTINCT stage FROM stage_map").fetchall()]
+        first, last = con.execute("SELECT min(ts), max(ts) FROM events").fetchone()
+    middle = (first + (last - first) / 2).date().isoformat()
+    outside: list[str] = []
+    with serving(ctx.store.home) as url, browser_page(url, outside) as page:
+        shown = show_map(page, {"Or before/after a date (YYYY-MM-DD)": middle})
+    assert shown["captions"] == [f"period: before {middle}", f"period: from {middle}"]
+    assert shown["stages"] and set(shown["stages"]) <= set(stages)
+    assert "landing_view" not in " ".join(shown["steps"])  # the shop's events, not the demo's
+    assert outside == []
 
 
 @pytest.mark.slow

@@ -213,6 +213,9 @@ class JourneyMapArgs(ToolArgs):
                                        "attribute), marking where they differ most.")
     compare_values: Optional[list[Name]] = Field(None, max_length=3, description="The groups "
                                                  "to compare (default: the three largest).")
+    compare_at: Optional[date] = Field(None, description="Draw the map for the days before "
+                                       "this date (YYYY-MM-DD) and from it on, side by side: "
+                                       "what a change did. Not with compare_by.")
     filters: FilterArgs = Field(default_factory=FilterArgs)
 
 
@@ -235,10 +238,13 @@ def journey_map_tool(ctx: ToolContext, args: JourneyMapArgs) -> Any:
                            filters=ctx.scoped_filters(con, args.filters),
                            themes_result=themes_result, snippets=snippets,
                            catalog=ctx.catalog(), conversion=default_conversion_event(con),
-                           compare_by=args.compare_by, compare_values=args.compare_values)
+                           compare_by=args.compare_by, compare_values=args.compare_values,
+                           compare_at=args.compare_at)
 
 
 def journey_map_view(args: JourneyMapArgs, result: Any) -> TableView:
+    if len(result.compared) >= 2:
+        return _compared_view(result)
     rows = []
     for d in result.drop_offs:
         top = d.friction.themes[0] if d.friction and d.friction.themes else None
@@ -249,3 +255,25 @@ def journey_map_view(args: JourneyMapArgs, result: Any) -> TableView:
     return TableView("Where the journey loses people", ["drop-off", "lost", "top theme of "
                                                         "those who left", "of those who wrote"],
                      rows, quotes=quotes)
+
+
+def _compared_view(result: Any) -> TableView:
+    """Side by side: per step, each group's onward share and feeling; '*' marks the cells
+    that differ most (the outlined ones in the drawn map)."""
+    marked = set(result.differs)
+    names = [value for value, _ in result.compared]
+    rows = []
+    for k, col in enumerate(result.compared[0][1]):
+        for row in ("people", "time", "feeling", "pain point"):
+            cells = [cols[k].cells.get(row) for _, cols in result.compared]
+            if row == "feeling" and k and result.compared[0][1][k - 1].stage == col.stage:
+                continue  # a stage's feeling once, at its first step
+            texts = [c.text if c else "-" for c in cells]
+            if all(t in ("-", "no feedback at this stage") for t in texts):
+                continue
+            flag = " *" if (row, col.step) in marked else ""
+            rows.append([f"{col.stage}: {col.step}" if col.stage else col.step, row + flag,
+                         *texts])
+    notes = ["* where they differ most."] if marked else []
+    return TableView(f"The journey map by {result.compare_by}", ["step", "row", *names], rows,
+                     notes=notes, model_rows=24)

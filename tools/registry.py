@@ -35,8 +35,9 @@ TOOLS: list[ToolSpec] = [
              "columns and under each the people reaching it and going on, time to the next "
              "step, touchpoints, feeling (net sentiment), the pain point (what leavers said or "
              "did), the moment of truth and what changed; optionally side by side for the "
-             "largest groups of a device, channel or attribute, marking where they differ "
-             "most. Use for 'show me the journey for mobile vs desktop'.", fb.JourneyMapArgs,
+             "largest groups of a device, channel or attribute, or for the days before and "
+             "after a date, marking where they differ most. Use for 'show me the journey for "
+             "mobile vs desktop' and 'the journey before and after 17 August'.", fb.JourneyMapArgs,
              fb.journey_map_tool, fb.journey_map_view),
     ToolSpec("paths", "The most common journeys, each with its share of customers and "
              "conversion rate (the rest summed, so shares add to 100%).", jt.PathsArgs,

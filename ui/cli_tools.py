@@ -45,7 +45,7 @@ CLI: dict[str, CliFace] = {
     "funnel": CliFace(("funnel",), ("steps",), {"window_days": "--window"}),
     "event_counts": CliFace(("count",), ("event",)),
     "journey_map": CliFace(("map",), ("steps",), {"compare_by": "--compare"},
-                           extras=("html", "png")),
+                           extras=("html", "png", "pdf")),
     "paths": CliFace(("paths",), flags={"from_event": "--from", "to_event": "--to",
                                         "conversion_event": "--conversion"}),
     "transitions": CliFace(("transitions",)),

@@ -39,7 +39,8 @@ SIGN_IN_WINDOW_S = 300
 FIELD_LABELS = {"filters.since": "From", "filters.until": "To", "filters.device": "Device",
                 "filters.channel": "Channel", "filters.segment": "Segment",
                 "mapping": "Column mapping", "customer_id": "Customer id",
-                "quarter": "Quarter", "metrics_text": "Stage metrics", "on_error": "Bad rows"}
+                "quarter": "Quarter", "metrics_text": "Stage metrics", "on_error": "Bad rows",
+                "compare_by": "Side by side by", "compare_at": "Or before/after a date"}
 
 
 UNKNOWN_ACTOR = ("Users were added after this app started, so it does not know who you are. "
@@ -188,19 +189,22 @@ class JourneyApp:
     # -- journey map ----------------------------------------------------------------------------
 
     def _journey_map(self, since: str, until: str, device: str, channel: str, segment: str,
-                     compare: str):
+                     compare: str, compare_at: str = ""):
         filters = {k: v for k, v in {"since": since or None, "until": until or None,
                                      "device": device or None, "channel": channel or None,
                                      "segment": segment or None}.items() if v}
         args: dict[str, Any] = {"filters": filters}
         if compare and compare.strip():
             args["compare_by"] = compare.strip()
+        if compare_at and compare_at.strip():
+            args["compare_at"] = compare_at.strip()
         # The same arguments give the shared result again: the exports do not draw it twice.
         return call_tool(self.shared, "journey_map", args), filters
 
     def journey_map(self, since: str, until: str, device: str, channel: str,
-                    segment: str = "", compare: str = ""):
-        journey, filters = self._journey_map(since, until, device, channel, segment, compare)
+                    segment: str = "", compare: str = "", compare_at: str = ""):
+        journey, filters = self._journey_map(since, until, device, channel, segment, compare,
+                                             compare_at)
         if not journey.ok:
             return problem(journey), "", None, None
         paths = call_tool(self.shared, "paths", {"top": 8, "filters": filters})
@@ -210,12 +214,15 @@ class JourneyApp:
                 journey.figure(), paths.figure() if paths.figure is not None else None)
 
     def export_map(self, since: str, until: str, device: str, channel: str, segment: str,
-                   compare: str, kind: str) -> str:
-        journey, _ = self._journey_map(since, until, device, channel, segment, compare)
+                   compare: str, compare_at: str, kind: str) -> str:
+        journey, _ = self._journey_map(since, until, device, channel, segment, compare,
+                                       compare_at)
         if not journey.ok:
             raise gr.Error(problem(journey))
         path = self._export_folder() / f"journey-map.{kind}"
-        (journey.result.write_png if kind == "png" else journey.result.write_html)(str(path))
+        write = {"png": journey.result.write_png, "pdf": journey.result.write_pdf,
+                 "html": journey.result.write_html}[kind]
+        write(str(path))
         return str(path)
 
     # -- diagnose and plan --------------------------------------------------------------------
@@ -385,22 +392,26 @@ def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
                 channel = gr.Textbox(label="Channel")
                 segment = gr.Textbox(label="Segment (number or name)")
                 compare = gr.Textbox(label="Side by side by (device, channel, plan...)")
+                compare_at = gr.Textbox(label="Or before/after a date (YYYY-MM-DD)")
             show = gr.Button("Show the journey")
             map_text = gr.Markdown()
             map_page = gr.HTML()
             with gr.Row():
                 map_html = gr.Button("Download the map as HTML")
                 map_png = gr.Button("Download the map as PNG")
+                map_pdf = gr.Button("Download the map as PDF")
             map_file = gr.File(label="Download")
             with gr.Row():
                 funnel_plot = gr.Plot(label="Funnel")
                 flow_plot = gr.Plot(label="Flows")
-            inputs = [since, until, device, channel, segment, compare]
+            inputs = [since, until, device, channel, segment, compare, compare_at]
             show.click(app.journey_map, inputs, [map_text, map_page, funnel_plot, flow_plot])
             # One named parameter per input: Gradio passes inputs by the function's signature.
-            map_html.click(lambda s, u, d, c, g, k: app.export_map(s, u, d, c, g, k, "html"),
-                           inputs, map_file)
-            map_png.click(lambda s, u, d, c, g, k: app.export_map(s, u, d, c, g, k, "png"),
+            map_html.click(lambda s, u, d, c, g, k, a: app.export_map(s, u, d, c, g, k, a,
+                                                                      "html"), inputs, map_file)
+            map_png.click(lambda s, u, d, c, g, k, a: app.export_map(s, u, d, c, g, k, a, "png"),
+                          inputs, map_file)
+            map_pdf.click(lambda s, u, d, c, g, k, a: app.export_map(s, u, d, c, g, k, a, "pdf"),
                           inputs, map_file)
         with gr.Tab("Diagnose"):
             metrics = gr.Textbox(lines=8, label="Paste your stage metrics",
