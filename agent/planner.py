@@ -243,6 +243,10 @@ class OfflinePlanner:
             # "email versus organic search: which brings better customers?" names no step:
             # the groups are compared step by step along the main journey.
             intent = "breakdown"
+        if frame.split_at and not frame.steps and re.search(r"\bjourneys?\b|\bmap\b",
+                                                            question.lower()):
+            # "the journey before and after 17 August": the map of each period, side by side.
+            intent = "journey_map"
         guessed = intent
         intent = _intent_from_frame(intent, frame, facts["conversion"])
         if intent == "themes" and frame.population:

@@ -63,12 +63,17 @@ def emotion_svg(columns: list[StageColumn], width: int = 900, height: int = 90) 
             + "".join(dots) + "</svg>")
 
 
+def _wrap(text: str) -> str:
+    """Escaped text that breaks after an underscore (an event name) before mid-word."""
+    return html.escape(text).replace("_", "_<wbr>")
+
+
 def _table(columns: list[StageColumn], marked: set[tuple[str, str]], title: str = "") -> str:
     e = html.escape
     groups = stage_groups(columns)
     stages = "".join(f"<th colspan='{span}' class='stage'>{e(columns[first].stage or '-')}</th>"
                      for first, span in groups)
-    head = "".join(f"<th class='step'>{e(c.step)}</th>" for c in columns)
+    head = "".join(f"<th class='step'>{_wrap(c.step)}</th>" for c in columns)
     body = []
     for row in ROWS:
         cells = []
@@ -83,7 +88,8 @@ def _table(columns: list[StageColumn], marked: set[tuple[str, str]], title: str 
                 continue
             hover = " · ".join(x for x in (cell.definition, cell.source) if x)
             cls = " class='differs'" if (row, c.step) in marked else ""
-            cells.append(f"<td{wide}{cls} title='{e(hover, quote=True)}'>{e(cell.text)}</td>")
+            cells.append(f"<td{wide}{cls} title='{e(hover, quote=True)}'>{_wrap(cell.text)}"
+                         "</td>")
         body.append(f"<tr><th class='row'>{e(row)}</th>{''.join(cells)}</tr>")
         if row == "feeling":
             line = emotion_svg(columns) if any(c.sentiment is not None for c in columns) else (
@@ -124,7 +130,7 @@ CSS = ("body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;font-size:
        "table.map caption{text-align:left;font-weight:600;font-size:1.1em;padding:.3em 0}"
        "table.map th,table.map td{border:1px solid #ccc;padding:6px;vertical-align:top;"
        "overflow-wrap:anywhere}table.map thead th{background:#f2f2f2}"
-       "th.stage{font-weight:700;text-transform:capitalize;font-size:1.05em}"
+       "th.stage{font-weight:700;text-transform:capitalize;padding:6px 2px}"
        "th.step{font-weight:400;color:#555;font-size:.9em}th.row{width:8em;text-align:left;background:#fafafa}"
        f"td.differs{{outline:3px solid {MARK};outline-offset:-3px}}"
        "footer{color:#555;font-size:.9em;max-width:70em}@media print{body{margin:0}}"

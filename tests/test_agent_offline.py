@@ -182,3 +182,20 @@ def test_the_chat_says_problems_in_its_own_words(demo_store):
                      "(day value is outside expected range); "
                      "write YYYY-MM-DD.")
     assert "--" not in unknown + dated and "filters." not in dated
+
+
+def test_the_journey_map_side_by_side_by_device_and_by_period(planner):
+    from agent.grounding import ungrounded_numbers
+
+    planner.last = None
+    devices = planner.ask("show me the journey for mobile users vs desktop")
+    assert devices.calls[0].tool == "journey_map"
+    assert devices.calls[0].arguments["compare_by"] == "device"
+    assert devices.text.startswith("The journey map by device (") and "pricing_view" in devices.text
+    planner.last = None
+    periods = planner.ask("how did the journey look before and after 17 August?")
+    assert periods.calls[0].arguments["compare_at"] == "2026-08-17"
+    assert "since" not in periods.calls[0].arguments["filters"]
+    assert periods.text.startswith("The journey map before 2026-08-17 and from 2026-08-17")
+    for answer in (devices, periods):
+        assert ungrounded_numbers(answer.text, [r.artifact for r in answer.results]) == []

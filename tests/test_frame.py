@@ -70,6 +70,9 @@ def b2b() -> Vocabulary:
     ("since April", "2026-04-01", "2026-10-31"),
     ("between 2026-03-01 and 2026-03-15", "2026-03-01", "2026-03-15"),
     ("the week of 17 August", "2026-08-17", "2026-08-23"),
+    ("signups since August 17", "2026-08-17", "2026-10-31"),  # to the data's end
+    ("what happened after the 17th of August", "2026-08-17", "2026-10-31"),
+    ("signups on 17 August", "2026-08-17", "2026-08-17"),
 ])
 def test_periods_are_read_relative_to_the_data_end(question, since, until):
     period = read_period(question, END)
@@ -109,6 +112,16 @@ def test_the_population_period_and_kind_of_answer():
     assert big.population["where"] == {"company_size": "1000+"}
     emea = read_frame("why did MQL to SQL fall for EMEA in March", b2b())
     assert emea.asks == "reason_change" and emea.population["where"] == {"region": "EMEA"}
+
+
+def test_before_and_after_a_day_is_two_periods_that_meet():
+    for question in ("show me the journey before and after 17 August",
+                     "the journey map since 2026-08-17 compared to before",
+                     "journey before vs after August 17"):
+        frame = read_frame(question, saas())
+        assert frame.split_at == "2026-08-17", question
+        assert "before vs from 2026-08-17" in frame.said()
+    assert read_frame("signups since 17 August", saas()).split_at is None
 
 
 def test_comparisons_become_a_breakdown_of_both_sides():
