@@ -17,6 +17,7 @@ from typing import Any
 from agent.periods import Period, read_period
 from agent.spelling import COMMON_WORDS, QUESTION_WORDS
 from agent.vocabulary import StepMention, find_steps
+from agent.vocabulary import _normal as normal_text
 
 DEVICE_WORDS = {"phone": "mobile", "phones": "mobile", "smartphone": "mobile",
                 "computer": "desktop", "laptop": "desktop", "iphone": "ios", "ipad": "ios"}
@@ -55,6 +56,8 @@ class Frame:
     step_words: dict[str, str] = field(default_factory=dict)  # event -> the words that named it
     period: dict | None = None
     split_at: str | None = None  # "before and after 17 August": the day the periods meet
+    exclude: list[str] = field(default_factory=list)  # "excluding those who hit an error"
+    hold: str | None = None  # "on the same device": every step with step 1's value
     population: dict[str, Any] = field(default_factory=dict)  # did, device, channel, where...
     population_label: str = ""
     by: str | None = None
@@ -91,6 +94,10 @@ class Frame:
                                              if self.compare else ""))
         if self.customer_ids:
             parts.append("customer: " + ", ".join(self.customer_ids))
+        if self.exclude:
+            parts.append("excluding who did: " + ", ".join(self.exclude))
+        if self.hold:
+            parts.append(f"same {self.hold} throughout")
         return "; ".join(parts)
 
 
@@ -236,6 +243,19 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
     frame.population_label = label_of(frame)
     # A churn or conversion word that defines the population is not a step of the question.
     said_population = frame.population.get("did", [])
+    # "excluding people who contacted support": an exclusion step, not a step of the funnel.
+    # (Offsets as find_steps counts them: in its normalised text.)
+    cue = re.search(r"\b(excluding|exclude|except( for)?|leaving out|removing)\b( (people|"
+                    r"those|anyone|users|customers|visitors))?( who)?( (did|had|have))?",
+                    normal_text(_without_values(question, v.channels + v.devices)))
+    if cue:
+        cut = [m for m in mentions if m.how != "role" and 0 <= m.start - cue.end() <= 40]
+        frame.exclude = [m.event for m in cut]
+        mentions = [m for m in mentions if m not in cut]
+    if re.search(r"\b(on|with|from) the same (device|platform)\b", q):
+        frame.hold = "device"
+    elif re.search(r"\b(on|with|from|through) the same channel\b", q):
+        frame.hold = "channel"
     frame.steps = [m.event for m in mentions if not (m.how == "role" and m.event in
                                                        said_population)]
     frame.steps = _in_journey_order(frame.steps, q, v)

@@ -302,7 +302,8 @@ class OfflinePlanner:
                 # "what share of people pay?": from the journey's start to that step.
                 funnel_steps = [steps[0], one]
             return [PlannedCall("funnel", {"steps": funnel_steps, "filters": filters,
-                                           **_window(frame, funnel_steps, e.events)})]
+                                           **_window(frame, funnel_steps, e.events),
+                                           **_funnel_options(frame)})]
         if intent == "breakdown":
             funnel_steps = e.events if len(e.events) >= 2 else steps
             if len(e.events) == 1 and e.events[0] in steps[:-1]:
@@ -315,7 +316,8 @@ class OfflinePlanner:
                 funnel_steps = [steps[0], steps[-1]] if overall else [steps[-2], steps[-1]]
             return [PlannedCall("funnel", {"steps": funnel_steps, "by": e.by or "device",
                                            "filters": filters,
-                                           **_window(frame, funnel_steps, e.events)})]
+                                           **_window(frame, funnel_steps, e.events),
+                                           **_funnel_options(frame)})]
         if intent == "around":
             # "how did trial starts look in March?": into the step and out of it.
             step = e.events[0]
@@ -715,6 +717,16 @@ def _counts_arguments(frame: Frame, facts: dict) -> dict[str, Any]:
     if re.search(r"\b(week|weekly)\b", frame.question.lower()) and not frame.period:
         args["interval"] = "week"
     return args
+
+
+def _funnel_options(frame: Frame) -> dict[str, Any]:
+    """What the question asked of the funnel beyond its steps: exclusions, a held property."""
+    out: dict[str, Any] = {}
+    if frame.exclude:
+        out["exclude"] = list(frame.exclude)
+    if frame.hold:
+        out["hold"] = frame.hold
+    return out
 
 
 def _lead(frame: Frame, text: str) -> str:

@@ -19,10 +19,18 @@ from analytics.catalog import Catalog, load_catalog
 from analytics.errors import ArgumentError
 from analytics.event_filters import StepEvent, parse_step_event, split_alternatives, step_sql
 from analytics.filters import Filters, attribute_rule, check_filters, date_bounds, scope_sql
+from analytics.funnel_options import (
+    TIME_BUCKETS,
+    Exclusion,
+    check_hold,
+    check_windows,
+    parse_exclusion,
+    value_sql,
+)
 from analytics.results import AnalyticResult, duration, pct, rate
 from analytics.store.connection import Connection
 
-Order = Literal["strict", "any"]
+Order = Literal["strict", "consecutive", "any"]
 
 
 @dataclass
@@ -35,6 +43,9 @@ class FunnelStep:
     dropped: int  # people at the previous step who did not reach this one
     median_seconds_from_previous: float | None = None
     p90_seconds_from_previous: float | None = None
+    p25_seconds_from_previous: float | None = None
+    p75_seconds_from_previous: float | None = None
+    time_histogram: list = field(default_factory=list)  # [bucket label, people] per bucket
 
 
 @dataclass
@@ -51,8 +62,24 @@ class FunnelResult(AnalyticResult):
     by: str | None = None
     groups: list[FunnelGroup] = field(default_factory=list)
     biggest_dropoff_step: int | None = None
+    exclusions: list[str] = field(default_factory=list)
+    excluded: int | None = None  # people removed from the funnel by the exclusions
+    step_windows_seconds: list[int] = field(default_factory=list)
+    hold: str | None = None
+    ignore: list[str] = field(default_factory=list)
+    people_at: int | None = None
+    people_who: str | None = None
+    people: list[str] = field(default_factory=list)  # the ids behind people_at
 
     kind = "funnel"
+
+    def write_csv(self, path: str) -> None:
+        """The people behind the asked step, one id a line, for an export."""
+        from analytics.export_files import write_text_whole
+
+        if self.people_at is None:
+            raise ArgumentError("people", "name the step whose people to export")
+        write_text_whole(path, "person_id\n" + "".join(f"{p}\n" for p in self.people))
 
     def figure(self):
         import plotly.graph_objects as go
@@ -88,13 +115,27 @@ def parse_steps(steps: list[str], catalog: Catalog) -> list[list[StepEvent]]:
 
 
 def _step_sql(steps: list[list[StepEvent]], order: Order, window: int | None,
-              start, end, grouped: bool) -> tuple[str, list]:
+              start, end, grouped: bool, *, step_windows: list[int] | None = None,
+              hold: str | None = None, ignore: tuple[str, ...] = ()) -> tuple[str, list]:
     """CTEs s1..sN: one row per person who reached the step, with the step's time; grouped,
-    one per person and group (a person may be in several groups: see scope_sql)."""
+    one per person and group (a person may be in several groups: see scope_sql).
+
+    Consecutive order numbers each person's events (ignored ones left out, ties broken by
+    event id, as the source numbered them, then name) and asks step k to be the event right
+    after step k-1's. A held property is read at step 1's first occurrence (`hv`) and every
+    later step must have the same."""
     params: list = []
     ctes = []
-    grp = ", grp AS grp" if grouped else ""
+    grp = ", grp" if grouped else ""
     keys = "person_id, grp" if grouped else "person_id"
+    source = "ev"
+    if order == "consecutive":
+        noise = (f"WHERE event_name NOT IN ({', '.join('?' for _ in ignore)})" if ignore
+                 else "")
+        params.extend(ignore)
+        ctes.append(f"seq AS (SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY ts, "
+                    f"event_id, event_name) AS rn FROM ev {noise})")
+        source = "seq"
     first_step, first_params = step_sql(steps[0])
     params.extend(first_params)
     first_cond = []
@@ -105,111 +146,258 @@ def _step_sql(steps: list[list[StepEvent]], order: Order, window: int | None,
         first_cond.append("ts < ?")
         params.append(end)
     where = " AND ".join([first_step] + first_cond)
-    ctes.append(f"s1 AS (SELECT person_id, min(ts) AS t, min(ts) AS t1{grp} FROM ev "
-                f"WHERE {where} GROUP BY {keys})")
+    carried = []  # columns later steps need from the first occurrence itself
+    if hold:
+        carried.append(f"{value_sql(hold, 'f')} AS hv")
+    if order == "consecutive":
+        carried.append("rn")
+    if carried:
+        # The first occurrence as a row (ties broken by name, then id): its value and place.
+        ctes.append(
+            f"s1 AS (SELECT person_id, ts AS t, ts AS t1{grp}, {', '.join(carried)} FROM ("
+            f"SELECT f.*, row_number() OVER (PARTITION BY {keys} ORDER BY ts, event_id, "
+            f"event_name) AS nth FROM {source} AS f WHERE {where}) AS f WHERE nth = 1)")
+    else:
+        ctes.append(f"s1 AS (SELECT person_id, min(ts) AS t, min(ts) AS t1{grp} FROM ev "
+                    f"WHERE {where} GROUP BY {keys})")
+    keep = (", p.hv AS hv" if hold else "")
     for k, step in enumerate(steps[1:], start=2):
         condition, step_params = step_sql(step, "e")
         params.extend(step_params)
-        # Strict: at or after the previous step. Any order: anywhere after step 1.
-        after = "e.ts >= p.t" if order == "strict" else "e.ts >= p.t1"
-        window_cond = f" AND e.ts <= p.t1 + INTERVAL {int(window)} SECOND" if window else ""
-        grp_col = ", p.grp AS grp" if grouped else ""
+        conds = [condition]
+        if window:
+            conds.append(f"e.ts <= p.t1 + INTERVAL {int(window)} SECOND")
+        if step_windows:
+            conds.append(f"e.ts <= p.t + INTERVAL {int(step_windows[k - 2])} SECOND")
+        if hold:
+            conds.append(f"{value_sql(hold, 'e')} IS NOT DISTINCT FROM p.hv")
         same_group = " AND e.grp = p.grp" if grouped else ""
+        grp_col = ", p.grp AS grp" if grouped else ""
+        if order == "consecutive":
+            ctes.append(
+                f"s{k} AS (SELECT p.person_id, e.ts AS t, p.t1 AS t1, p.t AS t_prev, e.rn AS rn"
+                f"{keep}{grp_col} FROM s{k - 1} AS p JOIN seq AS e ON e.person_id = "
+                f"p.person_id{same_group} AND e.rn = p.rn + 1 AND {' AND '.join(conds)})")
+            continue
+        # Strict: at or after the previous step. Any order: anywhere after step 1.
+        conds.insert(1, "e.ts >= p.t" if order == "strict" else "e.ts >= p.t1")
         group_keys = "p.person_id, p.grp" if grouped else "p.person_id"
-        time_expr = "min(e.ts)"
+        held = ", any_value(p.hv) AS hv" if hold else ""
         ctes.append(
-            f"s{k} AS (SELECT p.person_id, {time_expr} AS t, any_value(p.t1) AS t1, "
-            f"any_value(p.t) AS t_prev{grp_col} FROM s{k - 1} AS p JOIN ev AS e "
-            f"ON e.person_id = p.person_id{same_group} AND {condition} AND {after}"
-            f"{window_cond} GROUP BY {group_keys})")
+            f"s{k} AS (SELECT p.person_id, min(e.ts) AS t, any_value(p.t1) AS t1, "
+            f"any_value(p.t) AS t_prev{held}{grp_col} FROM s{k - 1} AS p JOIN ev AS e "
+            f"ON e.person_id = p.person_id{same_group} AND {' AND '.join(conds)} "
+            f"GROUP BY {group_keys})")
     return ",\n".join(ctes), params
+
+
+def _exclusions_sql(exclusions: list[Exclusion], window: int | None,
+                    step_windows: list[int] | None, grouped: bool) -> tuple[str, list]:
+    """CTE `x`: the people (per group) removed by an exclusion step: its event strictly after
+    their step `first` and strictly before their step `last`, or, when they never reached
+    `last`, before the window closes (the overall window; the move's own window when `last`
+    is the next step; otherwise any time after)."""
+    parts, params = [], []
+    keys = "a.person_id, a.grp" if grouped else "a.person_id"
+    for x in exclusions:
+        condition, found = step_sql([x.event], "e")
+        params.extend(found)
+        if window:
+            closes = f"a.t1 + INTERVAL {int(window)} SECOND"
+        elif step_windows and x.last == x.first + 1:
+            closes = f"a.t + INTERVAL {int(step_windows[x.first - 1])} SECOND"
+        else:
+            closes = "TIMESTAMPTZ '9999-12-31 00:00:00+00'"
+        same = " AND b.grp = a.grp" if grouped else ""
+        parts.append(
+            f"SELECT DISTINCT {keys} FROM s{x.first} AS a LEFT JOIN s{x.last} AS b ON "
+            f"b.person_id = a.person_id{same} JOIN ev AS e ON e.person_id = a.person_id AND "
+            f"{condition} AND e.ts > a.t AND e.ts < COALESCE(b.t, {closes})")
+    return "x AS (" + " UNION ".join(parts) + ")", params
 
 
 def funnel(con: Connection, steps: list[str], *, order: Order = "strict",
            window: int | None = None, by: str | None = None,
-           filters: Filters = Filters(), catalog: Catalog | None = None) -> FunnelResult:
-    if order not in ("strict", "any"):
-        raise ArgumentError("order", "must be 'strict' or 'any'")
+           filters: Filters = Filters(), catalog: Catalog | None = None,
+           exclude: list[str] | None = None, step_windows: list[int] | None = None,
+           hold: str | None = None, ignore: list[str] | None = None,
+           people_at: int | None = None, people_who: str = "reached") -> FunnelResult:
+    """`people_at` lists the people who reached step N (`people_who="reached"`) or who
+    reached the step before it and not N (`"dropped"`)."""
+    if order not in ("strict", "any", "consecutive"):
+        raise ArgumentError("order", "must be 'strict', 'consecutive' or 'any'")
     catalog = catalog or load_catalog(con)
     parsed = parse_steps(steps, catalog)
     check_filters(filters, catalog)
     if by is not None:
         catalog.check_attribute(by)
+    check_windows(step_windows, len(parsed), order)
+    if hold:
+        check_hold(hold, catalog)
+    if ignore and order != "consecutive":
+        raise ArgumentError("ignore", "ignored events matter only when each step must be the "
+                                      "very next event: use the consecutive order")
+    for event in ignore or []:
+        catalog.check_event(event)
+    exclusions = [parse_exclusion(x, len(parsed), catalog) for x in exclude or []]
+    if people_at is not None and not (1 <= people_at <= len(parsed)) or (
+            people_who == "dropped" and people_at == 1):
+        raise ArgumentError("people", f"name a step from {2 if people_who == 'dropped' else 1}"
+                                      f" to {len(parsed)}")
     scope = scope_sql(filters, group_by=by, date_range=False, several_groups=True)
     start, end = date_bounds(filters)
-    step_ctes, step_params = _step_sql(parsed, order, window, start, end, by is not None)
+    grouped = by is not None
+    step_ctes, step_params = _step_sql(parsed, order, window, start, end, grouped,
+                                       step_windows=step_windows, hold=hold,
+                                       ignore=tuple(ignore or ()))
+    kept = ""
+    if exclusions:
+        x_cte, x_params = _exclusions_sql(exclusions, window, step_windows, grouped)
+        step_ctes += ",\n" + x_cte
+        step_params += x_params
+        match = "x.person_id = s.person_id" + (" AND x.grp = s.grp" if grouped else "")
+        kept = f" WHERE NOT EXISTS (SELECT 1 FROM x WHERE {match})"
     group_col = "grp" if by else "'all'"
     selects = []
+    seconds = "(epoch_ms(t) - epoch_ms(t_prev)) / 1000.0"
     for k in range(1, len(parsed) + 1):
         if k == 1 or order == "any":
-            stats = "NULL::DOUBLE AS median_s, NULL::DOUBLE AS p90_s"
+            stats = ", ".join(["NULL::DOUBLE"] * (4 + len(TIME_BUCKETS)))
         else:
-            stats = ("quantile_cont(epoch_ms(t) - epoch_ms(t_prev), 0.5) / 1000.0 AS median_s, "
-                     "quantile_cont(epoch_ms(t) - epoch_ms(t_prev), 0.9) / 1000.0 AS p90_s")
+            stats = ", ".join(
+                [f"quantile_cont({seconds}, {q})" for q in (0.5, 0.9, 0.25, 0.75)]
+                + [_bucket(seconds, i) for i in range(len(TIME_BUCKETS))])
         selects.append(f"SELECT {k} AS step, {group_col} AS grp_value, count(*) AS people, "
-                       f"{stats} FROM s{k} GROUP BY grp_value")
+                       f"{stats} FROM s{k} AS s{kept} GROUP BY grp_value")
+    if exclusions:
+        nulls = ", ".join(["NULL::DOUBLE"] * (4 + len(TIME_BUCKETS)))
+        selects.append(f"SELECT 0 AS step, {group_col} AS grp_value, count(*) AS people, "
+                       f"{nulls} FROM x GROUP BY grp_value")
     sql = f"{scope.ctes},\n{step_ctes}\n" + "\nUNION ALL\n".join(selects)
     rows = con.execute(sql, scope.params + step_params).fetchall()
 
     counts: dict[str, dict[int, tuple]] = {}
-    for step, grp_value, people, median_s, p90_s in rows:
-        counts.setdefault(grp_value, {})[step] = (people, median_s, p90_s)
+    for row in rows:
+        counts.setdefault(row[1], {})[row[0]] = (row[2], *row[3:])
     if by is None:
         counts.setdefault("all", {})
 
     def build(per_step: dict[int, tuple]) -> list[FunnelStep]:
         out: list[FunnelStep] = []
-        first = per_step.get(1, (0, None, None))[0]
+        first = per_step.get(1, (0,))[0]
         previous = first
         for k, events in enumerate(parsed, start=1):
-            people, median_s, p90_s = per_step.get(k, (0, None, None))
+            people, *stats = per_step.get(k, (0,)) + (None,) * (4 + len(TIME_BUCKETS))
+            median_s, p90_s, p25_s, p75_s = stats[:4]
+            histogram = ([[label, int(n or 0)] for (label, _), n in
+                          zip(TIME_BUCKETS, stats[4:4 + len(TIME_BUCKETS)])]
+                         if k > 1 and order != "any" and people else [])
             out.append(FunnelStep(
                 step=k, events=[a.text for a in events], customers=people,
                 conversion_from_previous=None if k == 1 else rate(people, previous),
                 conversion_from_first=rate(people, first),
                 dropped=0 if k == 1 else previous - people,
-                median_seconds_from_previous=median_s, p90_seconds_from_previous=p90_s))
+                median_seconds_from_previous=median_s, p90_seconds_from_previous=p90_s,
+                p25_seconds_from_previous=p25_s, p75_seconds_from_previous=p75_s,
+                time_histogram=histogram))
             previous = people
         return out
 
+    removed = {g: c.get(0, (0,))[0] for g, c in counts.items()}
+    options = dict(exclude=exclude, step_windows=step_windows, hold=hold, ignore=ignore)
     if by is None:
         overall = build(counts["all"])
         groups: list[FunnelGroup] = []
     else:
-        groups = sorted((FunnelGroup(g, build(c)) for g, c in counts.items()),
-                        key=lambda g: -g.steps[0].customers)
+        groups = sorted((FunnelGroup(g, build(c)) for g, c in counts.items() if c.get(1)),
+                        key=lambda g: (-g.steps[0].customers, g.group))
         # The overall funnel (with its own time statistics) comes from an ungrouped run; its
         # counts equal the groups' sums when every person is in one group (the first rule;
         # under the any rule a person counts in each group of a value they had).
-        overall = funnel(con, steps, order=order, window=window, filters=filters,
-                         catalog=catalog).steps
+        whole = funnel(con, steps, order=order, window=window, filters=filters,
+                       catalog=catalog, **options)  # type: ignore[arg-type]
+        overall = whole.steps
+    people: list[str] = []
+    if people_at is not None:
+        people = _people(con, scope, step_ctes, scope.params + step_params, people_at,
+                         people_who, kept)
     biggest = max(overall[1:], key=lambda s: s.dropped) if overall[0].customers else None
     result = FunnelResult(
         steps=overall, order=order, window_seconds=window, by=by, groups=groups,
         biggest_dropoff_step=biggest.step if biggest and biggest.dropped else None,
-        filters=filters.describe(), definitions=_definitions(order, window, filters))
+        filters=filters.describe(),
+        definitions=_definitions(order, window, filters, exclusions, step_windows, hold,
+                                 ignore),
+        exclusions=[x.text for x in exclusions],
+        excluded=(sum(removed.values()) if by is None else whole.excluded) if exclusions
+        else None,
+        step_windows_seconds=list(step_windows or []), hold=hold, ignore=list(ignore or []),
+        people_at=people_at, people_who=people_who if people_at else None, people=people)
     result.summary = _summary(result)
     return result
 
 
-def _definitions(order: str, window: int | None, filters: Filters) -> dict[str, str]:
-    return {
+def _bucket(seconds: str, i: int) -> str:
+    low = TIME_BUCKETS[i - 1][1] if i else None
+    high = TIME_BUCKETS[i][1]
+    conds = ([f"{seconds} >= {low}"] if low is not None else []) + (
+        [f"{seconds} < {high}"] if high is not None else [])
+    return f"sum(CASE WHEN {' AND '.join(conds)} THEN 1 ELSE 0 END)"
+
+
+def _people(con: Connection, scope, step_ctes: str, params: list, at: int, who: str,
+            kept: str) -> list[str]:
+    """The ids behind a step's number, in id order: who reached it, or who dropped there."""
+    if who == "dropped":
+        gone = f"SELECT person_id FROM s{at - 1} AS s{kept} EXCEPT SELECT person_id FROM s{at}"
+        sql = f"{scope.ctes},\n{step_ctes}\nSELECT person_id FROM ({gone}) ORDER BY person_id"
+    else:
+        sql = (f"{scope.ctes},\n{step_ctes}\nSELECT DISTINCT person_id FROM s{at} AS s{kept} "
+               "ORDER BY person_id")
+    return [r[0] for r in con.execute(sql, params).fetchall()]
+
+
+def _definitions(order: str, window: int | None, filters: Filters,
+                 exclusions: list[Exclusion] | None = None,
+                 step_windows: list[int] | None = None, hold: str | None = None,
+                 ignore: list[str] | None = None) -> dict[str, str]:
+    out = {
         "customers": "distinct people (a customer id, or an anonymous id not linked to one)",
         "step": ("an event, or several separated by '|'; event[property=value] counts only "
                  "events with that property value ('~' contains, '!=' differs)"),
         "attribute": attribute_rule(filters),
         "step 1": "first occurrence of the step's events inside the date range",
-        "order": ("strict: each step at or after the previous one's first occurrence (ties count "
-                  "as in order)" if order == "strict" else
-                  "any: each step done at any time from step 1 within the window"),
+        "order": {"strict": "strict: each step at or after the previous one's first "
+                            "occurrence (ties count as in order; other events may come between)",
+                  "consecutive": "consecutive: each step the person's very next event after "
+                                 "the previous step (events at the same time ordered by their "
+                                 "event id, then name)" + (f"; these events are skipped as noise: "
+                                               f"{', '.join(ignore)}" if ignore else ""),
+                  "any": "any: each step done at any time from step 1 within the window"}[order],
         "window": (f"later steps count within {duration(window)} of step 1, even after the date "
                    "range ends" if window else "no conversion window: later steps count whenever "
                    "they happen"),
         "conversion_from_previous": "customers at this step / customers at the previous step",
         "conversion_from_first": "customers at this step / customers at step 1",
         "dropped": "customers at the previous step who did not reach this one",
-        "time from previous": "median and 90th percentile, over customers who reached the step",
+        "time from previous": "median, 25th, 75th and 90th percentile, and counts by bucket, "
+                              "over customers who reached the step",
     }
+    if step_windows:
+        out["step windows"] = ("each move counts within its own window of the previous step: "
+                               + ", ".join(f"{k + 1}->{k + 2} {duration(w)}"
+                                           for k, w in enumerate(step_windows)))
+    if hold:
+        out["held"] = (f"every step done with the same {hold} as the person's first "
+                       "occurrence of step 1 (no value counts as a value)")
+    if exclusions:
+        out["exclusions"] = (
+            "a person who does an exclusion event strictly after reaching its first step and "
+            "strictly before reaching its last (or, never reaching it, before the window "
+            "closes) is removed from the whole funnel, every step's count included (PostHog's "
+            "semantics): " + "; ".join(f"{x.text} between steps {x.first} and {x.last}"
+                                       for x in exclusions))
+    return out
 
 
 def _summary(result: FunnelResult) -> str:
@@ -222,6 +410,11 @@ def _summary(result: FunnelResult) -> str:
             f"{'|'.join(last.events)}"
             + (f" within {duration(result.window_seconds)} of the first step."
                if result.window_seconds else "."))
+    if result.hold:
+        text += f" Every step with the same {result.hold} as the first."
+    if result.exclusions:
+        text += (f" {result.excluded or 0:,} people were removed by the exclusion steps "
+                 f"({', '.join(result.exclusions)}).")
     if result.biggest_dropoff_step:
         s = steps[result.biggest_dropoff_step - 1]
         prev = steps[result.biggest_dropoff_step - 2]

@@ -3,21 +3,33 @@ moments of truth, retention, attribution and what changed (anomalies)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from tools.base import (
     MAX_STEPS,
     Days,
     FilterArgs,
     Name,
+    Names,
     TableView,
     ToolArgs,
     ToolContext,
+    _listed,
     duration,
     pct,
 )
+
+
+def _comma_listed(value: Any) -> Any:
+    """'1d,7d,30d' (as typed) or a list of durations."""
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], str):
+        return [v.strip() for v in value[0].split(",") if v.strip()]
+    return value or []
+
 
 AttributionModel = Literal["first", "last", "linear", "position", "markov"]
 
@@ -34,10 +46,29 @@ class FunnelArgs(ToolArgs):
                                                     "'$pageview[$pathname=/pricing]' only those "
                                                     "events (property=value, != differs, ~ "
                                                     "contains).")
-    order: Literal["strict", "any"] = Field("strict", description="strict: each step after the "
-                                            "previous one; any: in any order.")
+    order: Literal["strict", "consecutive", "any"] = Field(
+        "strict", description="strict: each step after the previous one (other events may "
+                              "come between); consecutive: each step the very next event "
+                              "(but those in ignore); any: in any order.")
     window_days: Optional[Days] = Field(None, gt=0, description="Conversion window from step 1 "
                                         "(days, or a duration such as 14d, 12h).")
+    step_windows: Annotated[list[Days], BeforeValidator(_comma_listed)] = Field(
+        default_factory=list, max_length=MAX_STEPS, description="A window per move, one fewer "
+        "than the steps, e.g. 1d,7d,30d: each step counts within its window of the previous.")
+    exclude: Annotated[list[Name], BeforeValidator(_listed)] = Field(
+        default_factory=list, max_length=MAX_STEPS, description="Exclusion steps: a person who "
+        "does this event between the funnel's first and last step is removed from the whole "
+        "funnel; EVENT@1-2 only between steps 1 and 2; EVENT[plan=trial] only such events.")
+    hold: Optional[Name] = Field(None, description="Hold a property constant: every step done "
+                                 "with the same value of it (device, channel, or an event "
+                                 "property) as step 1.")
+    ignore: Names = Field(default_factory=list, description="Noise events skipped by the "
+                          "consecutive order (e.g. $pageleave).")
+    people: Optional[int] = Field(None, ge=1, le=MAX_STEPS, description="List the people "
+                                  "behind step N (for an export with --csv).")
+    people_who: Literal["reached", "dropped"] = Field(
+        "reached", description="With people: those who reached step N, or who reached the step "
+                               "before and dropped there.")
     by: Optional[str] = Field(None, description="Break down by device, channel, plan, country, "
                                                 "another customer attribute or an event "
                                                 "property such as $browser (first touch; an "
@@ -53,7 +84,10 @@ def funnel_tool(ctx: ToolContext, args: FunnelArgs) -> Any:
         steps = args.steps or _main_journey(con)
         return funnel(con, steps, order=args.order, window=_seconds(args.window_days),
                       by=args.by, filters=ctx.scoped_filters(con, args.filters),
-                      catalog=ctx.catalog())
+                      catalog=ctx.catalog(), exclude=args.exclude,
+                      step_windows=[_seconds(w) or 0 for w in args.step_windows] or None,
+                      hold=args.hold, ignore=args.ignore, people_at=args.people,
+                      people_who=args.people_who)
 
 
 def _main_journey(con: Any) -> list[str]:
@@ -72,10 +106,33 @@ def funnel_view(args: FunnelArgs, result: Any) -> TableView:
     for name, steps in [("all", result.steps)] + [(g.group, g.steps) for g in result.groups]:
         rows += [[name, "|".join(s.events), s.customers, pct(s.conversion_from_previous),
                   pct(s.conversion_from_first), s.dropped,
-                  duration(s.median_seconds_from_previous),
-                  duration(s.p90_seconds_from_previous)] for s in steps]
+                  _median(s), duration(s.p90_seconds_from_previous)] for s in steps]
+    notes = []
+    if result.exclusions:
+        notes.append(f"Removed by the exclusion steps ({', '.join(result.exclusions)}): "
+                     f"{result.excluded or 0:,} people.")
+    for s in result.steps:
+        if s.time_histogram:
+            notes.append(f"Time to {'|'.join(s.events)}: " + ", ".join(
+                f"{label} {n:,}" for label, n in s.time_histogram if n))
+    if result.people_at is not None:
+        shown = ", ".join(result.people[:20]) + (" ..." if len(result.people) > 20 else "")
+        how = "reached step" if result.people_who == "reached" else "dropped at step"
+        notes.append(f"{len(result.people):,} people {how} {result.people_at}: "
+                     f"{shown or 'none'}"
+                     + (" (all of them with --csv FILE)" if len(result.people) > 20 else ""))
     return TableView("Funnel", ["group", "step", "customers", "from previous", "from first",
-                                "dropped", "median time", "p90 time"], rows, model_rows=24)
+                                "dropped", "median time (p25-p75)", "p90 time"], rows,
+                     notes=notes, model_rows=24)
+
+
+def _median(step: Any) -> str:
+    if step.p25_seconds_from_previous is None:
+        return duration(step.median_seconds_from_previous)
+    return (f"{duration(step.median_seconds_from_previous)} "
+            f"({duration(step.p25_seconds_from_previous)}-"
+            f"{duration(step.p75_seconds_from_previous)})")
+
 
 
 class PathsArgs(ToolArgs):
@@ -105,6 +162,31 @@ def paths_view(args: PathsArgs, result: Any) -> TableView:
     rows = [[p.path, p.customers, pct(p.share), pct(p.conversion_rate)] for p in result.paths]
     return TableView(f"Top paths (conversion: {result.conversion_event})",
                      ["path", "customers", "share", "converted"], rows, model_rows=26)
+
+
+class MatchArgs(ToolArgs):
+    pattern: str = Field(..., max_length=2000, description="Events joined by '->' (anything "
+                         "between) or '->[^X|Y]*->' (no X or Y between), e.g. "
+                         "'checkout_started ->[^payment_error]*-> subscription_started'.")
+    conversion_event: Optional[Name] = Field(None, description="The conversion counted after "
+                                             "the match (default: the journey's own).")
+    filters: FilterArgs = Field(default_factory=FilterArgs)
+
+
+def match_tool(ctx: ToolContext, args: MatchArgs) -> Any:
+    from analytics.path_match import match
+
+    with ctx.store.reader() as con:
+        return match(con, args.pattern, conversion_event=args.conversion_event,
+                     filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
+
+
+def match_view(args: MatchArgs, result: Any) -> TableView:
+    rows = [[m.kind, m.pattern, m.people, pct(m.share), m.converted, pct(m.conversion)]
+            for m in result.matches]
+    return TableView(f"Who did {result.pattern}", ["", "pattern", "people", "of everyone",
+                                                   f"then {result.conversion_event or '-'}",
+                                                   "conversion"], rows)
 
 
 class TransitionsArgs(ToolArgs):

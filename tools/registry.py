@@ -23,7 +23,9 @@ TOOLS: list[ToolSpec] = [
              "key steps). Use before guessing any name.", st.DescribeDataArgs,
              st.describe_data_tool, st.describe_data_view),
     ToolSpec("funnel", "Customers reaching each step in order, conversion and drop-off per step, "
-             "time between steps; optional breakdown (device, channel, plan...).",
+             "time between steps (median, quartiles, by bucket); optional breakdown (device, "
+             "channel, plan...), exclusion steps, a window per move, a property held "
+             "constant, noise events ignored, and the people behind a step.",
              jt.FunnelArgs, jt.funnel_tool, jt.funnel_view),
     ToolSpec("event_counts", "How many people did one event (and how many times) in the scope "
              "and period, by week or month, optionally by group, with the people who did it most "
@@ -42,6 +44,10 @@ TOOLS: list[ToolSpec] = [
     ToolSpec("paths", "The most common journeys, each with its share of customers and "
              "conversion rate (the rest summed, so shares add to 100%).", jt.PathsArgs,
              jt.paths_tool, jt.paths_view),
+    ToolSpec("match", "Who did a path pattern with restricted gaps ('a ->[^x]*-> b': b after "
+             "a with no x between): their number, share and conversion, and the same for the "
+             "pattern through its excluded events and for its start without its end.",
+             jt.MatchArgs, jt.match_tool, jt.match_view),
     ToolSpec("transitions", "Which event follows which (Markov transition probabilities, start "
              "and end included).", jt.TransitionsArgs, jt.transitions_tool,
              jt.transitions_view),

@@ -193,7 +193,8 @@ def emit_tool_result(result: ToolResult, face: Any, *, as_json: bool = False,
     if chart:
         out.print(f"Chart saved to {chart}")
     if csv:
-        out.print(f"{len(typed.recommendations):,} rows written to {csv}")
+        rows = typed.people if hasattr(typed, "people_at") else typed.recommendations
+        out.print(f"{len(rows):,} rows written to {csv}")
 
 
 class RowProgress:

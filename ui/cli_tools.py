@@ -42,13 +42,14 @@ CLI: dict[str, CliFace] = {
     "describe_data": CliFace(("status",)),
     "journey_model": CliFace(("model",)),
     "set_journey_model": CliFace(("model", "set"), ("part", "events")),
-    "funnel": CliFace(("funnel",), ("steps",), {"window_days": "--window"}),
+    "funnel": CliFace(("funnel",), ("steps",), {"window_days": "--window"}, extras=("csv",)),
     "event_counts": CliFace(("count",), ("event",)),
     "journey_map": CliFace(("map",), ("steps",), {"compare_by": "--compare"},
                            extras=("html", "png", "pdf")),
     "paths": CliFace(("paths",), flags={"from_event": "--from", "to_event": "--to",
                                         "conversion_event": "--conversion"}),
     "transitions": CliFace(("transitions",)),
+    "match": CliFace(("match",), ("pattern",), {"conversion_event": "--conversion"}),
     "next_steps": CliFace(("next",), ("after",)),
     "moments": CliFace(("moments",), flags={"within_days": "--within"}),
     "segments": CliFace(("segments",), flags={"conversion_event": "--conversion"}),
@@ -269,6 +270,10 @@ def build_command(spec: ToolSpec) -> click.Command:
         extras = {k: values.pop(k, None) for k in ("as_json", "chart", "csv", "md", "html", "pdf",
                                                    "png", "yes")}
         arguments = arguments_from(spec, values, ctx)
+        if spec.name == "funnel" and extras.get("csv") and arguments.get("people") is None:
+            # A funnel's list is the people behind one step: which step, before any work.
+            raise click.UsageError("--csv writes the people behind a step: add --people N "
+                                   "(and --people-who dropped for those who left there)")
         if "yes" in face.extras and not extras["yes"]:
             shown = " ".join(str(v) for v in arguments.values())
             when_interrupted("Interrupted: nothing was changed.")
