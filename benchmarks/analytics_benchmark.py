@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import time
 from pathlib import Path
 
 import duckdb
 import pandas as pd
-from bench_common import write_section
+from bench_common import timed, write_section
 
 from analytics.anomalies import anomalies
 from analytics.attribution import attribution
@@ -32,16 +31,6 @@ from sample_data.demo import load_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = ["landing_view", "pricing_view", "signup", "subscription_started"]
-
-
-def timed(fn, runs: int) -> tuple[float, object]:
-    result = fn()  # warm-up (and the value we report on)
-    seconds = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds), result
 
 
 def pandas_funnel(frame: pd.DataFrame) -> list[int]:

@@ -16,6 +16,19 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+def timed(fn, runs: int) -> tuple[float, object]:
+    """Median seconds of `runs` calls after a warm-up call (whose value is returned)."""
+    import statistics
+
+    result = fn()
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds), result
+
+
 def machine() -> str:
     """'2 CPU cores (AMD EPYC), 2026-11-23': machines differ between runs, so say which."""
     import datetime
