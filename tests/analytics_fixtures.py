@@ -37,6 +37,15 @@ def tiny_store(folder: Path) -> EventStore:
     return store
 
 
+def store_from_lines(folder: Path, lines: list[str]) -> EventStore:
+    """A store loaded from CSV lines (a header first), as a user's export would be."""
+    path = folder / "log.csv"
+    path.write_text("\n".join(lines) + "\n")
+    store = EventStore(folder / "home")
+    ingest_files(store, "events", [path])
+    return store
+
+
 # Channel touches for attribution: a and c convert.
 TOUCHES = {
     "a": ["email", "paid_search", "CONVERT"],

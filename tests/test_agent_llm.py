@@ -171,3 +171,26 @@ def test_a_why_question_hints_when_where_and_what_leavers_did(ctx):
     assert [r.tool for r in answer.results] == ["anomalies", "funnel", "friction"]
     funnel = answer.results[1].arguments
     assert funnel["filters"]["since"] == "2026-08-01" and funnel["by"] == "device"
+
+
+@pytest.mark.slow
+def test_the_llm_draws_the_journey_map_by_period(ctx):
+    """The model asks for the map before/after a date; the answer's figure is the map's own."""
+    model = ScriptedChatModel(replies=[
+        tool_call("journey_map", {"compare_at": "2026-08-17"}),
+        AIMessage("Before: [[R{rid}.compared.0.1.0.cells.people.value|pct]] go on from the "
+                  "first step."),
+    ])
+    agent = LLMAgent(ctx, model)
+    last = model.replies[1]
+    events = []
+    for event in agent.stream("show me the journey before and after 17 August"):
+        events.append(event)
+        if event.kind == "tool_end":
+            last.content = last.content.format(rid=event.data.result_id[1:])
+    answer = events[-1].data
+    compared = answer.results[0].artifact["compared"]
+    assert [c[0] for c in compared] == ["before 2026-08-17", "from 2026-08-17"]
+    onward = compared[0][1][0]["cells"]["people"]["value"]
+    assert answer.mode == "llm" and answer.text == f"Before: {onward * 100:.1f}% go on from " \
+        "the first step."

@@ -10,7 +10,7 @@ import pytest
 
 from analytics.errors import ArgumentError, UnknownNameError
 from analytics.funnel import funnel
-from analytics.store import EventStore, ingest_files
+from tests.analytics_fixtures import store_from_lines
 
 # person: [(minutes after the person's day, event, device, plan)]
 LOG = {
@@ -42,11 +42,7 @@ def con(tmp_path_factory):
             plan = rest[1] if len(rest) > 1 else ""
             ts = (day + timedelta(minutes=minutes)).isoformat()
             lines.append(f"{person}-{k},{person},{ts},{event},{device},{plan}")
-    path = folder / "log.csv"
-    path.write_text("\n".join(lines) + "\n")
-    store = EventStore(folder / "home")
-    ingest_files(store, "events", [path])
-    with store.reader() as connection:
+    with store_from_lines(folder, lines).reader() as connection:
         yield connection
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from analytics.errors import ArgumentError, UnknownNameError
 from analytics.path_match import match, parse_pattern
-from analytics.store import EventStore, ingest_files
+from tests.analytics_fixtures import store_from_lines
 
 LOG = {
     "m1": ["cart", "buy", "renew"],
@@ -33,11 +33,7 @@ def con(tmp_path_factory):
             minutes = 0 if person in TIES else 10 * k
             ts = (base + timedelta(days=n, minutes=minutes)).isoformat()
             lines.append(f"{person}-{k},{person},{ts},{event}")
-    path = folder / "log.csv"
-    path.write_text("\n".join(lines) + "\n")
-    store = EventStore(folder / "home")
-    ingest_files(store, "events", [path])
-    with store.reader() as connection:
+    with store_from_lines(folder, lines).reader() as connection:
         yield connection
 
 
