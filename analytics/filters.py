@@ -155,7 +155,13 @@ profile AS (
 
 def profile_sql(attributes: list[str]) -> str:
     """The people's first-touch device and channel, and the first value of each event property
-    that `attributes` may need (customer attributes fall back to it)."""
+    that `attributes` may need (customer attributes fall back to it).
+
+    Device and channel alone are read from person_profiles, which ingest keeps (see
+    analytics/store/steps.py): no pass over every event for a breakdown by them."""
+    if all(a in ("device", "channel") for a in attributes):
+        return ("\nprofile AS (SELECT person_id, device, channel, customer_id "
+                "FROM person_profiles)")
     columns = ""
     for attribute in dict.fromkeys(a for a in attributes if a not in ("device", "channel")):
         value = property_sql(attribute)
@@ -172,8 +178,15 @@ class Scope:
     params: list = field(default_factory=list)
 
 
+def one_group_each(filters: Filters, group_by: str | None) -> bool:
+    """Whether a breakdown puts every person in exactly one group (see scope_sql)."""
+    return not (filters.property_rule == "any" and group_by is not None
+                and group_by not in DERIVED_ATTRIBUTES)
+
+
 def scope_sql(filters: Filters, *, group_by: str | None = None, date_range: bool = True,
-              light: bool = False, several_groups: bool = False) -> Scope:
+              light: bool = False, several_groups: bool = False,
+              join_groups: bool = True) -> Scope:
     """CTEs `ev` (filtered events, with a `grp` column when grouping) for an analytic.
 
     With `date_range=False` the date range is left to the analytic (the funnel applies it to
@@ -184,6 +197,9 @@ def scope_sql(filters: Filters, *, group_by: str | None = None, date_range: bool
     a value they had: `people` has a row per (person, group) and `ev` repeats a person's events
     once per group. Only an analytic that keys its work by (person_id, grp) says
     `several_groups=True`; for the others such a breakdown is refused, never miscounted.
+
+    `join_groups=False` leaves `grp` off `ev` (an analytic then joins `people` itself, once,
+    where one group per person makes that exact: see one_group_each).
     """
     events_table = "person_events" if light else "journey_events"
     stage_cols = ("NULL::VARCHAR AS stage, NULL::INTEGER AS stage_position" if light
@@ -231,7 +247,8 @@ people AS (
     FROM profile AS p LEFT JOIN customers AS c ON c.customer_id = p.customer_id{values_join}
     WHERE {' AND '.join(person_filter)}
 )""")
-        person_conditions.append("e.person_id IN (SELECT person_id FROM people)")
+        if len(person_filter) > 1:  # the profile has everyone: no filter, no condition
+            person_conditions.append("e.person_id IN (SELECT person_id FROM people)")
     if filters.segment_people is not None:
         ctes.append("segment_people AS (SELECT unnest(?::VARCHAR[]) AS person_id)")
         params.append(list(filters.segment_people))
@@ -249,8 +266,8 @@ people AS (
         conditions.append("e.ts < ?")
         params.append(_utc(filters.end + timedelta(days=1)))
     where = " AND ".join(conditions) if conditions else "TRUE"
-    grp_col = ", g.grp AS grp" if group_by else ""
-    join = "JOIN people AS g ON g.person_id = e.person_id" if group_by else ""
+    grp_col = ", g.grp AS grp" if group_by and join_groups else ""
+    join = "JOIN people AS g ON g.person_id = e.person_id" if group_by and join_groups else ""
     ctes.append(f"""
 ev AS (
     SELECT e.event_id AS event_id, e.person_id AS person_id, e.customer_id AS customer_id,

@@ -18,7 +18,14 @@ from typing import Literal
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import ArgumentError
 from analytics.event_filters import StepEvent, parse_step_event, split_alternatives, step_sql
-from analytics.filters import Filters, attribute_rule, check_filters, date_bounds, scope_sql
+from analytics.filters import (
+    Filters,
+    attribute_rule,
+    check_filters,
+    date_bounds,
+    one_group_each,
+    scope_sql,
+)
 from analytics.funnel_options import (
     TIME_BUCKETS,
     Exclusion,
@@ -246,9 +253,15 @@ def funnel(con: Connection, steps: list[str], *, order: Order = "strict",
                                       f" to {len(parsed)}")
     # No stage columns are needed. (Narrowing `ev` to the steps' events made DuckDB slower: it
     # then materialises the scope instead of pushing each step's filter into its own scan.)
-    scope = scope_sql(filters, group_by=by, date_range=False, several_groups=True, light=True)
+    # With one group per person (the first rule, or device and channel) the funnel is computed
+    # once for everyone and each step's people are joined to their group at the end; the
+    # overall row comes from the same pass (GROUPING SETS). Only the any rule, a person in
+    # several groups, keys every step by (person, group) and needs a second, ungrouped run.
+    attach = by is not None and one_group_each(filters, by)
+    scope = scope_sql(filters, group_by=by, date_range=False, several_groups=True, light=True,
+                      join_groups=not attach)
     start, end = date_bounds(filters)
-    grouped = by is not None
+    grouped = by is not None and not attach
     step_ctes, step_params = _step_sql(parsed, order, window, start, end, grouped,
                                        step_windows=step_windows, hold=hold,
                                        ignore=tuple(ignore or ()))
@@ -259,9 +272,16 @@ def funnel(con: Connection, steps: list[str], *, order: Order = "strict",
         step_params += x_params
         match = "x.person_id = s.person_id" + (" AND x.grp = s.grp" if grouped else "")
         kept = f" WHERE NOT EXISTS (SELECT 1 FROM x WHERE {match})"
-    group_col = "grp" if by else "'all'"
     selects = []
-    seconds = "(epoch_ms(t) - epoch_ms(t_prev)) / 1000.0"
+    seconds = "(epoch_ms(s.t) - epoch_ms(s.t_prev)) / 1000.0"
+    if attach:
+        # Each group, and everyone (the empty grouping set: grouping() = 1).
+        group_col, join = "g.grp", " JOIN people AS g ON g.person_id = s.person_id"
+        group_by, is_overall = "GROUPING SETS ((g.grp), ())", "grouping(g.grp) = 1"
+    elif grouped:
+        group_col, join, group_by, is_overall = "s.grp", "", "s.grp", "FALSE"
+    else:
+        group_col, join, group_by, is_overall = "NULL::VARCHAR", "", "()", "TRUE"
     for k in range(1, len(parsed) + 1):
         if k == 1 or order == "any":
             stats = ", ".join(["NULL::DOUBLE"] * (4 + len(TIME_BUCKETS)))
@@ -269,20 +289,21 @@ def funnel(con: Connection, steps: list[str], *, order: Order = "strict",
             stats = ", ".join(
                 [f"quantile_cont({seconds}, {q})" for q in (0.5, 0.9, 0.25, 0.75)]
                 + [_bucket(seconds, i) for i in range(len(TIME_BUCKETS))])
-        selects.append(f"SELECT {k} AS step, {group_col} AS grp_value, count(*) AS people, "
-                       f"{stats} FROM s{k} AS s{kept} GROUP BY grp_value")
+        selects.append(f"SELECT {k} AS step, {is_overall} AS overall, {group_col} AS grp_value, "
+                       f"count(*) AS people, {stats} FROM s{k} AS s{join}{kept} "
+                       f"GROUP BY {group_by}")
     if exclusions:
         nulls = ", ".join(["NULL::DOUBLE"] * (4 + len(TIME_BUCKETS)))
-        selects.append(f"SELECT 0 AS step, {group_col} AS grp_value, count(*) AS people, "
-                       f"{nulls} FROM x GROUP BY grp_value")
+        selects.append(f"SELECT 0 AS step, {is_overall} AS overall, {group_col} AS grp_value, "
+                       f"count(*) AS people, {nulls} FROM x AS s{join} GROUP BY {group_by}")
     sql = f"{scope.ctes},\n{step_ctes}\n" + "\nUNION ALL\n".join(selects)
     rows = con.execute(sql, scope.params + step_params).fetchall()
 
     counts: dict[str, dict[int, tuple]] = {}
+    everyone: dict[int, tuple] = {}
     for row in rows:
-        counts.setdefault(row[1], {})[row[0]] = (row[2], *row[3:])
-    if by is None:
-        counts.setdefault("all", {})
+        into = everyone if row[1] else counts.setdefault(row[2], {})
+        into[row[0]] = (row[3], *row[4:])
 
     def build(per_step: dict[int, tuple]) -> list[FunnelStep]:
         out: list[FunnelStep] = []
@@ -305,20 +326,17 @@ def funnel(con: Connection, steps: list[str], *, order: Order = "strict",
             previous = people
         return out
 
-    removed = {g: c.get(0, (0,))[0] for g, c in counts.items()}
     options = dict(exclude=exclude, step_windows=step_windows, hold=hold, ignore=ignore)
-    if by is None:
-        overall = build(counts["all"])
-        groups: list[FunnelGroup] = []
-    else:
-        groups = sorted((FunnelGroup(g, build(c)) for g, c in counts.items() if c.get(1)),
-                        key=lambda g: (-g.steps[0].customers, g.group))
-        # The overall funnel (with its own time statistics) comes from an ungrouped run; its
-        # counts equal the groups' sums when every person is in one group (the first rule;
-        # under the any rule a person counts in each group of a value they had).
+    groups = sorted((FunnelGroup(g, build(c)) for g, c in counts.items() if c.get(1)),
+                    key=lambda g: (-g.steps[0].customers, g.group))
+    excluded = everyone.get(0, (0,))[0]
+    if grouped:
+        # A person in several groups counts once overall: an ungrouped run of its own.
         whole = funnel(con, steps, order=order, window=window, filters=filters,
                        catalog=catalog, **options)  # type: ignore[arg-type]
-        overall = whole.steps
+        overall, excluded = whole.steps, whole.excluded or 0
+    else:
+        overall = build(everyone)
     people: list[str] = []
     if people_at is not None:
         people = _people(con, scope, step_ctes, scope.params + step_params, people_at,
@@ -331,8 +349,7 @@ def funnel(con: Connection, steps: list[str], *, order: Order = "strict",
         definitions=_definitions(order, window, filters, exclusions, step_windows, hold,
                                  ignore),
         exclusions=[x.text for x in exclusions],
-        excluded=(sum(removed.values()) if by is None else whole.excluded) if exclusions
-        else None,
+        excluded=excluded if exclusions else None,
         step_windows_seconds=list(step_windows or []), hold=hold, ignore=list(ignore or []),
         people_at=people_at, people_who=people_who if people_at else None, people=people)
     result.summary = _summary(result)

@@ -12,44 +12,13 @@ from dataclasses import dataclass, field
 from analytics.catalog import Catalog, load_catalog
 from analytics.errors import ArgumentError
 from analytics.filters import Filters, check_filters, scope_sql
-from analytics.results import AnalyticResult, pct, rate
+from analytics.path_sequences import anchored_sequence_sql, sequence_sql, stored_sequence_sql
+from analytics.results import AnalyticResult, duration, pct, rate
+from analytics.sessions import DEFAULT_GAP_MINUTES
 from analytics.store.connection import Connection
 
 START, END = "(start)", "(end)"
 OTHER = "(other paths)"
-
-
-def sequence_sql(from_event: str | None, collapse_repeats: bool) -> tuple[str, list]:
-    """CTEs after `ev`: `numbered` (person_id, event_name, rn, next_event).
-
-    The common case (whole journeys, repeats kept) is one window pass: one sort of the events
-    by person and time gives both the step number and the next event.
-    """
-    window = "PARTITION BY person_id ORDER BY ts, event_id"
-    if not from_event and not collapse_repeats:
-        return (f"numbered AS (SELECT person_id, event_name, row_number() OVER w AS rn, "
-                f"lead(event_name) OVER w AS next_event FROM ev WINDOW w AS ({window}))"), []
-    params: list = []
-    ctes = [f"ordered AS (SELECT person_id, event_name, row_number() OVER ({window}) AS rn0, "
-            f"lag(event_name) OVER ({window}) AS prev FROM ev)"]
-    conditions = []
-    if from_event:
-        ctes.append("starts AS (SELECT person_id, min(rn0) AS rn_start FROM ordered "
-                    "WHERE event_name = ? GROUP BY person_id)")
-        params.append(from_event)
-        conditions.append("o.rn0 >= s.rn_start")
-    join = "JOIN starts AS s ON s.person_id = o.person_id" if from_event else ""
-    if collapse_repeats:
-        # A repeat is dropped unless it is the journey's new first step.
-        start_cond = " OR o.rn0 = s.rn_start" if from_event else ""
-        conditions.append(f"(o.prev IS NULL OR o.prev <> o.event_name{start_cond})")
-    where = " AND ".join(conditions) if conditions else "TRUE"
-    ctes.append(f"kept AS (SELECT o.person_id, o.event_name, o.rn0 FROM ordered AS o {join} "
-                f"WHERE {where})")
-    ctes.append("numbered AS (SELECT person_id, event_name, row_number() OVER w AS rn, "
-                "lead(event_name) OVER w AS next_event FROM kept "
-                "WINDOW w AS (PARTITION BY person_id ORDER BY rn0))")
-    return ",\n".join(ctes), params
 
 
 @dataclass
@@ -80,6 +49,12 @@ class PathsResult(AnalyticResult):
     max_steps: int = 6
     collapse_repeats: bool = False
     flows: list[SankeyLink] = field(default_factory=list)
+    before_event: str | None = None
+    within_seconds: int | None = None
+    funnel_steps: list[str] = field(default_factory=list)
+    dropped_at: int | None = None  # the funnel step they did not reach
+    unit: str = "people"  # what a path belongs to: a person's journey, or one session
+    session_definition: str | None = None
 
     kind = "paths"
 
@@ -149,6 +124,13 @@ def _prepare(con, catalog, filters, events: list[str | None]) -> Catalog:
     return catalog
 
 
+def _whole_journeys(con: Connection, filters: Filters) -> bool:
+    """No scope: every person's whole journey, which journey_steps holds when complete."""
+    from analytics.store.steps import steps_complete
+
+    return not filters.describe() and filters.segment_people is None and steps_complete(con)
+
+
 def default_conversion_event(con: Connection) -> str | None:
     """The journey model's conversion (inferred from behaviour, or the user's own)."""
     from analytics.journey_model import journey_model
@@ -159,14 +141,56 @@ def default_conversion_event(con: Connection) -> str | None:
 def top_paths(con: Connection, *, top: int = 10, from_event: str | None = None,
               to_event: str | None = None, max_steps: int = 6, collapse_repeats: bool = False,
               conversion_event: str | None = None, filters: Filters = Filters(),
-              catalog: Catalog | None = None, sankey_steps: int = 5) -> PathsResult:
+              catalog: Catalog | None = None, sankey_steps: int = 5,
+              before_event: str | None = None, within: int | None = None,
+              funnel_steps: list[str] | None = None, dropped_at: int | None = None,
+              by_session: bool = False) -> PathsResult:
+    """The most common journeys: whole, from the first `from_event` (cut at the first
+    `to_event`), up to the first `before_event` (its last `max_steps` steps), or, for the
+    people who reached funnel step `dropped_at - 1` and not `dropped_at`, from that step on.
+    `within` (seconds) keeps only the steps that close to the anchor; `by_session` makes each
+    session a journey of its own."""
     if top < 1 or max_steps < 1:
         raise ArgumentError("top" if top < 1 else "max_steps", "must be at least 1")
+    _check_anchors(from_event, to_event, before_event, within, funnel_steps, dropped_at,
+                   by_session)
     conversion_event = conversion_event or default_conversion_event(con)
-    catalog = _prepare(con, catalog, filters, [from_event, to_event, conversion_event])
-    scope = scope_sql(filters, light=True)
-    seq, seq_params = sequence_sql(from_event, collapse_repeats)
-    params = scope.params + seq_params
+    catalog = _prepare(con, catalog, filters,
+                       [from_event, to_event, before_event, conversion_event])
+    # Those who dropped are the funnel's own people: step 1 in the date range, later steps
+    # (and what they did after) whenever they came.
+    scope = scope_sql(filters, light=True, date_range=dropped_at is None)
+    params = list(scope.params)
+    prefix, source, session_definition = "", "ev", None
+    if by_session:
+        prefix, session_definition = _sessions_prefix(catalog)
+        params.append(DEFAULT_GAP_MINUTES * 60_000.0)
+        source = "journeys"
+    anchored = before_event or dropped_at or within
+    if dropped_at:
+        funnel_sql, funnel_params, anchor, with_properties = _dropped_anchor(
+            funnel_steps or [], dropped_at, filters, catalog)
+        prefix += funnel_sql
+        params += funnel_params
+        seq = anchored_sequence_sql(anchor, "after", within, collapse_repeats,
+                                    with_properties=with_properties,
+                                    candidates="SELECT person_id FROM dropped")
+    elif anchored:
+        seq = anchored_sequence_sql(
+            "SELECT person_id, min(rn0) AS rn_anchor FROM ordered WHERE event_name = ? "
+            "GROUP BY person_id", "before" if before_event else "after", within,
+            collapse_repeats, source=source,
+            candidates=f"SELECT person_id FROM {source} WHERE event_name = ?")
+        params += [before_event or from_event] * 2
+    elif not by_session and _whole_journeys(con, filters):
+        # Read from the positions kept at ingest; without an end event only the first steps
+        # (and one more, to know a path is longer) are needed.
+        seq, seq_params = stored_sequence_sql(from_event, collapse_repeats,
+                                              None if to_event else max_steps + 1)
+        params += seq_params
+    else:
+        seq, seq_params = sequence_sql(from_event, collapse_repeats, source=source)
+        params += seq_params
     cut = "numbered"
     extra = ""
     if to_event:
@@ -178,18 +202,23 @@ def top_paths(con: Connection, *, top: int = 10, from_event: str | None = None,
         cut = "cut"
     conv = "SELECT NULL::VARCHAR AS person_id WHERE FALSE"
     if conversion_event:
-        conv = "SELECT DISTINCT person_id FROM ev WHERE event_name = ?"
+        # A session converts when the conversion happens in it; a person, whenever.
+        conv = f"SELECT DISTINCT person_id FROM {source} WHERE event_name = ?"
         params.append(conversion_event)
-    # The first max_steps events pivoted into columns: no per-person sort inside the aggregate.
-    steps = ", ".join(f"max(event_name) FILTER (WHERE rn = {k})" for k in range(1, max_steps + 1))
+    # The first max_steps steps pivoted into columns: no per-person sort inside the aggregate.
+    # Before an anchor they are its last steps, read from the anchor back.
+    places = range(1, max_steps + 1)
+    if before_event:
+        places = range(max_steps, 0, -1)
+    steps = ", ".join(f"max(event_name) FILTER (WHERE rn = {k})" for k in places)
+    longer = f"CASE WHEN max(rn) > {int(max_steps)} THEN {{}} ELSE '' END"
+    path = (f"{longer.format(repr('... > '))} || concat_ws(' > ', {steps})" if before_event
+            else f"concat_ws(' > ', {steps}) || {longer.format(repr(' > ...'))}")
     rows = con.execute(f"""
-{scope.ctes},
+{scope.ctes},{prefix}
 {seq}{extra},
 per_person AS (
-    SELECT person_id,
-           concat_ws(' > ', {steps}) || CASE WHEN max(rn) > {int(max_steps)} THEN ' > ...'
-                                             ELSE '' END AS path,
-           least(max(rn), {int(max_steps)}) AS steps
+    SELECT person_id, {path} AS path, least(max(rn), {int(max_steps)}) AS steps
     FROM {cut} GROUP BY person_id
 ),
 conv AS ({conv})
@@ -208,30 +237,137 @@ GROUP BY p.path ORDER BY people DESC, path
         other_conv = total_converted - sum(p.converted for p in paths)
         paths.append(PathRow(OTHER, 0, total - shown, rate(total - shown, total), other_conv,
                              rate(other_conv, total - shown)))
-    flows = _flows_from_paths([(r[0], r[2]) for r in rows], min(sankey_steps, max_steps))
+    flows = _flows_from_paths([(r[0].removeprefix("... > "), r[2]) for r in rows],
+                              min(sankey_steps, max_steps))
     result = PathsResult(
         paths=paths, total_customers=total, conversion_event=conversion_event,
         from_event=from_event, to_event=to_event, max_steps=max_steps,
         collapse_repeats=collapse_repeats, flows=flows, filters=filters.describe(),
-        definitions={
-            "path": f"a person's events in time order (ties by event id), the first {max_steps} "
-                    "shown, '...' when longer" + (f", from their first {from_event}"
-                                                  if from_event else "")
-                    + (f", up to their first {to_event} (only people who reached it)"
-                       if to_event else ""),
-            "share": "customers on the path / all customers with a path in scope; "
-                     f"'{OTHER}' holds the rest so shares add up to 100%",
-            "conversion_rate": f"customers on the path who ever did {conversion_event} / "
-                               "customers on the path",
-        })
-    if paths:
-        best = paths[0]
-        result.summary = (f"{total:,} customers in scope. The most common path ({best.path}) is "
-                          f"taken by {best.customers:,} ({pct(best.share)}); "
-                          f"{pct(best.conversion_rate)} of them converted.")
-    else:
-        result.summary = "No journeys in this scope."
+        before_event=before_event, within_seconds=within, funnel_steps=list(funnel_steps or []),
+        dropped_at=dropped_at, unit="sessions" if by_session else "people",
+        session_definition=session_definition,
+        definitions=_paths_definitions(from_event, to_event, before_event, within,
+                                       funnel_steps, dropped_at, max_steps, conversion_event,
+                                       session_definition))
+    result.summary = _paths_summary(result)
     return result
+
+
+def _paths_definitions(from_event, to_event, before_event, within, funnel_steps, dropped_at,
+                       max_steps, conversion_event, session_definition) -> dict[str, str]:
+    journey = (f"one session's events (a session: {session_definition})" if session_definition
+               else "a person's events")
+    limit = f", only those within {duration(within)} of it" if within else ""
+    if before_event:
+        path = (f"{journey} in time order (ties by event id) up to their first {before_event}"
+                f"{limit}: its last {max_steps} steps shown, '...' first when longer; only "
+                f"those who did {before_event}")
+    elif dropped_at:
+        reached, missed = funnel_steps[dropped_at - 2], funnel_steps[dropped_at - 1]
+        path = (f"what the people who reached {reached} and not {missed} (the strict funnel "
+                f"{' > '.join(funnel_steps)}, step 1 in the date range) did from {reached} on"
+                f"{limit}: the first {max_steps} steps shown, '...' when longer")
+    else:
+        path = (f"{journey} in time order (ties by event id), the first {max_steps} shown, "
+                "'...' when longer" + (f", from their first {from_event}{limit}"
+                                       if from_event else "")
+                + (f", up to their first {to_event} (only those who reached it)"
+                   if to_event else ""))
+    unit = "sessions" if session_definition else "customers"
+    return {
+        "path": path,
+        "share": f"{unit} on the path / all {unit} with a path in scope; '{OTHER}' holds the "
+                 "rest so shares add up to 100%",
+        "conversion_rate": (f"sessions on the path in which {conversion_event} happened / "
+                            "sessions on the path" if session_definition else
+                            f"customers on the path who ever did {conversion_event} / "
+                            "customers on the path"),
+    }
+
+
+def _paths_summary(result: PathsResult) -> str:
+    if not result.paths:
+        return "No journeys in this scope."
+    best = result.paths[0]
+    unit = "sessions" if result.unit == "sessions" else "customers"
+    limit = f" (within {duration(result.within_seconds)})" if result.within_seconds else ""
+    taken = (f"is taken by {best.customers:,} ({pct(best.share)}); "
+             f"{pct(best.conversion_rate)} of them converted.")
+    if result.dropped_at:
+        reached = result.funnel_steps[result.dropped_at - 2]
+        missed = result.funnel_steps[result.dropped_at - 1]
+        return (f"{result.total_customers:,} people reached {reached} and did not go on to "
+                f"{missed}. After {reached}, their most common path{limit} ({best.path}) "
+                + taken.replace("converted.", "converted later."))
+    if result.before_event:
+        return (f"{result.total_customers:,} {unit} did {result.before_event}. The most common "
+                f"path leading to it{limit} ({best.path}) {taken}")
+    return (f"{result.total_customers:,} {unit} in scope. The most common path{limit} "
+            f"({best.path}) {taken}")
+
+
+def _check_anchors(from_event, to_event, before_event, within, funnel_steps, dropped_at,
+                   by_session) -> None:
+    if before_event and (from_event or to_event or dropped_at):
+        raise ArgumentError("before_event", "paths before an event start at the journey's "
+                                            "beginning: leave out from/to and dropped_at")
+    if dropped_at is not None:
+        if from_event:
+            raise ArgumentError("dropped_at", "the paths of those who dropped start at the "
+                                              "step they last reached: leave out from_event")
+        if by_session:
+            raise ArgumentError("by_session", "the paths of those who dropped follow each "
+                                              "person: leave out by_session")
+        if not funnel_steps or len(funnel_steps) < 2:
+            raise ArgumentError("funnel_steps", "name the funnel's steps (at least two) to "
+                                                "find who dropped at a step")
+        if not 2 <= dropped_at <= len(funnel_steps):
+            raise ArgumentError("dropped_at", f"name a step from 2 to {len(funnel_steps)}: "
+                                              "the step they did not reach")
+    elif funnel_steps:
+        raise ArgumentError("funnel_steps", "funnel steps are used with dropped_at (the step "
+                                            "they did not reach)")
+    if within is not None and within <= 0:
+        raise ArgumentError("within", "must be a positive duration, e.g. 30m or 1d")
+    if within and not (from_event or before_event or dropped_at):
+        raise ArgumentError("within", "a time limit counts from an anchor: give from_event, "
+                                      "before_event or dropped_at")
+
+
+def _sessions_prefix(catalog: Catalog) -> tuple[str, str]:
+    """CTEs after the scope: `journeys`, the events with person_id keyed by session."""
+    from analytics.sessions import SESSION_PROPERTIES, session_keys_sql
+
+    known = [p for p in SESSION_PROPERTIES if p in catalog.event_properties]
+    definition = (f"the {known[0]} property, else {DEFAULT_GAP_MINUTES:g} minutes without an "
+                  "event" if known else f"{DEFAULT_GAP_MINUTES:g} minutes without an event")
+    return ("\n" + session_keys_sql(known) + ",\njourneys AS (SELECT event_id, person_id || "
+            "' @ ' || session_key AS person_id, ts, event_name FROM keyed),"), definition
+
+
+def _dropped_anchor(funnel_steps: list[str], dropped_at: int, filters: Filters,
+                    catalog: Catalog) -> tuple[str, list, str, bool]:
+    """The funnel's step CTEs and `dropped` (person_id, t: when they reached the step before
+    `dropped_at`), and the anchor: that step's event itself (the first of its events at that
+    time, by event id)."""
+    from analytics.event_filters import step_sql
+    from analytics.filters import date_bounds
+    from analytics.funnel import _step_sql, parse_steps
+
+    parsed = parse_steps(funnel_steps, catalog)
+    start, end = date_bounds(filters)
+    steps_sql, params = _step_sql(parsed, "strict", None, start, end, False)
+    reached = dropped_at - 1
+    condition, condition_params = step_sql(parsed[reached - 1], "o")
+    with_properties = any(a.conditions for a in parsed[reached - 1])
+    prefix = (f"\n{steps_sql},\ndropped AS (SELECT p.person_id AS person_id, p.t AS t "
+              f"FROM s{reached} AS p WHERE NOT EXISTS (SELECT 1 FROM s{dropped_at} AS n "
+              "WHERE n.person_id = p.person_id)),")
+    anchor = ("SELECT o.person_id AS person_id, min(o.rn0) AS rn_anchor FROM ordered AS o "
+              f"JOIN dropped AS d ON d.person_id = o.person_id AND o.ts = d.t AND {condition} "
+              "GROUP BY o.person_id")
+    # The anchor's parameters come after the funnel's, as the SQL reads them.
+    return prefix, params + condition_params, anchor, with_properties
 
 
 def _flows_from_paths(paths: list[tuple[str, int]], steps: int, per_step: int = 6
@@ -309,10 +445,7 @@ def transitions(con: Connection, *, collapse_repeats: bool = False,
     _prepare(con, catalog, filters, [])
     scope = scope_sql(filters, light=True)
     seq, seq_params = sequence_sql(None, collapse_repeats)
-    from analytics.store.steps import steps_complete
-
-    unfiltered = not filters.describe() and filters.segment_people is None
-    if unfiltered and not collapse_repeats and steps_complete(con):
+    if not collapse_repeats and _whole_journeys(con, filters):
         # Whole journeys, repeats kept: the moves are maintained at ingest (journey_steps).
         rows = con.execute(f"""
 WITH counted AS (

@@ -165,21 +165,13 @@ def _definition(known: list[str], events: int, with_id: int, gap_minutes: float)
     return f"{known[0]} property, else {_gap_label(gap_minutes)}"
 
 
-def _sql(scope_ctes: str, known: list[str], grouped: bool, path_steps: int, top: int) -> str:
+def session_keys_sql(known: list[str], grp: str = "''") -> str:
+    """CTEs after `ev`: `keyed` (event_id, person_id, ts, event_name, grp, session_key), each
+    event's session within its person. One ? parameter: the inactivity gap in milliseconds."""
     ids = [f"NULLIF({property_sql(p)}, '')" for p in known]
     sid = (ids[0] if len(ids) == 1 else f"COALESCE({', '.join(ids)})") if ids \
         else "NULL::VARCHAR"
-    grp = "grp" if grouped else "''"
-    # Every statistic once for everyone (overall) and, with a breakdown, once per group.
-    labelled = ("SELECT TRUE AS overall, '' AS g, s.* FROM sessions AS s" +
-                ("\n    UNION ALL SELECT FALSE AS overall, s.grp AS g, s.* FROM sessions AS s"
-                 if grouped else ""))
-    steps = ", ".join(f"max(event_name) FILTER (WHERE step = {k})"
-                      for k in range(1, path_steps + 1))
-    session = "PARTITION BY person_id, session_key"
-    return f"""
-{scope_ctes},
-tagged AS (
+    return f"""tagged AS (
     SELECT event_id, person_id, ts, event_name, {grp} AS grp, {sid} AS sid FROM ev
 ),
 gaps AS (
@@ -199,7 +191,21 @@ keyed AS (
                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS VARCHAR)
            END AS session_key
     FROM gaps
-),
+)"""
+
+
+def _sql(scope_ctes: str, known: list[str], grouped: bool, path_steps: int, top: int) -> str:
+    grp = "grp" if grouped else "''"
+    # Every statistic once for everyone (overall) and, with a breakdown, once per group.
+    labelled = ("SELECT TRUE AS overall, '' AS g, s.* FROM sessions AS s" +
+                ("\n    UNION ALL SELECT FALSE AS overall, s.grp AS g, s.* FROM sessions AS s"
+                 if grouped else ""))
+    steps = ", ".join(f"max(event_name) FILTER (WHERE step = {k})"
+                      for k in range(1, path_steps + 1))
+    session = "PARTITION BY person_id, session_key"
+    return f"""
+{scope_ctes},
+{session_keys_sql(known, grp)},
 ordered AS (
     SELECT person_id, session_key, grp, ts, event_name,
            row_number() OVER ({session} ORDER BY ts, event_id) AS pos,

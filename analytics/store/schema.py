@@ -6,8 +6,9 @@ and ingest already guarantees unique ids (it anti-joins every load against what 
 
 from __future__ import annotations
 
-# 2: person_events view; 3: journey_steps; 4: person_traits, deals, feedback.properties
-SCHEMA_VERSION = 4
+# 2: person_events view; 3: journey_steps; 4: person_traits, deals, feedback.properties;
+# 5: journey_steps positions, person_profiles
+SCHEMA_VERSION = 5
 
 DEFAULT_STAGES: list[str] = ["awareness", "consideration", "evaluation", "purchase", "retention"]
 
@@ -97,6 +98,19 @@ CREATE TABLE IF NOT EXISTS journey_steps (
     event_name VARCHAR NOT NULL,
     next_event VARCHAR,
     first_of_move BOOLEAN NOT NULL
+);
+-- Schema 5: the event's place in its person's journey (1, 2, ...), and its place once repeats
+-- are collapsed (a repeat shares the place of the event it repeats), so the top paths read the
+-- first steps of every journey without sorting the events.
+ALTER TABLE journey_steps ADD COLUMN IF NOT EXISTS position INTEGER;
+ALTER TABLE journey_steps ADD COLUMN IF NOT EXISTS collapsed_position INTEGER;
+-- Each person's first-touch device and channel (deal steps aside), maintained with
+-- journey_steps, so a breakdown or a filter by device or channel needs no pass over the events.
+CREATE TABLE IF NOT EXISTS person_profiles (
+    person_id VARCHAR NOT NULL,
+    device VARCHAR,
+    channel VARCHAR,
+    customer_id VARCHAR
 );
 CREATE TABLE IF NOT EXISTS loads (
     load_id INTEGER NOT NULL,

@@ -264,11 +264,11 @@ def salvage_store(store: EventStore, folder: str | Path) -> SalvageReport:
             tables.append(TableSalvage(table, saved, lost, table in damaged,
                                        str(out / f"{table}.parquet")))
         con.execute("DETACH damaged")
-        if damaged & {"events", "journey_steps", "identity_map"}:
+        if damaged & {"events", "journey_steps", "person_profiles", "identity_map"}:
             from analytics.store.steps import rebuild_all
 
-            rebuild_all(con)  # each journey's moves, from the events that were saved
-            rebuilt.append("journey_steps")
+            rebuild_all(con)  # each journey's moves and profile, from the saved events
+            rebuilt += ["journey_steps", "person_profiles"]
         initialise_schema(con)  # default stages if none could be saved, schema version
         for t in tables:
             con.execute(f"COPY main.{_q(t.table)} TO '{t.parquet}' (FORMAT parquet)")

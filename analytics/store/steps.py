@@ -1,11 +1,15 @@
-"""The journey_steps table: every event with the one before and after it in its person's
-journey, maintained at ingest for the people a load touches.
+"""Tables derived from the events, maintained at ingest for the people a load touches:
 
-The first-order transition matrix then needs no sort of all events. A load touches the people
-with new events and, when it links anonymous ids to a customer, both the customer and the
-anonymous journeys that merge into theirs. `meta.journey_steps = 'complete'` says the table
-covers the whole store; stores from before it get rebuilt at their next load, and until then
-the analytics compute moves the slow way.
+* journey_steps: every event with the one before and after it in its person's journey and its
+  place in it (with and without repeats), so the transition matrix and the top paths need no
+  sort of all events;
+* person_profiles: each person's first-touch device and channel, so a breakdown or a filter by
+  them needs no pass over the events.
+
+A load touches the people with new events and, when it links anonymous ids to a customer, both
+the customer and the anonymous journeys that merge into theirs. `meta.journey_steps` equal to
+`COMPLETE` says the tables cover the whole store; a store from before them is rebuilt when it
+is next opened (schema 5) or loaded, and until then the analytics compute the slow way.
 """
 
 from __future__ import annotations
@@ -13,11 +17,18 @@ from __future__ import annotations
 import duckdb
 
 COMPLETE_KEY = "journey_steps"
+# The value changes with the tables' shape, so a store with older tables is rebuilt whole.
+COMPLETE = "complete:5"
 
 _STEPS = """
-INSERT INTO journey_steps
+INSERT INTO journey_steps (person_id, prev_event, event_name, next_event, first_of_move,
+                           position, collapsed_position)
 SELECT person_id, prev_event, event_name, next_event,
-       row_number() OVER (PARTITION BY person_id, prev_event, event_name ORDER BY rn) = 1
+       row_number() OVER (PARTITION BY person_id, prev_event, event_name ORDER BY rn) = 1,
+       rn,
+       sum(CASE WHEN prev_event IS NULL OR prev_event <> event_name THEN 1 ELSE 0 END)
+           OVER (PARTITION BY person_id ORDER BY rn
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 FROM (
     SELECT person_id, event_name,
            lag(event_name) OVER w AS prev_event,
@@ -29,17 +40,33 @@ FROM (
 )
 """
 
+# The first touch, as analytics.filters.PROFILE_SQL computes it on the fly (ties by event id).
+_PROFILES = """
+INSERT INTO person_profiles (person_id, device, channel, customer_id)
+SELECT person_id,
+       NULLIF(arg_min(COALESCE(device, ''), {{'ts': ts, 'id': event_id}})
+                  FILTER (WHERE NOT starts_with(event_id, 'deal:')), '') AS device,
+       NULLIF(arg_min(COALESCE(channel, ''), {{'ts': ts, 'id': event_id}})
+                  FILTER (WHERE NOT starts_with(event_id, 'deal:')), '') AS channel,
+       max(customer_id) AS customer_id
+FROM person_events
+{where}
+GROUP BY person_id
+"""
+
 
 def steps_complete(con) -> bool:
     row = con.execute("SELECT max(value) FROM meta WHERE key = ?", [COMPLETE_KEY]).fetchone()
-    return bool(row and row[0] == "complete")
+    return bool(row and row[0] == COMPLETE)
 
 
 def rebuild_all(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DELETE FROM journey_steps")
+    con.execute("DELETE FROM person_profiles")
     con.execute(_STEPS.format(where=""))
+    con.execute(_PROFILES.format(where=""))
     con.execute("DELETE FROM meta WHERE key = ?", [COMPLETE_KEY])
-    con.execute("INSERT INTO meta VALUES (?, 'complete')", [COMPLETE_KEY])
+    con.execute("INSERT INTO meta VALUES (?, ?)", [COMPLETE_KEY, COMPLETE])
 
 
 def refresh_people(con: duckdb.DuckDBPyConnection, load_ids: list[int],
@@ -59,10 +86,14 @@ def refresh_people(con: duckdb.DuckDBPyConnection, load_ids: list[int],
         UNION
         SELECT 'anon:' || anonymous_id FROM _new_identities
     """, load_ids)
-    con.execute("DELETE FROM journey_steps WHERE person_id IN (SELECT person_id FROM _touched)")
-    con.execute(_STEPS.format(where="WHERE person_id IN (SELECT person_id FROM _touched)"))
+    touched = "WHERE person_id IN (SELECT person_id FROM _touched)"
+    con.execute(f"DELETE FROM journey_steps {touched}")
+    con.execute(f"DELETE FROM person_profiles {touched}")
+    con.execute(_STEPS.format(where=touched))
+    con.execute(_PROFILES.format(where=touched))
 
 
 def forget_people(con: duckdb.DuckDBPyConnection, person_ids: list[str]) -> None:
-    con.execute("DELETE FROM journey_steps WHERE person_id IN (SELECT unnest(?::VARCHAR[]))",
-                [person_ids])
+    for table in ("journey_steps", "person_profiles"):
+        con.execute(f"DELETE FROM {table} WHERE person_id IN (SELECT unnest(?::VARCHAR[]))",
+                    [person_ids])
