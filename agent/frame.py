@@ -58,6 +58,11 @@ class Frame:
     split_at: str | None = None  # "before and after 17 August": the day the periods meet
     exclude: list[str] = field(default_factory=list)  # "excluding those who hit an error"
     hold: str | None = None  # "on the same device": every step with step 1's value
+    # Paths around a step: "what leads up to X" (before), "the hour after X" (after), "what
+    # did people who abandoned X do" (dropped_after: reached X; dropped_at: never reached X).
+    path_anchor: str | None = None
+    within_seconds: int | None = None  # "in the 30 minutes after": the time limit
+    per_session: bool = False  # "within a session": each session a journey
     population: dict[str, Any] = field(default_factory=dict)  # did, device, channel, where...
     population_label: str = ""
     by: str | None = None
@@ -98,7 +103,23 @@ class Frame:
             parts.append("excluding who did: " + ", ".join(self.exclude))
         if self.hold:
             parts.append(f"same {self.hold} throughout")
+        if self.path_anchor:
+            anchor = {"before": "leading to", "after": "after", "dropped_after": "of those who "
+                      "left after", "dropped_at": "of those who never reached"}[self.path_anchor]
+            parts.append(f"paths {anchor} " + (self.steps[0] if self.steps else "the step"))
+        if self.within_seconds:
+            parts.append(f"within {_said_seconds(self.within_seconds)}")
+        if self.per_session:
+            parts.append("per session")
         return "; ".join(parts)
+
+
+def _said_seconds(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}" + ("s" if n != 1 else "")
+    return f"{seconds} seconds"
 
 
 # "before and after 17 August", "since the launch compared to before": two periods that meet.
@@ -126,6 +147,49 @@ class Vocabulary:
     stage_rank: dict[str, int] = field(default_factory=dict)
 
 
+# "what did people who abandoned checkout do next?", "where do people go after dropping off at
+# signup?", "paths of users who never reached pricing": the paths of a step's leavers.
+LEAVERS_PATHS = (r"\b(paths?|journeys?|routes?|sequences?)\b.*\b(who|that|after|once)\b\s*"
+                 r"(have |had |they )?(dropped|drop|abandon\w*|left|leave|quit|bailed|bail|"
+                 r"never (reached|got to|made it to|hit|did)|did(n'?t| not) (reach|get to|make "
+                 r"it to|do|hit)|gave up|give up)\b|\b(who|that|after)\b\s*(have |had |they )?"
+                 r"(dropped|abandon\w*|left|quit|bailed|never reached|did(n'?t| not) reach)\b"
+                 r".*\b(paths?|journeys?|routes?|sequences?)\b")
+# (Without a path word, "what do people who leave at the paywall do?" is the leavers' friction:
+# what share of them did what, which one long path each cannot show.)
+# "what do people do before they subscribe?", "what leads up to a cancellation?"
+# ("which paths lead to a paid subscription?" stays the whole journeys that end there.)
+LEADING_TO = (r"\b(what|which|show|list|top|common|typical)\b.*\b(do|did|does|paths?|steps?|"
+              r"journeys?|routes?|events?|actions?|happens?|happened)\b.*\b(before|leading "
+              r"up to|leads? up to|prior to|ahead of|on the(ir)? way to|in the run[- ]up to)\b")
+PER_SESSION = (r"\b(within|in|inside|per|during) (a|one|the same|a single|each|one single) "
+               r"(session|visit)\b|\bsession[- ]level paths?\b|\bpaths? (with)?in sessions\b")
+# "in the 30 minutes after", "within an hour of", "the day before": a time limit from a step.
+WITHIN_STEP = re.compile(
+    r"\b(?:within|in|inside|during|over)\s+(?:the\s+|their\s+)?(?:first\s+|next\s+|last\s+)?"
+    r"(\d+(?:\.\d+)?|an?|one|half an?)\s*(seconds?|secs?|minutes?|mins?|hours?|hrs?|days?)"
+    r"(?=\s+(?:before|after|of|since|following|leading|prior|once|from|ahead)\b)")
+WITHIN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+# With an anchor already read, a bare "within a day" is the limit too.
+WITHIN_BARE = re.compile(r"\bwithin\s+(\d+(?:\.\d+)?|an?|one|half an?)\s*(seconds?|secs?|"
+                         r"minutes?|mins?|hours?|hrs?|days?)\b")
+
+
+def _within_seconds(q: str, bare: bool = False) -> int | None:
+    m = WITHIN_STEP.search(q) or (WITHIN_BARE.search(q) if bare else None)
+    if not m:
+        return None
+    amount = {"a": 1.0, "an": 1.0, "one": 1.0}.get(m.group(1))
+    if m.group(1).startswith("half"):
+        amount = 0.5
+    if amount is None:
+        amount = float(m.group(1))
+    unit = m.group(2)[0] if not m.group(2).startswith("h") else "h"
+    return int(amount * WITHIN_UNITS[unit]) or None
+
+
 ASKS = [  # (what is asked, pattern), first match wins
     ("customer", None),
     # "who should we call?", not "people who came from email: how many pay?" (a clause).
@@ -149,6 +213,7 @@ ASKS = [  # (what is asked, pattern), first match wins
     ("plan", r"\b(quarter(ly)? plan|quick[- ]wins?|roadmap|action plan|plan for (the|next|this)"
              r" quarter|what should we (do|focus on|prioriti[sz]e)( first)? (this|next) "
              r"quarter|initiatives)\b"),
+    ("leavers_paths", LEAVERS_PATHS),
     ("budget", r"\b(budget|spend|invest|allocat|worth (it|the money|the spend|paying for)|"
                r"where (should|to) (we )?put (the )?money|"
                r"marketing dollars|which channels? (should|to) (we )?(fund|scale|double down))"),
@@ -219,7 +284,9 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
     frame.customer_ids = _customer_ids(question)
     # A channel or device named in full ("paid search", "google_uac") is a value, not a step,
     # even where its words would also name an event ("search_visit").
-    mentions = find_steps(_without_values(question, v.channels + v.devices), v.events,
+    # "what leads up to a won deal": the verb, not the Lead step (blanked, offsets kept).
+    unled = re.sub(r"(?i)\blead(s|ing)? up to\b", lambda m: " " * len(m.group(0)), question)
+    mentions = find_steps(_without_values(unled, v.channels + v.devices), v.events,
                           v.popularity, {"conversion": v.conversion, "churn": v.churn},
                           v.stage_steps)
     if len([m for m in mentions if m.how != "role"]) >= 2:
@@ -287,11 +354,53 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
             r"\b(say|said|saying|complain\w*|wrote|write|writing|tell us|told us|mention\w*|"
             r"feedback|quotes?|verbatims?)\b", q) and not re.search(r"\b(why|when)\b", q):
         frame.asks = "feedback"  # "what did customers say during the outage?": their words
+    _read_path_anchor(q, frame)
     topic = re.search(r"\b(?:about|regarding|mentioning|on|with|re)\s+(?:the\s+|our\s+)?"
                       r"([a-z][a-z \-']{2,60})", q)
     if topic:
         frame.topic_words = topic.group(1).strip(" ?.")
     return frame
+
+
+def _read_path_anchor(q: str, frame: Frame) -> None:
+    """Paths around one step: leading to it, in the time after it, of those who left it; a
+    time limit; each session on its own."""
+    frame.per_session = bool(re.search(PER_SESSION, q)) and frame.asks in (
+        "paths", "next", "answer", "leavers_paths")
+    one_step = len(frame.steps) == 1
+    if frame.asks == "leavers_paths":
+        if not one_step:
+            frame.asks = "leavers" if frame.steps else "dropoff"
+            return
+        step = frame.steps[0]
+        named = re.escape(step.lower()), re.escape(frame.step_words.get(step, step).lower())
+        # "never reached X", "dropped (off) at X", "before X": they did not get to X.
+        # ("dropped off at checkout", "abandoned checkout": they got there and went no further.)
+        missed = re.search(r"\b(never|did(n'?t| not)|before|short of)\b[^.?!]{0,25}\b("
+                           + "|".join(named) + r")", q)
+        frame.path_anchor = "dropped_at" if missed else "dropped_after"
+        frame.asks = "paths"
+        if frame.population.get("did") and not re.search(
+                r"\b(churn\w*|cancel\w*|unsubscrib\w*|lapsed)\b", q):
+            # "shoppers who quit before paying" left the funnel: not churned customers.
+            frame.population.pop("did")
+            frame.population_label = label_of(frame)
+    elif one_step and frame.asks in ("paths", "answer", "next", "leavers") and re.search(
+            LEADING_TO, q):
+        frame.path_anchor = "before"
+        frame.asks = "paths"
+    within = _within_seconds(q, bare=frame.path_anchor is not None)
+    if within and one_step and frame.asks in ("paths", "answer", "next"):
+        frame.within_seconds = within
+        if not frame.path_anchor:
+            # "paths that lead to X within a day": a limit counts back from where they end.
+            ends = re.search(r"\b(lead\w*|end\w*|result\w*|finish\w*) (up )?(in|to|with|at)\b", q)
+            frame.path_anchor = "before" if ends else "after"
+        frame.asks = "paths"
+    elif within and frame.path_anchor:
+        frame.within_seconds = within
+    if frame.per_session:
+        frame.asks = "paths"
 
 
 # Words that give two steps a direction of their own ("after checkout, back to pricing").

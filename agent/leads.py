@@ -60,6 +60,8 @@ def _attribution(r: Any, frame: Any) -> str:
 
 
 def _paths(r: Any, frame: Any) -> str:
+    if r.before_event or r.dropped_at or r.within_seconds or r.unit == "sessions":
+        return ""  # paths around an anchor: the summary is the answer, the list itself
     converting = [p for p in r.paths if p.converted and p.path != "(other paths)"]
     if not converting:
         return ""

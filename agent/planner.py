@@ -326,6 +326,9 @@ class OfflinePlanner:
             if len(around) < 2 or len(set(around)) < 2:
                 around = [steps[0], step] if steps and steps[0] != step else steps[:2]
             return [PlannedCall("funnel", {"steps": around, "filters": filters})]
+        if intent == "paths" and (frame.path_anchor or frame.per_session):
+            return [PlannedCall("paths", {"filters": filters,
+                                          **_path_anchor_args(frame, e, steps, conversion)})]
         if intent == "paths":
             args: dict[str, Any] = {"filters": filters}
             ending = e.events and re.search(
@@ -524,6 +527,14 @@ class OfflinePlanner:
         said = any(r.tool == "friction" and r.ok and r.result.themes for r in results)
         if intent == "friction" and not said:
             intent = "friction_behaviour"  # nothing from feedback: the next step is behaviour's
+        command = ""
+        if first and first.tool == "paths" and (first.result.dropped_at
+                                                or first.result.before_event):
+            # Paths of a step's leavers, or leading to a step: the next step is about that step.
+            r = first.result
+            intent = "paths_leavers" if r.dropped_at else "paths_before"
+            step = r.funnel_steps[r.dropped_at - 2] if r.dropped_at else r.before_event
+            command = f"journey friction {_shell(step)}"
         nxt = self.templates["next_step"].get(intent, "")
         by = results[0].arguments.get("by") if results else None
         weakest = _weakest_group(results[0]) if results and intent == "breakdown" else None
@@ -535,7 +546,7 @@ class OfflinePlanner:
             nxt = self.templates["next_step"]["breakdown_found"].format(
                 step=gap_step, group=group, command=f"journey friction {_shell(gap_step)} "
                                                       f"{option}")
-        parts.append(nxt.format(step=step or "that step", by=by or "device"))
+        parts.append(nxt.format(step=step or "that step", by=by or "device", command=command))
         return "\n\n".join(p for p in parts if p)
 
 
@@ -594,6 +605,39 @@ def wants_counts(frame: Frame, facts: dict, intent: str = "") -> bool:
         # group without naming one stays a funnel by group: every step's rate)
         return True
     return bool(re.search(OVER_TIME, q)) and not re.search(r"\b(retention|retain|active)", q)
+
+
+def _path_anchor_args(frame: Frame, e: Entities, steps: list[str],
+                      conversion: str | None) -> dict[str, Any]:
+    """The paths tool's anchor from the frame: leading to the step, after it (within the time
+    said), or after the step the leavers last reached (a two-step funnel from the journey)."""
+    args: dict[str, Any] = {}
+    if frame.per_session:
+        args["by_session"] = True
+    step = (e.events or frame.steps or [None])[0]
+    if frame.within_seconds:
+        args["within"] = f"{frame.within_seconds}s"
+    if not step:
+        args.pop("within", None)
+        return args
+    if frame.path_anchor == "before":
+        args["before_event"] = step
+    elif frame.path_anchor == "after":
+        args["from_event"] = step
+    elif frame.path_anchor in ("dropped_at", "dropped_after"):
+        args.pop("by_session", None)  # a leaver's path follows the person
+        at = steps.index(step) if step in steps else -1
+        if frame.path_anchor == "dropped_at" and at > 0:
+            pair = [steps[at - 1], step]  # "never reached signup": did the step before, not it
+        elif at >= 0 and at + 1 < len(steps):
+            pair = [step, steps[at + 1]]  # "abandoned checkout": did it, never the next one
+        else:
+            pair = [step, conversion] if conversion and conversion != step else []
+        if pair:
+            args.update(funnel_steps=pair, dropped_at=2)
+        else:
+            args["from_event"] = step
+    return args
 
 
 def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None) -> str:

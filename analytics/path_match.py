@@ -119,13 +119,18 @@ def match(con: Connection, pattern: str, *, conversion_event: str | None = None,
                                   rate(people, total), converted, rate(converted, people),
                                   kind))
     head = found[0]
+    # A pattern that ends at the conversion has converted by definition: "then did it" after
+    # the match would read 0%, so the comparison is with the alternatives' counts instead.
+    ends_converted = conversion_event == parsed.steps[-1]
     summary = (f"{head.people:,} of {total:,} people ({pct(head.share)}) did {head.pattern}"
                + (f"; {pct(head.conversion)} of them then did {conversion_event}"
-                  if conversion_event and head.people else "") + ".")
+                  if conversion_event and head.people and not ends_converted else "") + ".")
     for m in found[1:]:
         if m.kind == "through" and m.people:
-            summary += (f" Through the excluded events ({m.pattern}): {m.people:,}, "
-                        f"{pct(m.conversion)} converting.")
+            summary += (f" Through the excluded events ({m.pattern}): {m.people:,}"
+                        + ("." if ends_converted else f", {pct(m.conversion)} converting."))
+        if m.kind == "start" and ends_converted:
+            summary += f" Started and never reached {parsed.steps[-1]}: {m.people:,}."
     return MatchResult(
         summary=summary, pattern=parsed.said(), people_in_scope=total,
         conversion_event=conversion_event, matches=found, filters=filters.describe(),

@@ -291,33 +291,60 @@ def _paths_summary(result: PathsResult) -> str:
     best = result.paths[0]
     unit = "sessions" if result.unit == "sessions" else "customers"
     limit = f" (within {duration(result.within_seconds)})" if result.within_seconds else ""
-    taken = (f"is taken by {best.customers:,} ({pct(best.share)}); "
-             f"{pct(best.conversion_rate)} of them converted.")
+    taken = f"is taken by {best.customers:,} ({pct(best.share)})" + (
+        "." if result.before_event == result.conversion_event else
+        f"; {pct(best.conversion_rate)} of them converted.")
+    return _paths_headline(result, best, unit, limit, taken) + _runners_up(result)
+
+
+def _runners_up(result: PathsResult) -> str:
+    """The next paths after the top one, where the paths are around an anchor (the answer is
+    the list, not one path)."""
+    if not (result.before_event or result.dropped_at or result.within_seconds
+            or result.unit == "sessions"):
+        return ""
+    more = [p for p in result.paths[1:3] if p.path != OTHER]
+    if not more:
+        return ""
+    return " Then: " + "; ".join(f"{p.path} ({p.customers:,}, {pct(p.share)})"
+                                 for p in more) + "."
+
+
+def _paths_headline(result: PathsResult, best: PathRow, unit: str, limit: str,
+                    taken: str) -> str:
     if result.dropped_at:
         reached = result.funnel_steps[result.dropped_at - 2]
         missed = result.funnel_steps[result.dropped_at - 1]
         return (f"{result.total_customers:,} people reached {reached} and did not go on to "
-                f"{missed}. After {reached}, their most common path{limit} ({best.path}) "
+                f"{missed}. From {reached} on{limit}, their most common path ({best.path}) "
                 + taken.replace("converted.", "converted later."))
     if result.before_event:
+        back = (f" in the {duration(result.within_seconds)} before it"
+                if result.within_seconds else "")
         return (f"{result.total_customers:,} {unit} did {result.before_event}. The most common "
-                f"path leading to it{limit} ({best.path}) {taken}")
-    return (f"{result.total_customers:,} {unit} in scope. The most common path{limit} "
+                f"path leading to it{back} ({best.path}) {taken}")
+    if result.from_event:
+        after = (f" in the {duration(result.within_seconds)} after it" if result.within_seconds
+                 else " from it on")
+        return (f"{result.total_customers:,} {unit} did {result.from_event}. Their most common "
+                f"path{after} ({best.path}) {taken}")
+    return (f"{result.total_customers:,} {unit} in scope. The most common path "
             f"({best.path}) {taken}")
 
 
 def _check_anchors(from_event, to_event, before_event, within, funnel_steps, dropped_at,
                    by_session) -> None:
     if before_event and (from_event or to_event or dropped_at):
-        raise ArgumentError("before_event", "paths before an event start at the journey's "
-                                            "beginning: leave out from/to and dropped_at")
+        raise ArgumentError("before_event", "paths leading to an event are read back from "
+                                            "it: ask without a start, an end or a funnel step")
     if dropped_at is not None:
         if from_event:
             raise ArgumentError("dropped_at", "the paths of those who dropped start at the "
-                                              "step they last reached: leave out from_event")
+                                              "step they last reached: ask without a start")
         if by_session:
             raise ArgumentError("by_session", "the paths of those who dropped follow each "
-                                              "person: leave out by_session")
+                                              "person, not each session: ask for one or the "
+                                              "other")
         if not funnel_steps or len(funnel_steps) < 2:
             raise ArgumentError("funnel_steps", "name the funnel's steps (at least two) to "
                                                 "find who dropped at a step")
@@ -325,13 +352,14 @@ def _check_anchors(from_event, to_event, before_event, within, funnel_steps, dro
             raise ArgumentError("dropped_at", f"name a step from 2 to {len(funnel_steps)}: "
                                               "the step they did not reach")
     elif funnel_steps:
-        raise ArgumentError("funnel_steps", "funnel steps are used with dropped_at (the step "
-                                            "they did not reach)")
+        raise ArgumentError("funnel_steps", "funnel steps go with the step they dropped at "
+                                            "(the one they did not reach)")
     if within is not None and within <= 0:
         raise ArgumentError("within", "must be a positive duration, e.g. 30m or 1d")
     if within and not (from_event or before_event or dropped_at):
-        raise ArgumentError("within", "a time limit counts from an anchor: give from_event, "
-                                      "before_event or dropped_at")
+        raise ArgumentError("within", "a time limit counts from an event: give the event "
+                                      "paths start from, lead to, or a funnel step they "
+                                      "dropped at")
 
 
 def _sessions_prefix(catalog: Catalog) -> tuple[str, str]:

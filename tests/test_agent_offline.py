@@ -199,3 +199,29 @@ def test_the_journey_map_side_by_side_by_device_and_by_period(planner):
     assert periods.text.startswith("The journey map before 2026-08-17 and from 2026-08-17")
     for answer in (devices, periods):
         assert ungrounded_numbers(answer.text, [r.artifact for r in answer.results]) == []
+
+
+def test_paths_around_a_step_from_the_chat(planner):
+    from agent.grounding import ungrounded_numbers
+
+    planner.last = None
+    before = planner.ask("what do people do right before they subscribe?")
+    assert before.calls[0].tool == "paths"
+    assert before.calls[0].arguments["before_event"] == "subscription_started"
+    assert "did subscription_started. The most common path leading to it" in before.text
+    assert "converted" not in before.text.split("\n\n")[0]  # they all did, by definition
+    planner.last = None
+    leavers = planner.ask("show me the paths of people who abandoned checkout")
+    assert leavers.calls[0].arguments["funnel_steps"] == ["checkout_started",
+                                                          "subscription_started"]
+    assert leavers.calls[0].arguments["dropped_at"] == 2
+    assert "reached checkout_started and did not go on to subscription_started" in leavers.text
+    assert "`journey friction checkout_started`" in leavers.text
+    planner.last = None
+    soon = planner.ask("what do visitors do in the 30 minutes after viewing pricing?")
+    assert soon.calls[0].arguments["from_event"] == "pricing_view"
+    assert soon.calls[0].arguments["within"] == "1800s"
+    assert "in the 30 min after it" in soon.text
+    for answer in (before, leavers, soon):
+        assert ungrounded_numbers(answer.text, [r.artifact for r in answer.results]) == []
+        assert "{" not in answer.text and "that step" not in answer.text

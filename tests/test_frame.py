@@ -263,3 +263,34 @@ def test_hex_ids_and_channel_subscribers():
 def test_an_attribute_named_with_matter_is_the_breakdown():
     frame = read_frame("does the payment method matter for finishing checkout?", shop())
     assert frame.by == "payment_method"
+
+
+@pytest.mark.parametrize("vocabulary, question, step, anchor, within, per_session", [
+    (shop, "what do shoppers do before they order?", "Order Completed", "before", None, False),
+    (shop, "what paths do people take after abandoning their cart?", "Added To Cart",
+     "dropped_after", None, False),
+    (shop, "paths of visitors who never reached checkout", "Checkout Opened", "dropped_at",
+     None, False),
+    (shop, "what happens in the 10 minutes after someone views a product?", "Product Viewed",
+     "after", 600, False),
+    (b2b, "which steps lead up to a closed won deal within 30 days?", "Closed Won", "before",
+     30 * 86400, False),
+    (saas, "most common paths within a single session", None, None, None, True),
+])
+def test_paths_around_a_step_are_read(vocabulary, question, step, anchor, within, per_session):
+    frame = read_frame(question, vocabulary())
+    assert frame.asks == "paths", frame.said()
+    assert (frame.steps[:1] or [None])[0] == step, frame.said()
+    assert (frame.path_anchor, frame.within_seconds, frame.per_session) == (
+        anchor, within, per_session), frame.said()
+
+
+def test_leavers_who_quit_a_step_are_not_churned_customers():
+    # Without a path word, what leavers do is the leavers' friction (shares of what they did).
+    assert read_frame("what do people who leave at checkout do?", saas()).path_anchor is None
+    frame = read_frame("what paths did users who quit before paying take?", saas())
+    assert frame.path_anchor == "dropped_at" and not frame.population.get("did")
+    assert "paths of those who never reached subscription_started" in frame.said()
+    churned = read_frame("the journeys of churned customers who left after onboarding",
+                         saas())
+    assert churned.population.get("did") == ["subscription_cancelled"]

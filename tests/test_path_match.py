@@ -67,3 +67,10 @@ def test_patterns_are_read_and_refused_clearly(con):
         parse_pattern("cart")
     with pytest.raises(UnknownNameError):
         match(con, "cart ->[^suport]*-> buy")
+
+
+def test_a_pattern_ending_at_the_conversion_is_not_said_to_convert_zero(con):
+    result = match(con, "cart ->[^support]*-> buy", conversion_event="buy")
+    assert "then did buy" not in result.summary
+    start = next(m for m in result.matches if m.kind == "start")
+    assert f"Started and never reached buy: {start.people:,}." in result.summary

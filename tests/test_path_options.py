@@ -70,7 +70,7 @@ def test_a_time_limit_after_the_anchor(con):
     result = top_paths(con, from_event="a", within=2 * 60, conversion_event="d")
     # p1: a b b (10:02 is exactly 2 minutes after); p2, p4, p5: a alone.
     assert counts(result) == {"a": 3, "a > b > b": 1}
-    assert "within 2 min" in result.summary
+    assert "in the 2 min after it" in result.summary
     assert "within 2 min of it" in result.definitions["path"]
 
 

@@ -145,6 +145,20 @@ class PathsArgs(ToolArgs):
                                                      "(a > a > b reads a > b).")
     conversion_event: Optional[str] = Field(None, description="The conversion event (default: "
                                                               "the journey's own).")
+    before_event: Optional[Name] = Field(None, description="Paths leading to this event: the "
+                                         "last steps up to each person's first one.")
+    within: Optional[Days] = Field(None, gt=0, description="Only the steps this close to the "
+                                   "anchor (from_event, before_event or the funnel step they "
+                                   "last reached), e.g. 30m, 1d.")
+    funnel_steps: Annotated[list[Name], BeforeValidator(_comma_listed)] = Field(
+        default_factory=list, max_length=MAX_STEPS, description="With dropped_at: the strict "
+        "funnel whose leavers' paths are shown (a,b,c, or the flag once per step).")
+    dropped_at: Optional[int] = Field(None, ge=2, le=MAX_STEPS, description="The paths of the "
+                                      "people who reached the step before this one and not "
+                                      "this one, from that step on.")
+    by_session: bool = Field(False, description="Each session is a journey (the export's "
+                                                "session id, else 30 minutes without an "
+                                                "event): paths and shares of sessions.")
     filters: FilterArgs = Field(default_factory=FilterArgs)
 
 
@@ -155,13 +169,25 @@ def paths_tool(ctx: ToolContext, args: PathsArgs) -> Any:
         return top_paths(con, top=args.top, from_event=args.from_event, to_event=args.to_event,
                          max_steps=args.max_steps, collapse_repeats=args.collapse_repeats,
                          conversion_event=args.conversion_event,
-                         filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog())
+                         filters=ctx.scoped_filters(con, args.filters), catalog=ctx.catalog(),
+                         before_event=args.before_event, within=_seconds(args.within),
+                         funnel_steps=args.funnel_steps or None, dropped_at=args.dropped_at,
+                         by_session=args.by_session)
 
 
 def paths_view(args: PathsArgs, result: Any) -> TableView:
     rows = [[p.path, p.customers, pct(p.share), pct(p.conversion_rate)] for p in result.paths]
-    return TableView(f"Top paths (conversion: {result.conversion_event})",
-                     ["path", "customers", "share", "converted"], rows, model_rows=26)
+    unit = "sessions" if result.unit == "sessions" else "customers"
+    title = "Top paths"
+    if result.dropped_at:
+        title = (f"Paths after {result.funnel_steps[result.dropped_at - 2]} of those who did "
+                 f"not reach {result.funnel_steps[result.dropped_at - 1]}")
+    elif result.before_event:
+        title = f"Paths leading to {result.before_event}"
+    elif result.unit == "sessions":
+        title = "Top paths within a session"
+    return TableView(f"{title} (conversion: {result.conversion_event})",
+                     ["path", unit, "share", "converted"], rows, model_rows=26)
 
 
 class MatchArgs(ToolArgs):
