@@ -64,6 +64,19 @@ class MatchResult(AnalyticResult):
 
     kind = "match"
 
+    def figure(self):
+        """People per pattern and alternative, each bar saying its conversion."""
+        import plotly.graph_objects as go
+
+        labels = [m.pattern for m in self.matches]
+        fig = go.Figure(go.Bar(
+            x=[m.people for m in self.matches], y=labels, orientation="h",
+            text=[f"{m.people:,} ({pct(m.share)} of everyone), {pct(m.conversion)} converted"
+                  for m in self.matches], textposition="auto"))
+        fig.update_layout(title=f"Who did {self.pattern}", xaxis_title="people",
+                          yaxis={"autorange": "reversed"})
+        return fig
+
 
 def parse_pattern(text: str) -> Pattern:
     pieces = GAP.split(text.strip())

@@ -287,6 +287,13 @@ def _paths_definitions(from_event, to_event, before_event, within, funnel_steps,
 
 def _paths_summary(result: PathsResult) -> str:
     if not result.paths:
+        if result.dropped_at:
+            reached = result.funnel_steps[result.dropped_at - 2]
+            missed = result.funnel_steps[result.dropped_at - 1]
+            return (f"No one in scope reached {reached} and stopped before {missed}: everyone "
+                    "who got there went on.")
+        if result.before_event:
+            return f"No one in scope did {result.before_event}."
         return "No journeys in this scope."
     best = result.paths[0]
     unit = "sessions" if result.unit == "sessions" else "customers"

@@ -144,3 +144,36 @@ def tour(page, shots: Path, bad_csv: Path, downloads: Path) -> dict:
     found["upload_error"] = page.locator("p", has_text="Not loaded.").first.inner_text()
     page.screenshot(path=str(shots / "data.png"))
     return found
+
+
+def funnels_and_paths(page, downloads: Path) -> dict:
+    """The Funnels & paths tab: a funnel with an exclusion step and a held device, the people
+    who dropped as a CSV, the paths of those who dropped, and a pattern."""
+    page.evaluate("window.scrollTo(0, 0)")
+    page.get_by_role("tab", name="Funnels & paths").click()
+    found: dict = {}
+    page.get_by_label("Steps", exact=True).fill("pricing_view, signup, subscription_started")
+    page.get_by_label("Exclusion steps", exact=True).fill("signup@1-2")
+    page.get_by_label("Same value throughout", exact=True).fill("device")
+    page.get_by_role("button", name="Run the funnel").click()
+    page.get_by_text("removed by the exclusion steps").first.wait_for(timeout=60_000)
+    found["funnel_text"] = page.get_by_text("removed by the exclusion steps").first.inner_text()
+    page.get_by_label("People at step", exact=True).fill("2")
+    page.get_by_label("Who", exact=True).click()
+    page.get_by_role("option", name="dropped").click()
+    found["people_csv"] = download(page, "Download those people (CSV)",
+                                   downloads / "dropped.csv").decode("utf-8")
+    page.get_by_label("Funnel of those who dropped", exact=True).fill(
+        "checkout_started, subscription_started")
+    page.get_by_label("Dropped at step", exact=True).fill("2")
+    page.get_by_role("button", name="Show the paths").click()
+    said = page.get_by_text("did not go on to subscription_started").first
+    said.wait_for(timeout=60_000)
+    found["paths_text"] = said.inner_text()
+    page.get_by_label("Pattern", exact=True).fill(
+        "checkout_started ->[^payment_error]*-> subscription_started")
+    page.get_by_role("button", name="Count the pattern").click()
+    counted = page.get_by_text("Started and never reached subscription_started").first
+    counted.wait_for(timeout=60_000)
+    found["match_text"] = counted.inner_text()
+    return found

@@ -31,6 +31,11 @@ def home(tmp_path_factory):
     (["churn"], "churn"),
     (["p-alive", "invoice_paid"], "p_alive"),
     (["map", "--device", "mobile"], "journey_map"),
+    (["match", "checkout_started ->[^payment_error]*-> subscription_started"], "match"),
+    (["paths", "--before", "subscription_started", "--within", "1d", "--max-steps", "3"],
+     "paths"),
+    (["paths", "--funnel", "plan_selected,checkout_started", "--dropped-at", "2"], "paths"),
+    (["paths", "--sessions", "--from", "pricing_view", "--within", "30m"], "paths"),
     (["next-best-action", "--avoid", "subscription_cancelled", "--min-support", "10"],
      "next_best_action"),
 ])
@@ -75,3 +80,14 @@ def test_segment_filter_narrows_every_analytic(home):
     assert 0 < data["steps"][0]["customers"] < everyone["steps"][0]["customers"]
     wrong = journey("funnel", "landing_view", "pricing_view", "--segment", "99", home=home)
     assert wrong.returncode == 2 and "Unknown segment" in wrong.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["match", "checkout_started -> subscription_started"],
+    ["paths", "--funnel", "pricing_view,signup", "--dropped-at", "2"],
+])
+def test_every_chart_draws(home, tmp_path, args):
+    chart = tmp_path / "chart.html"
+    result = journey(*args, "--chart", str(chart), home=home)
+    assert result.returncode == 0, result.stderr
+    assert "plotly" in chart.read_text()

@@ -74,3 +74,10 @@ def test_a_pattern_ending_at_the_conversion_is_not_said_to_convert_zero(con):
     assert "then did buy" not in result.summary
     start = next(m for m in result.matches if m.kind == "start")
     assert f"Started and never reached buy: {start.people:,}." in result.summary
+
+
+def test_the_match_chart_is_drawn_from_its_own_counts(con):
+    result = match(con, "cart ->[^support]*-> buy", conversion_event="renew")
+    bars = result.figure().data[0]
+    assert list(bars.x) == [m.people for m in result.matches]
+    assert list(bars.y) == [m.pattern for m in result.matches]

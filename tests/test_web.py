@@ -230,6 +230,23 @@ def test_a_marketer_uses_every_screen_in_the_browser(server, tmp_path):
 
 @pytest.mark.browser
 @pytest.mark.slow
+def test_funnel_options_paths_and_patterns_in_the_browser(server, tmp_path):
+    from tests.browser_flow import browser_page, funnels_and_paths
+
+    outside: list[str] = []
+    with browser_page(server, outside) as page:
+        found = funnels_and_paths(page, tmp_path)
+    assert "people were removed by the exclusion steps" in found["funnel_text"]
+    ids = found["people_csv"].split()
+    assert ids[0] == "person_id" and len(ids) > 1
+    assert found["paths_text"].split(" people reached")[0].replace(",", "").isdigit()
+    assert "did checkout_started ->[^payment_error]*-> subscription_started" in \
+        found["match_text"]
+    assert outside == []
+
+
+@pytest.mark.browser
+@pytest.mark.slow
 def test_another_domains_map_before_and_after_a_date_in_the_browser(tmp_path):
     """A shop's own stages as the columns, its weeks before and after a date side by side."""
     from sample_data.domains import write_domain
@@ -462,3 +479,33 @@ def test_beyond_loopback_the_app_needs_users(demo_store, tmp_path):
         timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 2
     assert "journey users add" in done.stderr and "without sign-in" in done.stderr
+
+
+def test_the_funnels_and_paths_tab_without_a_browser(app):
+    from ui.web import problem
+    from ui.web_analyses import Analyses, listed
+
+    tab = Analyses(app.shared, problem, app._export_folder)
+    assert listed("a, b[plan=x,y] ,c") == ["a", "b[plan=x,y]", "c"]
+    form = ["pricing_view, signup, subscription_started", "strict", "30d", "", "signup@1-2",
+            "device", "", "", "", ""]
+    text, chart = tab.funnel(*form)
+    assert "removed by the exclusion steps" in text and chart is not None
+    assert "| step |" in text or "| step" in text.lower()
+    csv = tab.funnel_people(2, "dropped", *form)
+    assert str(app.store.temp_folder()) in csv
+    ids = open(csv, encoding="utf-8").read().split()
+    assert ids[0] == "person_id" and len(ids) > 1
+    # A bad option says what to fix, by the form's own label.
+    bad, none = tab.funnel("pricing_view, signup", "any", "", "1d", "", "", "", "", "", "")
+    assert bad.startswith("**Not run.** Window per move:") and none is None
+    paths, flows = tab.paths("", "", "", "", "checkout_started, subscription_started", 2, False,
+                             6, "", "")
+    assert "reached checkout_started and did not go on to subscription_started" in paths
+    assert flows is not None
+    leading, _ = tab.paths("", "", "subscription_started", "1d", "", None, False, 4, "", "")
+    assert "did subscription_started" in leading
+    refused, _ = tab.paths("", "", "", "1h", "", None, False, 6, "", "")
+    assert refused.startswith("**Not run.** Within:")
+    counted = tab.match("checkout_started ->[^payment_error]*-> subscription_started", "", "")
+    assert "did checkout_started" in counted

@@ -25,6 +25,8 @@ from analytics.store.accounts import LOCAL, Accounts, Actor  # noqa: E402
 from tools.base import ToolContext, ToolResult  # noqa: E402
 from tools.registry import call_tool  # noqa: E402
 from tools.session import Session  # noqa: E402
+from ui.web_analyses import LABELS as ANALYSIS_LABELS  # noqa: E402
+from ui.web_analyses import Analyses, build_tab  # noqa: E402
 
 SUGGESTED = ["Where do we lose people?", "Why do people leave at pricing?",
              "Which channels drive conversions?", "What predicts churn?",
@@ -40,7 +42,8 @@ FIELD_LABELS = {"filters.since": "From", "filters.until": "To", "filters.device"
                 "filters.channel": "Channel", "filters.segment": "Segment",
                 "mapping": "Column mapping", "customer_id": "Customer id",
                 "quarter": "Quarter", "metrics_text": "Stage metrics", "on_error": "Bad rows",
-                "compare_by": "Side by side by", "compare_at": "Or before/after a date"}
+                "compare_by": "Side by side by", "compare_at": "Or before/after a date",
+                **ANALYSIS_LABELS}
 
 
 UNKNOWN_ACTOR = ("Users were added after this app started, so it does not know who you are. "
@@ -413,6 +416,7 @@ def build(store: EventStore, app: JourneyApp | None = None) -> gr.Blocks:
                           inputs, map_file)
             map_pdf.click(lambda s, u, d, c, g, k, a: app.export_map(s, u, d, c, g, k, a, "pdf"),
                           inputs, map_file)
+        build_tab(Analyses(app.shared, problem, app._export_folder))
         with gr.Tab("Diagnose"):
             metrics = gr.Textbox(lines=8, label="Paste your stage metrics",
                                  placeholder="Awareness: 12,000 visitors/month, 40% bounce\n...")
