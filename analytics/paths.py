@@ -395,9 +395,10 @@ def _dropped_anchor(funnel_steps: list[str], dropped_at: int, filters: Filters,
     reached = dropped_at - 1
     condition, condition_params = step_sql(parsed[reached - 1], "o")
     with_properties = any(a.conditions for a in parsed[reached - 1])
+    # An anti-join, not NOT EXISTS: correlated subqueries do not run on every engine.
     prefix = (f"\n{steps_sql},\ndropped AS (SELECT p.person_id AS person_id, p.t AS t "
-              f"FROM s{reached} AS p WHERE NOT EXISTS (SELECT 1 FROM s{dropped_at} AS n "
-              "WHERE n.person_id = p.person_id)),")
+              f"FROM s{reached} AS p LEFT JOIN s{dropped_at} AS n ON n.person_id = p.person_id "
+              "WHERE n.person_id IS NULL),")
     anchor = ("SELECT o.person_id AS person_id, min(o.rn0) AS rn_anchor FROM ordered AS o "
               f"JOIN dropped AS d ON d.person_id = o.person_id AND o.ts = d.t AND {condition} "
               "GROUP BY o.person_id")
