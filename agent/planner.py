@@ -47,11 +47,23 @@ PRONOUN_FOLLOW_UP = re.compile(r"\b(they|them|(those|these|the same) (people|cus
                                r"this group)\b", re.IGNORECASE)
 
 
+# People a question names itself: a "they" after them is theirs ("what do people do before they
+# subscribe?"), not the previous answer's.
+OWN_PEOPLE = re.compile(r"\b(people|customers|users|visitors|shoppers|buyers|someone|anyone|"
+                        r"everyone|folks|members|subscribers|accounts|leads|prospects)\b",
+                        re.IGNORECASE)
+
+
+def _leans_on_pronoun(question: str) -> bool:
+    found = PRONOUN_FOLLOW_UP.search(question)
+    return bool(found) and not OWN_PEOPLE.search(question[:found.start()])
+
+
 def is_follow_up(question: str) -> bool:
     """A short question that leans on the one before ("and on mobile?", "why?")."""
     return bool(WHY_FOLLOW_UP.match(question)) or (
         bool(FOLLOW_UP.match(question)) and len(question.split()) <= 8) or (
-        bool(PRONOUN_FOLLOW_UP.search(question)) and len(question.split()) <= 9) or (
+        _leans_on_pronoun(question) and len(question.split()) <= 9) or (
         bool(re.search(r"\b(it|that|this)\b\W*$", question, re.IGNORECASE))
         and len(question.split()) <= 6)  # "which app version was it?"
 
@@ -145,7 +157,8 @@ class OfflinePlanner:
             merged = Frame(**{**previous.__dict__, "question": question,
                               "notes": list(frame.notes)})
             merged.population = {**previous.population, **frame.population}
-            for key in ("period", "by", "steps", "customer_ids", "compare"):
+            for key in ("period", "by", "steps", "customer_ids", "compare", "path_anchor",
+                        "within_seconds", "per_session", "exclude", "hold"):
                 if getattr(frame, key):
                     setattr(merged, key, getattr(frame, key))
             if frame.steps and set(frame.steps) < set(previous.steps):

@@ -225,3 +225,11 @@ def test_paths_around_a_step_from_the_chat(planner):
     for answer in (before, leavers, soon):
         assert ungrounded_numbers(answer.text, [r.artifact for r in answer.results]) == []
         assert "{" not in answer.text and "that step" not in answer.text
+
+
+def test_a_they_the_question_names_itself_is_no_follow_up():
+    from agent.planner import is_follow_up
+
+    assert not is_follow_up("what do people do right before they subscribe?")
+    assert is_follow_up("which plan are those people mostly on?")
+    assert is_follow_up("who were they?")
