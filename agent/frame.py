@@ -25,7 +25,10 @@ DEVICE_WORDS = {"phone": "mobile", "phones": "mobile", "smartphone": "mobile",
 BREAKDOWN_WORDS = {"device": ("device",), "devices": ("device",), "platform": ("device",),
                    "platforms": ("device",), "os": ("device",), "channel": ("channel",),
                    "channels": ("channel",), "source": ("channel",), "sources": ("channel",),
-                   "acquisition": ("channel",), "utm": ("channel",), "plan": ("plan",),
+                   "acquisition": ("channel",), "utm": ("channel",),
+                   "utm_source": ("utm_source", "channel"), "utm source": ("utm_source", "channel"),
+                   "lead source": ("lead_source", "channel"), "medium": ("channel",),
+                   "plan": ("plan",),
                    "plans": ("plan",), "tier": ("plan",), "country": ("country",),
                    "countries": ("country",), "market": ("country",), "markets": ("country",),
                    "region": ("region", "country"), "regions": ("region", "country"),
@@ -167,9 +170,10 @@ PER_SESSION = (r"\b(within|in|inside|per|during) (a|one|the same|a single|each|o
 # "in the 30 minutes after", "within an hour of", "the day before": a time limit from a step.
 WITHIN_STEP = re.compile(
     r"\b(?:within|in|inside|during|over)\s+(?:the\s+|their\s+)?(?:first\s+|next\s+|last\s+)?"
-    r"(\d+(?:\.\d+)?|an?|one|half an?)\s*(seconds?|secs?|minutes?|mins?|hours?|hrs?|days?)"
-    r"(?=\s+(?:before|after|of|since|following|leading|prior|once|from|ahead)\b)")
-WITHIN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    r"(\d+(?:\.\d+)?|an?|one|half an?|the)\s*(seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|"
+    r"weeks?)(?=\s+(?:before|after|of|since|following|leading|prior|once|from|ahead)\b)|"
+    r"\b(the) (minute|hour|day|week) (?=(?:before|after|following)\b)")
+WITHIN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 # With an anchor already read, a bare "within a day" is the limit too.
@@ -181,12 +185,13 @@ def _within_seconds(q: str, bare: bool = False) -> int | None:
     m = WITHIN_STEP.search(q) or (WITHIN_BARE.search(q) if bare else None)
     if not m:
         return None
-    amount = {"a": 1.0, "an": 1.0, "one": 1.0}.get(m.group(1))
-    if m.group(1).startswith("half"):
+    said, unit_word = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    amount = {"a": 1.0, "an": 1.0, "one": 1.0, "the": 1.0}.get(said)
+    if said.startswith("half"):
         amount = 0.5
     if amount is None:
-        amount = float(m.group(1))
-    unit = m.group(2)[0] if not m.group(2).startswith("h") else "h"
+        amount = float(said)
+    unit = unit_word[0]
     return int(amount * WITHIN_UNITS[unit]) or None
 
 
@@ -194,11 +199,14 @@ ASKS = [  # (what is asked, pattern), first match wins
     ("customer", None),
     # "who should we call?", not "people who came from email: how many pay?" (a clause).
     ("people", r"(?<!people )(?<!customers )(?<!users )(?<!those )(?<!ones )\b(who|which "
-               r"(customers|users|accounts|people|members|subscribers|buyers|"
+               r"(customers|users|accounts|people|members|subscribers|buyers|shoppers|clients|"
                r"leads|contacts))\b.*\b(call|contact|reach out|email|target|save|rescue|"
                r"prioriti[sz]e|follow up|win back|at[- ]risk|likely to|about to|might|going to|"
                r"will)\b|\b(list|names?|ids) of\b.*\b(customers|users|accounts|people)\b|"
-               r"\bwho (should|do|can) we\b|\bat[- ]risk (customers|accounts|users|list|subs|"
+               r"\bwho (should|do|can) we\b|\b(customers|accounts|users|subscribers|members|"
+               r"clients|shoppers|people) (most|more|likely|looking likely|that look likely) "
+               r"(at[- ]risk|to (cancel|churn|leave|lapse|slip away))\b|"
+               r"\bat[- ]risk (customers|accounts|users|list|subs|"
                r"subscribers|members|clients|buyers|people)\b|\b(churn[- ])?risk list\b|"
                r"\bcall list\b|\b(most|highest)[- ]risk (customers|accounts|users|subs|"
                r"subscribers)\b"),
@@ -231,7 +239,9 @@ ASKS = [  # (what is asked, pattern), first match wins
              r"|\bwhere do ([a-z]+ ){1,3}(go|head) (after|next|from)\b"),
     ("paths", r"\b(paths?|routes?|sequences?)\b.*\b(lead|leads|end|ends|ending|result|convert"
               r"\w*|to)\b|\bcommon (paths?|journeys?|routes?)\b"),
-    ("sessions", r"\bsessions?\b|\bvisits? (per|length|last)|\bper visit\b"),
+    ("sessions", r"\bsessions?\b|\bvisits? (per|length|last)|\bper visit\b|\bhow many "
+                 r"(visits|times (do|does|did) (people|shoppers|users|customers) (come|visit))\b|"
+                 r"\b(typical|average|avg|median|usual) (visit|session)\b"),
     ("duration", r"\bhow long\b|\bhow many (days|hours|weeks)\b|\btime[- ]to[- ]\w+|\bttv\b|"
                  r"\bhow (quickly|fast|soon)\b|\btime (it takes|from|between|until)\b|"
                  r"\bdays? (from|between|until|to (close|convert|win|pay))\b|\blag\b|"
@@ -253,7 +263,8 @@ ASKS = [  # (what is asked, pattern), first match wins
                  r"\b"),
     ("reason", r"\bwhy\b|\breasons?\b|\bwhat stops\b|\bwhat makes (people|users|customers) "
                r"(leave|drop|abandon|quit)|\bblockers?\b|\bfriction\b"),
-    ("predictors", r"\b(predict\w*|leads? to(?! (mql|sql|opp\w*|won|closed|deal|customer))|"
+    ("predictors", r"\b(predict\w*|leading indicators?|indicators?|"
+                   r"leads? to(?! (mql|sql|opp\w*|won|closed|deal|customer))|"
                    r"drives?|associated|connected (to|with)|linked (to|with)|related (to|with)|"
                    r"tied to|behind (the|this|that)|moments? of truth|correlat\w*|"
                    r"do differently|what makes|signals?|early signs|levers?|keeps?|magic moment|"
@@ -263,8 +274,11 @@ ASKS = [  # (what is asked, pattern), first match wins
                    r"make a difference))\b"),
     # "what do MQLs that never become SQL do?", "the ones we don't win": those who left a step.
     ("leavers", r"\b(never|don'?t|do not|didn'?t|did not|fail to|failed to|who don'?t|that don'?t)"
-                r" (become|reach|get to|make it to|convert|go on|turn into|sign up|pay|buy|"
-                r"upgrade|win|close|order|purchase|subscribe|finish|complete)\b"),
+                r" (become|became|reach|reached|get to|got to|make it to|made it to|convert\w*|"
+                r"go on|went on|turn into|turned into|sign up|signed up|pay|paid|buy|bought|"
+                r"upgrade\w*|win|won|close|closed|order\w*|purchase\w*|subscribe\w*|finish\w*|"
+                r"complete\w*|add|added|start|started|open|opened|book|booked|request\w*|"
+                r"activate\w*|create\w*|try|tried|put)\b"),
     ("dropoff", r"\b(drop(ping|s)? off|drop-?offs?|get(ting)? stuck|stuck|stall\w*|lose (people|"
                 r"them|customers|users|deals|leads|most)|losing|leak\w*|bottlenecks?|fall(ing)? "
                 r"(out|off)|biggest drops?)\b"),
@@ -312,8 +326,10 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
     said_population = frame.population.get("did", [])
     # "excluding people who contacted support": an exclusion step, not a step of the funnel.
     # (Offsets as find_steps counts them: in its normalised text.)
-    cue = re.search(r"\b(excluding|exclude|except( for)?|leaving out|removing)\b( (people|"
-                    r"those|anyone|users|customers|visitors))?( who)?( (did|had|have))?",
+    cue = re.search(r"\b(excluding|exclude|except( for)?|leaving out|removing|remove|drop|"
+                    r"strip(ping)? out|filter(ing)? out|minus|ignoring|not counting|without)\b"
+                    r"( (people|those|anyone|users|customers|visitors|leads|shoppers|accounts|"
+                    r"everyone|the ones))?( (who|that))?( (did|had|have|got|hit|saw))?",
                     normal_text(_without_values(question, v.channels + v.devices)))
     if cue:
         cut = [m for m in mentions if m.how != "role" and 0 <= m.start - cue.end() <= 40]
@@ -325,6 +341,8 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
         frame.hold = "channel"
     frame.steps = [m.event for m in mentions if not (m.how == "role" and m.event in
                                                        said_population)]
+    frame.steps = _after_reversed(frame.steps, mentions, normal_text(
+        _without_values(unled, v.channels + v.devices)))
     frame.steps = _in_journey_order(frame.steps, q, v)
     frame.window_days = _window_days(q) if len(frame.steps) >= 2 else None
     frame.step_words = {m.event: m.words for m in mentions if m.words != m.event.lower()}
@@ -401,6 +419,19 @@ def _read_path_anchor(q: str, frame: Frame) -> None:
         frame.within_seconds = within
     if frame.per_session:
         frame.asks = "paths"
+
+
+def _after_reversed(steps: list[str], mentions: list[StepMention], text: str) -> list[str]:
+    """ "create their first report after they sign up": the step named second comes first."""
+    named = sorted((m for m in mentions if m.event in steps and m.how != "role"),
+                   key=lambda m: m.start)
+    if len(steps) != 2 or len(named) != 2 or [m.event for m in named] != steps:
+        return steps
+    between = text[named[0].start + len(named[0].words):named[1].start]
+    if re.search(r"\b(after|once|following|since)\b", between) and not re.search(
+            r"\b(then|to|and then|before)\b", between):
+        return [steps[1], steps[0]]
+    return steps
 
 
 # Words that give two steps a direction of their own ("after checkout, back to pricing").
@@ -593,10 +624,10 @@ def _without_values(question: str, values: list[str]) -> str:
     return text
 
 
-WHICH = r"\b(?:which|what|each|every)\s+([a-z_]+(?: [a-z_]+)?)\b"
+WHICH = r"\b(?:which|what|each|every)\s+([a-z_-]+(?: [a-z_]+)?)\b"
 # "best-performing lead source", "top converting channel": the thing ranked names the breakdown.
 BEST = (r"\b(?:best|worst|top|strongest|weakest|highest|lowest)(?:[- ](?:performing|converting))?"
-        r"\s+([a-z_]+(?: [a-z_]+)?)\b")
+        r"\s+([a-z_-]+(?: [a-z_]+)?)\b")
 
 
 # "channel CVR ranking", "region breakdown", "plan mix": the word before names the breakdown.

@@ -339,6 +339,10 @@ class OfflinePlanner:
             if len(around) < 2 or len(set(around)) < 2:
                 around = [steps[0], step] if steps and steps[0] != step else steps[:2]
             return [PlannedCall("funnel", {"steps": around, "filters": filters})]
+        if intent == "match" and len(frame.steps) == 2:
+            # "who goes back to pricing after checkout?": the people who did one, then the other.
+            return [PlannedCall("match", {"pattern": f"{frame.steps[0]} -> {frame.steps[1]}",
+                                          "filters": filters})]
         if intent == "paths" and (frame.path_anchor or frame.per_session):
             return [PlannedCall("paths", {"filters": filters,
                                           **_path_anchor_args(frame, e, steps, conversion)})]
@@ -635,6 +639,10 @@ def _path_anchor_args(frame: Frame, e: Entities, steps: list[str],
         return args
     if frame.path_anchor == "before":
         args["before_event"] = step
+        # "right before": the step just before it; else a few steps back, readable in a line.
+        close = re.search(r"\b(right|just|immediately|directly|straight) before\b",
+                          frame.question.lower())
+        args["max_steps"] = 2 if close else 4
     elif frame.path_anchor == "after":
         args["from_event"] = step
     elif frame.path_anchor in ("dropped_at", "dropped_after"):
@@ -658,6 +666,16 @@ def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None)
     asks = frame.asks
     if asks == "journey_map":
         return "journey_map"
+    if len(frame.steps) == 2 and re.search(
+            r"\b(go(es)?|went|going|come|comes|came|coming|head(s|ed)?) back\b|\breturn\w*|"
+            r"\brevisit\w*|\bback to\b", frame.question.lower()):
+        return "match"
+    if (frame.exclude or frame.hold) and len(frame.steps) >= 2:
+        # "pricing to signup to paid, excluding people who hit an error": that funnel.
+        return "breakdown" if frame.by else "dropoff"
+    if asks == "answer" and len(frame.steps) == 1 and frame.period and not frame.by and len(
+            frame.question.split()) <= 4:
+        return "counts"  # "signups last month?": how many, in that period
     if asks == "dropoff":
         if len(frame.steps) == 1 and not frame.by:
             return "friction"  # "where do people get stuck after signup?"
@@ -715,9 +733,12 @@ def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None)
         return "friction" if frame.steps else "themes"
     if frame.by and intent in ("dropoff", "breakdown", "out_of_scope", "describe_data"):
         return "breakdown"
-    if frame.by and asks in ("reason", "comparison", "rate", "answer") and intent not in (
+    measured = re.search(r"\b(cvr|conver\w*|rates?|share|%|completion|funnel)\b",
+                         frame.question.lower())
+    if frame.by and asks in ("reason", "comparison", "rate", "answer") and (intent not in (
             "moments_churn", "moments_conversion", "retention", "segments", "themes",
-            "feedback_search") and (frame.steps or asks == "reason") and not (
+            "feedback_search") or (measured and intent in ("themes", "feedback_search"))) and (
+            frame.steps or asks == "reason") and not (
             intent == "attribution" and not frame.compare
             and set(frame.steps) <= {conversion}):
         # (but "which channels drive conversions?" stays credit by channel: attribution)

@@ -198,5 +198,7 @@ SELECT source, target, count(*) AS n FROM moves GROUP BY source, target ORDER BY
     result.summary = (f"{conversions:,} conversions ({with_touch:,} with touchpoints). By the "
                       f"{model} model {top.channel} earns the most credit ({top.credit:,.1f}, "
                       f"{pct(top.share)}); per person reached, {efficient.channel} is the most "
-                      f"effective ({efficient.conversions_per_1000_reached:,.1f} per 1,000).")
+                      f"effective ({efficient.conversions_per_1000_reached:,.1f} per 1,000, "
+                      f"{efficient.conversions_per_1000_reached / 10:.1f}% of the people it "
+                      "reached).")
     return result

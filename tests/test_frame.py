@@ -227,9 +227,13 @@ def test_two_steps_without_a_direction_are_read_in_journey_order():
     v = ranked(saas(), {"signup": 2, "first_report_created": 2, "trial_started": 2})
     frame = read_frame("share with a first report inside a week of signup", v)
     assert frame.steps == ["signup", "first_report_created"] and frame.window_days == 7
-    # A direction the question gives is kept.
+    # A direction the question gives is kept: "X after Y" is Y, then X.
     frame = read_frame("who goes back to pricing after checkout?", saas())
-    assert frame.steps[:2] == ["pricing_view", "checkout_started"]
+    assert frame.steps[:2] == ["checkout_started", "pricing_view"]
+    frame = read_frame("how long to create a first report after they sign up?", saas())
+    assert frame.steps == ["signup", "first_report_created"]
+    frame = read_frame("from checkout back to pricing", saas())
+    assert frame.steps == ["checkout_started", "pricing_view"]
 
 
 @pytest.mark.parametrize("question, days", [
