@@ -195,6 +195,11 @@ def _within_seconds(q: str, bare: bool = False) -> int | None:
     return int(amount * WITHIN_UNITS[unit]) or None
 
 
+# "total booked revenue to date", "how much did we close in May?": a sum of the conversion's value.
+REVENUE = (r"\b(booked|closed|total|sum of|overall|gross) (\w+ ){0,2}(revenue|sales|bookings|arr|"
+           r"mrr|amount|value)\b|\bhow much (did|have|has) (we|the team|sales) (close|book|sell|"
+           r"bill|make|bring|sign)\w*\b|\brevenue\b.*\bto date\b")
+
 ASKS = [  # (what is asked, pattern), first match wins
     ("customer", None),
     # "who should we call?", not "people who came from email: how many pay?" (a clause).
@@ -227,7 +232,9 @@ ASKS = [  # (what is asked, pattern), first match wins
                r"marketing dollars|which channels? (should|to) (we )?(fund|scale|double down))"),
     ("reason_change", r"\bwhy (did|has|have|was|were)\b.*\b(drop|fall|fell|decline|dip|tank|go "
                       r"down|went down|decrease|worse|slump|plunge|crash|low)|\bwhat (caused|"
-                      r"happened|went wrong)\b|\bwhat broke\b|\bsomething (happened|went wrong|"
+                      r"happened(?! to (the |them|those|these|our |all )?(people|users|customers|"
+                      r"leads|accounts|visitors|shoppers|ones|them|mqls|trials|\w+ who|\w+ that))|"
+                      r"went wrong)\b|\bwhat broke\b|\bsomething (happened|went wrong|"
                       r"broke|changed)\b|\bwhen (did )?it (start|started|began|begin)\b|"
                       r"\b(during|in|around|after) the "
                       r"(\w+ ){0,2}(outage|incident|drop|dip|crash|bug|breakage|collapse)\b"),
@@ -278,7 +285,7 @@ ASKS = [  # (what is asked, pattern), first match wins
                 r"go on|went on|turn into|turned into|sign up|signed up|pay|paid|buy|bought|"
                 r"upgrade\w*|win|won|close|closed|order\w*|purchase\w*|subscribe\w*|finish\w*|"
                 r"complete\w*|add|added|start|started|open|opened|book|booked|request\w*|"
-                r"activate\w*|create\w*|try|tried|put)\b"),
+                r"activate\w*|create\w*|try|tried|put|end(ed)? up \w+ing)\b"),
     ("dropoff", r"\b(drop(ping|s)? off|drop-?offs?|get(ting)? stuck|stuck|stall\w*|lose (people|"
                 r"them|customers|users|deals|leads|most)|losing|leak\w*|bottlenecks?|fall(ing)? "
                 r"(out|off)|biggest drops?)\b"),
@@ -287,7 +294,8 @@ ASKS = [  # (what is asked, pattern), first match wins
     ("size", r"\b(big deal|how bad|how common|how often|how serious|how widespread|should we "
              r"(worry|be worried)|a (real )?problem)\b"),
     ("count", r"\bhow many\b|\bnumber of\b|\bcount\b|\bhow much\b.*\b(revenue|money|income|"
-              r"sales|made|earn\w*|brought|bring|generat\w*|billed)\b|\btotal (revenue|sales)\b"),
+              r"sales|made|earn\w*|brought|bring|generat\w*|billed)\b|\btotal (revenue|sales)\b|"
+              + REVENUE),
     ("rate", r"\b(rate|share|percent(age)?|%|cvr|ratio|what fraction|conversion|completion)\b"),
 ]
 
@@ -320,7 +328,9 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
     said_by = _comparison(q, v, frame)
     if said_by:
         # "which plan churns most?": the word names the breakdown, not the plan_selected step.
-        mentions = [m for m in mentions if m.words.rstrip("s") != said_by.rstrip("s")]
+        # ("worst lead source": "lead" is part of the breakdown's name, not the Lead step.)
+        mentions = [m for m in mentions if m.words.rstrip("s") != said_by.rstrip("s")
+                    and not (" " in said_by and m.words.lower() in said_by.split())]
     frame.population_label = label_of(frame)
     # A churn or conversion word that defines the population is not a step of the question.
     said_population = frame.population.get("did", [])
@@ -332,7 +342,11 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
                     r"everyone|the ones))?( (who|that))?( (did|had|have|got|hit|saw))?",
                     normal_text(_without_values(question, v.channels + v.devices)))
     if cue:
+        # The named events just after the cue are excluded; words inside the cue itself
+        # ("excluding leads that got recycled": "leads") name people, not a step.
         cut = [m for m in mentions if m.how != "role" and 0 <= m.start - cue.end() <= 40]
+        inside = [m for m in mentions if cue.start() <= m.start < cue.end()]
+        mentions = [m for m in mentions if m not in inside]
         frame.exclude = [m.event for m in cut]
         mentions = [m for m in mentions if m not in cut]
     if re.search(r"\b(on|with|from) the same (device|platform)\b", q):
@@ -362,7 +376,7 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
                                       "predictors", "reason") and re.search(
             r"\b(collapsed?|collapsing|tank(ed|s)?|plummet\w*|plunged?|crater\w*|nose-?dived?|"
             r"dropped|fell|dipped|declined|went down|slumped|cratered|off a cliff|fell off|"
-            r"crash(ed)?)\b", _without_steps(q, frame.steps)) and not re.search(
+            r"crash(ed)?)\b", _without_steps(q, frame.steps + frame.exclude)) and not re.search(
                 r"\bwhy (do|does)\b", q):
         frame.asks = "reason_change"  # "trial starts collapsed on android mid-may": when, where
     if frame.asks == "budget" and frame.by and re.search(r"variant|experiment|test|arm",
@@ -373,11 +387,26 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
             r"feedback|quotes?|verbatims?)\b", q) and not re.search(r"\b(why|when)\b", q):
         frame.asks = "feedback"  # "what did customers say during the outage?": their words
     _read_path_anchor(q, frame)
+    _what_is_counted(q, v, frame)
     topic = re.search(r"\b(?:about|regarding|mentioning|on|with|re)\s+(?:the\s+|our\s+)?"
                       r"([a-z][a-z \-']{2,60})", q)
     if topic:
         frame.topic_words = topic.group(1).strip(" ?.")
     return frame
+
+
+def _what_is_counted(q: str, v: Vocabulary, frame: Frame) -> None:
+    """ "How many subscriptions were cancelled?" counts the cancellations, not the churned
+    customers' subscriptions; "total revenue to date" sums the conversion's value."""
+    if frame.asks != "count":
+        return
+    did = frame.population.get("did") or []
+    if v.churn and did == [v.churn] and set(frame.steps) <= {v.conversion}:
+        frame.steps = [v.churn]
+        frame.population.pop("did")
+        frame.population_label = label_of(frame)
+    elif not frame.steps and not did and v.conversion and re.search(REVENUE, q):
+        frame.steps = [v.conversion]
 
 
 def _read_path_anchor(q: str, frame: Frame) -> None:

@@ -640,9 +640,7 @@ def _path_anchor_args(frame: Frame, e: Entities, steps: list[str],
     if frame.path_anchor == "before":
         args["before_event"] = step
         # "right before": the step just before it; else a few steps back, readable in a line.
-        close = re.search(r"\b(right|just|immediately|directly|straight) before\b",
-                          frame.question.lower())
-        args["max_steps"] = 2 if close else 4
+        args["max_steps"] = 4  # a few steps back: readable in a line
     elif frame.path_anchor == "after":
         args["from_event"] = step
     elif frame.path_anchor in ("dropped_at", "dropped_after"):
@@ -673,6 +671,9 @@ def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None)
     if (frame.exclude or frame.hold) and len(frame.steps) >= 2:
         # "pricing to signup to paid, excluding people who hit an error": that funnel.
         return "breakdown" if frame.by else "dropoff"
+    if frame.by and not frame.steps and asks in ("answer", "comparison", "rate") and re.search(
+            r"\b(best|worst|top|highest|lowest|strongest|weakest)\b", frame.question.lower()):
+        return "breakdown"  # "best utm_source?", "worst lead source": conversion by group
     if asks == "answer" and len(frame.steps) == 1 and frame.period and not frame.by and len(
             frame.question.split()) <= 4:
         return "counts"  # "signups last month?": how many, in that period
@@ -708,7 +709,7 @@ def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None)
     if len(frame.steps) >= 2 and intent == "next_steps" and asks != "next":
         intent = "dropoff"  # "trial to paid": the move between, not what follows the pair
     how_doing = re.search(
-        r"\bhow('s| is| are| did| does| do| was| were| has| have)\b.*\b(doing|look\w*|"
+        r"\bhow('s| is| are| did| does| do| was| were| has| have)\b.*\b(doing|do|look\w*|"
         r"perform\w*|going|go|trend\w*|holding up|far\w*)\b", frame.question.lower())
     if len(frame.steps) == 1 and how_doing:
         return "breakdown" if frame.by else "around"

@@ -30,7 +30,7 @@ SYNONYMS: list[tuple[str, tuple[str, ...]]] = [
       "account created", "lead_created", "lead created")),
     (r"create (?:an |their )?accounts?|new accounts?|account creation",
      ("account_created", "account created", "signup", "sign_up")),
-    (r"baskets?|bags?|carts?", ("cart",)),
+    (r"baskets?|bags?|carts?|atc|add[ -]to[ -]carts?", ("cart",)),
     (r"check[ -]?outs?", ("checkout", "check_out")),
     (r"trials?", ("trial",)),
     (r"paywalls?", ("paywall",)),

@@ -9,8 +9,9 @@ from tests.eval import answer_eval
 
 # The untouched set's score at the last measured change, as a floor: a change that makes
 # answers worse fails here. The issue asks for 0.80 and more; see the closing note.
-HOLDOUT_FLOOR = 0.70  # the N-set: measured 94/130 (72.3%) on 2026-12-04 (first score 73.1%)
-TUNE_FLOOR = 0.90  # measured 295/316 (93.4%)
+HOLDOUT_FLOOR = 0.75  # measured 101/130 (77.7%) on 2026-12-04 (first 73.1%, then 72.3%)
+TUNE_FLOOR = 0.90  # measured 297/316 (94.0%)
+FRESH_FLOOR = 0.82  # the second tuning set: 103/150 (68.7%) unseen, 128/150 (85.3%) tuned on
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,8 @@ def test_a_malformed_set_is_told_what_is_wrong():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, floor", [("tune", TUNE_FLOOR), ("holdout", HOLDOUT_FLOOR)])
+@pytest.mark.parametrize("name, floor", [("tune", TUNE_FLOOR), ("fresh", FRESH_FLOOR),
+                                         ("holdout", HOLDOUT_FLOOR)])
 def test_answers_contain_what_a_right_answer_must(homes, name, floor, capsys):
     items = answer_eval.load(name)
     if not items:

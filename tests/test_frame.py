@@ -298,3 +298,24 @@ def test_leavers_who_quit_a_step_are_not_churned_customers():
     churned = read_frame("the journeys of churned customers who left after onboarding",
                          saas())
     assert churned.population.get("did") == ["subscription_cancelled"]
+
+
+@pytest.mark.parametrize("vocabulary, question, asks, steps, extra", [
+    (saas, "How many subscriptions were cancelled last month?", "count",
+     ["subscription_cancelled"], {}),
+    (saas, "total booked revenue to date?", "count", ["subscription_started"], {}),
+    (saas, "landing to pricing to paid but strip out anyone who did invite teammate", "answer",
+     ["landing_view", "pricing_view", "subscription_started"], {"exclude": ["invite_teammate"]}),
+    (b2b, "MQL -> SQL -> opp funnel, excluding leads that got recycled", "answer",
+     ["MQL", "SQL", "Opportunity Opened"], {}),
+    (saas, "what happened to the people who started checkout but never ended up subscribing?",
+     "leavers", ["checkout_started", "subscription_started"], {}),
+    (shop, "ATC to checkout to order", "answer",
+     ["Added To Cart", "Checkout Opened", "Order Completed"], {}),
+])
+def test_counts_exclusions_and_leavers_in_new_words(vocabulary, question, asks, steps, extra):
+    frame = read_frame(question, vocabulary())
+    assert frame.asks == asks and frame.steps == steps, frame.said()
+    for key, value in extra.items():
+        assert getattr(frame, key) == value, frame.said()
+    assert not frame.population.get("did"), frame.said()
