@@ -164,7 +164,9 @@ LEAVERS_PATHS = (r"\b(paths?|journeys?|routes?|sequences?)\b.*\b(who|that|after|
 # ("which paths lead to a paid subscription?" stays the whole journeys that end there.)
 LEADING_TO = (r"\b(what|which|show|list|top|common|typical)\b.*\b(do|did|does|paths?|steps?|"
               r"journeys?|routes?|events?|actions?|happens?|happened)\b.*\b(before|leading "
-              r"up to|leads? up to|prior to|ahead of|on the(ir)? way to|in the run[- ]up to)\b")
+              r"up to|leads? up to|prior to|ahead of|on the(ir)? way to|in the run[- ]up to)\b|"
+              r"\bpre-?(conversion|purchase|signup|order|sale)\b.*\b(paths?|journeys?|routes?|"
+              r"steps?)\b|\b(paths?|journeys?|routes?) (into|up to)\b")
 PER_SESSION = (r"\b(within|in|inside|per|during) (a|one|the same|a single|each|one single) "
                r"(session|visit)\b|\bsession[- ]level paths?\b|\bpaths? (with)?in sessions\b")
 # "in the 30 minutes after", "within an hour of", "the day before": a time limit from a step.
@@ -344,8 +346,11 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
     if cue:
         # The named events just after the cue are excluded; words inside the cue itself
         # ("excluding leads that got recycled": "leads") name people, not a step.
-        cut = [m for m in mentions if m.how != "role" and 0 <= m.start - cue.end() <= 40]
-        inside = [m for m in mentions if cue.start() <= m.start < cue.end()]
+        cut = [m for m in mentions if m.how != "role" and (
+            0 <= m.start - cue.end() <= 40
+            or cue.start() <= m.start < cue.end() < m.start + len(m.words))]
+        inside = [m for m in mentions if cue.start() <= m.start
+                  and m.start + len(m.words) <= cue.end()]
         mentions = [m for m in mentions if m not in inside]
         frame.exclude = [m.event for m in cut]
         mentions = [m for m in mentions if m not in cut]
@@ -353,6 +358,8 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
         frame.hold = "device"
     elif re.search(r"\b(on|with|from|through) the same channel\b", q):
         frame.hold = "channel"
+    elif re.search(r"\b(in|within|during) the same (session|visit)\b", q):
+        frame.hold = "session"  # the export's session id (the planner knows which)
     frame.steps = [m.event for m in mentions if not (m.how == "role" and m.event in
                                                        said_population)]
     frame.steps = _after_reversed(frame.steps, mentions, normal_text(
@@ -413,7 +420,7 @@ def _read_path_anchor(q: str, frame: Frame) -> None:
     """Paths around one step: leading to it, in the time after it, of those who left it; a
     time limit; each session on its own."""
     frame.per_session = bool(re.search(PER_SESSION, q)) and frame.asks in (
-        "paths", "next", "answer", "leavers_paths")
+        "paths", "next", "answer", "leavers_paths") and frame.hold != "session"
     one_step = len(frame.steps) == 1
     if frame.asks == "leavers_paths":
         if not one_step:
@@ -432,8 +439,9 @@ def _read_path_anchor(q: str, frame: Frame) -> None:
             # "shoppers who quit before paying" left the funnel: not churned customers.
             frame.population.pop("did")
             frame.population_label = label_of(frame)
-    elif one_step and frame.asks in ("paths", "answer", "next", "leavers") and re.search(
-            LEADING_TO, q):
+    elif one_step and (frame.asks in ("paths", "answer", "next", "leavers") or (
+            frame.asks == "rate" and re.search(r"\b(paths?|journeys?|routes?)\b", q))) and \
+            re.search(LEADING_TO, q):
         frame.path_anchor = "before"
         frame.asks = "paths"
     within = _within_seconds(q, bare=frame.path_anchor is not None)

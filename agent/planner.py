@@ -152,7 +152,12 @@ class OfflinePlanner:
         """The question's frame; a short follow-up ("and on mobile?") keeps the previous
         question's frame and changes only what it names."""
         frame = read_frame(question, self.vocabulary())
-        if self.last_frame and is_follow_up(question):
+        # "android vs ios?" right after "paywall to trial conversion?": two groups and nothing
+        # else compare the previous question's steps.
+        bare = (not frame.steps and len(question.split()) <= 4 and not frame.customer_ids
+                and len(frame.compare) >= 2 and frame.asks in ("comparison", "answer")
+                and not frame.population.get("did"))
+        if self.last_frame and (is_follow_up(question) or (bare and self.last_frame.steps)):
             previous = self.last_frame
             merged = Frame(**{**previous.__dict__, "question": question,
                               "notes": list(frame.notes)})
@@ -281,6 +286,13 @@ class OfflinePlanner:
                      for tool, args in suggested_calls(intent, self.frame, self.facts())]
         return self.frame, calls
 
+    def _session_property(self) -> str | None:
+        """The export's own session id property, if the events carry one."""
+        from analytics.sessions import SESSION_PROPERTIES
+
+        properties = self.ctx.catalog().event_properties
+        return next((p for p in SESSION_PROPERTIES if p in properties), None)
+
     def _calls(self, intent: str, e: Entities, facts: dict, question: str) -> list[PlannedCall]:
         frame = self.frame
         filters = frame.filters()
@@ -316,7 +328,7 @@ class OfflinePlanner:
                 funnel_steps = [steps[0], one]
             return [PlannedCall("funnel", {"steps": funnel_steps, "filters": filters,
                                            **_window(frame, funnel_steps, e.events),
-                                           **_funnel_options(frame)})]
+                                           **_funnel_options(frame, self._session_property())})]
         if intent == "breakdown":
             funnel_steps = e.events if len(e.events) >= 2 else steps
             if len(e.events) == 1 and e.events[0] in steps[:-1]:
@@ -330,7 +342,7 @@ class OfflinePlanner:
             return [PlannedCall("funnel", {"steps": funnel_steps, "by": e.by or "device",
                                            "filters": filters,
                                            **_window(frame, funnel_steps, e.events),
-                                           **_funnel_options(frame)})]
+                                           **_funnel_options(frame, self._session_property())})]
         if intent == "around":
             # "how did trial starts look in March?": into the step and out of it.
             step = e.events[0]
@@ -671,9 +683,13 @@ def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None)
     if (frame.exclude or frame.hold) and len(frame.steps) >= 2:
         # "pricing to signup to paid, excluding people who hit an error": that funnel.
         return "breakdown" if frame.by else "dropoff"
-    if frame.by and not frame.steps and asks in ("answer", "comparison", "rate") and re.search(
-            r"\b(best|worst|top|highest|lowest|strongest|weakest)\b", frame.question.lower()):
-        return "breakdown"  # "best utm_source?", "worst lead source": conversion by group
+    if frame.by and not frame.steps and asks in ("answer", "comparison", "rate") and (re.search(
+            r"\b(best|worst|top|highest|lowest|strongest|weakest)\b", frame.question.lower())
+            or (frame.compare and re.search(r"\b(cvr|conver\w*|rates?)\b",
+                                            frame.question.lower()))):
+        # "best utm_source?", "worst lead source", "Meta Ads vs Google Ads CVR?": conversion
+        # by group, not credit
+        return "breakdown"
     if asks == "answer" and len(frame.steps) == 1 and frame.period and not frame.by and len(
             frame.question.split()) <= 4:
         return "counts"  # "signups last month?": how many, in that period
@@ -798,12 +814,16 @@ def _counts_arguments(frame: Frame, facts: dict) -> dict[str, Any]:
     return args
 
 
-def _funnel_options(frame: Frame) -> dict[str, Any]:
-    """What the question asked of the funnel beyond its steps: exclusions, a held property."""
+def _funnel_options(frame: Frame, session_property: str | None = None) -> dict[str, Any]:
+    """What the question asked of the funnel beyond its steps: exclusions, a held property
+    ("in the same session": the export's session id, when it has one)."""
     out: dict[str, Any] = {}
     if frame.exclude:
         out["exclude"] = list(frame.exclude)
-    if frame.hold:
+    if frame.hold == "session":
+        if session_property:
+            out["hold"] = session_property
+    elif frame.hold:
         out["hold"] = frame.hold
     return out
 

@@ -319,3 +319,13 @@ def test_counts_exclusions_and_leavers_in_new_words(vocabulary, question, asks, 
     for key, value in extra.items():
         assert getattr(frame, key) == value, frame.said()
     assert not frame.population.get("did"), frame.said()
+
+
+def test_the_same_session_holds_the_session_and_pre_conversion_paths():
+    frame = read_frame("product view to cart to checkout to order, all in the same session",
+                       shop())
+    assert frame.hold == "session" and not frame.per_session and len(frame.steps) == 4
+    pre = read_frame("pre-conversion path into Order Completed?", shop())
+    assert pre.asks == "paths" and pre.path_anchor == "before", pre.said()
+    excluded = read_frame("MQL -> SQL -> opp funnel, excluding leads that got recycled", b2b())
+    assert excluded.steps == ["MQL", "SQL", "Opportunity Opened"], excluded.said()
