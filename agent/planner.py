@@ -651,7 +651,6 @@ def _path_anchor_args(frame: Frame, e: Entities, steps: list[str],
         return args
     if frame.path_anchor == "before":
         args["before_event"] = step
-        # "right before": the step just before it; else a few steps back, readable in a line.
         args["max_steps"] = 4  # a few steps back: readable in a line
     elif frame.path_anchor == "after":
         args["from_event"] = step
@@ -823,6 +822,9 @@ def _funnel_options(frame: Frame, session_property: str | None = None) -> dict[s
     if frame.hold == "session":
         if session_property:
             out["hold"] = session_property
+        elif "no session id" not in " ".join(frame.notes):
+            frame.notes.append("no session id in the data: the steps are not held to one "
+                               "session")
     elif frame.hold:
         out["hold"] = frame.hold
     return out
