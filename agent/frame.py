@@ -393,6 +393,8 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
             r"\b(say|said|saying|complain\w*|wrote|write|writing|tell us|told us|mention\w*|"
             r"feedback|quotes?|verbatims?)\b", q) and not re.search(r"\b(why|when)\b", q):
         frame.asks = "feedback"  # "what did customers say during the outage?": their words
+    if frame.hold == "session" and len(frame.steps) >= 2 and frame.asks == "sessions":
+        frame.asks = "answer"  # a funnel held to one session, not the sessions report
     _read_path_anchor(q, frame)
     _what_is_counted(q, v, frame)
     topic = re.search(r"\b(?:about|regarding|mentioning|on|with|re)\s+(?:the\s+|our\s+)?"

@@ -288,10 +288,9 @@ class OfflinePlanner:
 
     def _session_property(self) -> str | None:
         """The export's own session id property, if the events carry one."""
-        from analytics.sessions import SESSION_PROPERTIES
+        from tools.session_tools import session_property
 
-        properties = self.ctx.catalog().event_properties
-        return next((p for p in SESSION_PROPERTIES if p in properties), None)
+        return session_property(self.ctx)
 
     def _calls(self, intent: str, e: Entities, facts: dict, question: str) -> list[PlannedCall]:
         frame = self.frame

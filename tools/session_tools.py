@@ -9,6 +9,15 @@ from pydantic import Field
 
 from tools.base import Days, FilterArgs, Name, TableView, ToolArgs, ToolContext, duration, pct
 
+
+def session_property(ctx: ToolContext) -> str | None:
+    """The export's own session id property, if the events carry one (for a funnel held to
+    one session)."""
+    from analytics.sessions import SESSION_PROPERTIES
+
+    properties = ctx.catalog().event_properties
+    return next((p for p in SESSION_PROPERTIES if p in properties), None)
+
 BY_DESCRIPTION = ("Break down by device, channel, plan, country, another customer attribute or "
                   "an event property (first touch).")
 
