@@ -349,3 +349,22 @@ def test_a_command_that_reports_nothing_still_shows_it_is_working(monkeypatch):
         with RowProgress(waiting="journey paths: working"):
             time.sleep(seconds)
         assert ("journey paths: working" in terminal.getvalue()) is shown
+
+
+def test_a_press_inside_a_destructor_still_ends_with_one_line(capsys):
+    """Python cannot raise a KeyboardInterrupt inside __del__: the hook ends the run instead
+    of printing 'Exception ignored' and a traceback."""
+    import os as os_module
+    from types import SimpleNamespace
+
+    from ui.cli import CtrlC
+
+    ctrl_c = CtrlC(as_json=False)
+    exits = []
+    original = os_module._exit
+    os_module._exit = exits.append
+    try:
+        ctrl_c.unraisable(SimpleNamespace(exc_type=KeyboardInterrupt))
+    finally:
+        os_module._exit = original
+    assert exits == [130]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -96,6 +97,16 @@ class CtrlC:
         self.report()
         os._exit(130)
 
+    def unraisable(self, unraisable: Any) -> None:
+        """A press that landed inside a destructor (a subprocess object collected at that very
+        moment): Python cannot raise it there and would print a traceback and go on. It still
+        ends the command, with the one line."""
+        if issubclass(unraisable.exc_type, KeyboardInterrupt):
+            self.report()
+            os._exit(130)
+            return
+        sys.__unraisablehook__(unraisable)
+
     def report(self) -> int:
         """One line on stderr (and with --json the same as a JSON error); exit code 130."""
         if not self.reported:
@@ -140,6 +151,7 @@ def run() -> None:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         try:
             signal.signal(signal.SIGINT, ctrl_c)
+            sys.unraisablehook = ctrl_c.unraisable
             # Registered first, so run last: Python's very last steps restore the default
             # handler, under which a press would kill the process without a word.
             atexit.register(signal.signal, signal.SIGINT, signal.SIG_IGN)
