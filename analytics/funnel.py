@@ -270,8 +270,10 @@ def funnel(con: Connection, steps: list[str], *, order: Order = "strict",
         x_cte, x_params = _exclusions_sql(exclusions, window, step_windows, grouped)
         step_ctes += ",\n" + x_cte
         step_params += x_params
-        match = "x.person_id = s.person_id" + (" AND x.grp = s.grp" if grouped else "")
-        kept = f" WHERE NOT EXISTS (SELECT 1 FROM x WHERE {match})"
+        # An anti-join (x holds each person, or person and group, once), not NOT EXISTS:
+        # correlated subqueries do not run on every engine.
+        match = "xk.person_id = s.person_id" + (" AND xk.grp = s.grp" if grouped else "")
+        kept = f" LEFT JOIN x AS xk ON {match} WHERE xk.person_id IS NULL"
     selects = []
     seconds = "(epoch_ms(s.t) - epoch_ms(s.t_prev)) / 1000.0"
     if attach:
@@ -368,11 +370,12 @@ def _people(con: Connection, scope, step_ctes: str, params: list, at: int, who: 
             kept: str) -> list[str]:
     """The ids behind a step's number, in id order: who reached it, or who dropped there."""
     if who == "dropped":
-        gone = f"SELECT person_id FROM s{at - 1} AS s{kept} EXCEPT SELECT person_id FROM s{at}"
+        gone = (f"SELECT s.person_id AS person_id FROM s{at - 1} AS s{kept} "
+                f"EXCEPT SELECT person_id FROM s{at}")
         sql = f"{scope.ctes},\n{step_ctes}\nSELECT person_id FROM ({gone}) ORDER BY person_id"
     else:
-        sql = (f"{scope.ctes},\n{step_ctes}\nSELECT DISTINCT person_id FROM s{at} AS s{kept} "
-               "ORDER BY person_id")
+        sql = (f"{scope.ctes},\n{step_ctes}\nSELECT DISTINCT s.person_id AS person_id "
+               f"FROM s{at} AS s{kept} ORDER BY person_id")
     return [r[0] for r in con.execute(sql, params).fetchall()]
 
 
