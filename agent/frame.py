@@ -321,7 +321,7 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
         m.how == "role" and m.words.startswith("conver") and any(
             0 <= m.start - (n.start + len(n.words)) <= 2 for n in named))]
     # "paywall conversion", "signup conversion rate": the word measures the step before it.
-    period = read_period(question, v.end)
+    period = read_period(question, v.end) if v.end else None  # None: no events yet
     if period:
         frame.period = period.to_dict()
         if re.search(BEFORE_AND_AFTER, q):
@@ -352,7 +352,8 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
         inside = [m for m in mentions if cue.start() <= m.start
                   and m.start + len(m.words) <= cue.end()]
         mentions = [m for m in mentions if m not in inside]
-        frame.exclude = [m.event for m in cut]
+        frame.exclude = [m.event for m in cut] or _distinctive_event_after(
+            normal_text(question)[cue.end():], v.events)
         mentions = [m for m in mentions if m not in cut]
     if re.search(r"\b(on|with|from) the same (device|platform)\b", q):
         frame.hold = "device"
@@ -672,6 +673,23 @@ BEST = (r"\b(?:best|worst|top|strongest|weakest|highest|lowest)(?:[- ](?:perform
 # "channel CVR ranking", "region breakdown", "plan mix": the word before names the breakdown.
 RANKED = (r"\b([a-z_]+(?: [a-z_]+)?) (?:cvr|conversion rates?|rankings?|ranked|breakdown|split|"
           r"mix|performance|league table|comparison)\b")
+
+
+def _distinctive_event_after(text: str, events: list[str]) -> list[str]:
+    """The event named by one word of the next three ("excluding leads that got recycled":
+    "recycled" is Lead Recycled), when that word belongs to one event's name only."""
+    from agent.vocabulary import _stem, tokens
+
+    owners: dict[str, set[str]] = {}
+    for event in events:
+        for token in tokens(event):
+            if len(token) > 3:
+                owners.setdefault(_stem(token), set()).add(event)
+    for word in text.split()[:3]:
+        hit = owners.get(_stem(word), set())
+        if len(hit) == 1 and word not in COMMON_WORDS:
+            return list(hit)
+    return []
 
 
 def _comparison(q: str, v: Vocabulary, frame: Frame) -> str | None:

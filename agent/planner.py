@@ -280,6 +280,8 @@ class OfflinePlanner:
 
     def hints(self, question: str) -> tuple[Frame, list[PlannedCall]]:
         """The frame and the calls the offline planner would make: a language model's hint."""
+        if self.facts()["end"] is None:
+            return read_frame(question, self.vocabulary()), []  # no events: nothing to call
         intent, _, calls = self.plan(question)
         if intent in INVESTIGATIONS:
             calls = [PlannedCall(tool, args)
@@ -445,6 +447,9 @@ class OfflinePlanner:
     # -- answering ---------------------------------------------------------------------------
 
     def ask(self, question: str) -> Answer:
+        if self.facts()["end"] is None:
+            return Answer(question, "no_data", NO_EVENTS_YET, frame=read_frame(
+                question, self.vocabulary()))
         intent, entities, calls = self.plan(question)
         frame = self.frame
         if intent in INVESTIGATIONS:
@@ -768,6 +773,10 @@ def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None)
             "feedback_search", "anomalies", "paths", "moments_conversion"):
         # Two named steps and a rate: the conversion between them.
         return "breakdown" if frame.by else "dropoff"
+    if intent == "breakdown" and not frame.by and len(frame.steps) >= 2:
+        # A nearest-example guess of a breakdown, yet the question names no group: the funnel
+        # it names ("MQL -> SQL -> opp funnel, excluding ..."), not one split by a default.
+        return "dropoff"
     return intent
 
 
@@ -781,6 +790,10 @@ def _without_repeats(lead_text: str, summary: str) -> str:
 
 
 NUMBER = r"\d[\d,]*(?:\.\d+)?%?"
+
+NO_EVENTS_YET = ("No events are loaded yet, so there is nothing to measure. Load your events "
+                 "with `journey ingest events FILE` (CSV, JSON lines or Parquet), or try the "
+                 "demo data with `journey demo-data`.")
 
 
 def _population_conversion(intent: str, frame: Frame, facts: dict) -> bool:

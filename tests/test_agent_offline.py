@@ -233,3 +233,28 @@ def test_a_they_the_question_names_itself_is_no_follow_up():
     assert not is_follow_up("what do people do right before they subscribe?")
     assert is_follow_up("which plan are those people mostly on?")
     assert is_follow_up("who were they?")
+
+
+def test_a_store_with_no_events_says_what_to_load(tmp_path):
+    """A new user's first question, before any ingest: one sentence on what to load, no
+    traceback (the period reader needs the data's end, which an empty store has not)."""
+    from analytics.store.connection import EventStore
+
+    planner = OfflinePlanner(ToolContext(EventStore(tmp_path / "home")))
+    for question in ("where do people drop off?", "what changed last week?",
+                     "why did signups drop in August?"):
+        answer = planner.ask(question)
+        assert answer.intent == "no_data" and not answer.calls
+        assert "journey ingest events FILE" in answer.text
+    frame, calls = planner.hints("what changed last week?")
+    assert frame.asks == "change" and calls == []
+
+
+def test_an_exclusion_named_by_one_word_of_an_event():
+    """"excluding leads that got recycled": "recycled" belongs to Lead Recycled only."""
+    from agent.frame import _distinctive_event_after
+
+    events = ["Lead Created", "Lead Recycled", "MQL", "SQL", "Opportunity Opened"]
+    assert _distinctive_event_after(" that got recycled ", events) == ["Lead Recycled"]
+    assert _distinctive_event_after(" that we then recycled ", events) == []  # not the next 3
+    assert _distinctive_event_after(" new leads ", events) == []  # "lead" is in two names
