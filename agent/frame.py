@@ -531,6 +531,18 @@ def _customer_ids(question: str) -> list[str]:
             or (f.isdigit() and len(f) >= 6)]
 
 
+def _only_a_step(q: str, channel: str, events: list[str]) -> bool:
+    """"did they show up to webinars?", "attended a webinar": the word names the Webinar
+    Attended step, not the Webinar channel ("webinar leads", "from webinar" stay the channel)."""
+    from agent.vocabulary import tokens
+
+    spoken = channel.lower().replace("_", " ")
+    if not any(spoken in tokens(e) for e in events):
+        return False
+    return bool(re.search(rf"\b(to|at|attend\w*|join\w*|watch\w*|register\w* for|sign\w* up "
+                          rf"for)\s+(the |a |an |our |any )?{re.escape(spoken)}s?\b", q))
+
+
 def _value_in(q: str, value: str) -> bool:
     spoken = value.lower().replace("_", " ")
     return bool(re.search(rf"(?<![a-z0-9]){re.escape(spoken)}s?(?![a-z0-9])", q)
@@ -568,7 +580,7 @@ def _population(q: str, v: Vocabulary, frame: Frame, mentions: list[StepMention]
     if devices:
         pop["device"] = devices
         words.append("people on " + " or ".join(devices))
-    channels = [c for c in v.channels if _value_in(q, c)]
+    channels = [c for c in v.channels if _value_in(q, c) and not _only_a_step(q, c, v.events)]
     if channels:
         pop["channel"] = channels
         words.append("people from " + " or ".join(channels))
@@ -587,7 +599,9 @@ def _population(q: str, v: Vocabulary, frame: Frame, mentions: list[StepMention]
             if (low in QUESTION_WORDS or low in COMMON_WORDS) and not re.search(
                     rf"\b{re.escape(attribute.replace('_', ' '))}\b", q) and not re.search(
                     rf"\b{re.escape(low)} (customers|users|accounts|subscribers|members|"
-                    rf"plans?|people|buyers|clients)\b|\bon (the |a )?{re.escape(low)}\b", q):
+                    rf"plans?|people|buyers|clients)\b|\bon {re.escape(low)}\b|\bon (the |a )?"
+                    rf"{re.escape(low)} (plan|tier|package|subscription|contract)s?\b", q):
+                # ("nobody on the team remembers": "on the team" is English, not plan = team.)
                 continue  # "which channel gets more budget?" is not lost_reason = Budget
             short = len(value) <= 2
             hit = (re.search(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])",

@@ -64,8 +64,8 @@ def is_follow_up(question: str) -> bool:
     return bool(WHY_FOLLOW_UP.match(question)) or (
         bool(FOLLOW_UP.match(question)) and len(question.split()) <= 8) or (
         _leans_on_pronoun(question) and len(question.split()) <= 9) or (
-        bool(re.search(r"\b(it|that|this)\b\W*$", question, re.IGNORECASE))
-        and len(question.split()) <= 6)  # "which app version was it?"
+        bool(re.search(r"\b(it|that|this|there)\b\W*$", question, re.IGNORECASE))
+        and len(question.split()) <= 6)  # "which app version was it?", "who leaves most there?"
 
 
 @functools.lru_cache(maxsize=1)
@@ -544,7 +544,8 @@ class OfflinePlanner:
                 summary = f"{direct}{joint}{_without_repeats(direct, summary)}"
             if r.tool == "funnel" and r.result.groups:
                 parts.append(_group_comparison(r, self.frame.compare if self.frame else [],
-                                               self.frame.steps if self.frame else []))
+                                               self.frame.steps if self.frame else [],
+                                               self.frame.question if self.frame else ""))
             elif r.tool == "feedback_search":
                 parts.append(_quotes(r.result.snippets, r.result_id))
             elif r.tool == "describe_data":
@@ -712,6 +713,10 @@ def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None)
         return "next_steps"
     if asks == "paths":
         return "paths"
+    if frame.by == "channel" and set(frame.steps) <= {conversion} and re.search(
+            r"\b(drives?|driving|bring\w*|generat\w*|deliver\w*|credit\w*)\b",
+            frame.question.lower()):
+        return "attribution"  # "which channels drive conversions?": credit by channel
     if asks == "predictors" and frame.by and frame.steps:
         return "breakdown"  # "does the payment method matter for finishing checkout?"
     if asks == "predictors" and intent != "segments":
@@ -943,8 +948,12 @@ def _first_choice_step(steps: list[str]) -> str:
     return steps[1] if len(steps) > 1 else steps[0]
 
 
+LEAVING = re.compile(r"\b(leaves?|leaving|left|drops?( off| out)?|dropping|loses?|losing|lost|"
+                     r"abandons?|abandoning|bounces?|quits?|bails?)\b", re.IGNORECASE)
+
+
 def _group_comparison(r: ToolResult, compare: list[str] | None = None,
-                      frame_steps: list[str] | None = None) -> str:
+                      frame_steps: list[str] | None = None, question: str = "") -> str:
     """Conversion at each step by group, as a sentence per step (numbers from the result);
     only the groups the question compares, when it named them."""
     groups = _gap_groups(r.result.groups) or r.result.groups
@@ -979,6 +988,12 @@ def _group_comparison(r: ToolResult, compare: list[str] | None = None,
                  if g.steps[k].conversion_from_previous is not None]
         lead = (f"{groups[0].steps[k - 1].events[0]} -> {named[-1]} by {by}: "
                 + ", ".join(cells) + ".\n")
+    elif widest is not None and len(groups[0].steps) == 2 and LEAVING.search(question):
+        # "which source leaves the most there?": the share who left, highest first.
+        _, step, low, high = widest
+        left_at, went_to = step.split(" -> ")
+        lead = (f"{low[1].group} loses the most at {left_at}: {(1 - low[0]) * 100:.1f}% did not "
+                f"go on to {went_to}, against {(1 - high[0]) * 100:.1f}% for {high[1].group}.\n")
     elif widest is not None:
         _, step, low, high = widest
         lead = (f"The widest gap by {by} is at {step}: {low[1].group} {low[0] * 100:.1f}% against "

@@ -4,12 +4,16 @@
 word that is not one we know and is one or two letters from a word the data or the questions'
 vocabulary holds (event names, channels, devices, attribute values, months, the words of
 journey questions) is read as that word; the frame notes each change, so a wrong guess shows.
+A correctly spelt English word is left alone, however close it is to a data word.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
+
+from spellchecker import SpellChecker
 
 from agent.periods import MONTHS
 from agent.vocabulary import tokens
@@ -17,6 +21,7 @@ from agent.vocabulary import tokens
 # The words journey questions are made of, beyond the data's own (so they can be recognised
 # when misspelt, and are never "corrected" into something else).
 QUESTION_WORDS = set("""
+difference differences different differ differs
 conversion conversions convert converts converted converting rate rates share percentage
 signup signups sign registration registrations register onboarding onboard activation
 activate activated subscription subscriptions subscribe subscribed subscriber subscribers
@@ -87,8 +92,17 @@ def correct(question: str, known: set[str], data: set[str] | None = None) -> tup
                 low, known | COMMON_WORDS):
             return word
         swapped = {low[:i] + low[i + 1] + low[i] + low[i + 2:] for i in range(len(low) - 1)}
-        close = sorted(swapped & set(candidates)) or difflib.get_close_matches(
-            low, candidates, n=1, cutoff=0.85)  # two letters swapped: "methdo" is "method"
+        if low not in data and is_english(low):
+            # A word as spelt ("remembers" is not a misspelt "members"), unless two letters
+            # swapped make a word of the data: "trail to paid" is the trial.
+            close = sorted(swapped & data)
+        else:
+            # Two letters swapped first ("methdo" is "method"), then the fewest edits among
+            # the closest ("convertion" is conversion, not converting). (Never English at
+            # large: "zapier" would become "rapier".)
+            close = sorted(swapped & set(candidates)) or sorted(
+                difflib.get_close_matches(low, candidates, n=3, cutoff=0.85),
+                key=lambda w: _edits(low, w))[:1]
         if not close or abs(len(close[0]) - len(low)) > 2:
             return word
         notes.append(f"'{word}' read as '{close[0]}'")
@@ -96,6 +110,27 @@ def correct(question: str, known: set[str], data: set[str] | None = None) -> tup
 
     text = re.sub(r"[A-Za-z]+", fix, question)
     return text, notes
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance: insertions, deletions and substitutions."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (x != y))
+    return row[-1]
+
+
+@functools.cache
+def _english() -> SpellChecker:
+    # pyspellchecker's English word list ships inside the package: nothing is downloaded.
+    return SpellChecker(language="en", distance=1)
+
+
+def is_english(word: str) -> bool:
+    """An English word as spelt (in any form the dictionary lists: "remembers", "churners")."""
+    return word.lower() in _english()
 
 
 def _inflected(word: str, known: set[str]) -> bool:

@@ -63,16 +63,16 @@ class BehaviourFriction:
         notable = [i for i in self.instead if i.dropped_share > i.passed_share][:3]
         if notable:
             parts.append(", " + ", ".join(
-                f"{pct(i.dropped_share, 0)} {did(i)} (against {pct(i.passed_share, 0)} of "
+                f"{pct(i.dropped_share)} {did(i)} (against {pct(i.passed_share)} of "
                 "those who went on)" for i in notable))
         if self.exits is not None:
-            parts.append(f"{'; ' if notable else ', '}{pct(self.exits, 0)} did nothing else "
+            parts.append(f"{'; ' if notable else ', '}{pct(self.exits)} did nothing else "
                          f"within {self.horizon_days} days")
         text = "".join(parts) + "."
         if self.segments:
             s = self.segments[0]
             text += (f" Leaving is most concentrated in {s.dimension} = {s.value}: "
-                     f"{pct(s.left_rate, 0)} left there against {pct(s.others_rate, 0)} "
+                     f"{pct(s.left_rate)} left there against {pct(s.others_rate)} "
                      "elsewhere.")
         return text
 

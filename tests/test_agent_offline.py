@@ -258,3 +258,15 @@ def test_an_exclusion_named_by_one_word_of_an_event():
     assert _distinctive_event_after(" that got recycled ", events) == ["Lead Recycled"]
     assert _distinctive_event_after(" that we then recycled ", events) == []  # not the next 3
     assert _distinctive_event_after(" new leads ", events) == []  # "lead" is in two names
+
+
+def test_who_leaves_most_there_is_the_previous_step_by_group(demo_store):
+    """"which device leaves the most there?" after a question about leaving pricing: that
+    move by device, led by the share who left (planted: mobile 15% go on, desktop 45%)."""
+    planner = OfflinePlanner(ToolContext(demo_store))
+    planner.ask("what do people who leave at pricing do?")
+    answer = planner.ask("which device leaves the most there?")
+    assert answer.calls[0].arguments["steps"] == ["pricing_view", "signup"]
+    assert answer.calls[0].arguments["by"] == "device"
+    assert answer.text.startswith("mobile loses the most at pricing_view: 8")
+    assert "did not go on to signup, against 5" in answer.text.split("\n")[0]

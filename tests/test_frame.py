@@ -161,6 +161,39 @@ def test_misspelt_words_are_read_as_the_data_words():
         assert correct(fine, known) == (fine, [])
 
 
+def test_english_words_are_not_misspelt_data_words():
+    """"remembers" is a word, not "members"; a swap into a data word is still a typo."""
+    from agent.spelling import correct, data_words, known_words
+
+    events, values = ["trial_started", "signup"], ["team", "members"]
+    known, data = known_words(events, values), data_words(events, values)
+    assert correct("nobody on the team remembers it", known, data)[0] == (
+        "nobody on the team remembers it")
+    assert correct("trail to paid conversion", known, data)[0] == "trial to paid conversion"
+    # The fewest edits among the close words: conversion, not converting.
+    assert correct("checkout convertion", known, data)[0] == "checkout conversion"
+    assert correct("does it make a diffrence", known, data)[0] == "does it make a difference"
+
+
+def test_everyday_words_are_not_values_or_channels():
+    """"nobody on the team" is no plan = team; "show up to webinars" is the step, not the
+    Webinar channel, whose own leads ("webinar leads") still are."""
+    f = read_frame("nobody on the team remembers launching anything: why did signups drop?",
+                   saas())
+    assert "where" not in f.population
+    assert read_frame("churn for customers on the team plan", saas()).population["where"] == {
+        "plan": "team"}
+    b2b = Vocabulary(events=["Lead Created", "MQL", "SQL", "Webinar Attended", "Lead Recycled"],
+                     popularity={}, end=END, conversion="SQL", churn=None, key_steps=[],
+                     stage_steps={}, devices=[], channels=["Webinar", "Paid Search"],
+                     attribute_values={})
+    f = read_frame("MQLs that never made it to SQL: did they show up to webinars?", b2b)
+    assert "channel" not in f.population
+    assert read_frame("MQL to SQL for webinar leads", b2b).population["channel"] == ["Webinar"]
+    f = read_frame("MQL to SQL funnel excluding leads that got recycled", b2b)
+    assert f.exclude == ["Lead Recycled"] and f.steps == ["MQL", "SQL"]
+
+
 @pytest.mark.parametrize("question, asks, steps, extra", [
     # Words that belong to a value are not steps; a step word is not a value.
     ("paid social vs referral, which converts better?", "comparison",
