@@ -127,6 +127,15 @@ def _event_counts(r: Any, frame: Any) -> str:
             if len(mine) == 1 and rest:
                 said += " against " + ", ".join(f"{g.group} {pct(g.share)}" for g in rest[:4])
             return f"Share who did {r.event} by {r.by}: {said}."
+    ranked = re.search(r"\b(best|top|highest|strongest|worst|lowest|weakest)\b", question)
+    if groups and len(groups) >= 2 and ranked and not compare:
+        # "best utm_source?", "worst lead source": that group first, then the others in order.
+        worst = ranked.group(1) in ("worst", "lowest", "weakest")
+        order = sorted(groups, key=lambda g: (g.share if worst else -g.share, g.group))
+        first = order[0]
+        return (f"The {ranked.group(1)} {r.by} for {r.event} is {first.group}: "
+                f"{pct(first.share)} of its {first.of_group:,} people did it, against "
+                + ", ".join(f"{g.group} {pct(g.share)}" for g in order[1:5]) + ".")
     if re.search(OVER_TIME, getattr(frame, "question", "").lower()) and r.periods:
         recent = r.periods[-12:]
         return f"{r.event} by {r.interval}: " + ", ".join(

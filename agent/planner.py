@@ -265,13 +265,12 @@ class OfflinePlanner:
                                                             question.lower()):
             # "the journey before and after 17 August": the map of each period, side by side.
             intent = "journey_map"
-        guessed = intent
         intent = _intent_from_frame(intent, frame, facts["conversion"])
         if intent == "themes" and frame.population:
             # The themes of what these people said, not of everyone's feedback.
             frame.topic = "population_feedback"
             return frame.topic, entities, [PlannedCall(FIRST_TOOL[frame.topic], {})]
-        if wants_counts(frame, facts, guessed) and (frame.asks == "list" or intent not in (
+        if wants_counts(frame, facts, intent) and (frame.asks == "list" or intent not in (
                 "plan", "diagnose")) or _population_conversion(intent, frame, facts):
             intent = "counts"
         frame.topic = intent
@@ -332,7 +331,16 @@ class OfflinePlanner:
                                            **_funnel_options(frame, self._session_property())})]
         if intent == "breakdown":
             funnel_steps = e.events if len(e.events) >= 2 else steps
-            if len(e.events) == 1 and e.events[0] in steps[:-1]:
+            into = len(e.events) == 1 and e.events[0] in steps[1:] and re.search(
+                r"\brates?\b", question.lower()) and not re.search(
+                r"\b(cvr|conversion|convert\w*|completion|complet\w*|go on|continue|proceed|"
+                r"next|leave\w*|drop\w*)\b", question.lower())
+            if into:
+                # "trial start rate by utm_source": the share of the step before who reach it
+                # (as without a breakdown), not the move out of it.
+                at = steps.index(e.events[0])
+                funnel_steps = steps[at - 1:at + 1]
+            elif len(e.events) == 1 and e.events[0] in steps[:-1]:
                 # One step named: the move out of it to the next step of the main journey.
                 at = steps.index(e.events[0])
                 funnel_steps = steps[at:at + 2]
@@ -630,7 +638,8 @@ def wants_counts(frame: Frame, facts: dict, intent: str = "") -> bool:
     if frame.asks in ("list", "count"):
         return True
     q = frame.question.lower()
-    named = bool(frame.compare) or bool(re.search(r"\bwhich\b", q))
+    named = bool(frame.compare) or bool(re.search(
+        r"\b(which|best|worst|top|highest|lowest|rank\w*|strongest|weakest)\b", q))
     if intent == "attribution" and not frame.compare:
         return False  # "which channels drive conversions?": credit, not a share by channel
     if frame.by and frame.asks in ("comparison", "answer", "rate") and (
@@ -692,7 +701,10 @@ def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None)
             or (frame.compare and re.search(r"\b(cvr|conver\w*|rates?)\b",
                                             frame.question.lower()))):
         # "best utm_source?", "worst lead source", "Meta Ads vs Google Ads CVR?": conversion
-        # by group, not credit
+        # by group, not credit: the share of each group's people who converted, wherever
+        # they arrived (the event counts, once the conversion is the frame's step).
+        if conversion:
+            frame.steps = [conversion]
         return "breakdown"
     if asks == "answer" and len(frame.steps) == 1 and frame.period and not frame.by and len(
             frame.question.split()) <= 4:

@@ -270,3 +270,27 @@ def test_who_leaves_most_there_is_the_previous_step_by_group(demo_store):
     assert answer.calls[0].arguments["by"] == "device"
     assert answer.text.startswith("mobile loses the most at pricing_view: 8")
     assert "did not go on to signup, against 5" in answer.text.split("\n")[0]
+
+
+def test_best_and_worst_group_is_the_share_of_each_groups_people_who_converted(demo_store):
+    """"best channel?", "worst channel?": each first-touch channel's people who converted,
+    wherever they arrived (planted: referral converts best), the best or worst named first."""
+    planner = OfflinePlanner(ToolContext(demo_store))
+    answer = planner.ask("best channel?")
+    assert answer.calls[0].tool == "event_counts"
+    assert answer.calls[0].arguments == {"event": "subscription_started", "filters": {},
+                                         "people_listed": 0, "by": "channel"}
+    counts = answer.results[0].result
+    best = max((g for g in counts.groups if g.of_group >= 10), key=lambda g: g.share)
+    assert answer.text.startswith(f"The best channel for subscription_started is {best.group}: ")
+    worst = planner.ask("worst channel?")
+    low = min((g for g in counts.groups if g.of_group >= 10), key=lambda g: g.share)
+    assert worst.text.startswith(f"The worst channel for subscription_started is {low.group}: ")
+    # "which channels drive conversions?" stays credit by channel.
+    assert planner.ask("which channels drive conversions?").calls[0].tool == "attribution"
+
+
+def test_a_step_rate_by_group_is_the_move_into_that_step(demo_store):
+    planner = OfflinePlanner(ToolContext(demo_store))
+    answer = planner.ask("signup rate by device")
+    assert answer.calls[0].arguments["steps"] == ["pricing_view", "signup"]
