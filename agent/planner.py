@@ -502,6 +502,12 @@ class OfflinePlanner:
         else:
             text = _lead(frame, self._write(intent, results))
             self.last, self.last_frame = (intent, entities), frame
+            pair = calls[0].arguments.get("steps", []) if calls and calls[0].tool == "funnel" \
+                else []
+            if len(frame.steps) == 1 and len(pair) == 2 and frame.steps[0] in pair:
+                # "checkout conversion?" was checkout -> order: "what about on Android?" is
+                # that move on Android, not the move into checkout.
+                self.last_frame = Frame(**{**frame.__dict__, "steps": list(pair)})
             # The step this answer talked about: where it quoted leavers, else the worst drop.
             funnels = [r for r in results if r.ok and r.tool == "funnel" and not r.result.groups]
             quoted = next((r.result.step for r in results if r.ok and r.tool == "friction"), None)
@@ -605,7 +611,9 @@ OUTSIDE_THE_DATA = re.compile(
 ACTION_REQUEST = re.compile(
     r"^\W*(?:(?:can|could|would|will) you (?:please )?|please )?(?:book|schedule|arrange|"
     r"phone|tweet|publish|hire|refund|remind me|set up (?:a |an )?(?:meeting|call)|send (?:an? )?"
-    r"(?:email|invite|message|slack))\b", re.I)
+    r"(?:email|invite|message|slack)|(?:write|draft|compose|come up with|brainstorm|suggest) "
+    r"(?:us |me )?(?:a |an |some |the )?(?:\w+ ){0,2}(?:taglines?|slogans?|headlines?|"
+    r"subject lines?|ad copy|copy|poems?|jokes?|blog posts?|tweets?|captions?|names?))\b", re.I)
 
 # The tool an investigation starts with (for routing checks that look before it runs).
 FIRST_TOOL = {"customer": "next_best_action", "people": "churn", "reason_change": "anomalies",

@@ -294,3 +294,17 @@ def test_a_step_rate_by_group_is_the_move_into_that_step(demo_store):
     planner = OfflinePlanner(ToolContext(demo_store))
     answer = planner.ask("signup rate by device")
     assert answer.calls[0].arguments["steps"] == ["pricing_view", "signup"]
+
+
+def test_a_follow_up_keeps_the_move_the_last_answer_measured(demo_store):
+    """"checkout conversion?" measured checkout -> paid; "and on mobile?" is that move on
+    mobile, not the move into checkout; a copywriting errand is out of scope."""
+    planner = OfflinePlanner(ToolContext(demo_store))
+    first = planner.ask("what is our checkout conversion rate?")
+    pair = first.calls[0].arguments["steps"]
+    assert pair[0] == "checkout_started" and len(pair) == 2
+    follow = planner.ask("what about on mobile?")
+    assert follow.calls[0].arguments["steps"] == pair
+    assert follow.calls[0].arguments["filters"]["device"] == "mobile"
+    errand = planner.ask("can you write us a catchy tagline for the spring sale?")
+    assert errand.intent == "out_of_scope" and "%" not in errand.text
