@@ -481,6 +481,16 @@ class OfflinePlanner:
                 results.append(self.call("next_steps", {
                     "after": [*first.after, top.event],
                     "filters": calls[0].arguments.get("filters", {})}))
+        if intent == "friction" and frame.asks == "feedback" and results and results[0].ok \
+                and not results[0].result.themes:
+            # "what did customers say about the signup form?" where too few leavers wrote:
+            # what anyone said about it, in their words.
+            topic = frame.topic_words or " ".join(frame.step_words.values()) or frame.steps[0]
+            period = frame.period or {}
+            said = self.call("feedback_search", {"query": topic, "k": 5, **{
+                k: period[k] for k in ("since", "until") if period.get(k)}})
+            if said.ok and said.result.snippets:
+                results.append(said)
         # Drop-offs come with how devices differ and what customers said where they leave:
         # the largest drops first, the first one with feedback to quote.
         if intent == "dropoff" and results and results[0].ok:
@@ -574,7 +584,16 @@ class OfflinePlanner:
         step = quoted or (_worst_step(first.result) if first and first.tool == "funnel" else None)
         said = any(r.tool == "friction" and r.ok and r.result.themes for r in results)
         if intent == "friction" and not said:
-            intent = "friction_behaviour"  # nothing from feedback: the next step is behaviour's
+            # Nothing from the leavers' feedback: what to do next depends on why.
+            friction = results[0].result if first and first.tool == "friction" else None
+            if any(r.tool == "feedback_search" and r.ok for r in results):
+                intent = "feedback_search"  # quoted what anyone said about it
+            elif friction is not None and not friction.behaviour.dropped:
+                intent = "friction_none"  # no one leaves there: nothing to fix at this step
+            elif friction is not None and "No feedback is loaded" in friction.summary:
+                intent = "friction_behaviour"  # load feedback to hear why
+            else:
+                intent = "friction_quiet"
         command = ""
         if first and first.tool == "paths" and (first.result.dropped_at
                                                 or first.result.before_event):

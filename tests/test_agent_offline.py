@@ -308,3 +308,20 @@ def test_a_follow_up_keeps_the_move_the_last_answer_measured(demo_store):
     assert follow.calls[0].arguments["filters"]["device"] == "mobile"
     errand = planner.ask("can you write us a catchy tagline for the spring sale?")
     assert errand.intent == "out_of_scope" and "%" not in errand.text
+
+
+def test_what_customers_said_about_a_step_quotes_them_when_few_leavers_wrote(demo_store):
+    """Friction asked as 'what did they say about X?': when no themes come from the leavers,
+    what anyone said about X is quoted, and the answer never says 'Too few ... wrote' about a
+    step no one left."""
+    planner = OfflinePlanner(ToolContext(demo_store))
+    answer = planner.ask("What did customers say about the signup form?")
+    tools = [r.tool for r in answer.results]
+    assert tools[0] == "friction"
+    friction = answer.results[0].result
+    if not friction.themes:
+        assert "feedback_search" in tools, answer.text
+        assert "signup" in answer.text.lower() and "“" in answer.text
+    if not friction.behaviour.dropped:
+        assert "Too few of those who left" not in answer.text
+    assert "journey ingest feedback" not in answer.text  # feedback is loaded in the demo

@@ -211,6 +211,8 @@ def _result(step: str, next_step: str, dropped_people: set, passed_people: set,
         result.summary = f"{lead} No feedback is loaded yet to say why in customers' words."
     elif feedback_note:
         result.summary = f"{lead} Nothing from feedback: {feedback_note.rstrip('.')}."
+    elif not behaviour.dropped:
+        result.summary = lead  # no one left: there is no one whose words to look for
     else:
         result.summary = f"{lead} Too few of those who left wrote to us to say why in words."
     return result
