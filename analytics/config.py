@@ -17,6 +17,9 @@ VARIABLES: dict[str, str] = {
     "JOURNEY_MODEL_DIR": "where the exported embedding models live (default: inside the "
                          "virtual environment, share/journey-agent)",
     "JOURNEY_QUERY_TIMEOUT_S": "time limit of one analytic query, in seconds (default 120)",
+    "JOURNEY_ENGINE": "where read-only analytics run: duckdb (default, the store), spark or "
+                      "clickhouse; --engine overrides it, engine.toml in the data folder sets "
+                      "it too",
     "JOURNEY_WRITE_WAIT_S": "how long a write waits for another process that has the store "
                             "open (e.g. the web app reading), in seconds (default 30)",
     "JOURNEY_MAX_FILE_MB": "largest file one load accepts, in MB (default 4096)",
@@ -47,6 +50,7 @@ class Settings:
     home: str | None
     model_dir: str | None
     query_seconds: float
+    engine: str | None
     write_wait_seconds: float
     max_file_mb: int
     max_rows: int
@@ -82,6 +86,7 @@ def settings(env: Mapping[str, str] | None = None) -> Settings:
         home=env.get("JOURNEY_HOME") or None,
         model_dir=env.get("JOURNEY_MODEL_DIR") or None,
         query_seconds=_number(env, "JOURNEY_QUERY_TIMEOUT_S", DEFAULT_QUERY_SECONDS),
+        engine=(env.get("JOURNEY_ENGINE") or "").strip().lower() or None,
         write_wait_seconds=_number(env, "JOURNEY_WRITE_WAIT_S", 30.0),
         max_file_mb=int(_number(env, "JOURNEY_MAX_FILE_MB", 4096)),
         max_rows=int(_number(env, "JOURNEY_MAX_ROWS", 100_000_000)),

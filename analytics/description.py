@@ -125,7 +125,7 @@ def _describe(store: EventStore) -> DataDescription:
     from analytics.catalog import load_catalog
     from analytics.journey_model import journey_model
 
-    with store.reader() as con:
+    with store.reader(local=True) as con:
         catalog = load_catalog(con)
         model = journey_model(con)
         values = attribute_values(con, catalog)

@@ -205,21 +205,25 @@ def _exclusions_sql(exclusions: list[Exclusion], window: int | None,
     `last`, before the window closes (the overall window; the move's own window when `last`
     is the next step; otherwise any time after)."""
     parts, params = [], []
-    keys = "a.person_id, a.grp" if grouped else "a.person_id"
+    keys = ("a.person_id AS person_id, a.grp AS grp" if grouped
+            else "a.person_id AS person_id")  # named: ClickHouse keeps "a.person_id"
     for x in exclusions:
         condition, found = step_sql([x.event], "e")
         params.extend(found)
+        closes: str | None
         if window:
             closes = f"a.t1 + INTERVAL {int(window)} SECOND"
         elif step_windows and x.last == x.first + 1:
             closes = f"a.t + INTERVAL {int(step_windows[x.first - 1])} SECOND"
         else:
-            closes = "TIMESTAMPTZ '9999-12-31 00:00:00+00'"
+            closes = None  # any time after
         same = " AND b.grp = a.grp" if grouped else ""
+        before = (f"e.ts < COALESCE(b.t, {closes})" if closes
+                  else "(b.t IS NULL OR e.ts < b.t)")
         parts.append(
             f"SELECT DISTINCT {keys} FROM s{x.first} AS a LEFT JOIN s{x.last} AS b ON "
             f"b.person_id = a.person_id{same} JOIN ev AS e ON e.person_id = a.person_id AND "
-            f"{condition} AND e.ts > a.t AND e.ts < COALESCE(b.t, {closes})")
+            f"{condition} AND e.ts > a.t AND {before}")
     return "x AS (" + " UNION ".join(parts) + ")", params
 
 
@@ -284,18 +288,22 @@ def funnel(con: Connection, steps: list[str], *, order: Order = "strict",
         group_col, join, group_by, is_overall = "s.grp", "", "s.grp", "FALSE"
     else:
         group_col, join, group_by, is_overall = "NULL::VARCHAR", "", "()", "TRUE"
+    # Every output column named: engines that compile this SQL refuse duplicate names.
+    stat_names = ["median_s", "p90_s", "p25_s", "p75_s"] + [
+        f"bucket{i}" for i in range(len(TIME_BUCKETS))]
+    nulls = ", ".join(f"NULL::DOUBLE AS {name}" for name in stat_names)
     for k in range(1, len(parsed) + 1):
         if k == 1 or order == "any":
-            stats = ", ".join(["NULL::DOUBLE"] * (4 + len(TIME_BUCKETS)))
+            stats = nulls
         else:
             stats = ", ".join(
-                [f"quantile_cont({seconds}, {q})" for q in (0.5, 0.9, 0.25, 0.75)]
-                + [_bucket(seconds, i) for i in range(len(TIME_BUCKETS))])
+                f"{sql} AS {name}" for sql, name in zip(
+                    [f"quantile_cont({seconds}, {q})" for q in (0.5, 0.9, 0.25, 0.75)]
+                    + [_bucket(seconds, i) for i in range(len(TIME_BUCKETS))], stat_names))
         selects.append(f"SELECT {k} AS step, {is_overall} AS overall, {group_col} AS grp_value, "
                        f"count(*) AS people, {stats} FROM s{k} AS s{join}{kept} "
                        f"GROUP BY {group_by}")
     if exclusions:
-        nulls = ", ".join(["NULL::DOUBLE"] * (4 + len(TIME_BUCKETS)))
         selects.append(f"SELECT 0 AS step, {is_overall} AS overall, {group_col} AS grp_value, "
                        f"count(*) AS people, {nulls} FROM x AS s{join} GROUP BY {group_by}")
     sql = f"{scope.ctes},\n{step_ctes}\n" + "\nUNION ALL\n".join(selects)

@@ -198,21 +198,28 @@ def _match_sql(p: Pattern, catalog: Catalog, not_then: str | None = None) -> tup
     else:
         cond, cond_params = step_sql(_one_step(not_then, catalog), "s")
         params += cond_params
-        ctes.append(f"who AS (SELECT e.person_id, e.seq FROM ends AS e WHERE NOT EXISTS ("
-                    f"SELECT 1 FROM seq AS s WHERE s.person_id = e.person_id AND s.seq > e.seq "
-                    f"AND {cond}))")
+        # Anti-joins, not NOT EXISTS: correlated subqueries do not run on every engine.
+        ctes.append(f"spoilt AS (SELECT DISTINCT e.person_id AS person_id FROM ends AS e "
+                    f"JOIN seq AS s ON s.person_id = e.person_id AND s.seq > e.seq AND {cond})")
+        ctes.append("who AS (SELECT e.person_id, e.seq FROM ends AS e LEFT JOIN spoilt AS x "
+                    "ON x.person_id = e.person_id WHERE x.person_id IS NULL)")
     return ",\n".join(ctes), params
 
 
 def _count(con: Connection, scope, ctes: str, params: list,
            conversion_event: str | None) -> tuple[int, int]:
     """People matching, and those of them who did the conversion event after the match."""
-    converted, extra = "0", []
+    converted, joined, extra = "0", "", []
     if conversion_event:
-        converted = ("count(CASE WHEN EXISTS (SELECT 1 FROM seq AS c WHERE c.person_id = "
-                     "w.person_id AND c.seq > w.seq AND c.event_name = ?) THEN 1 END)")
+        # who holds each person once; those who converted after their match, joined.
+        ctes += (",\nconverted AS (SELECT DISTINCT w.person_id AS person_id FROM who AS w "
+                 "JOIN seq AS c ON c.person_id = w.person_id AND c.seq > w.seq "
+                 "AND c.event_name = ?)")
+        converted = "count(cv.person_id)"
+        joined = " LEFT JOIN converted AS cv ON cv.person_id = w.person_id"
         extra.append(conversion_event)
-    row = con.execute(f"{scope.ctes},\n{ctes}\nSELECT count(*), {converted} FROM who AS w",
+    row = con.execute(f"{scope.ctes},\n{ctes}\nSELECT count(*) AS matched, {converted} AS "
+                      f"converted FROM who AS w{joined}",
                       scope.params + params + extra).fetchone()
     return (int(row[0]), int(row[1] or 0)) if row else (0, 0)
 

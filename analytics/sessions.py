@@ -243,7 +243,8 @@ labelled AS (
     {labelled}
 ),
 per_person AS (
-    SELECT overall, g, person_id, count(*) AS n FROM labelled GROUP BY overall, g, person_id
+    SELECT overall, g, person_id, count(*) AS sessions_n FROM labelled
+    GROUP BY overall, g, person_id
 ),
 entries AS (
     SELECT overall, g, entry_event AS label, count(*) AS n,
@@ -285,7 +286,10 @@ def _union(top: int) -> str:
                              "quantile_cont(minutes, 0.5)", "quantile_cont(minutes, 0.75)",
                              "sum(CASE WHEN events = 1 THEN 1 ELSE 0 END)"],
                 "labelled GROUP BY overall, g"),
-        _select("people", ["avg(n)", "quantile_cont(n, 0.5)"], "per_person GROUP BY overall, g"),
+        # Not `n`: the part's own count(*) AS n would shadow it where aliases reach the whole
+        # SELECT (ClickHouse).
+        _select("people", ["avg(sessions_n)", "quantile_cont(sessions_n, 0.5)"],
+                "per_person GROUP BY overall, g"),
         _select("events", ["count(sid)"], "tagged", keys="TRUE AS overall, '' AS g"),
         _select("entry", ["rank_in_group"], f"entries {ranked}", label="label", n="n"),
         _select("exit", ["rank_in_group"], f"exits {ranked}", label="label", n="n"),

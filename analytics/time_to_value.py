@@ -177,8 +177,10 @@ SELECT overall, g, count(*) AS started, count(days_to) AS reached,
        {within_cols}
 FROM labelled GROUP BY overall, g
 """, params).fetchall()
+    # The days as a VALUES list, not range(): a table function no other engine shares.
+    day_values = ", ".join(f"({d})" for d in range(horizon + 1))
     curve_rows = con.execute(f"""{base},
-days AS (SELECT CAST(range AS INTEGER) AS d FROM range(0, {horizon + 1}))
+days AS (SELECT d FROM (VALUES {day_values}) AS t(d))
 SELECT l.overall AS overall, l.g AS g, days.d AS d,
        sum(CASE WHEN l.observed_days >= days.d THEN 1 ELSE 0 END) AS eligible,
        sum(CASE WHEN l.observed_days >= days.d AND l.days_to <= days.d THEN 1 ELSE 0 END)

@@ -38,7 +38,7 @@ def feedback_search_tool(ctx: ToolContext, args: FeedbackSearchArgs) -> Any:
     if args.stage:
         ctx.catalog().check_stage(args.stage)
     if args.segment:
-        with ctx.store.reader() as con:
+        with ctx.store.reader(local=True) as con:
             scoped = ctx.scoped_filters(con, FilterArgs(segment=args.segment))
             people = set(scoped.segment_people or ())
     shown = {k: v for k, v in (("stage", args.stage), ("source", args.source),
@@ -83,7 +83,7 @@ def themes_tool(ctx: ToolContext, args: ThemesArgs) -> Any:
 
         base = ctx.themes(args.k)
         snippets, _ = ctx.snippets()
-        with ctx.store.reader() as con:
+        with ctx.store.reader(local=True) as con:
             filters = ctx.scoped_filters(con, args.filters)
             from analytics.filters import check_filters
 
@@ -95,7 +95,7 @@ def themes_tool(ctx: ToolContext, args: ThemesArgs) -> Any:
 
     by_segment = None
     if args.by_segment:
-        with ctx.store.reader() as con:
+        with ctx.store.reader(local=True) as con:
             by_segment = feedback_segments(con)
     return themes(index, k=args.k, seed=args.seed, segment_names=by_segment)
 
@@ -152,7 +152,7 @@ def friction_tool(ctx: ToolContext, args: FrictionArgs) -> Any:
         themes_result, snippets = ctx.themes(), ctx.snippets()[0]
     except JourneyError:  # no feedback, or too little: friction answers from behaviour
         themes_result, snippets = None, None
-    with ctx.store.reader() as con:
+    with ctx.store.reader(local=True) as con:
         return friction(con, index, args.step, next_step=args.next_step or _next_key_step(
                             ctx, con, args.step),
                         themes_result=themes_result, snippets=snippets,
@@ -224,7 +224,7 @@ def journey_map_tool(ctx: ToolContext, args: JourneyMapArgs) -> Any:
 
     index = ctx.feedback_index()
     index.ensure_current()
-    with ctx.store.reader() as con:
+    with ctx.store.reader(local=True) as con:
         steps = args.steps or list(key_steps_of(ctx, con))
         try:
             themes_result, snippets = ctx.themes(), ctx.snippets()[0]

@@ -56,11 +56,14 @@ class JourneyGroup(click.Group):
                       message="%(prog)s %(version)s")
 @click.option("--home", metavar="DIR", default=None,
               help="Folder that holds your data (default: ./.journey, or $JOURNEY_HOME).")
+@click.option("--engine", type=click.Choice(["duckdb", "spark", "clickhouse"]), default=None,
+              help="Where read-only analytics run: duckdb (the store), spark or clickhouse "
+                   "(default: $JOURNEY_ENGINE, else engine.toml in the data folder, else duckdb).")
 @click.pass_context
-def app(ctx: click.Context, home: str | None) -> None:
+def app(ctx: click.Context, home: str | None, engine: str | None) -> None:
     from analytics.config import settings
 
-    ctx.obj = {"home": home or settings().home}
+    ctx.obj = {"home": home or settings().home, "engine": engine}
 
 
 def _register(group: click.Group) -> None:

@@ -128,7 +128,8 @@ def home_of(ctx: click.Context) -> str | None:
 def store_of(ctx: click.Context) -> EventStore:
     from analytics.store import EventStore
 
-    return EventStore(home_of(ctx))
+    root = ctx.find_root()
+    return EventStore(home_of(ctx), engine=(root.obj or {}).get("engine"))
 
 
 def emit_tool_result(result: ToolResult, face: Any, *, as_json: bool = False,

@@ -340,7 +340,7 @@ class FeedbackIndex:
         stamp = self.store.change_stamp()  # before reading: a write during the sync is seen next
         rebuilt = self._open_or_rebuild()
         model_changed = self._start_again_if_other_model()
-        with self.store.reader() as con:
+        with self.store.reader(local=True) as con:
             rows = feedback_rows(con)
         collection = self.collection()
         # Labels stored by the same sentiment scoring can be kept for unchanged texts.

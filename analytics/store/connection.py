@@ -229,9 +229,25 @@ class EventStore:
     and edits go through `writer()`, which creates the store on first use.
     """
 
-    def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, home: str | os.PathLike[str] | None = None,
+                 engine: str | None = None) -> None:
         self.home = data_home(home)
         self.path = self.home / STORE_FILENAME
+        self._engine_choice = engine  # `journey --engine NAME`; else $JOURNEY_ENGINE, the file
+        self._engine_spec: Any = None
+
+    @property
+    def engine_spec(self) -> Any:
+        """Where read-only analytics run (analytics/engines/engine_open.py): DuckDB, the store
+        itself, unless --engine, $JOURNEY_ENGINE or the data folder's engine.toml names Spark
+        or ClickHouse."""
+        if self._engine_spec is None:
+            from analytics.config import settings
+            from analytics.engines.engine_open import CONFIG_FILE, read_spec
+
+            self._engine_spec = read_spec(self.home / CONFIG_FILE, self._engine_choice,
+                                          settings().engine)
+        return self._engine_spec
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -288,12 +304,19 @@ class EventStore:
             raise fault
 
     @contextmanager
-    def reader(self) -> Iterator[TimedConnection]:
+    def reader(self, local: bool = False) -> Iterator[Any]:
+        """A read-only connection: to the store, or with an engine configured (and `local`
+        not asked for) to that engine, where the store's tables are loaded."""
         if not self.path.exists():
             raise StoreError(
                 f"No data yet in {self.home}. Load your files with `journey ingest` or try the "
                 "demo with `journey demo-data`."
             )
+        if not local and not self.engine_spec.local:
+            from analytics.engines.engine_open import engine_connection
+
+            yield engine_connection(self.engine_spec, self, query_seconds())
+            return
         con = _open(self.path, read_only=True)
         try:
             version = schema_version(con)

@@ -88,7 +88,7 @@ def export_table(store: EventStore, table: str, target: str | Path, *, anonymize
             select.append("properties")  # the file's other columns (a ticket's priority)
         params = [key, key] if anonymize else []
         sql = f"SELECT {', '.join(select)} FROM feedback ORDER BY ts, feedback_id"
-    with store.reader() as con:
+    with store.reader(local=True) as con:
         frame = con.execute(sql, params).df()
     if anonymize and table == "feedback":
         from analytics.feedback.redact import redact

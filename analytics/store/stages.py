@@ -17,7 +17,7 @@ class StageAssignment:
 
 
 def list_stage_map(store: EventStore) -> tuple[list[str], list[StageAssignment]]:
-    with store.reader() as con:
+    with store.reader(local=True) as con:
         stages = [r[0] for r in con.execute(
             "SELECT stage FROM stages ORDER BY position, stage").fetchall()]
         rows = con.execute("""

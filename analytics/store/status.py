@@ -57,7 +57,7 @@ def store_status(store: EventStore) -> StoreStatus:
     status = StoreStatus(home=str(store.home), exists=store.exists())
     if not status.exists:
         return status
-    with store.reader() as con:
+    with store.reader(local=True) as con:
         (status.events, status.people, status.anonymous_people, status.first_event,
          status.last_event) = one(con, """
             SELECT count(*) AS events, count(DISTINCT person_id) AS people,

@@ -20,15 +20,15 @@ COMPLETE_KEY = "journey_steps"
 # The value changes with the tables' shape, so a store with older tables is rebuilt whole.
 COMPLETE = "complete:5"
 
-_STEPS = """
-INSERT INTO journey_steps (person_id, prev_event, event_name, next_event, first_of_move,
-                           position, collapsed_position)
+# The derived tables' SELECTs, also compiled as views on an engine whose events live there.
+STEPS_SELECT = """
 SELECT person_id, prev_event, event_name, next_event,
-       row_number() OVER (PARTITION BY person_id, prev_event, event_name ORDER BY rn) = 1,
-       rn,
+       row_number() OVER (PARTITION BY person_id, prev_event, event_name ORDER BY rn) = 1
+           AS first_of_move,
+       rn AS position,
        sum(CASE WHEN prev_event IS NULL OR prev_event <> event_name THEN 1 ELSE 0 END)
            OVER (PARTITION BY person_id ORDER BY rn
-                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS collapsed_position
 FROM (
     SELECT person_id, event_name,
            lag(event_name) OVER w AS prev_event,
@@ -39,10 +39,13 @@ FROM (
     WINDOW w AS (PARTITION BY person_id ORDER BY ts, event_id)
 )
 """
+_STEPS = """
+INSERT INTO journey_steps (person_id, prev_event, event_name, next_event, first_of_move,
+                           position, collapsed_position)
+""" + STEPS_SELECT
 
 # The first touch, as analytics.filters.PROFILE_SQL computes it on the fly (ties by event id).
-_PROFILES = """
-INSERT INTO person_profiles (person_id, device, channel, customer_id)
+PROFILES_SELECT = """
 SELECT person_id,
        NULLIF(arg_min(COALESCE(device, ''), {{'ts': ts, 'id': event_id}})
                   FILTER (WHERE NOT starts_with(event_id, 'deal:')), '') AS device,
@@ -53,6 +56,9 @@ FROM person_events
 {where}
 GROUP BY person_id
 """
+_PROFILES = """
+INSERT INTO person_profiles (person_id, device, channel, customer_id)
+""" + PROFILES_SELECT
 
 
 def steps_complete(con) -> bool:

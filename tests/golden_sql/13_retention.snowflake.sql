@@ -1,0 +1,5 @@
+-- retention {'period': 'month', 'cohort_event': 'signup'}
+SELECT COUNT(*) FROM customers WHERE NOT signup_at IS NULL;
+WITH ev AS (SELECT e.event_id AS event_id, e.person_id AS person_id, e.customer_id AS customer_id, e.ts AS ts, e.event_name AS event_name, e.stage AS stage, e.stage_position AS stage_position, e.channel AS channel, e.device AS device, e.properties AS properties FROM journey_events AS e WHERE TRUE), cohorts AS (SELECT person_id, DATE_TRUNC('MONTH', MIN(ts)) AS cohort FROM ev WHERE event_name = 'signup' GROUP BY person_id), activity AS (SELECT DISTINCT c.person_id AS person_id, c.cohort AS cohort, DATEDIFF(MONTH, c.cohort, DATE_TRUNC('MONTH', e.ts)) AS k FROM cohorts AS c JOIN ev AS e ON e.person_id = c.person_id WHERE e.ts >= c.cohort), sizes AS (SELECT cohort, COUNT(*) AS size FROM cohorts GROUP BY cohort), counts AS (SELECT cohort, k, COUNT(*) AS active FROM activity WHERE k <= 26 GROUP BY cohort, k) SELECT s.cohort, s.size, c.k, c.active FROM sizes AS s LEFT JOIN counts AS c ON c.cohort = s.cohort ORDER BY s.cohort, c.k;
+SELECT MAX(ts) FROM events;
+SELECT DATE_TRUNC('MONTH', CAST(CAST('2026-05-16 19:32:00' AS TIMESTAMPTZ) AS TIMESTAMPTZ));
