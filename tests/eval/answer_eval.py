@@ -29,9 +29,10 @@ from typing import Any
 import yaml
 
 HERE = Path(__file__).parent
-# fresh: a second tuning set, written later by another helper who never saw the code either.
+# fresh, fresh2: more sets, written later by other helpers who never saw the code either;
+# fresh2 was scored once untouched (2026-12-05) before any tuning looked at it.
 SETS = {"holdout": HERE / "answers_holdout.yaml", "tune": HERE / "answers_tune.yaml",
-        "fresh": HERE / "answers_fresh.yaml"}
+        "fresh": HERE / "answers_fresh.yaml", "fresh2": HERE / "answers_fresh2.yaml"}
 DEMO_CUSTOMERS, DEMO_SEED = 4000, 7
 UNWANTED = ("{step}", "{by}", "None%", " nan", "[[R", "TODO")
 
