@@ -22,6 +22,10 @@ SESSION_SETTINGS = {
     # Every column may hold NULL, as in the store (inferred from the data, a column without
     # NULLs in this copy would turn a NULL computed later into '' or 0).
     "schema_inference_make_columns_nullable": "1",
+    # Pushing a filter on the joined events down into the person_events view (a LEFT JOIN of
+    # its own) makes chDB 4.4 run a funnel step in seconds per 100k events instead of
+    # milliseconds (8.5 s against 0.04 s on 160k events): the views are read, then filtered.
+    "query_plan_filter_push_down": "0",
 }
 
 
