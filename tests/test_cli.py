@@ -128,3 +128,53 @@ def test_a_load_that_rejects_every_row_fails(tmp_path):
                      "u2,signup,1970-01-01\n")
     done = journey("ingest", "events", str(mixed), "--on-error", "skip", home=tmp_path / "h")
     assert done.returncode == 0, done.stderr
+
+
+def test_a_command_run_in_process_leaves_no_reader_holding_the_store(tmp_path):
+    """A read-only command keeps its reader open only in its own one-shot process (ui.cli.run).
+    Run inside a long-lived process (CliRunner here; a test run, an app embedding the CLI), the
+    reader is closed: left open, it held the store's lock against every later writer, and an
+    MCP server then could not erase a customer for 30 s (the CI failure after the engine tests)."""
+    from click.testing import CliRunner
+
+    from analytics.store import EventStore, ingest_files
+    from ui.cli import app
+
+    events = tmp_path / "e.csv"
+    events.write_text("user_id,timestamp,event\nu1,2024-01-01,signup\nu1,2024-01-02,buy\n")
+    store = EventStore(tmp_path / "home")
+    ingest_files(store, "events", [events])
+    result = CliRunner().invoke(app, ["--home", str(store.home), "funnel", "signup", "buy",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    write = (f"import duckdb; duckdb.connect({str(store.path)!r}).execute('CHECKPOINT'); "
+             "print('wrote')")
+    other = subprocess.run([sys.executable, "-c", write], capture_output=True, text=True,
+                           timeout=60)
+    assert other.returncode == 0 and "wrote" in other.stdout, other.stderr
+
+
+def test_the_entry_point_called_twice_in_one_process_judges_each_run_alone(tmp_path):
+    """ui.cli.run() after a read-only command in the same process: a failed load must end with
+    SystemExit(2), not os._exit from the earlier command's flag (that ended the whole test run
+    with exit code 2 and no summary)."""
+    events = tmp_path / "e.csv"
+    events.write_text("user_id,timestamp,event\nu1,2024-01-01,signup\nu1,2024-01-02,buy\n")
+    script = f"""
+import sys
+from click.testing import CliRunner
+from analytics.store import EventStore, ingest_files
+from ui import cli
+store = EventStore({str(tmp_path / "home")!r})
+ingest_files(store, "events", [{str(events)!r}])
+home = str(store.home)
+assert CliRunner().invoke(cli.app, ["--home", home, "funnel", "signup", "buy"]).exit_code == 0
+sys.argv = ["journey", "--home", home, "ingest", "events", {str(tmp_path / "nope.csv")!r}]
+try:
+    cli.run()
+except SystemExit as exc:
+    print("still here, exit", exc.code)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=REPO, timeout=120, stdin=subprocess.DEVNULL)
+    assert "still here, exit 2" in done.stdout, done.stdout + done.stderr

@@ -160,19 +160,30 @@ def run() -> None:
             atexit.register(signal.signal, signal.SIGINT, signal.SIG_IGN)
         except ValueError:
             pass
-    code = _main(args, as_json, ctrl_c)
+    from ui import cli_tools
+
+    # Both flags describe this run only: run() is also called inside a process that goes on
+    # (a test run), where a flag left from an earlier command ended that process with
+    # os._exit and readers left open held the store's lock.
+    cli_tools.read_only_run = False
+    cli_tools.one_shot_process = True
+    try:
+        code = _main(args, as_json, ctrl_c)
+    finally:
+        cli_tools.one_shot_process = False
     if ctrl_c.presses:  # a Ctrl-C that a command caught itself (a server stopping) ends so too
         code = ctrl_c.report()
     else:
         from ui.cli_output import when_interrupted
 
         when_interrupted("Interrupted after the command had finished.")
-    from ui import cli_tools
-
     if cli_tools.read_only_run and isinstance(code, int):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+    connection = sys.modules.get("analytics.store.connection")  # not imported for --help
+    if connection is not None:
+        connection.close_readers_left_open()
     raise SystemExit(code)
 
 

@@ -27,6 +27,10 @@ from tools.registry import BY_NAME, ToolSpec
 # Set when the command that ran was a tool that read the store and touched nothing else (no
 # write, no feedback index): the entry point may then skip the interpreter's teardown.
 read_only_run = False
+# Set by the console entry point (ui.cli.run) only: the process ends after this one command.
+# The same commands run in a long-lived process too (CliRunner, a test run, an embedding app),
+# where a reader left open would hold the store's lock against every other process.
+one_shot_process = False
 
 
 @dataclass(frozen=True)
@@ -292,7 +296,7 @@ def build_command(spec: ToolSpec) -> click.Command:
         from analytics.store.accounts import machine_user
         from tools.registry import call_tool
 
-        if not spec.writes:
+        if one_shot_process and not spec.writes:
             from analytics.store.connection import leave_readers_open
 
             leave_readers_open()  # this process ends after the command (see ui.cli.run)

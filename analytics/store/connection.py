@@ -222,6 +222,13 @@ def _close_left_open() -> None:
         _left_open.pop().close()
 
 
+def close_readers_left_open() -> None:
+    """Close what leave_readers_open kept and keep no more: the process goes on after all."""
+    global _left_open
+    _close_left_open()
+    _left_open = None
+
+
 class EventStore:
     """The DuckDB file under the data directory.
 
