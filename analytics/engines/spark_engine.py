@@ -23,9 +23,10 @@ DEFAULT_MASTER = "local[*]"
 
 def spark_settings(master: str) -> dict[str, str]:
     """The session's settings: UTC (the store's times are UTC), no web UI, and few shuffle
-    partitions on one machine (Spark's default of 200 makes each small query slow)."""
+    partitions on one machine (Spark's default of 200 makes each small query slow), and no
+    stage progress bars over the command's own output."""
     settings = {"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false",
-                "spark.sql.ansi.enabled": "false"}
+                "spark.ui.showConsoleProgress": "false", "spark.sql.ansi.enabled": "false"}
     if master.startswith("local"):
         settings["spark.sql.shuffle.partitions"] = "4"
         settings["spark.driver.bindAddress"] = "127.0.0.1"
