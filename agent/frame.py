@@ -16,7 +16,7 @@ from typing import Any
 
 from agent.periods import Period, read_period
 from agent.spelling import COMMON_WORDS, QUESTION_WORDS
-from agent.vocabulary import StepMention, find_steps
+from agent.vocabulary import ROLE_WORDS, StepMention, find_steps
 from agent.vocabulary import _normal as normal_text
 
 DEVICE_WORDS = {"phone": "mobile", "phones": "mobile", "smartphone": "mobile",
@@ -266,7 +266,9 @@ ASKS = [  # (what is asked, pattern), first match wins
               r"conversion event|counts? as (a )?(conversion|"
               r"churn)|what (is|are) (our|the) (funnel|journey|main) steps|what steps|how do "
               r"you define|which event (is|counts))\b"),
-    ("feedback", r"\b(complain\w*|say|saying|said|feedback|writ\w* (to|in)|talk\w* about|"
+    ("feedback", r"\b(complain\w*|say|saying|said|feedback|(writ\w*|wrote) (to|in|about)|"
+                 r"what (they|those people|these people|people|customers|users) wrote|"
+                 r"talk\w* about|"
                  r"tickets?|reviews?|unhappy|frustrat\w*|"
                  r"pain points?|quotes\b|verbatims?|nps|csat|survey|comments?|tell us|mention\w*)"
                  r"\b"),
@@ -316,6 +318,17 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
     if len([m for m in mentions if m.how != "role"]) >= 2:
         # "conversion from pricing to sign-up": the word measures, the named steps are the steps.
         mentions = [m for m in mentions if not (m.how == "role" and m.words.startswith("conver"))]
+    for m in mentions:
+        if m.how == "role" and m.words.startswith("conver") and len(mentions) >= 2:
+            # "conversion rate from landing page to paid": the conversion step stands where
+            # "paid" is (one mention per step, so the measuring word claimed it first).
+            later = [w for w in re.finditer(rf"(?<=[ ])(?:{ROLE_WORDS['conversion']})",
+                                            normal_text(unled))
+                     if w.start() > m.start and not w.group(0).startswith("conver")]
+            if later:
+                m.start, m.words = later[0].start(), later[0].group(0)
+                mentions = sorted(mentions, key=lambda x: x.start)
+                break
     named = [m for m in mentions if m.how != "role"]
     mentions = [m for m in mentions if not (
         m.how == "role" and m.words.startswith("conver") and any(
@@ -748,6 +761,15 @@ def _comparison(q: str, v: Vocabulary, frame: Frame) -> str | None:
         frame.by = "device"
         pop.pop("device", None)
         return None
+    for attribute in v.attribute_values:
+        # "by app version", "was it one particular app version?": the attribute said in words
+        # (the one-word reading below would take "app" alone).
+        spoken = attribute.replace("_", " ")
+        if " " in spoken and re.search(
+                rf"\b(by|per|across|which|what|one|a|any|each|every)\s+((one )?particular|"
+                rf"specific|single|certain)?\s*{re.escape(spoken)}s?\b", q):
+            frame.by = attribute
+            return spoken
     for m in [re.search(r"\b(?:by|per|across|split by|broken down by|for each|each)\s+"
                         r"(?:the\s+)?([a-z_ ]+?)(?:\s|\?|$)", q), re.search(WHICH, q),
               re.search(BEST, q), re.search(RANKED, q)]:

@@ -29,6 +29,9 @@ class Investigation:
         self._call = call
         self.results: list[ToolResult] = []
         self.parts: list[str] = []
+        # What the investigation settled on, for the follow-up to lean on: "steps" (the move
+        # that fell) and "period" (the window it fell in).
+        self.focus: dict[str, Any] = {}
 
     def call(self, tool: str, arguments: dict) -> ToolResult:
         result = self._call(tool, arguments)
@@ -251,6 +254,15 @@ def why_change(inv: Investigation, frame: Frame, facts: dict) -> None:
             inv.say("What they said: " + " ".join(
                 f"\u201c{q['text']}\u201d ({q['source']}, {q['date']})" for q in quotes))
     began = change.start.date() if change is not None else start
+    if change is not None:
+        last = change.end.date() - timedelta(days=1)
+        one_week = began.weekday() == 0 and (last - began).days == 6
+        inv.focus = {"steps": [a, b], "period": {
+            "since": began.isoformat(), "until": last.isoformat(),
+            "label": f"the week of {began}" if one_week else f"{began} to {last}"}}
+    else:
+        inv.focus = {"steps": [a, b], "period": {**window, "label": (
+            f"the {result.grain} of {start}" if result.grain == "week" else str(start))}}
     inv.say(f"Next: check what shipped or broke around {began} at {b}, fix it, and watch "
             f"{s.metric} weekly (`journey anomalies`).")
 

@@ -136,6 +136,23 @@ def _event_counts(r: Any, frame: Any) -> str:
         return (f"The {ranked.group(1)} {r.by} for {r.event} is {first.group}: "
                 f"{pct(first.share)} of its {first.of_group:,} people did it, against "
                 + ", ".join(f"{g.group} {pct(g.share)}" for g in order[1:5]) + ".")
+    if re.search(r"\bwhen\b", question) and r.periods and r.people:
+        # "how many hit a signup error, and when?": the weeks (or months) it happened in.
+        busy = [p for p in r.periods if p.people]
+        def named(p: Any) -> str:
+            return (f"the week of {p.period:%Y-%m-%d}" if r.interval == "week"
+                    else f"{p.period:%Y-%m}")
+        if len(busy) == 1:
+            when = f"all in {named(busy[0])}"
+        elif len(busy) <= 4:
+            when = "in " + ", ".join(f"{named(p)} ({p.people:,})" for p in busy)
+        else:
+            top = max(busy, key=lambda p: (p.people, p.period))
+            when = (f"from {named(busy[0])} to {named(busy[-1])}, most in {named(top)} "
+                    f"({top.people:,})")
+        share = (f", {pct(r.people / r.people_in_scope)} of the {r.people_in_scope:,} people in "
+                 "scope" if r.people_in_scope else "")
+        return f"{r.people:,} people did {r.event} ({r.times:,} times{share}), {when}."
     if re.search(OVER_TIME, getattr(frame, "question", "").lower()) and r.periods:
         recent = r.periods[-12:]
         return f"{r.event} by {r.interval}: " + ", ".join(

@@ -59,13 +59,25 @@ def _leans_on_pronoun(question: str) -> bool:
     return bool(found) and not OWN_PEOPLE.search(question[:found.start()])
 
 
+# "can you show me what those people wrote?": the courtesy is not part of the question's length.
+COURTESY = re.compile(r"^\s*(ok(ay)?,? |so,? |and )?((can|could|would) you (please )?|please )?"
+                      r"((show|tell|give|get) (me|us) )?", re.IGNORECASE)
+
+
 def is_follow_up(question: str) -> bool:
     """A short question that leans on the one before ("and on mobile?", "why?")."""
+    plain = COURTESY.sub("", question, count=1)
+    return _leans_on_before(question) or bool(plain) and _leans_on_before(plain)
+
+
+def _leans_on_before(question: str) -> bool:
     return bool(WHY_FOLLOW_UP.match(question)) or (
         bool(FOLLOW_UP.match(question)) and len(question.split()) <= 8) or (
         _leans_on_pronoun(question) and len(question.split()) <= 9) or (
         bool(re.search(r"\b(it|that|this|there)\b\W*$", question, re.IGNORECASE))
-        and len(question.split()) <= 6)  # "which app version was it?", "who leaves most there?"
+        and len(question.split()) <= 6) or (  # "which app version was it?", "who leaves there?"
+        bool(re.search(r"\b(was|is|did|does|were) (it|that|this|they)\b", question,
+                       re.IGNORECASE)) and len(question.split()) <= 9)  # "was it one version?"
 
 
 @functools.lru_cache(maxsize=1)
@@ -177,8 +189,10 @@ class OfflinePlanner:
             merged.notes.append("a follow-up: the previous question's frame, changed by this one")
             if frame.asks != "answer":
                 merged.asks = frame.asks  # "and how many in May?" asks its own thing
-            elif frame.by and not frame.steps and previous.asks != "reason_change":
-                merged.asks = "comparison"  # "which plan are those people mostly on?"
+            elif frame.by and not frame.steps:
+                # "which plan are those people mostly on?"; after why a step fell, "was it one
+                # app version?": that move in that window, split by the attribute.
+                merged.asks = "comparison"
             if WHY_FOLLOW_UP.match(question):
                 merged.asks = "reason"
                 if self.last_step and len(merged.steps) != 1:
@@ -256,6 +270,11 @@ class OfflinePlanner:
             # "why are they at risk?" after the call list: what the churn model relies on.
             frame.topic = "churn_risk"
             return "churn_risk", entities, self._calls("churn_risk", entities, facts, question)
+        if self.last_frame and is_follow_up(question) and frame.asks == "feedback" and \
+                frame.steps and intent in ("themes", "out_of_scope", "feedback_search"):
+            # "what did those people write?" after why signups fell: what was said at that
+            # step in that window, the leavers' themes or else anyone's words about it.
+            intent = "friction"
         if frame.by and not frame.steps and frame.asks == "comparison" and \
                 intent not in ("attribution", "retention", "churn_risk"):
             # "email versus organic search: which brings better customers?" names no step:
@@ -463,7 +482,10 @@ class OfflinePlanner:
         if intent in INVESTIGATIONS:
             inv = Investigation(self.call)
             INVESTIGATIONS[intent](inv, frame, self.facts())
-            self.last, self.last_frame = (intent, entities), frame
+            # A follow-up leans on what was found (the move that fell, the window it fell in),
+            # not on the whole month asked about.
+            focused = replace(frame, **inv.focus) if inv.focus else frame
+            self.last, self.last_frame = (intent, entities), focused
             return Answer(question, intent, _lead(frame, inv.text()),
                           [PlannedCall(r.tool, r.arguments) for r in inv.results], inv.results,
                           frame=frame)
@@ -565,7 +587,8 @@ class OfflinePlanner:
             direct = lead(r, self.frame)
             if direct and summary:
                 joint = "" if direct.endswith("\n") else " "  # a list ends its own line
-                summary = f"{direct}{joint}{_without_repeats(direct, summary)}"
+                rest = _without_repeats(direct, summary)
+                summary = f"{direct}{joint}{rest}" if rest else direct.rstrip()
             if r.tool == "funnel" and r.result.groups:
                 parts.append(_group_comparison(r, self.frame.compare if self.frame else [],
                                                self.frame.steps if self.frame else [],
@@ -613,6 +636,9 @@ class OfflinePlanner:
             nxt = self.templates["next_step"]["breakdown_found"].format(
                 step=gap_step, group=group, command=f"journey friction {_shell(gap_step)} "
                                                       f"{option}")
+        if step is None and "{step}" in nxt and intent == "dropoff":
+            # No one was lost anywhere: no step to look into, nothing to suggest there.
+            nxt = ""
         parts.append(nxt.format(step=step or "that step", by=by or "device", command=command))
         return "\n\n".join(p for p in parts if p)
 
@@ -625,7 +651,7 @@ AFTER_PURCHASE = re.compile(r"return|refund|review|renew|repeat|reorder|re-order
 OUTSIDE_THE_DATA = re.compile(
     r"\b(competitors?|rivals?)'?s?\b.{0,40}\b(charg\w*|pric\w*|costs?|offer\w*|sell\w*|launch\w*|"
     r"doing|revenue|market share)|\b(weather|stock price|share price|exchange rate|horoscope|"
-    r"lottery|recipe)\b", re.I)
+    r"lottery|recipe|stock levels?|inventory levels?|warehouse stock)\b", re.I)
 # Errands, not questions about the data: answered with what the agent can do instead.
 ACTION_REQUEST = re.compile(
     r"^\W*(?:(?:can|could|would|will) you (?:please )?|please )?(?:book|schedule|arrange|"
@@ -864,7 +890,7 @@ def _counts_arguments(frame: Frame, facts: dict) -> dict[str, Any]:
                             "people_listed": 10 if frame.asks == "list" else 0}
     if frame.by:
         args["by"] = frame.by
-    if re.search(r"\b(week|weekly)\b", frame.question.lower()) and not frame.period:
+    if re.search(r"\b(week|weekly|when)\b", frame.question.lower()) and not frame.period:
         args["interval"] = "week"
     return args
 
@@ -1033,6 +1059,9 @@ def _group_comparison(r: ToolResult, compare: list[str] | None = None,
         left_at, went_to = step.split(" -> ")
         lead = (f"{low[1].group} loses the most at {left_at}: {(1 - low[0]) * 100:.1f}% did not "
                 f"go on to {went_to}, against {(1 - high[0]) * 100:.1f}% for {high[1].group}.\n")
+    elif widest is not None and widest[3][0] - widest[2][0] < 0.0005:
+        _, step, low, _ = widest
+        lead = f"{step} is the same for every {by}: {low[0] * 100:.1f}%.\n"
     elif widest is not None:
         _, step, low, high = widest
         lead = (f"The widest gap by {by} is at {step}: {low[1].group} {low[0] * 100:.1f}% against "

@@ -195,10 +195,14 @@ SELECT source, target, count(*) AS n FROM moves GROUP BY source, target ORDER BY
         })
     top = credits[0]
     efficient = max(credits, key=lambda c: c.conversions_per_1000_reached)
+    # The least effective too: "which one would you cut?" is the other half of a budget.
+    weakest = min(credits, key=lambda c: (c.conversions_per_1000_reached, c.channel))
+    least = (f"; the least is {weakest.channel} ({weakest.conversions_per_1000_reached:,.1f} "
+             "per 1,000)" if len(credits) > 1 and weakest is not efficient else "")
     result.summary = (f"{conversions:,} conversions ({with_touch:,} with touchpoints). By the "
                       f"{model} model {top.channel} earns the most credit ({top.credit:,.1f}, "
                       f"{pct(top.share)}); per person reached, {efficient.channel} is the most "
                       f"effective ({efficient.conversions_per_1000_reached:,.1f} per 1,000, "
                       f"{efficient.conversions_per_1000_reached / 10:.1f}% of the people it "
-                      "reached).")
+                      f"reached){least}.")
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -325,3 +326,22 @@ def test_what_customers_said_about_a_step_quotes_them_when_few_leavers_wrote(dem
     if not friction.behaviour.dropped:
         assert "Too few of those who left" not in answer.text
     assert "journey ingest feedback" not in answer.text  # feedback is loaded in the demo
+
+
+def test_a_follow_up_leans_on_what_the_investigation_found(demo_store):
+    """'why did signups drop in August?' finds the week the form broke; 'what did those people
+    write?' then quotes what was said at signup that week, not every theme of all time."""
+    planner = OfflinePlanner(ToolContext(demo_store))
+    why = planner.ask("why did signups tank in august?")
+    assert "2026-08-17" in why.text
+    said = planner.ask("can you show me what those people wrote to us?")
+    assert said.intent == "friction" and said.text.startswith("For the week of 2026-08-17")
+    assert re.search(r"sign-?up (form|page)", said.text, re.IGNORECASE)
+
+
+def test_how_many_and_when_names_the_weeks_once(demo_store):
+    answer = OfflinePlanner(ToolContext(demo_store)).ask(
+        "How many people hit a signup error, and when?")
+    assert "signup_error" in answer.text and "the week of 2026-08-" in answer.text
+    sentences = [s for s in re.split(r"(?<=\.) ", answer.text) if s.strip()]
+    assert len(sentences) == len(set(sentences)) and answer.text.count("people did") == 1

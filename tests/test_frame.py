@@ -362,3 +362,43 @@ def test_the_same_session_holds_the_session_and_pre_conversion_paths():
     assert pre.asks == "paths" and pre.path_anchor == "before", pre.said()
     excluded = read_frame("MQL -> SQL -> opp funnel, excluding leads that got recycled", b2b())
     assert excluded.steps == ["MQL", "SQL", "Opportunity Opened"], excluded.said()
+
+
+def test_the_conversion_word_stands_where_the_paid_step_is_named():
+    # "conversion" and "paid" name the same step: its place is "paid", after the landing page.
+    frame = read_frame("what's the conversion rate from landing page to paid?", saas())
+    assert frame.steps == ["landing_view", "subscription_started"] and frame.asks == "rate"
+    frame = read_frame("conversion from pricing to paid", saas())
+    assert frame.steps == ["pricing_view", "subscription_started"]
+
+
+def test_an_attribute_of_two_words_said_in_words_is_the_breakdown():
+    app = Vocabulary(events=["paywall_shown", "trial_begun"],
+                     popularity={"paywall_shown": 2, "trial_begun": 1}, end=END,
+                     conversion="trial_begun", churn=None, key_steps=["paywall_shown",
+                                                                      "trial_begun"],
+                     stage_steps={}, devices=["ios", "android"], channels=["organic"],
+                     attribute_values={"app_version": ["4.1.3", "4.2.0"]})
+    assert read_frame("was it one particular app version?", app).by == "app_version"
+    assert read_frame("paywall to trial by app version", app).by == "app_version"
+
+
+def test_what_those_people_wrote_asks_for_their_words():
+    assert read_frame("can you show me what those people wrote to us?", saas()).asks == \
+        "feedback"
+
+
+@pytest.mark.parametrize("question", [
+    "can you show me what those people wrote to us?", "and last month?",
+    "was it one particular app version?", "how bad did it get in EMEA exactly?"])
+def test_follow_ups_in_other_words(question):
+    from agent.planner import is_follow_up
+
+    assert is_follow_up(question)
+
+
+def test_a_question_of_its_own_is_no_follow_up():
+    from agent.planner import is_follow_up
+
+    assert not is_follow_up("could you show me the conversion from pricing to signup by device "
+                            "for the whole of last quarter?")

@@ -99,6 +99,9 @@ def test_attribution_models_by_hand(tmp_path):
     assert by["paid_search"]["markov"] == pytest.approx(1.5)
     assert r.conversions == 2 and r.channels[0].channel == "paid_search"
     assert {c.channel: c.people_reached for c in r.channels} == {"email": 3, "paid_search": 3}
+    # Per 1,000 reached: paid search 1.5 / 3 -> 500.0, email 0.5 / 3 -> 166.7 (the one to cut).
+    assert "paid_search is the most effective (500.0 per 1,000" in r.summary
+    assert "the least is email (166.7 per 1,000)" in r.summary
 
 
 def test_anomaly_flags_only_the_broken_week(tmp_path):
