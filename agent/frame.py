@@ -304,14 +304,24 @@ ASKS = [  # (what is asked, pattern), first match wins
 ]
 
 
+# "I only joined the team last week": about the speaker (not a period, nor the team plan).
+ABOUT_THE_SPEAKER = re.compile(
+    r"\b(I|we)('ve| have|'m| am)? (only |just |recently )?(joined|started (here|at|on|in|with)|"
+    r"began|moved|came on ?board|took over)\b[^.?!;]*", re.IGNORECASE)
+
+
 def read_frame(question: str, v: Vocabulary) -> Frame:
     frame = Frame(question=question)
+    question = ABOUT_THE_SPEAKER.sub("", question)
     q = " " + question.lower() + " "
     frame.customer_ids = _customer_ids(question)
     # A channel or device named in full ("paid search", "google_uac") is a value, not a step,
     # even where its words would also name an event ("search_visit").
     # "what leads up to a won deal": the verb, not the Lead step (blanked, offsets kept).
     unled = re.sub(r"(?i)\blead(s|ing)? up to\b", lambda m: " " * len(m.group(0)), question)
+    # "... so billing can reach out": who will use the answer, not a step of it.
+    unled = re.sub(r"(?i)\bso (that )?(the |our )?[\w-]+( team)? can [^?.]*",
+                   lambda m: " " * len(m.group(0)), unled)
     mentions = find_steps(_without_values(unled, v.channels + v.devices), v.events,
                           v.popularity, {"conversion": v.conversion, "churn": v.churn},
                           v.stage_steps)
@@ -393,6 +403,10 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
         if pattern and re.search(pattern, q):
             frame.asks = asks
             break
+    if frame.asks == "next" and len(frame.steps) >= 2 and re.search(dict(ASKS)["duration"], q):
+        # "what happens after they start a trial? how many end up paying, and how long does
+        # it take?": the question names where they go, so it asks how many and how long.
+        frame.asks = "duration"
     if frame.steps and frame.asks in ("answer", "change", "count", "rate", "comparison",
                                       "predictors", "reason") and re.search(
             r"\b(collapsed?|collapsing|tank(ed|s)?|plummet\w*|plunged?|crater\w*|nose-?dived?|"

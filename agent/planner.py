@@ -887,7 +887,7 @@ def _counts_arguments(frame: Frame, facts: dict) -> dict[str, Any]:
         filters.pop("did", None)
     # Who did it is listed when asked who; a count names no one.
     args: dict[str, Any] = {"event": event, "filters": filters,
-                            "people_listed": 10 if frame.asks == "list" else 0}
+                            "people_listed": 20 if frame.asks == "list" else 0}
     if frame.by:
         args["by"] = frame.by
     if re.search(r"\b(week|weekly|when)\b", frame.question.lower()) and not frame.period:

@@ -54,7 +54,7 @@ SYNONYMS: list[tuple[str, tuple[str, ...]]] = [
     (r"invit(?:e|es|ing|ations?)", ("invite",)),
     (r"install(?:s|ed|ing)?|launch(?:es|ed)?|open(?:s|ed)? the app", ("app_launched", "install",
                                                                       "app launched")),
-    (r"landing(?: page)?s?", ("landing",)),
+    (r"landing(?: page)?s?|landed|lands? on", ("landing",)),
     (r"returns?|refunds?", ("return", "refund")),
     (r"reviews?", ("review",)),
     (r"workouts?", ("workout",)),

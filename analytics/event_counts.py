@@ -180,8 +180,13 @@ def _summary(event: str, people: int, times: int, in_scope: int, groups: list[Gr
         text += (f" By {by}: " + ", ".join(f"{g.group} {pct(g.share)} ({g.people:,} of "
                                            f"{g.of_group:,})" for g in rated[:6]) + ".")
     if recent:
-        text += " Most recent: " + ", ".join(
-            f"{p.customer_id} ({p.last:%Y-%m-%d})" for p in recent[:5]) + "."
+        # Every listed person up to 20 (a list asked for is read whole), most recent first.
+        shown = recent[:20]
+        more = people - opted - len(shown)
+        text += (" Most recent: " + ", ".join(
+            f"{p.customer_id} ({p.last:%Y-%m-%d})" for p in shown)
+            + (f", and {more:,} more." if more > 0 else "."))
     if opted and recent:
-        text += f" {opted:,} opted-out customers are counted but not listed."
+        text += (f" {opted:,} opted-out customer{'s are' if opted != 1 else ' is'} counted but "
+                 "not listed.")
     return text

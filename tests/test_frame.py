@@ -402,3 +402,29 @@ def test_a_question_of_its_own_is_no_follow_up():
 
     assert not is_follow_up("could you show me the conversion from pricing to signup by device "
                             "for the whole of last quarter?")
+
+
+def test_what_the_speaker_says_about_themselves_is_not_the_question():
+    frame = read_frame("Sorry, I only joined the team last week. How many people start a trial "
+                       "and end up paying?", saas())
+    assert frame.period is None and frame.by is None and frame.compare == []
+    assert frame.steps == ["trial_started", "subscription_started"]
+
+
+def test_who_will_use_the_answer_is_not_a_step():
+    # "sales" would be the conversion step; here it is the team that follows up.
+    frame = read_frame("list the people who signed up in October so sales can follow up", saas())
+    assert frame.steps == ["signup"] and frame.period["since"] == "2026-10-01"
+
+
+def test_landed_on_the_site_is_the_landing_step():
+    frame = read_frame("of everyone who landed on the site in Q3, how many got as far as the "
+                       "pricing page?", saas())
+    assert frame.steps == ["landing_view", "pricing_view"]
+    assert (frame.period["since"], frame.period["until"]) == ("2026-07-01", "2026-09-30")
+
+
+def test_how_long_after_a_step_to_another_is_a_duration():
+    frame = read_frame("what happens after they start a free trial? how many end up paying, and "
+                       "how long does that take?", saas())
+    assert frame.asks == "duration" and frame.steps == ["trial_started", "subscription_started"]
