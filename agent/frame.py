@@ -223,7 +223,11 @@ ASKS = [  # (what is asked, pattern), first match wins
     ("p_alive", r"\b(p\(alive\)|still active|lapsed|dormant|gone quiet|went quiet|repeat "
                 r"(buyers|customers|purchasers)|come back (and|to) (buy|order|purchase))\b"),
     ("list", r"^\W*(who|which (customers|users|accounts|people|members|subscribers|buyers|"
-             r"leads|contacts)|list (the )?(customers|users|accounts|people))\b(?!.*\b(should|"
+             r"leads|contacts)|list (the )?(customers|users|accounts|people)|"
+             # "can you pull the EMEA leads that got recycled in March?"
+             r"((can|could) you |please )?(pull|export|get me|give me|send me|list)( me| us)? "
+             r"(the |a list of |all )?([\w-]+ ){0,2}(customers|users|accounts|people|leads|"
+             r"contacts|buyers|shoppers|subscribers|members|deals))\b(?!.*\b(should|"
              r"will|might|likely|going to|at[- ]risk|about to|could|would|call|contact)\b)"),
     ("plan", r"\b(quarter(ly)? plan|quick[- ]wins?|roadmap|action plan|plan for (the|next|this)"
              r" quarter|what should we (do|focus on|prioriti[sz]e)( first)? (this|next) "

@@ -275,6 +275,12 @@ class OfflinePlanner:
             # "what did those people write?" after why signups fell: what was said at that
             # step in that window, the leavers' themes or else anyone's words about it.
             intent = "friction"
+        if intent == "attribution" and frame.by == "channel" and len(frame.compare) >= 2 and \
+                not re.search(r"\b(credit\w*|attribut\w*|touch\w*|markov|assist\w*)\b",
+                              question.lower()):
+            # "email vs organic search: which brings better traffic?": how the people each
+            # brought went on, side by side, not the credit every channel earns.
+            intent = "breakdown"
         if frame.by and not frame.steps and frame.asks == "comparison" and \
                 intent not in ("attribution", "retention", "churn_risk"):
             # "email versus organic search: which brings better customers?" names no step:
@@ -527,6 +533,14 @@ class OfflinePlanner:
                 if friction.ok and friction.result.themes:
                     results.append(friction)
                     break
+        if intent == "breakdown" and frame.by == "channel" and len(frame.compare) >= 2 and \
+                results and results[0].ok:
+            # Two channels compared: how their people went on, and the conversions each earns
+            # per person it reached (a channel also touches people others brought).
+            credit = self.call("attribution", {"model": "markov",
+                                               "filters": calls[0].arguments.get("filters", {})})
+            if credit.ok:
+                results.append(credit)
         if intent == "diagnose" and not calls:
             text = self.templates["need_metrics"]
         elif intent == "out_of_scope":
@@ -579,6 +593,17 @@ class OfflinePlanner:
                 parts.append(f"{changes_in_period(r.result, self.frame.period)} "
                              f"[{r.result_id}]")
                 continue
+            if r.tool == "attribution" and intent == "breakdown" and self.frame:
+                named = {c.casefold() for c in self.frame.compare}
+                cells = [c for c in r.result.channels if c.channel.casefold() in named]
+                if cells:
+                    parts.append(f"Conversions per 1,000 people each channel reached ("
+                                 f"{r.result.model} credit): " + ", ".join(
+                                     f"{c.channel} {c.conversions_per_1000_reached:,.1f}"
+                                     for c in sorted(cells, key=lambda c:
+                                                     -c.conversions_per_1000_reached))
+                                 + f" [{r.result_id}].")
+                continue
             if r.tool == "event_counts" and parts and intent != "counts":
                 parts.append(f"The nearest figure I can compute: {r.result.summary} "
                              f"[{r.result_id}]")
@@ -627,7 +652,8 @@ class OfflinePlanner:
             command = f"journey friction {_shell(step)}"
         nxt = self.templates["next_step"].get(intent, "")
         by = results[0].arguments.get("by") if results else None
-        weakest = _weakest_group(results[0]) if results and intent == "breakdown" else None
+        weakest = _weakest_group(results[0], self.frame.compare if self.frame else []) \
+            if results and intent == "breakdown" else None
         if weakest:
             # The step and group the comparison found, as a command that runs as written.
             gap_step, group = weakest
@@ -780,7 +806,8 @@ def _intent_from_frame(intent: str, frame: Frame, conversion: str | None = None)
         return "paths"
     if frame.by == "channel" and set(frame.steps) <= {conversion} and re.search(
             r"\b(drives?|driving|bring\w*|generat\w*|deliver\w*|credit\w*)\b",
-            frame.question.lower()):
+            frame.question.lower()) and not (len(frame.compare) >= 2 and re.search(
+                r"\b(traffic|quality|visitors|people|users|leads)\b", frame.question.lower())):
         return "attribution"  # "which channels drive conversions?": credit by channel
     if asks == "predictors" and frame.by and frame.steps:
         return "breakdown"  # "does the payment method matter for finishing checkout?"
@@ -1072,8 +1099,9 @@ def _group_comparison(r: ToolResult, compare: list[str] | None = None,
                               if g.steps[-1].conversion_from_first is not None and
                               g.steps[0].customers >= 10), key=lambda x: -x[0])
             if len(overall) >= 2:
-                lead = (f"From {groups[0].steps[0].events[0]} to {groups[0].steps[-1].events[0]}"
-                        f" by {by}: " + ", ".join(
+                # Through every step in order: fewer than "from the first to the last" alone.
+                lead = (f"Through every step from {groups[0].steps[0].events[0]} to "
+                        f"{groups[0].steps[-1].events[0]} by {by}: " + ", ".join(
                             f"{g.group} {x * 100:.1f}% of {g.steps[0].customers:,}"
                             for x, g in overall) + ".\n" + lead)
     return lead + f"By {by} (conversion from the previous step) [{r.result_id}]:\n" + "\n".join(
@@ -1085,11 +1113,15 @@ def _gap_groups(groups: list) -> list:
     return [g for g in groups if g.group not in ("(none)", "None", "")]
 
 
-def _weakest_group(r: ToolResult) -> tuple[str, str] | None:
-    """The step with the widest gap between groups and the group lowest there."""
+def _weakest_group(r: ToolResult, compare: list[str] | None = None) -> tuple[str, str] | None:
+    """The step with the widest gap between groups (the ones compared, where the question
+    named them) and the group lowest there."""
     if r.tool != "funnel" or not r.ok or not getattr(r.result, "groups", None):
         return None
     groups = _gap_groups(r.result.groups)
+    named = {c.casefold() for c in compare or []}
+    if len(named) >= 2:
+        groups = [g for g in groups if str(g.group).casefold() in named] or groups
     widest: tuple[float, str, str] | None = None
     for k in range(1, len(groups[0].steps) if groups else 0):
         rated = [(g.steps[k].conversion_from_previous, g.group) for g in groups

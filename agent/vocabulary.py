@@ -168,13 +168,26 @@ def _stem(word: str) -> str:
 
 
 ARTICLES = {"a", "an", "the", "their", "our", "my", "your", "his", "her", "its", "to"}
+RELATIVES = {"that", "which"}
+AUXILIARIES = {"got", "get", "gets", "were", "was", "are", "is", "have", "has", "had", "been",
+               "being"}
 
 
 def _stem_matches(text: str, events: list[str]) -> list[tuple[str, int, int, str]]:
     """Events of two or three words named in other forms or another order: "a teammate
     invited" is invite_teammate, "trials expire" is trial_expired."""
-    words = [(m.group(0), m.start(), m.end()) for m in re.finditer(r"[a-z0-9$]+", text)
-             if m.group(0) not in ARTICLES]
+    # "leads that got recycled" is Lead Recycled: the words of a relative clause between
+    # the event's words do not part them.
+    words = []
+    in_clause = False
+    for m in re.finditer(r"[a-z0-9$]+", text):
+        word = m.group(0)
+        if word in RELATIVES or (in_clause and word in AUXILIARIES):
+            in_clause = True
+            continue
+        in_clause = False
+        if word not in ARTICLES:
+            words.append((word, m.start(), m.end()))
     out = []
     for event in events:
         stems = sorted(_stem(t) for t in tokens(event) if t not in ARTICLES)

@@ -345,3 +345,13 @@ def test_how_many_and_when_names_the_weeks_once(demo_store):
     assert "signup_error" in answer.text and "the week of 2026-08-" in answer.text
     sentences = [s for s in re.split(r"(?<=\.) ", answer.text) if s.strip()]
     assert len(sentences) == len(set(sentences)) and answer.text.count("people did") == 1
+
+
+def test_two_channels_compared_for_quality_are_their_people_side_by_side(planner):
+    answer = planner.ask("email vs organic search - which one brings better-quality traffic?")
+    assert answer.intent == "breakdown"
+    assert re.search(r"email \d+\.\d%.*organic_search \d+\.\d%|organic_search \d+\.\d%.*email "
+                     r"\d+\.\d%", answer.text)
+    # The next step is about one of the two compared, not a channel no one asked about.
+    next_line = answer.text.rsplit("\n\n", 1)[-1]
+    assert "display" not in next_line and "referral" not in next_line

@@ -428,3 +428,17 @@ def test_how_long_after_a_step_to_another_is_a_duration():
     frame = read_frame("what happens after they start a free trial? how many end up paying, and "
                        "how long does that take?", saas())
     assert frame.asks == "duration" and frame.steps == ["trial_started", "subscription_started"]
+
+
+def test_leads_that_got_recycled_is_the_recycled_step_and_pulling_them_is_a_list():
+    b2b = Vocabulary(events=["Lead Created", "MQL", "SQL", "Lead Recycled", "Closed Won"],
+                     popularity={"Lead Created": 5, "MQL": 4, "SQL": 3, "Lead Recycled": 2,
+                                 "Closed Won": 1}, end=date(2026, 6, 28),
+                     conversion="Closed Won", churn=None,
+                     key_steps=["Lead Created", "MQL", "SQL", "Closed Won"], stage_steps={},
+                     devices=[], channels=["Paid Search", "Partner"],
+                     attribute_values={"region": ["AMER", "APAC", "EMEA"]})
+    frame = read_frame("Can you pull the EMEA leads that got recycled in March so the SDRs can "
+                       "re-engage them?", b2b)
+    assert frame.steps == ["Lead Recycled"] and frame.asks == "list"
+    assert frame.population["where"] == {"region": "EMEA"}
