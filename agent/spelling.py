@@ -43,6 +43,7 @@ regions country countries enterprise report reports invite invites teammate coll
 sessions session visit visits engagement engaged active inactive dormant lapsed repeat
 recommend action actions contact prioritise prioritize risk opportunity opportunities
 proposal proposals demo demos pipeline stage stages affiliate organic referral newsletter
+collapse collapsed collapsing plummet plummeted plunge plunged tanked falling dipped
 """.split()) | set(MONTHS)
 # Everyday words: never "corrected" (early is not yearly), and never a correction either
 # (losing is not closing).
@@ -95,7 +96,8 @@ def correct(question: str, known: set[str], data: set[str] | None = None) -> tup
         if low not in data and is_english(low):
             # A word as spelt ("remembers" is not a misspelt "members"), unless two letters
             # swapped make a word of the data: "trail to paid" is the trial.
-            close = sorted(swapped & data)
+            close = sorted(w for w in swapped if w in data or (w.endswith("s") and w[:-1] in
+                                                                data))  # "trails": trials
         else:
             # Two letters swapped first ("methdo" is "method"), then the fewest edits among
             # the closest ("convertion" is conversion, not converting). (Never English at

@@ -170,6 +170,8 @@ def test_english_words_are_not_misspelt_data_words():
     assert correct("nobody on the team remembers it", known, data)[0] == (
         "nobody on the team remembers it")
     assert correct("trail to paid conversion", known, data)[0] == "trial to paid conversion"
+    # A plural swapped into a data word, and a misspelt word of a question about a change.
+    assert correct("why did trails colapse", known, data)[0] == "why did trials collapse"
     # The fewest edits among the close words: conversion, not converting.
     assert correct("checkout convertion", known, data)[0] == "checkout conversion"
     assert correct("does it make a diffrence", known, data)[0] == "does it make a difference"
