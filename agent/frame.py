@@ -418,6 +418,12 @@ def read_frame(question: str, v: Vocabulary) -> Frame:
             r"crash(ed)?)\b", _without_steps(q, frame.steps + frame.exclude)) and not re.search(
                 r"\bwhy (do|does)\b", q):
         frame.asks = "reason_change"  # "trial starts collapsed on android mid-may": when, where
+    elif frame.steps and frame.period and frame.asks == "reason" and re.search(
+            r"\b(falling|failing|dropping|declining|tanking|sinking|down)\b",
+            _without_steps(q, frame.steps + frame.exclude)):
+        # "why are iphone checkouts failing in april?": a fall in a period (when, where),
+        # not why people leave that step in general.
+        frame.asks = "reason_change"
     if frame.asks == "budget" and frame.by and re.search(r"variant|experiment|test|arm",
                                                          frame.by):
         frame.asks = "comparison"  # "how did the price test do? is B worth it?"

@@ -9,9 +9,10 @@ from tests.eval import answer_eval
 
 # The untouched set's score at the last measured change, as a floor: a change that makes
 # answers worse fails here. The issue asks for 0.80 and more; see the closing note.
-HOLDOUT_FLOOR = 0.74  # measured 99/130 (76.2%) on 2026-12-04 (first 73.1%, then 72.3%)
-TUNE_FLOOR = 0.90  # measured 297/316 (94.0%)
-FRESH_FLOOR = 0.84  # the second tuning set: 103/150 (68.7%) unseen, 131/150 (87.3%) tuned on
+HOLDOUT_FLOOR = 0.77  # measured 103/130 (79.2%) on 2026-12-06 (first 73.1%, then 76.2%)
+TUNE_FLOOR = 0.92  # measured 298/316 (94.3%)
+FRESH_FLOOR = 0.92  # the second tuning set: 103/150 (68.7%) unseen, 143/150 (95.3%) tuned on
+FRESH2_FLOOR = 0.84  # the third: 118/150 (78.7%) unseen, 130/150 (86.7%) tuned on
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def test_a_malformed_set_is_told_what_is_wrong():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, floor", [("tune", TUNE_FLOOR), ("fresh", FRESH_FLOOR),
-                                         ("holdout", HOLDOUT_FLOOR)])
+                                         ("fresh2", FRESH2_FLOOR), ("holdout", HOLDOUT_FLOOR)])
 def test_answers_contain_what_a_right_answer_must(homes, name, floor, capsys):
     items = answer_eval.load(name)
     if not items:

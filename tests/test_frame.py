@@ -444,3 +444,9 @@ def test_leads_that_got_recycled_is_the_recycled_step_and_pulling_them_is_a_list
                        "re-engage them?", b2b)
     assert frame.steps == ["Lead Recycled"] and frame.asks == "list"
     assert frame.population["where"] == {"region": "EMEA"}
+
+
+def test_why_a_step_is_falling_in_a_period_asks_what_changed():
+    assert read_frame("why are checkouts falling in april?", shop()).asks == "reason_change"
+    # Without a period it is why people leave there.
+    assert read_frame("why do people leave at checkout?", shop()).asks == "reason"
